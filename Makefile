@@ -1,0 +1,90 @@
+# jobfreeze: one build for the engine (ckpt/), the CLI (cli/) and the tests.
+# Every library comes through pkg-config; `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+
+CC      ?= cc
+PKGS    := libprotobuf-c libcap
+O       ?= build
+SAN     ?=
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+           -Wshadow -Wformat=2 -D_GNU_SOURCE -I. -I$(O) $(SAN) \
+           $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += $(SAN)
+LDLIBS  += $(shell pkg-config --libs $(PKGS))
+
+PROTOS    := $(wildcard ckpt/images/*.proto)
+PROTO_C   := $(patsubst %.proto,$(O)/%.pb-c.c,$(PROTOS))
+PROTO_H   := $(PROTO_C:.c=.h)
+CKPT_SRC  := $(wildcard ckpt/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o)
+
+WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
+WORKLOADS    := $(patsubst tests/workloads/%.c,$(O)/tests/workloads/%,$(WORKLOAD_SRC))
+UNIT_SRC     := $(wildcard tests/unit/*.c)
+UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
+
+.SECONDARY:
+.PHONY: all check asan install uninstall clean help bench workloads
+all: $(O)/jobfreeze workloads $(UNITS)
+
+$(O)/jobfreeze: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Generated protobuf-c code lives in the build tree, never in git.
+$(O)/ckpt/images/%.pb-c.c $(O)/ckpt/images/%.pb-c.h: ckpt/images/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(O) $<
+
+$(O)/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
+	$(CC) $(filter-out -Wshadow,$(CFLAGS)) -c -o $@ $<
+
+$(O)/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+workloads: $(WORKLOADS)
+# Workloads are the jobs the tests freeze: plain programs, never sanitized,
+# so that what is frozen is what a user would run.
+$(O)/tests/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lm
+
+# Unit tests link the engine objects (without cli/main.o).
+ENGINE_OBJS := $(filter-out $(O)/cli/%,$(OBJS))
+$(O)/tests/unit/%: tests/unit/%.c $(ENGINE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all
+	tests/run.sh $(O)
+
+# Builds everything with AddressSanitizer and UBSan in build-asan/ and runs
+# the whole test suite with those binaries.
+asan:
+	$(MAKE) O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g" check
+
+bench: all
+	bench/run.sh $(O)
+
+install: $(O)/jobfreeze
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(O)/jobfreeze $(DESTDIR)$(BINDIR)/jobfreeze
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/jobfreeze
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@echo "make            build $(O)/jobfreeze, the test workloads and unit tests"
+	@echo "make check      run the test suite (tests/run.sh)"
+	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
+	@echo "make bench      run the benchmarks in bench/"
+	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"

@@ -1,0 +1,46 @@
+/* ckpt.h: the engine's public face: dump a process to an image directory,
+ * restore it from one. Nothing here knows about shells or desktops. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Figures for --display-stats; times in nanoseconds. */
+struct ckpt_stats {
+	int64_t frozen_ns;        /* dump: from stopping the job to letting it go/killing it */
+	int64_t seize_ns, info_ns, mem_ns, files_ns, write_ns, sync_ns;
+	int64_t restore_ns, ns_ns, mem_restore_ns;
+	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
+	uint64_t pages_read, bytes_read;
+};
+
+struct dump_opts {
+	pid_t pid;
+	const char *dir;
+	bool leave_running;       /* snapshot: the job goes on */
+	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
+	struct ckpt_stats *stats; /* may be NULL */
+};
+
+int ckpt_dump(const struct dump_opts *o);
+
+struct inherit_fd {
+	int job_fd;               /* the fd number inside the job */
+	int my_fd;                /* the restoring process's fd it becomes */
+};
+
+struct restore_opts {
+	const char *dir;
+	bool detached;            /* return once the job runs */
+	bool leave_stopped;       /* the job is restored stopped (SIGSTOP) */
+	const char *pidfile;      /* the job's pid as the caller sees it */
+	int tty_fd;               /* the terminal the job's tty fds become, or -1 */
+	const struct inherit_fd *inherit;
+	size_t nr_inherit;
+	struct ckpt_stats *stats; /* may be NULL */
+};
+
+/* Restores the job. Without o->detached, waits for it and stores its wait
+ * status in *wstatus. Returns 0 on success, -1 after reporting why (the
+ * half-built job is killed; the images are left as they were). */
+int ckpt_restore(const struct restore_opts *o, int *wstatus);

@@ -1,0 +1,14 @@
+/* fileid.h: the identity of a file the job opened or mapped (size, mtime,
+ * inode, ELF build-id), recorded at dump and verified before a restore. */
+#pragma once
+#include <stdbool.h>
+#include <sys/stat.h>
+#include "ckpt/images/image.pb-c.h"
+
+/* Builds a FileId for PATH described by ST (the object the job holds).
+ * Reads the build-id of ELF files. */
+FileId *fileid_make(const char *path, const struct stat *st);
+/* 0 if PATH is still the file recorded; else reports what changed,
+ * naming WHAT (e.g. "mapped by the job at 0x...") and returns -1. */
+int fileid_check(const FileId *id, const char *what);
+void fileid_free(FileId *id);

@@ -1,0 +1,448 @@
+/* files.c: the job's file descriptors. Regular files and devices are
+ * reopened by path at their offset and flags; deleted files travel in the
+ * image; terminals become the restoring side's terminal. Anything else is
+ * refused at dump, naming the fd. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include "ckpt/dump.h"
+#include "ckpt/fileid.h"
+#include "ckpt/log.h"
+#include "ckpt/restore.h"
+#include "ckpt/util.h"
+
+/* Flags that only mean something at open time or are kept elsewhere. */
+#define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
+#define GHOST_MAX (1ULL << 30)
+
+static bool is_tty_dev(dev_t rdev)
+{
+	unsigned ma = major(rdev), mi = minor(rdev);
+
+	return (ma >= 136 && ma <= 143) ||		/* /dev/pts/N */
+	       (ma == 4 && mi < 128) ||			/* virtual consoles, ttyS */
+	       (ma == 5 && (mi == 0 || mi == 1));	/* /dev/tty, /dev/console */
+}
+
+static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
+{
+	char src[64], name[64];
+	int in, out, ret = -1;
+	char buf[1 << 16];
+
+	if ((uint64_t)st->st_size > GHOST_MAX) {
+		pr_err("process %d: fd %d is a deleted file of %lld bytes, more than the %llu "
+		       "jobfreeze copies into an image", c->pid, fd, (long long)st->st_size, GHOST_MAX);
+		return -1;
+	}
+	snprintf(src, sizeof(src), "/proc/%d/fd/%d", c->pid, fd);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		pr_perror("cannot reopen deleted file behind fd %d of process %d", fd, c->pid);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "ghost-%d-%d.img", c->img->pid, fd);
+	out = image_create_raw(&c->dir, name);
+	if (out < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0) {
+			pr_perror("cannot read deleted file behind fd %d of process %d", fd, c->pid);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (write_all(out, buf, n) < 0) {
+			pr_perror("cannot write %s/%s", c->dir.path, name);
+			goto out;
+		}
+		c->stats->bytes_written += n;
+	}
+	if (fsync(out) < 0) {
+		pr_perror("cannot sync %s/%s", c->dir.path, name);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(in);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+static const char *kind_of_link(const char *link)
+{
+	if (!strncmp(link, "pipe:", 5))
+		return "a pipe";
+	if (!strncmp(link, "socket:", 7))
+		return "a socket";
+	if (!strncmp(link, "anon_inode:", 11))
+		return link + 11;
+	return NULL;
+}
+
+static int dump_one_fd(struct dump_ctx *c, int fd)
+{
+	char path[64], link[4096];
+	struct proc_fdinfo fi;
+	struct stat st;
+	ssize_t n;
+	Fd *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		pr_perror("cannot read %s", path);
+		return -1;
+	}
+	link[n] = 0;
+	if (stat(path, &st) < 0) {
+		pr_perror("cannot stat fd %d of process %d (%s)", fd, c->pid, link);
+		return -1;
+	}
+	if (proc_parse_fdinfo(c->pid, fd, &fi) < 0)
+		return -1;
+
+	f = xmalloc(sizeof(*f));
+	fd__init(f);
+	c->img->fds[c->img->n_fds++] = f;
+	f->fd = fd;
+	f->flags = fi.flags & ~OPEN_ONLY_FLAGS;
+	f->cloexec = !!(fi.flags & O_CLOEXEC);
+	f->pos = fi.pos;
+	f->path = xstrdup(link);
+
+	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev)) {
+		f->kind = FD__KIND__TTY;
+		return 0;
+	}
+	if (link[0] != '/') {
+		const char *k = kind_of_link(link);
+		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "
+		       "or run the job without it", c->pid, fd, k ? k : "not a file", link);
+		return -1;
+	}
+	if (S_ISCHR(st.st_mode)) {
+		if (major(st.st_rdev) == 5 && minor(st.st_rdev) == 2) {
+			pr_err("process %d: fd %d is a pseudo-terminal master (%s): programs that "
+			       "run terminals (tmux, script, expect) cannot be frozen yet", c->pid, fd, link);
+			return -1;
+		}
+		f->kind = FD__KIND__CHR;
+		f->file = fileid_make(link, &st);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		f->kind = FD__KIND__DIR;
+		f->file = fileid_make(link, &st);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet", c->pid, fd,
+		       S_ISFIFO(st.st_mode) ? "a named pipe" : S_ISSOCK(st.st_mode) ? "a socket" :
+		       "a special file", link);
+		return -1;
+	}
+	static const char del[] = " (deleted)";
+	size_t l = strlen(link);
+	struct stat now;
+	bool deleted = l > sizeof(del) - 1 && !strcmp(link + l - (sizeof(del) - 1), del);
+	if (deleted) {
+		link[l - (sizeof(del) - 1)] = 0;
+		free(f->path);
+		f->path = xstrdup(link);
+	}
+	if (!deleted && (stat(link, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev))
+		deleted = true;	/* renamed over or moved: only the open file has the content */
+	if (deleted) {
+		f->kind = FD__KIND__DELETED;
+		f->file = fileid_make(link, &st);
+		return ghost_dump(c, fd, &st);
+	}
+	f->kind = FD__KIND__REG;
+	f->file = fileid_make(link, &st);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int files_dump(struct dump_ctx *c)
+{
+	char path[64], link[4096];
+	struct dirent *de;
+	int *fds = NULL;
+	size_t nr = 0, cap = 0;
+	DIR *d;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", c->pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		pr_perror("cannot read the working directory of process %d", c->pid);
+		return -1;
+	}
+	link[n] = 0;
+	if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
+		pr_err("process %d works in a deleted directory (%s): it could not come back there",
+		       c->pid, link);
+		return -1;
+	}
+	c->img->cwd = xstrdup(link);
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", c->pid);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("cannot list %s", path);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		int fd;
+		if (de->d_name[0] == '.')
+			continue;
+		if (parse_int(de->d_name, &fd) < 0)
+			continue;
+		if (nr == cap)
+			fds = xrealloc(fds, (cap = cap ? cap * 2 : 32) * sizeof(int));
+		fds[nr++] = fd;
+	}
+	closedir(d);
+	qsort(fds, nr, sizeof(int), cmp_int);
+	c->img->fds = xcalloc(nr, sizeof(Fd *));
+	for (size_t i = 0; i < nr; i++)
+		if (dump_one_fd(c, fds[i]) < 0) {
+			free(fds);
+			return -1;
+		}
+	free(fds);
+	return 0;
+}
+
+int files_check(struct restore_ctx *r)
+{
+	const Process *img = r->img;
+	char what[96];
+
+	if (fileid_check(img->exe, "the job's program") < 0)
+		return -1;
+	for (size_t i = 0; i < img->n_vmas; i++) {
+		if (!img->vmas[i]->file)
+			continue;
+		snprintf(what, sizeof(what), "file mapped by the job at %#lx,",
+			 (unsigned long)img->vmas[i]->start);
+		if (fileid_check(img->vmas[i]->file, what) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < img->n_fds; i++) {
+		const Fd *f = img->fds[i];
+		bool inherited = false;
+		for (size_t k = 0; k < r->o->nr_inherit; k++)
+			inherited |= r->o->inherit[k].job_fd == f->fd;
+		if (inherited || !f->file || f->kind == FD__KIND__DELETED)
+			continue;
+		snprintf(what, sizeof(what), "file open as the job's fd %d,", f->fd);
+		if (fileid_check(f->file, what) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Brings a deleted file back: created next to where it was, filled from
+ * the image, opened, and unlinked again. */
+static int ghost_restore(struct restore_ctx *r, const Fd *f)
+{
+	char name[64], *dirc = xstrdup(f->path), *basec = xstrdup(f->path);
+	char *dir = dirname(dirc), *base = basename(basec), *path = NULL;
+	int in = -1, out = -1, job, ret = -1;
+	uint64_t size;
+	char buf[1 << 16];
+
+	snprintf(name, sizeof(name), "ghost-%d-%d.img", r->img->pid, f->fd);
+	in = image_open_raw(&r->dir, name, &size);
+	if (in < 0)
+		goto out;
+	if (f->file && size != f->file->size) {
+		pr_err("image file %s/%s is truncated or damaged (%llu bytes, expected %llu)",
+		       r->dir.path, name, (unsigned long long)size, (unsigned long long)f->file->size);
+		goto out;
+	}
+	for (int attempt = 0; attempt < 100 && out < 0; attempt++) {
+		free(path);
+		path = attempt ? xasprintf("%s/.%s.jobfreeze-%d-%d", dir, base, getpid(), attempt)
+			       : xasprintf("%s/%s", dir, base);
+		out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			   f->file ? f->file->mode & 0777 : 0600);
+		if (out < 0 && errno != EEXIST) {
+			pr_perror("cannot recreate the deleted file %s (the job's fd %d)", path, f->fd);
+			goto out;
+		}
+	}
+	if (out < 0) {
+		pr_err("cannot find a free name to recreate the deleted file %s", f->path);
+		goto out;
+	}
+	unlink(path);
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0) {
+			pr_perror("cannot read %s/%s", r->dir.path, name);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (write_all(out, buf, n) < 0) {
+			pr_perror("cannot write the recreated deleted file %s", f->path);
+			goto out;
+		}
+	}
+	/* The job's own open flags (O_WRONLY, O_APPEND...) on the same file. */
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);
+	job = open(name, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
+	if (job < 0) {
+		pr_perror("cannot reopen the recreated deleted file %s", f->path);
+		goto out;
+	}
+	if (lseek(job, f->pos, SEEK_SET) < 0) {
+		pr_perror("cannot seek the recreated deleted file %s", f->path);
+		close(job);
+		goto out;
+	}
+	close(out);
+	out = job;
+	ret = out;
+	out = -1;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	free(path);
+	free(dirc);
+	free(basec);
+	return ret;
+}
+
+static int open_one(struct restore_ctx *r, const Fd *f)
+{
+	for (size_t k = 0; k < r->o->nr_inherit; k++)
+		if (r->o->inherit[k].job_fd == f->fd) {
+			int fd = fcntl(r->o->inherit[k].my_fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0)
+				pr_perror("cannot use fd %d given with --inherit-fd",
+					  r->o->inherit[k].my_fd);
+			return fd;
+		}
+	switch (f->kind) {
+	case FD__KIND__TTY:
+		if (r->o->tty_fd < 0) {
+			pr_err("the job's fd %d was its terminal (%s), and this restore has none: run "
+			       "it from a terminal, or give the job a file with --inherit-fd %d:FD",
+			       f->fd, f->path, f->fd);
+			return -1;
+		}
+		return fcntl(r->o->tty_fd, F_DUPFD_CLOEXEC, 0);
+	case FD__KIND__DELETED:
+		return ghost_restore(r, f);
+	case FD__KIND__REG:
+	case FD__KIND__CHR:
+	case FD__KIND__DIR: {
+		int fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			pr_perror("cannot reopen %s as the job's fd %d", f->path, f->fd);
+			return -1;
+		}
+		if (f->kind != FD__KIND__CHR && lseek(fd, f->pos, SEEK_SET) < 0) {
+			pr_perror("cannot seek %s to offset %llu for the job's fd %d", f->path,
+				  (unsigned long long)f->pos, f->fd);
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	default:
+		break;
+	}
+	pr_err("damaged image: fd %d of unknown kind %d", f->fd, f->kind);
+	return -1;
+}
+
+int files_prepare(struct restore_ctx *r)
+{
+	r->fd_src = xcalloc(r->img->n_fds, sizeof(int));
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		r->fd_src[i] = -1;
+	for (size_t i = 0; i < r->img->n_fds; i++) {
+		if (r->img->fds[i]->fd < 0 || r->img->fds[i]->fd > 1 << 20) {
+			pr_err("damaged image: fd number %d", r->img->fds[i]->fd);
+			return -1;
+		}
+		r->fd_src[i] = open_one(r, r->img->fds[i]);
+		if (r->fd_src[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs in the forked job before exec: every fd to its number, nothing else
+ * left open. Only async-signal-safe calls. */
+int files_install(struct restore_ctx *r)
+{
+	int base = 3;
+
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		if (r->img->fds[i]->fd >= base)
+			base = r->img->fds[i]->fd + 1;
+	/* Move the sources and the log out of the way of the target numbers. */
+	for (size_t i = 0; i < r->img->n_fds; i++) {
+		int hi = fcntl(r->fd_src[i], F_DUPFD_CLOEXEC, base);
+		if (hi < 0)
+			return -1;
+		r->fd_src[i] = hi;
+	}
+	int log = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, base);
+	if (log >= 0)
+		log_set_fd(log);
+	for (int fd = 0; fd < base; fd++) {
+		bool target = false;
+		for (size_t i = 0; i < r->img->n_fds; i++)
+			target |= r->img->fds[i]->fd == fd;
+		if (!target)
+			close(fd);
+	}
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		if (dup2(r->fd_src[i], r->img->fds[i]->fd) < 0) {
+			pr_perror("cannot install the job's fd %d", r->img->fds[i]->fd);
+			return -1;
+		}
+	/* Whatever else this process inherited must not reach the job. */
+	if (syscall(SYS_close_range, base, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+		pr_perror("cannot mark inherited fds close-on-exec");
+		return -1;
+	}
+	return 0;
+}
+
+int files_finish(struct restore_ctx *r)
+{
+	for (size_t i = 0; i < r->img->n_fds; i++) {
+		const Fd *f = r->img->fds[i];
+		long ret;
+		if (!f->cloexec)
+			continue;
+		ret = INJECT(&r->in, SYS_fcntl, f->fd, F_SETFD, FD_CLOEXEC);
+		if (ret < 0) {
+			pr_err("cannot set close-on-exec on the job's fd %d: %s", f->fd, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,293 @@
+/* image.c: reading and writing image files. Every read checks ownership,
+ * magic, version, type, length bounds and CRC before protobuf sees a byte. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ckpt/crc32c.h"
+#include "ckpt/image.h"
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+
+static const char *type_name(uint32_t t)
+{
+	switch (t) {
+	case IMG_INVENTORY: return "inventory";
+	case IMG_PROCESS: return "process";
+	}
+	return "unknown";
+}
+
+/* Images hold the job's memory: only their owner may use them. */
+static int check_owner(const struct stat *st, const char *what, const char *path)
+{
+	if (st->st_uid != geteuid()) {
+		pr_err("%s %s belongs to uid %u, not to you (uid %u): refusing to use "
+		       "someone else's image", what, path, st->st_uid, geteuid());
+		return -1;
+	}
+	if (st->st_mode & 022) {
+		pr_err("%s %s is writable by group or others (mode %04o): anyone could have "
+		       "changed it; check it and chmod go-w", what, path, st->st_mode & 07777);
+		return -1;
+	}
+	return 0;
+}
+
+int image_dir_create(const char *path, struct image_dir *d)
+{
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		pr_perror("cannot create image directory %s", path);
+		return -1;
+	}
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			pr_err("image directory %s is a symlink or not a directory", path);
+		else
+			pr_perror("cannot open image directory %s", path);
+		return -1;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		pr_perror("cannot stat image directory %s", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		pr_err("image directory %s belongs to uid %u, not to you", path, st.st_uid);
+		goto fail;
+	}
+	/* mkdir honours the umask; the mode must not. */
+	if ((st.st_mode & 0777) != 0700 && fchmod(d->fd, 0700) < 0) {
+		pr_perror("cannot make image directory %s private (chmod 0700)", path);
+		goto fail;
+	}
+	if (faccessat(d->fd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		pr_err("%s already holds an image: remove it or choose another directory", path);
+		goto fail;
+	}
+	d->path = xstrdup(path);
+	return 0;
+fail:
+	close(d->fd);
+	d->fd = -1;
+	return -1;
+}
+
+int image_dir_open(const char *path, struct image_dir *d)
+{
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd < 0) {
+		if (errno == ENOENT)
+			pr_err("image directory %s does not exist", path);
+		else if (errno == ELOOP || errno == ENOTDIR)
+			pr_err("%s is a symlink or not a directory: give the image directory itself",
+			       path);
+		else
+			pr_perror("cannot open image directory %s", path);
+		return -1;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		pr_perror("cannot stat image directory %s", path);
+		goto fail;
+	}
+	if (check_owner(&st, "image directory", path) < 0)
+		goto fail;
+	d->path = xstrdup(path);
+	return 0;
+fail:
+	close(d->fd);
+	d->fd = -1;
+	return -1;
+}
+
+static void note_created(struct image_dir *d, const char *name)
+{
+	d->created = xrealloc(d->created, (d->nr_created + 1) * sizeof(char *));
+	d->created[d->nr_created++] = xstrdup(name);
+}
+
+void image_dir_discard(struct image_dir *d)
+{
+	for (size_t i = 0; i < d->nr_created; i++)
+		if (unlinkat(d->fd, d->created[i], 0) < 0 && errno != ENOENT)
+			pr_perror("cannot remove %s/%s", d->path, d->created[i]);
+}
+
+void image_dir_close(struct image_dir *d)
+{
+	for (size_t i = 0; i < d->nr_created; i++)
+		free(d->created[i]);
+	free(d->created);
+	free(d->path);
+	if (d->fd >= 0)
+		close(d->fd);
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+}
+
+int image_dir_sync(struct image_dir *d)
+{
+	if (fsync(d->fd) < 0) {
+		pr_perror("cannot sync image directory %s", d->path);
+		return -1;
+	}
+	return 0;
+}
+
+int image_create_raw(struct image_dir *d, const char *name)
+{
+	int fd = openat(d->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		pr_perror("cannot create image file %s/%s", d->path, name);
+		return -1;
+	}
+	note_created(d, name);
+	/* O_CREAT's mode is masked by the umask; 0600 is never widened by it,
+	 * but a umask of 0777 would leave the owner without access. */
+	if (fchmod(fd, 0600) < 0) {
+		pr_perror("cannot chmod image file %s/%s", d->path, name);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int image_open_raw(struct image_dir *d, const char *name, uint64_t *size)
+{
+	struct stat st;
+	char *full = xasprintf("%s/%s", d->path, name);
+	int fd = openat(d->fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			pr_err("image file %s is missing: the image is incomplete", full);
+		else
+			pr_perror("cannot open image file %s", full);
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		pr_perror("cannot stat image file %s", full);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image file %s is not a regular file", full);
+		goto fail;
+	}
+	if (check_owner(&st, "image file", full) < 0)
+		goto fail;
+	if (size)
+		*size = st.st_size;
+	free(full);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	return -1;
+}
+
+int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
+		    const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	struct image_header h;
+	uint8_t *buf;
+	int fd, ret = -1;
+
+	if (len > IMAGE_MAX_PAYLOAD) {
+		pr_err("image %s would be %zu bytes, over the %u limit", name, len, IMAGE_MAX_PAYLOAD);
+		return -1;
+	}
+	buf = xmalloc(sizeof(h) + len);
+	protobuf_c_message_pack(msg, buf + sizeof(h));
+	memcpy(h.magic, IMAGE_MAGIC, 8);
+	h.version = IMAGE_FORMAT_VERSION;
+	h.type = type;
+	h.length = len;
+	h.crc = crc32c(0, buf + sizeof(h), len);
+	memcpy(buf, &h, sizeof(h));
+
+	fd = image_create_raw(d, name);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, buf, sizeof(h) + len) < 0) {
+		pr_perror("cannot write image file %s/%s", d->path, name);
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		pr_perror("cannot sync image file %s/%s", d->path, name);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+ProtobufCMessage *image_read_msg(struct image_dir *d, const char *name, enum image_type type,
+				 const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *msg = NULL;
+	struct image_header h;
+	uint8_t *buf = NULL;
+	uint64_t size;
+	char *full = xasprintf("%s/%s", d->path, name);
+	int fd = image_open_raw(d, name, &size);
+
+	if (fd < 0)
+		goto out;
+	if (size < sizeof(h) || read_all(fd, &h, sizeof(h)) != (ssize_t)sizeof(h)) {
+		pr_err("image file %s is truncated (%llu bytes, shorter than its header)",
+		       full, (unsigned long long)size);
+		goto out;
+	}
+	if (memcmp(h.magic, IMAGE_MAGIC, 8)) {
+		pr_err("%s is not a jobfreeze image file (bad magic)", full);
+		goto out;
+	}
+	if (h.version != IMAGE_FORMAT_VERSION) {
+		pr_err("image file %s has format version %u; this jobfreeze reads version %u: "
+		       "thaw it with the jobfreeze that froze it", full, h.version, IMAGE_FORMAT_VERSION);
+		goto out;
+	}
+	if (h.type != type) {
+		pr_err("image file %s holds a %s image, expected %s", full, type_name(h.type),
+		       type_name(type));
+		goto out;
+	}
+	if (h.length > IMAGE_MAX_PAYLOAD || sizeof(h) + (uint64_t)h.length != size) {
+		pr_err("image file %s is truncated or damaged: header says %u payload bytes, "
+		       "file has %llu", full, h.length, (unsigned long long)(size - sizeof(h)));
+		goto out;
+	}
+	buf = xmalloc(h.length);
+	if (read_all(fd, buf, h.length) != (ssize_t)h.length) {
+		pr_perror("cannot read image file %s", full);
+		goto out;
+	}
+	if (crc32c(0, buf, h.length) != h.crc) {
+		pr_err("image file %s is damaged (checksum mismatch)", full);
+		goto out;
+	}
+	msg = protobuf_c_message_unpack(desc, NULL, h.length, buf);
+	if (!msg)
+		pr_err("image file %s is damaged (cannot decode its %s message)", full, type_name(type));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(full);
+	return msg;
+}

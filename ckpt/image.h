@@ -1,0 +1,56 @@
+/* image.h: the image directory and its files: the header every metadata
+ * file starts with (magic, version, type, length, CRC32C), ownership checks. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "ckpt/images/image.pb-c.h"
+
+#define IMAGE_MAGIC "JOBFREEZ"
+#define IMAGE_FORMAT_VERSION 1
+/* No metadata message is anywhere near this; a bigger length is damage. */
+#define IMAGE_MAX_PAYLOAD (256u << 20)
+
+enum image_type {
+	IMG_INVENTORY = 1,
+	IMG_PROCESS = 2,
+};
+
+struct image_header {
+	char     magic[8];
+	uint32_t version;
+	uint32_t type;
+	uint32_t length;
+	uint32_t crc;
+};
+
+struct image_dir {
+	int   fd;
+	char *path;
+	/* Files this dump created, removed again if the dump fails. */
+	char **created;
+	size_t nr_created;
+};
+
+/* Creates DIR (0700) for a dump, or takes an existing empty one of ours. */
+int image_dir_create(const char *path, struct image_dir *d);
+/* Opens DIR for a restore: must be ours, not a symlink, not writable by others. */
+int image_dir_open(const char *path, struct image_dir *d);
+/* Deletes the files image_dir_create's caller made (a failed dump). */
+void image_dir_discard(struct image_dir *d);
+void image_dir_close(struct image_dir *d);
+/* fsync the directory itself. */
+int image_dir_sync(struct image_dir *d);
+
+/* Writes NAME (0600, new) with the header and the packed message, fsynced. */
+int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
+		    const ProtobufCMessage *msg);
+/* Reads and checks NAME; returns the unpacked message (free with
+ * protobuf_c_message_free_unpacked) or NULL after reporting why. */
+ProtobufCMessage *image_read_msg(struct image_dir *d, const char *name, enum image_type type,
+				 const ProtobufCMessageDescriptor *desc);
+
+/* A new raw data file (pages, ghost file contents), 0600. */
+int image_create_raw(struct image_dir *d, const char *name);
+/* Opens a raw data file for reading after the ownership checks. */
+int image_open_raw(struct image_dir *d, const char *name, uint64_t *size);

@@ -1,0 +1,134 @@
+/* inject.c: system calls run inside a traced task by pointing its rip at a
+ * `syscall` instruction and stepping through the entry and exit stops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include "ckpt/inject.h"
+#include "ckpt/log.h"
+#include "ckpt/ptrace.h"
+#include "ckpt/util.h"
+
+void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
+		 const struct user_regs_struct *base)
+{
+	memset(in, 0, sizeof(*in));
+	in->tid = tid;
+	in->syscall_ip = syscall_ip;
+	in->base = *base;
+}
+
+/* Resumes to the next syscall stop. Signals that show up on the way (all
+ * are blocked while we inject, so only SIGSTOP/SIGKILL-like ones) are kept
+ * for the detach instead of being acted on now. */
+static int step_to_syscall_stop(struct inject *in)
+{
+	int status;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
+			pr_perror("cannot resume task %d for an injected syscall", in->tid);
+			return -1;
+		}
+		if (ptrace_wait_stop(in->tid, &status) < 0)
+			return -1;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+			return 0;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			continue;
+		if (!in->deferred_sig)
+			in->deferred_sig = WSTOPSIG(status);
+		pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
+	}
+}
+
+long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		    uint64_t a4, uint64_t a5, uint64_t a6)
+{
+	struct user_regs_struct r = in->base;
+
+	r.rax = nr;
+	r.orig_rax = -1;	/* or the kernel's restart logic rewrites rax/rip */
+	r.rdi = a1;
+	r.rsi = a2;
+	r.rdx = a3;
+	r.r10 = a4;
+	r.r8 = a5;
+	r.r9 = a6;
+	r.rip = in->syscall_ip;
+	if (ptrace_set_regs(in->tid, &r) < 0)
+		return -ESRCH;
+	if (step_to_syscall_stop(in) < 0 || step_to_syscall_stop(in) < 0)
+		return -ESRCH;
+	if (ptrace_get_regs(in->tid, &r) < 0)
+		return -ESRCH;
+	pr_debug("task %d: injected syscall %ld(%#lx, %#lx, %#lx, %#lx, ...) = %ld", in->tid, nr,
+		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
+		 (long)r.rax);
+	return (long)r.rax;
+}
+
+static int proc_mem_rw(pid_t pid, uint64_t addr, void *buf, size_t len, int write)
+{
+	char path[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (len) {
+		n = write ? pwrite(fd, buf, len, addr) : pread(fd, buf, len, addr);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				errno = EIO;
+			close(fd);
+			return -1;
+		}
+		buf = (char *)buf + n;
+		addr += n;
+		len -= n;
+	}
+	close(fd);
+	return 0;
+}
+
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+
+	if (process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len)
+		return 0;
+	/* Unreadable protections (PROT_NONE): /proc/PID/mem reads with FOLL_FORCE. */
+	if (proc_mem_rw(pid, addr, buf, len, 0) == 0)
+		return 0;
+	pr_perror("cannot read %zu bytes at %#lx in process %d", len, (unsigned long)addr, pid);
+	return -1;
+}
+
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
+
+	if (process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)len)
+		return 0;
+	if (proc_mem_rw(pid, addr, (void *)buf, len, 1) == 0)
+		return 0;
+	pr_perror("cannot write %zu bytes at %#lx in process %d", len, (unsigned long)addr, pid);
+	return -1;
+}
+
+long find_syscall_insn(const unsigned char *code, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (code[i] == 0x0f && code[i + 1] == 0x05)
+			return i;
+	return -1;
+}

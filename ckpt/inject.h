@@ -1,0 +1,45 @@
+/* inject.h: running a system call inside a stopped, traced task, and
+ * reading or writing its memory. The tracer keeps all logic in plain C. */
+#pragma once
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct inject {
+	pid_t    tid;
+	uint64_t syscall_ip;              /* a `syscall` instruction in the task */
+	struct user_regs_struct base;     /* registers each injected call starts from */
+	uint64_t scratch;                 /* scratch memory in the task (0: none) */
+	size_t   scratch_size;
+	int      deferred_sig;            /* a signal that arrived meanwhile */
+};
+
+void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
+		 const struct user_regs_struct *base);
+/* Runs syscall NR with up to six arguments in the task. Returns what the
+ * syscall returned (-errno on failure), or -ESRCH if the task is lost. */
+long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		    uint64_t a4, uint64_t a5, uint64_t a6);
+#define INJECT0(in, nr) inject_syscall(in, nr, 0, 0, 0, 0, 0, 0)
+#define INJECT(in, nr, ...) inject_syscall_va(in, nr, __VA_ARGS__)
+#define inject_syscall_va(in, nr, ...) _inject_pick(__VA_ARGS__, _INJ6, _INJ5, _INJ4, _INJ3, \
+			_INJ2, _INJ1)(in, nr, __VA_ARGS__)
+#define _inject_pick(a, b, c, d, e, f, g, ...) g
+#define _INJ1(in, nr, a) inject_syscall(in, nr, (uint64_t)(a), 0, 0, 0, 0, 0)
+#define _INJ2(in, nr, a, b) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), 0, 0, 0, 0)
+#define _INJ3(in, nr, a, b, c) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
+			(uint64_t)(c), 0, 0, 0)
+#define _INJ4(in, nr, a, b, c, d) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
+			(uint64_t)(c), (uint64_t)(d), 0, 0)
+#define _INJ5(in, nr, a, b, c, d, e) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
+			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), 0)
+#define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
+			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
+
+/* Copies between the tracer and the task. Writes fall back to
+ * /proc/PID/mem, which may write through read-only protections. */
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+
+/* Finds the offset of a `syscall` instruction (0f 05) in a code buffer. */
+long find_syscall_insn(const unsigned char *code, size_t len);

@@ -1,0 +1,17 @@
+/* mem.h: constants shared by the memory dump and restore. */
+#pragma once
+
+#define PM_PRESENT   (1ULL << 63)
+#define PM_SWAP      (1ULL << 62)
+#define PM_FILE      (1ULL << 61)   /* file page or shared anonymous page */
+
+/* Vma.madv bits: the VmFlags replayed with madvise() at restore. */
+#define VMA_MADV_DONTFORK   (1u << 0)
+#define VMA_MADV_WIPEONFORK (1u << 1)
+#define VMA_MADV_HUGEPAGE   (1u << 2)
+#define VMA_MADV_NOHUGEPAGE (1u << 3)
+#define VMA_MADV_DONTDUMP   (1u << 4)
+
+/* Bytes of page data moved per system call, both ways. */
+#define MEM_BATCH_BYTES (8u << 20)
+#define MEM_BATCH_IOVS  1024

@@ -1,0 +1,105 @@
+/* ns.c: user, pid, time and mount namespaces for a thaw. Choosing PIDs needs
+ * CAP_CHECKPOINT_RESTORE over the pid namespace: an ordinary user has it in
+ * a pid namespace owned by a user namespace they created. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
+#include "ckpt/clock.h"
+#include "ckpt/log.h"
+#include "ckpt/ns.h"
+#include "ckpt/util.h"
+
+static int write_proc_self(const char *file, const char *text)
+{
+	char path[64];
+	int fd, n = strlen(text);
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, n) != n) {
+		pr_perror("cannot write '%s' to %s", text, path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int ns_enter_user(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+
+	if (unshare(CLONE_NEWUSER) < 0) {
+		if (errno == EPERM || errno == ENOSPC)
+			pr_err("cannot create a user namespace (%s): this system restricts them for "
+			       "ordinary users; see 'jobfreeze check'", strerror(errno));
+		else
+			pr_perror("cannot create a user namespace");
+		return -1;
+	}
+	snprintf(map, sizeof(map), "%u %u 1", uid, uid);
+	if (write_proc_self("uid_map", map) < 0)
+		return -1;
+	/* An unprivileged gid_map requires setgroups to be denied first. */
+	if (write_proc_self("setgroups", "deny") < 0)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1", gid, gid);
+	return write_proc_self("gid_map", map);
+}
+
+int ns_unshare_job(int64_t mono, int64_t boot)
+{
+	if (unshare(CLONE_NEWPID | CLONE_NEWTIME) < 0) {
+		pr_perror("cannot create the pid and time namespaces for the job");
+		return -1;
+	}
+	/* Only before the first process enters the time namespace. */
+	return timens_set_clocks(mono, boot);
+}
+
+int ns_mount_proc(void)
+{
+	if (unshare(CLONE_NEWNS) < 0) {
+		pr_perror("cannot create a mount namespace for the job");
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		pr_perror("cannot make the job's mounts private");
+		return -1;
+	}
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		pr_perror("cannot mount /proc for the job's pid namespace");
+		return -1;
+	}
+	return 0;
+}
+
+pid_t clone_with_pid(pid_t pid)
+{
+	struct clone_args args;
+	pid_t tid = pid;
+	long ret;
+
+	memset(&args, 0, sizeof(args));
+	args.exit_signal = SIGCHLD;
+	args.set_tid = (uint64_t)&tid;
+	args.set_tid_size = 1;
+	ret = syscall(SYS_clone3, &args, sizeof(args));
+	if (ret < 0) {
+		if (errno == EEXIST)
+			pr_err("pid %d is already taken in the job's namespace", pid);
+		else
+			pr_perror("cannot create the job's process with pid %d (clone3)", pid);
+		return -1;
+	}
+	return ret;
+}

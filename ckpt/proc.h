@@ -1,0 +1,74 @@
+/* proc.h: parsers of /proc/PID text files the engine reads (maps, smaps
+ * VmFlags, stat, status, fdinfo). The *_text variants take the text itself. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* VmFlags from smaps that change behaviour and must be replayed. */
+enum {
+	VMF_GROWSDOWN = 1 << 0,  /* gd */
+	VMF_DONTFORK  = 1 << 1,  /* dc */
+	VMF_WIPEONFORK = 1 << 2, /* wf */
+	VMF_HUGEPAGE  = 1 << 3,  /* hg */
+	VMF_NOHUGEPAGE = 1 << 4, /* nh */
+	VMF_DONTDUMP  = 1 << 5,  /* dd */
+	VMF_LOCKED    = 1 << 6,  /* lo */
+	VMF_IO        = 1 << 7,  /* io or pf: device memory, cannot be dumped */
+	VMF_SHARED    = 1 << 8,  /* sh */
+	VMF_MAYREAD   = 1 << 9,  /* mr */
+};
+
+struct proc_vma {
+	uint64_t start, end, pgoff;
+	uint32_t prot;        /* PROT_* */
+	bool     shared;      /* 's' in the maps permissions */
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	char    *path;        /* NULL for anonymous; "[heap]" etc. for special */
+	bool     deleted;     /* path ended in " (deleted)" (stripped) */
+	uint32_t vmflags;     /* VMF_*, only when parsed from smaps */
+};
+
+struct proc_maps {
+	struct proc_vma *v;
+	size_t n;
+};
+
+/* Parses /proc/PID/smaps (with VmFlags) or /proc/PID/maps. */
+int proc_parse_maps(pid_t pid, bool smaps, struct proc_maps *m);
+int proc_parse_maps_text(char *text, struct proc_maps *m);
+void proc_maps_free(struct proc_maps *m);
+
+struct proc_stat {
+	char state;
+	pid_t ppid, pgrp, session;
+	int tty_nr;
+	long num_threads;
+	uint64_t startcode, endcode, startstack;
+	uint64_t start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end;
+};
+int proc_parse_stat(pid_t pid, struct proc_stat *s);
+int proc_parse_stat_text(char *text, struct proc_stat *s);
+
+struct proc_status {
+	pid_t tgid, ppid;
+	pid_t nspid;          /* last NSpid: the pid as the process itself sees it */
+	int   ns_depth;       /* number of NSpid entries */
+	int   threads;
+	uid_t uid[4];         /* real, effective, saved, fs */
+	gid_t gid[4];
+	mode_t umask;
+	char  state;
+	bool  kthread;
+};
+int proc_parse_status(pid_t pid, struct proc_status *s);
+int proc_parse_status_text(char *text, struct proc_status *s);
+
+struct proc_fdinfo {
+	uint64_t pos;
+	uint32_t flags;       /* open flags, octal in fdinfo */
+	bool has_flags;
+};
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
+int proc_parse_fdinfo_text(char *text, struct proc_fdinfo *fi);

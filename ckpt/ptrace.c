@@ -1,0 +1,165 @@
+/* ptrace.c: seize/interrupt (never SIGSTOP: a seized task resumes by itself
+ * if the freezer dies), wait for stops, registers and xstate. */
+#include <cpuid.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include "ckpt/log.h"
+#include "ckpt/ptrace.h"
+#include "ckpt/util.h"
+
+int ptrace_wait_stop(pid_t tid, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(tid, status, __WALL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("waitpid on task %d", tid);
+			return -1;
+		}
+		if (WIFEXITED(*status)) {
+			pr_err("task %d exited with status %d while stopped by jobfreeze", tid,
+			       WEXITSTATUS(*status));
+			errno = ESRCH;
+			return -1;
+		}
+		if (WIFSIGNALED(*status)) {
+			pr_err("task %d was killed by signal %d (%s) while stopped by jobfreeze", tid,
+			       WTERMSIG(*status), strsignal(WTERMSIG(*status)));
+			errno = ESRCH;
+			return -1;
+		}
+		return 0;
+	}
+}
+
+int ptrace_seize_stop(pid_t tid)
+{
+	int status;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) < 0) {
+		if (errno == EPERM)
+			pr_err("cannot attach to process %d (ptrace: %s): it must run as you, not be "
+			       "traced already (by a debugger or strace), and ptrace must be allowed "
+			       "(see 'jobfreeze check')", tid, strerror(errno));
+		else if (errno == ESRCH)
+			pr_err("process %d does not exist", tid);
+		else
+			pr_perror("cannot attach to process %d (PTRACE_SEIZE)", tid);
+		return -1;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+		pr_perror("cannot stop process %d (PTRACE_INTERRUPT)", tid);
+		goto detach;
+	}
+	for (;;) {
+		if (ptrace_wait_stop(tid, &status) < 0)
+			return -1;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			return 0;
+		/* A signal was being delivered: let it go as it would have; the
+		 * interrupt stays pending and stops the task right after. */
+		int sig = WSTOPSIG(status);
+		if (sig == (SIGTRAP | 0x80))
+			sig = 0;
+		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0) {
+			pr_perror("cannot pass signal %d on to process %d", sig, tid);
+			goto detach;
+		}
+	}
+detach:
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	return -1;
+}
+
+int ptrace_get_regs(pid_t tid, struct user_regs_struct *r)
+{
+	if (ptrace(PTRACE_GETREGS, tid, 0, r) < 0) {
+		pr_perror("cannot read the registers of task %d", tid);
+		return -1;
+	}
+	return 0;
+}
+
+int ptrace_set_regs(pid_t tid, const struct user_regs_struct *r)
+{
+	if (ptrace(PTRACE_SETREGS, tid, 0, r) < 0) {
+		pr_perror("cannot set the registers of task %d", tid);
+		return -1;
+	}
+	return 0;
+}
+
+size_t xstate_size(void)
+{
+	unsigned a, b, c, d;
+
+	/* EBX of leaf 0xd sub-leaf 0: bytes needed for the features XCR0 enables. */
+	if (!__get_cpuid_count(0xd, 0, &a, &b, &c, &d) || b < 576)
+		return 4096;
+	return b;
+}
+
+int ptrace_get_xstate(pid_t tid, void **buf, size_t *len)
+{
+	size_t size = xstate_size();
+	struct iovec iov = { .iov_base = xcalloc(1, size), .iov_len = size };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0) {
+		pr_perror("cannot read the FPU/AVX state of task %d (NT_X86_XSTATE)", tid);
+		free(iov.iov_base);
+		return -1;
+	}
+	*buf = iov.iov_base;
+	*len = iov.iov_len;
+	return 0;
+}
+
+int ptrace_set_xstate(pid_t tid, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) < 0) {
+		pr_perror("cannot restore the FPU/AVX state of task %d (NT_X86_XSTATE, %zu bytes)",
+			  tid, len);
+		return -1;
+	}
+	return 0;
+}
+
+#define ERESTARTSYS		512
+#define ERESTARTNOINTR		513
+#define ERESTARTNOHAND		514
+#define ERESTART_RESTARTBLOCK	516
+
+bool regs_apply_restart(struct user_regs_struct *r)
+{
+	long ret = (long)r->rax;
+
+	if ((long)r->orig_rax < 0)
+		return false;
+	switch (-ret) {
+	case ERESTARTSYS:
+	case ERESTARTNOINTR:
+	case ERESTARTNOHAND:
+		/* No handler runs in between, so even ERESTARTSYS restarts. */
+		r->rax = r->orig_rax;
+		r->rip -= 2;
+		break;
+	case ERESTART_RESTARTBLOCK:
+		r->rax = SYS_restart_syscall;
+		r->rip -= 2;
+		break;
+	default:
+		return false;
+	}
+	/* The restart is in the registers now; keep the kernel from doing it twice. */
+	r->orig_rax = -1;
+	return true;
+}

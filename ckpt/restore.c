@@ -1,0 +1,456 @@
+/* restore.c: the order of a restore. The restoring process reads and checks
+ * the images, enters a new user namespace and forks the init of a new pid
+ * and time namespace; that init forks the job with its dumped pid, lets it
+ * exec its own program under ptrace, rebuilds it by injected system calls,
+ * lets it go, reaps it and reports its exit to the restoring process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "ckpt/log.h"
+#include "ckpt/ns.h"
+#include "ckpt/proc.h"
+#include "ckpt/ptrace.h"
+#include "ckpt/restore.h"
+#include "ckpt/util.h"
+
+#define SCRATCH_SIZE 65536
+#define GAP_FLOOR 0x10000000ULL
+#define GAP_CEIL  0x7ff000000000ULL
+
+/* What init tells the restoring process over the status pipe. */
+enum { MSG_READY = 1, MSG_FAILED = 2, MSG_EXITED = 3 };
+struct status_msg {
+	int kind;
+	int value;     /* MSG_READY: the job's pid in its namespace; MSG_EXITED: its wait status */
+	struct ckpt_stats stats;
+};
+
+uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len)
+{
+	if (off + len > r->in.scratch_size) {
+		pr_err("internal: %zu bytes do not fit the scratch area", len);
+		return 0;
+	}
+	if (remote_write(r->job, r->in.scratch + off, buf, len) < 0)
+		return 0;
+	return r->in.scratch + off;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur)
+{
+	size_t n = r->img->n_vmas + nr_cur, k = 0;
+	struct range *all = xcalloc(n, sizeof(*all));
+	uint64_t at = GAP_FLOOR, found = 0;
+
+	for (size_t i = 0; i < r->img->n_vmas; i++)
+		all[k++] = (struct range){ r->img->vmas[i]->start, r->img->vmas[i]->end };
+	for (size_t i = 0; i < nr_cur; i++)
+		all[k++] = cur[i];
+	qsort(all, n, sizeof(*all), cmp_range);
+	for (size_t i = 0; i <= n; i++) {
+		uint64_t next = i < n ? all[i].start : GAP_CEIL;
+		/* one page of slack on each side keeps areas from merging */
+		if (next > at + size + 2 * 4096) {
+			found = at + 4096;
+			break;
+		}
+		if (i < n && all[i].end > at)
+			at = all[i].end;
+	}
+	free(all);
+	return found;
+}
+
+static int load_images(struct restore_ctx *r)
+{
+	char name[64];
+	const Thread *t;
+
+	r->inv = (Inventory *)image_read_msg(&r->dir, "inventory.img", IMG_INVENTORY,
+					     &inventory__descriptor);
+	if (!r->inv)
+		return -1;
+	if (r->inv->format_version != IMAGE_FORMAT_VERSION || r->inv->n_procs != 1 ||
+	    r->inv->procs[0]->pid != r->inv->root_pid) {
+		pr_err("image %s holds %zu processes: this version restores exactly one",
+		       r->dir.path, r->inv->n_procs);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "proc-%d.img", r->inv->root_pid);
+	r->img = (Process *)image_read_msg(&r->dir, name, IMG_PROCESS, &process__descriptor);
+	if (!r->img)
+		return -1;
+	if (r->img->pid != r->inv->root_pid || r->img->pid <= 1 || r->img->n_threads != 1 ||
+	    !r->img->mm || !r->img->exe) {
+		pr_err("image file %s/%s is damaged (inconsistent process record)", r->dir.path, name);
+		return -1;
+	}
+	t = r->img->threads[0];
+	if (t->regs.len != sizeof(struct user_regs_struct) || t->tid != r->img->pid) {
+		pr_err("image file %s/%s is damaged (thread record)", r->dir.path, name);
+		return -1;
+	}
+	if (t->xstate.len != xstate_size()) {
+		pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one has "
+		       "%zu: it can only be thawed on a machine with the same CPU features",
+		       t->xstate.len, xstate_size());
+		return -1;
+	}
+	return 0;
+}
+
+/* Unmaps what exec set up, except the kernel's areas and the scratch page. */
+static int clear_exec_layout(struct restore_ctx *r, const struct proc_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct proc_vma *v = &m->v[i];
+		long ret;
+
+		if (v->path && (!strcmp(v->path, "[vdso]") || !strcmp(v->path, "[vvar]") ||
+				!strcmp(v->path, "[vvar_vclock]") || !strcmp(v->path, "[vsyscall]")))
+			continue;
+		ret = INJECT(&r->in, SYS_munmap, v->start, v->end - v->start);
+		if (ret < 0) {
+			pr_err("cannot unmap %#lx-%#lx in the new process: %s", (unsigned long)v->start,
+			       (unsigned long)v->end, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup_scratch(struct restore_ctx *r, const struct proc_maps *m)
+{
+	struct range *cur = xcalloc(m->n, sizeof(*cur));
+	uint64_t at;
+	long ret;
+
+	for (size_t i = 0; i < m->n; i++)
+		cur[i] = (struct range){ m->v[i].start, m->v[i].end };
+	at = find_gap(r, SCRATCH_SIZE, cur, m->n);
+	free(cur);
+	if (!at) {
+		pr_err("no free address range for scratch memory in the new process");
+		return -1;
+	}
+	ret = INJECT(&r->in, SYS_mmap, at, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (ret != (long)at) {
+		pr_err("cannot map scratch memory at %#lx: %s", (unsigned long)at,
+		       ret < 0 ? strerror(-ret) : "placed elsewhere");
+		return -1;
+	}
+	r->in.scratch = at;
+	r->in.scratch_size = SCRATCH_SIZE;
+	return 0;
+}
+
+#define ERESTART_RESTARTBLOCK 516
+
+/* The registers the job resumes with. A syscall interrupted by the dump
+ * restarts as the kernel would restart it; a relative sleep, whose restart
+ * state stayed in the old kernel, goes on for the time it had left, which
+ * the kernel wrote to the caller's remaining-time buffer. */
+static void final_regs(const Thread *t, struct user_regs_struct *regs)
+{
+	memcpy(regs, t->regs.data, sizeof(*regs));
+	if ((long)regs->orig_rax >= 0 && (long)regs->rax == -ERESTART_RESTARTBLOCK) {
+		if (regs->orig_rax == SYS_nanosleep && regs->rsi) {
+			regs->rax = SYS_nanosleep;
+			regs->rdi = regs->rsi;
+			regs->rip -= 2;
+			regs->orig_rax = -1;
+			return;
+		}
+		if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */) &&
+		    regs->r10) {
+			regs->rax = SYS_clock_nanosleep;
+			regs->rdx = regs->r10;
+			regs->rip -= 2;
+			regs->orig_rax = -1;
+			return;
+		}
+		/* poll, futex with a timeout...: EINTR, which callers retry */
+		regs->rax = -EINTR;
+		regs->orig_rax = -1;
+		return;
+	}
+	regs_apply_restart(regs);
+}
+
+static int restore_task(struct restore_ctx *r)
+{
+	const Thread *t = r->img->threads[0];
+	struct user_regs_struct exec_regs, regs;
+	struct proc_maps m = { 0 };
+	uint64_t all = ~0ULL, ip, mask = t->sigmask;
+	uint32_t crc;
+	int64_t t0 = now_ns();
+	int ret = -1;
+
+	if (ptrace_get_regs(r->job, &exec_regs) < 0)
+		return -1;
+	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
+		pr_perror("cannot block signals in the new process");
+		return -1;
+	}
+	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
+		goto out;
+	inject_init(&r->in, r->job, ip, &exec_regs);
+	if (setup_scratch(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+		goto out;
+	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
+	    mem_restore_protections(r) < 0)
+		goto out;
+	r->stats->mem_restore_ns = now_ns() - t0;
+	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
+	    pending_restore(r) < 0)
+		goto out;
+	INJECT(&r->in, SYS_munmap, r->in.scratch, r->in.scratch_size);
+	final_regs(t, &regs);
+	if (ptrace_set_regs(r->job, &regs) < 0 ||
+	    ptrace_set_xstate(r->job, t->xstate.data, t->xstate.len) < 0)
+		goto out;
+	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(mask), &mask) < 0) {
+		pr_perror("cannot restore the job's signal mask");
+		goto out;
+	}
+	ret = 0;
+out:
+	proc_maps_free(&m);
+	return ret;
+}
+
+static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
+{
+	struct status_msg msg = { kind, value, *stats };
+
+	if (write(fd, &msg, sizeof(msg)) != sizeof(msg))
+		(void)0;	/* the restoring side is gone (detached): nobody to tell */
+}
+
+/* The job itself, between fork and exec: trace me, fds, cwd, then exec. */
+static void job_child(struct restore_ctx *r)
+{
+	char *argv[] = { r->img->threads[0]->comm ? r->img->threads[0]->comm : (char *)"job", NULL };
+	char *envp[] = { NULL };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) {
+		pr_perror("PTRACE_TRACEME in the new process");
+		_exit(127);
+	}
+	if (files_install(r) < 0)
+		_exit(127);
+	if (chdir(r->img->cwd) < 0) {
+		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
+		_exit(127);
+	}
+	execve(r->img->exe->path, argv, envp);
+	pr_perror("cannot start the job's program %s", r->img->exe->path);
+	_exit(127);
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* PID 1 of the job's pid namespace. Never returns. */
+static void restore_init(struct restore_ctx *r, int status_fd)
+{
+	int status, job_status = 0;
+	pid_t pid;
+
+	log_set_prefix("restore");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_IGN);
+	if (ns_mount_proc() < 0 || files_prepare(r) < 0)
+		goto fail;
+	r->job = clone_with_pid(r->img->pid);
+	if (r->job < 0)
+		goto fail;
+	if (r->job == 0)
+		job_child(r);
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		if (r->fd_src[i] >= 0)
+			close(r->fd_src[i]);
+	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
+		pr_err("the job's program %s could not be started again", r->img->exe->path);
+		goto fail;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, r->job, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0) {
+		pr_perror("cannot trace the new process");
+		goto fail_kill;
+	}
+	if (restore_task(r) < 0)
+		goto fail_kill;
+	if (r->o->leave_stopped)
+		kill(r->job, SIGSTOP);
+	if (ptrace(PTRACE_DETACH, r->job, 0, 0) < 0) {
+		pr_perror("cannot let the restored job go");
+		goto fail_kill;
+	}
+	report(status_fd, MSG_READY, r->job, r->stats);
+	/* The restoring side may leave now (restore -d); we stay as the reaper.
+	 * Holding its terminal or pipes would keep them open for nothing. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	for (int fd = 0; fd < 1024; fd++)
+		if (fd != status_fd)
+			close(fd);
+	log_set_fd(-1);
+	for (;;) {
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pid == r->job)
+			job_status = status;
+	}
+	report(status_fd, MSG_EXITED, job_status, r->stats);
+	_exit(exit_code(job_status));
+fail_kill:
+	kill(r->job, SIGKILL);
+	waitpid(r->job, &status, __WALL);
+fail:
+	report(status_fd, MSG_FAILED, 0, r->stats);
+	_exit(1);
+}
+
+/* The job's pid as the restoring side sees it: the one child of init. */
+static pid_t host_pid_of_job(pid_t init)
+{
+	char path[96], *s;
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init, init);
+	s = read_file(path, NULL);
+	if (s) {
+		s[strcspn(s, " \n")] = 0;
+		if (parse_int(s, &pid) < 0)
+			pid = -1;
+	}
+	free(s);
+	return pid;
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char buf[32];
+	int fd, n = snprintf(buf, sizeof(buf), "%d\n", pid);
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		pr_perror("cannot write pid file %s", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int read_msg(int fd, struct status_msg *m)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, m, sizeof(*m));
+	while (n < 0 && errno == EINTR);
+	return n == sizeof(*m) ? 0 : -1;
+}
+
+int ckpt_restore(const struct restore_opts *o, int *wstatus)
+{
+	struct ckpt_stats dummy = { 0 };
+	struct restore_ctx r = { .o = o, .stats = o->stats ? o->stats : &dummy, .pages_fd = -1 };
+	struct status_msg msg;
+	int pipefd[2] = { -1, -1 }, status, ret = -1;
+	int64_t t0 = now_ns(), t;
+	pid_t init = -1;
+
+	*wstatus = 0;
+	if (image_dir_open(o->dir, &r.dir) < 0)
+		return -1;
+	if (load_images(&r) < 0 || files_check(&r) < 0)
+		goto out;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		pr_perror("pipe");
+		goto out;
+	}
+	t = now_ns();
+	if (ns_enter_user() < 0 || ns_unshare_job(r.inv->monotonic_ns, r.inv->boottime_ns) < 0)
+		goto out;
+	r.stats->ns_ns = now_ns() - t;
+	init = fork();
+	if (init < 0) {
+		pr_perror("fork");
+		goto out;
+	}
+	if (init == 0) {
+		close(pipefd[0]);
+		restore_init(&r, pipefd[1]);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	if (read_msg(pipefd[0], &msg) < 0 || msg.kind != MSG_READY) {
+		waitpid(init, &status, 0);
+		pr_err("the job was not restored; the images in %s are left as they were", o->dir);
+		goto out;
+	}
+	r.stats->mem_restore_ns = msg.stats.mem_restore_ns;
+	r.stats->pages_read = msg.stats.pages_read;
+	r.stats->bytes_read = msg.stats.bytes_read;
+	r.stats->restore_ns = now_ns() - t0;
+	pid_t job = host_pid_of_job(init);
+	pr_info("restored process %d (pid %d here)", r.img->pid, job);
+	if (o->pidfile && (job < 0 || write_pidfile(o->pidfile, job) < 0)) {
+		pr_err("the job runs, but its pid could not be written to %s", o->pidfile);
+		ret = 0;
+		goto out;
+	}
+	if (o->detached) {
+		ret = 0;
+		goto out;
+	}
+	/* The job gets ^C and ^Z from the terminal itself; we only wait. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	if (read_msg(pipefd[0], &msg) == 0 && msg.kind == MSG_EXITED) {
+		*wstatus = msg.value;
+	} else {
+		pr_err("lost track of the restored job");
+		goto out;
+	}
+	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+		;
+	ret = 0;
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	free(r.fd_src);
+	free(r.has_pages);
+	if (r.img)
+		protobuf_c_message_free_unpacked(&r.img->base, NULL);
+	if (r.inv)
+		protobuf_c_message_free_unpacked(&r.inv->base, NULL);
+	image_dir_close(&r.dir);
+	return ret;
+}

@@ -1,0 +1,53 @@
+/* restore.h: the state of one restore inside the namespace's init, shared
+ * by the per-object files that rebuild the job. */
+#pragma once
+#include <stdbool.h>
+#include "ckpt/ckpt.h"
+#include "ckpt/image.h"
+#include "ckpt/inject.h"
+
+struct restore_ctx {
+	const struct restore_opts *o;
+	struct ckpt_stats *stats;
+	struct image_dir dir;
+	Inventory *inv;
+	Process *img;
+	pid_t job;                        /* the job's pid, as init sees it */
+	struct inject in;
+	int pages_fd;
+	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
+	bool *has_pages;                  /* per img->vmas[i]: contents come from the image */
+};
+
+/* mem.c */
+int mem_restore_layout(struct restore_ctx *r);
+int mem_restore_pages(struct restore_ctx *r);
+int mem_restore_protections(struct restore_ctx *r);
+/* vdso.c: moves the task's vdso areas to their dumped addresses */
+int vdso_restore(struct restore_ctx *r);
+/* signals.c */
+int signals_restore(struct restore_ctx *r);
+int pending_restore(struct restore_ctx *r);
+/* files.c: before the job exists, opens what its fds will be (in init) */
+int files_prepare(struct restore_ctx *r);
+/* in the forked job, before exec: puts them at their numbers */
+int files_install(struct restore_ctx *r);
+/* after exec, injected: close-on-exec flags */
+int files_finish(struct restore_ctx *r);
+/* all files the image names are still the ones recorded */
+int files_check(struct restore_ctx *r);
+
+/* Writes BUF to the scratch area in the job and returns its address there. */
+uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len);
+int task_restore(struct restore_ctx *r);
+int mm_restore(struct restore_ctx *r);
+
+struct range {
+	uint64_t start, end;
+};
+/* An address range of SIZE bytes free in the dumped layout, the task's
+ * current mappings (cur) and the extra ranges; 0 if none. */
+uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
+struct proc_maps;
+int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -1,0 +1,275 @@
+/* signals.c: what the job does with signals: dispositions (only visible
+ * from inside, so read by injected rt_sigaction), pending queues (peeked,
+ * never consumed), the alternate stack and interval timers. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include "ckpt/dump.h"
+#include "ckpt/log.h"
+#include "ckpt/restore.h"
+#include "ckpt/util.h"
+
+#ifndef PTRACE_PEEKSIGINFO_SHARED
+#define PTRACE_PEEKSIGINFO_SHARED 1
+#endif
+
+/* The kernel's struct sigaction on x86_64 (what rt_sigaction takes). */
+struct ksigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+/* As in <linux/ptrace.h>, which clashes with glibc's <sys/ptrace.h>. */
+struct peeksiginfo_args {
+	uint64_t off;
+	uint32_t flags;
+	int32_t nr;
+};
+
+struct kstack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+#define NSIG_KERNEL 64
+
+static int dump_sigactions(struct dump_ctx *c)
+{
+	Process *img = c->img;
+
+	img->sigactions = xcalloc(NSIG_KERNEL, sizeof(SigAction *));
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
+		struct ksigaction ka;
+		long ret;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		ret = INJECT(&c->in, SYS_rt_sigaction, sig, 0, c->in.scratch, 8);
+		if (ret < 0) {
+			pr_err("cannot read the action of signal %d in process %d: %s", sig, c->pid,
+			       strerror(-ret));
+			return -1;
+		}
+		if (remote_read(c->pid, c->in.scratch, &ka, sizeof(ka)) < 0)
+			return -1;
+		if (!ka.handler && !ka.flags && !ka.mask)
+			continue;	/* SIG_DFL, as a new process has it */
+		SigAction *sa = xmalloc(sizeof(*sa));
+		sig_action__init(sa);
+		sa->signo = sig;
+		sa->handler = ka.handler;
+		sa->flags = ka.flags;
+		sa->restorer = ka.restorer;
+		sa->mask = ka.mask;
+		img->sigactions[img->n_sigactions++] = sa;
+	}
+	return 0;
+}
+
+/* Copies a signal queue without taking anything off it. */
+static int peek_pending(pid_t tid, bool shared, SigInfo ***out, size_t *n)
+{
+	siginfo_t si[32];
+	size_t cap = 0;
+
+	*n = 0;
+	*out = NULL;
+	for (uint64_t off = 0;; ) {
+		struct peeksiginfo_args a = {
+			.off = off, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0, .nr = 32,
+		};
+		long got = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
+		if (got < 0) {
+			pr_perror("cannot read the %s pending signals of task %d",
+				  shared ? "process-wide" : "thread", tid);
+			return -1;
+		}
+		if (got == 0)
+			return 0;
+		for (long i = 0; i < got; i++) {
+			if (*n == cap)
+				*out = xrealloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(SigInfo *));
+			SigInfo *s = xmalloc(sizeof(*s));
+			sig_info__init(s);
+			s->raw.len = sizeof(siginfo_t);
+			s->raw.data = xmalloc(sizeof(siginfo_t));
+			memcpy(s->raw.data, &si[i], sizeof(siginfo_t));
+			(*out)[(*n)++] = s;
+		}
+		off += got;
+	}
+}
+
+int itimers_disarm(struct dump_ctx *c)
+{
+	static const struct itimerval zero;
+
+	/* Stopping the timers first means no SIGALRM can slip in between reading
+	 * the pending queue and the end of the dump; a released job gets them back. */
+	if (remote_write(c->pid, c->in.scratch, &zero, sizeof(zero)) < 0)
+		return -1;
+	for (int w = 0; w < 3; w++) {
+		long ret = INJECT(&c->in, SYS_setitimer, w, c->in.scratch,
+				  c->in.scratch + sizeof(zero));
+		if (ret < 0) {
+			pr_err("cannot read interval timer %d of process %d: %s", w, c->pid,
+			       strerror(-ret));
+			return -1;
+		}
+		if (remote_read(c->pid, c->in.scratch + sizeof(zero), &c->itimers[w],
+				sizeof(c->itimers[w])) < 0)
+			return -1;
+		c->itimers_disarmed = true;
+	}
+	return 0;
+}
+
+void itimers_rearm(struct dump_ctx *c)
+{
+	if (!c->itimers_disarmed)
+		return;
+	for (int w = 0; w < 3; w++) {
+		if (!c->itimers[w].it_value.tv_sec && !c->itimers[w].it_value.tv_usec)
+			continue;
+		if (remote_write(c->pid, c->in.scratch, &c->itimers[w], sizeof(c->itimers[w])) < 0 ||
+		    INJECT(&c->in, SYS_setitimer, w, c->in.scratch, 0) < 0)
+			pr_err("could not re-arm interval timer %d of process %d", w, c->pid);
+	}
+	c->itimers_disarmed = false;
+}
+
+static uint64_t tv_us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+int signals_dump(struct dump_ctx *c)
+{
+	Process *img = c->img;
+	Thread *t = img->threads[0];
+	struct kstack ss;
+	size_t n;
+	long ret;
+
+	if (dump_sigactions(c) < 0)
+		return -1;
+	img->itimers = xcalloc(3, sizeof(Itimer *));
+	for (int w = 0; w < 3; w++) {
+		if (!c->itimers[w].it_value.tv_sec && !c->itimers[w].it_value.tv_usec)
+			continue;
+		Itimer *it = xmalloc(sizeof(*it));
+		itimer__init(it);
+		it->which = w;
+		it->value_us = tv_us(&c->itimers[w].it_value);
+		it->interval_us = tv_us(&c->itimers[w].it_interval);
+		img->itimers[img->n_itimers++] = it;
+	}
+	if (peek_pending(c->pid, true, &img->shared_pending, &n) < 0)
+		return -1;
+	img->n_shared_pending = n;
+	if (peek_pending(c->pid, false, &t->pending, &n) < 0)
+		return -1;
+	t->n_pending = n;
+	ret = INJECT(&c->in, SYS_sigaltstack, 0, c->in.scratch);
+	if (ret < 0) {
+		pr_err("cannot read the signal stack of process %d: %s", c->pid, strerror(-ret));
+		return -1;
+	}
+	if (remote_read(c->pid, c->in.scratch, &ss, sizeof(ss)) < 0)
+		return -1;
+	t->altstack_sp = ss.sp;
+	t->altstack_size = ss.size;
+	t->altstack_flags = ss.flags;
+	return 0;
+}
+
+int signals_restore(struct restore_ctx *r)
+{
+	Process *img = r->img;
+	Thread *t = img->threads[0];
+
+	for (size_t i = 0; i < img->n_sigactions; i++) {
+		const SigAction *sa = img->sigactions[i];
+		struct ksigaction ka = { sa->handler, sa->flags, sa->restorer, sa->mask };
+		uint64_t p = scratch_put(r, 0, &ka, sizeof(ka));
+		long ret = p ? INJECT(&r->in, SYS_rt_sigaction, sa->signo, p, 0, 8) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot restore the action of signal %u: %s", sa->signo, strerror(-ret));
+			return -1;
+		}
+	}
+	if (!(t->altstack_flags & SS_DISABLE)) {
+		struct kstack ss = { .sp = t->altstack_sp, .size = t->altstack_size,
+				     .flags = t->altstack_flags & ~SS_ONSTACK };
+		uint64_t p = scratch_put(r, 0, &ss, sizeof(ss));
+		long ret = p ? INJECT(&r->in, SYS_sigaltstack, p, 0) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot restore the signal stack at %#lx: %s",
+			       (unsigned long)t->altstack_sp, strerror(-ret));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < img->n_itimers; i++) {
+		const Itimer *it = img->itimers[i];
+		struct itimerval v = {
+			.it_interval = { it->interval_us / 1000000, it->interval_us % 1000000 },
+			.it_value = { it->value_us / 1000000, it->value_us % 1000000 },
+		};
+		uint64_t p = scratch_put(r, 0, &v, sizeof(v));
+		long ret = p ? INJECT(&r->in, SYS_setitimer, it->which, p, 0) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot restore interval timer %u: %s", it->which, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Queues a saved siginfo again, from inside the job itself: the kernel lets
+ * a process queue any siginfo to itself, but not to others. */
+static int requeue(struct restore_ctx *r, const SigInfo *s, bool shared)
+{
+	siginfo_t si;
+	uint64_t p;
+	long ret;
+
+	if (s->raw.len != sizeof(si)) {
+		pr_err("damaged pending signal record (%zu bytes)", s->raw.len);
+		return -1;
+	}
+	memcpy(&si, s->raw.data, sizeof(si));
+	if (si.si_signo < 1 || si.si_signo > NSIG_KERNEL) {
+		pr_err("damaged pending signal record (signal %d)", si.si_signo);
+		return -1;
+	}
+	p = scratch_put(r, 0, &si, sizeof(si));
+	if (!p)
+		return -1;
+	if (shared)
+		ret = INJECT(&r->in, SYS_rt_sigqueueinfo, r->img->pid, si.si_signo, p);
+	else
+		ret = INJECT(&r->in, SYS_rt_tgsigqueueinfo, r->img->pid, r->img->threads[0]->tid,
+			     si.si_signo, p);
+	if (ret < 0) {
+		pr_err("cannot queue pending signal %d again: %s", si.si_signo, strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+int pending_restore(struct restore_ctx *r)
+{
+	Thread *t = r->img->threads[0];
+
+	for (size_t i = 0; i < r->img->n_shared_pending; i++)
+		if (requeue(r, r->img->shared_pending[i], true) < 0)
+			return -1;
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (requeue(r, t->pending[i], false) < 0)
+			return -1;
+	return 0;
+}

@@ -1,0 +1,183 @@
+/* task.c: per-process and per-thread attributes set up by the C library or
+ * the program itself: rseq, robust futex list, clear-child-tid address, AMX
+ * permission, personality, umask, resource limits and the thread name. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <asm/prctl.h>
+#include "ckpt/dump.h"
+#include "ckpt/log.h"
+#include "ckpt/restore.h"
+#include "ckpt/util.h"
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#define XFEATURE_XTILEDATA 18
+
+struct rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+static char *read_trimmed(const char *path)
+{
+	char *s = read_file(path, NULL);
+	if (s)
+		s[strcspn(s, "\n")] = 0;
+	else
+		pr_perror("cannot read %s", path);
+	return s;
+}
+
+int task_dump(struct dump_ctx *c)
+{
+	Process *img = c->img;
+	Thread *t = img->threads[0];
+	struct rseq_config rc;
+	uint64_t v;
+	long ret;
+	char path[64];
+	char *s;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, c->pid, sizeof(rc), &rc) == sizeof(rc) &&
+	    rc.rseq_abi_pointer) {
+		t->has_rseq_ptr = t->has_rseq_len = t->has_rseq_sig = 1;
+		t->rseq_ptr = rc.rseq_abi_pointer;
+		t->rseq_len = rc.rseq_abi_size;
+		t->rseq_sig = rc.signature;
+	}
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+		if (syscall(SYS_get_robust_list, c->pid, &head, &len) < 0) {
+			pr_perror("cannot read the robust futex list of task %d", c->pid);
+			return -1;
+		}
+		t->robust_head = head;
+		t->robust_len = len;
+	}
+	ret = INJECT(&c->in, SYS_prctl, PR_GET_TID_ADDRESS, c->in.scratch);
+	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0) {
+		pr_err("cannot read the clear-child-tid address of task %d: %s", c->pid,
+		       strerror(ret < 0 ? -ret : errno));
+		return -1;
+	}
+	t->tid_address = v;
+	ret = INJECT(&c->in, SYS_arch_prctl, ARCH_GET_XCOMP_PERM, c->in.scratch);
+	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0)
+		v = 0;	/* kernels without dynamic xstate: nothing to ask for */
+	img->xcomp_perm = v;
+
+	snprintf(path, sizeof(path), "/proc/%d/personality", c->pid);
+	if (!(s = read_trimmed(path)))
+		return -1;
+	if (parse_u64(s, 16, &v) < 0) {
+		pr_err("cannot parse %s: '%s'", path, s);
+		free(s);
+		return -1;
+	}
+	free(s);
+	img->personality = v;
+	img->umask = c->status.umask;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", c->pid);
+	if (!(s = read_trimmed(path)))
+		return -1;
+	t->comm = s;
+
+	img->rlimits = xcalloc(RLIM_NLIMITS, sizeof(Rlimit *));
+	for (int res = 0; res < RLIM_NLIMITS; res++) {
+		struct rlimit rl;
+		if (prlimit(c->pid, res, NULL, &rl) < 0) {
+			pr_perror("cannot read resource limit %d of process %d", res, c->pid);
+			return -1;
+		}
+		Rlimit *l = xmalloc(sizeof(*l));
+		rlimit__init(l);
+		l->resource = res;
+		l->cur = rl.rlim_cur;
+		l->max = rl.rlim_max;
+		img->rlimits[img->n_rlimits++] = l;
+	}
+	return 0;
+}
+
+static int restore_rlimits(struct restore_ctx *r)
+{
+	for (size_t i = 0; i < r->img->n_rlimits; i++) {
+		const Rlimit *l = r->img->rlimits[i];
+		struct rlimit rl = { l->cur, l->max }, now;
+		long ret;
+
+		if (prlimit(r->job, l->resource, NULL, &now) == 0 && rl.rlim_max > now.rlim_max) {
+			/* Raising a hard limit needs privileges we do not have. */
+			pr_warn("resource limit %u: hard limit %llu cannot be raised back from %llu",
+				l->resource, (unsigned long long)rl.rlim_max,
+				(unsigned long long)now.rlim_max);
+			rl.rlim_max = now.rlim_max;
+			if (rl.rlim_cur > rl.rlim_max)
+				rl.rlim_cur = rl.rlim_max;
+		}
+		uint64_t p = scratch_put(r, 0, &rl, sizeof(rl));
+		ret = p ? INJECT(&r->in, SYS_prlimit64, 0, l->resource, p, 0) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot restore resource limit %u: %s", l->resource, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int task_restore(struct restore_ctx *r)
+{
+	Process *img = r->img;
+	Thread *t = img->threads[0];
+	long ret;
+
+	if (img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) {
+		ret = INJECT(&r->in, SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+		if (ret < 0) {
+			pr_err("cannot give the job back its AMX permission: %s", strerror(-ret));
+			return -1;
+		}
+	}
+	if (t->has_rseq_ptr) {
+		ret = INJECT(&r->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);
+		if (ret < 0) {
+			pr_err("cannot register rseq area %#lx: %s", (unsigned long)t->rseq_ptr,
+			       strerror(-ret));
+			return -1;
+		}
+	}
+	if (t->robust_head) {
+		ret = INJECT(&r->in, SYS_set_robust_list, t->robust_head, t->robust_len);
+		if (ret < 0) {
+			pr_err("cannot restore the robust futex list: %s", strerror(-ret));
+			return -1;
+		}
+	}
+	/* set_tid_address(0) is harmless; it returns the tid, never fails. */
+	INJECT(&r->in, SYS_set_tid_address, t->tid_address);
+	ret = INJECT(&r->in, SYS_personality, img->personality);
+	if (ret < 0) {
+		pr_err("cannot restore personality %#x: %s", img->personality, strerror(-ret));
+		return -1;
+	}
+	INJECT(&r->in, SYS_umask, img->umask);
+	if (t->comm) {
+		char comm[16] = { 0 };
+		strncpy(comm, t->comm, sizeof(comm) - 1);
+		uint64_t p = scratch_put(r, 0, comm, sizeof(comm));
+		if (!p || INJECT(&r->in, SYS_prctl, PR_SET_NAME, p) < 0)
+			pr_warn("cannot restore the process name '%s'", t->comm);
+	}
+	return restore_rlimits(r);
+}

@@ -1,0 +1,14 @@
+/* cli.h: the subcommands of the jobfreeze command line, one file each,
+ * dispatched from cli/main.c like git's builtin/ table. */
+#pragma once
+
+int cmd_dump(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
+int cli_log_option(int opt, const char *arg);
+/* Prints "jobfreeze: error: ..." to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define JOBFREEZE_VERSION "0.1.0"

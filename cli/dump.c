@@ -1,0 +1,85 @@
+/* dump.c: `jobfreeze dump -t PID -D DIR`, with CRIU's option names. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "ckpt/ckpt.h"
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+#include "cli/cli.h"
+#include "cli/stats.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: jobfreeze dump -t PID -D DIR [options]\n\n"
+		"Saves process PID to the image directory DIR (created, mode 0700), then\n"
+		"kills it. The process is stopped only while it is read; if anything fails\n"
+		"it goes on running untouched and DIR is left without a partial image.\n\n"
+		"  -t, --tree PID          the process to freeze (one process, one thread)\n"
+		"  -D, --images-dir DIR    where the image goes\n"
+		"  -R, --leave-running     take a snapshot: the process goes on running\n"
+		"  -s, --leave-stopped     leave the process stopped (SIGSTOP) after the dump\n"
+		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
+		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
+		"      --display-stats     print times, pages and bytes\n"
+		"  -h, --help              this help\n\n"
+		"The image holds the process's memory, which may hold passwords and keys:\n"
+		"keep it on a disk you trust (an encrypted home, for example).\n");
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tree", required_argument, NULL, 't' },
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "leave-stopped", no_argument, NULL, 's' },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "display-stats", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ckpt_stats stats = { 0 };
+	struct dump_opts o = { .stats = &stats };
+	bool show_stats = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "t:D:Rso:v::h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (parse_int(optarg, &o.pid) < 0 || o.pid <= 0) {
+				cli_error("-t takes a process id, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'D': o.dir = optarg; break;
+		case 'R': o.leave_running = true; break;
+		case 's': o.leave_stopped = true; break;
+		case 'S': show_stats = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'o':
+		case 'v':
+			r = cli_log_option(c, optarg);
+			if (r < 0)
+				return 2;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		cli_error("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (!o.pid || !o.dir) {
+		cli_error("dump needs -t PID and -D DIR; see 'jobfreeze dump --help'");
+		return 2;
+	}
+	if (ckpt_dump(&o) < 0)
+		return 1;
+	if (show_stats)
+		print_dump_stats(&stats);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* main.c: jobfreeze's entry point: global options and the subcommand table. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+#include "cli/cli.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "dump",    cmd_dump,    "save a running process to an image directory" },
+	{ "restore", cmd_restore, "bring a process back from an image directory" },
+	{ "check",   cmd_check,   "report whether this system can freeze and thaw" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: jobfreeze [--version] [--help] COMMAND [ARGS]\n\n"
+		   "ctrl+z to disk: freeze a running job to disk without root, thaw it later.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nRun 'jobfreeze COMMAND --help' for the options of one command.\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobfreeze: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* -o LOG sends engine messages to LOG; -v[N] sets how many (0-4). */
+int cli_log_option(int opt, const char *arg)
+{
+	if (opt == 'o') {
+		int fd = open(arg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cli_error("cannot open log file %s: %m", arg);
+			return -2;
+		}
+		log_set_fd(fd);
+		return 0;
+	}
+	if (opt == 'v') {
+		int v;
+		if (!arg)
+			v = log_get_level() + 1;
+		else if (parse_int(arg, &v) < 0 || v < 0 || v > 4) {
+			cli_error("-v takes a level from 0 to 4, not '%s'", arg);
+			return -2;
+		}
+		log_set_level(v);
+		return 0;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("jobfreeze %s\n", JOBFREEZE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	cli_error("'%s' is not a jobfreeze command; see 'jobfreeze --help'", argv[1]);
+	return 2;
+}
