@@ -10,12 +10,13 @@ PKGS    := libprotobuf-c libcap
 O       ?= build
 SAN     ?=
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+OPTFLAGS ?= -O2 -g
+# User CFLAGS/LDFLAGS add to ours instead of replacing them.
+ALL_CFLAGS = $(OPTFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wformat=2 -D_GNU_SOURCE -I. -I$(O) $(SAN) \
            $(shell pkg-config --cflags $(PKGS))
-LDFLAGS += $(SAN)
-LDLIBS  += $(shell pkg-config --libs $(PKGS))
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+LIBS    = $(shell pkg-config --libs $(PKGS))
 
 PROTOS    := $(wildcard ckpt/images/*.proto)
 PROTO_C   := $(patsubst %.proto,$(O)/%.pb-c.c,$(PROTOS))
@@ -34,7 +35,7 @@ UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Generated protobuf-c code lives in the build tree, never in git.
 $(O)/ckpt/images/%.pb-c.c $(O)/ckpt/images/%.pb-c.h: ckpt/images/%.proto
@@ -42,11 +43,11 @@ $(O)/ckpt/images/%.pb-c.c $(O)/ckpt/images/%.pb-c.h: ckpt/images/%.proto
 	protoc-c --c_out=$(O) $<
 
 $(O)/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
-	$(CC) $(filter-out -Wshadow,$(CFLAGS)) -c -o $@ $<
+	$(CC) $(filter-out -Wshadow,$(ALL_CFLAGS)) -c -o $@ $<
 
 $(O)/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 workloads: $(WORKLOADS)
 # Workloads are the jobs the tests freeze: plain programs, never sanitized,
@@ -59,7 +60,7 @@ $(O)/tests/workloads/%: tests/workloads/%.c
 ENGINE_OBJS := $(filter-out $(O)/cli/%,$(OBJS))
 $(O)/tests/unit/%: tests/unit/%.c $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 check: all
 	tests/run.sh $(O)
@@ -67,7 +68,7 @@ check: all
 # Builds everything with AddressSanitizer and UBSan in build-asan/ and runs
 # the whole test suite with those binaries.
 asan:
-	$(MAKE) O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g" check
+	$(MAKE) O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPTFLAGS="-O1 -g" check
 
 bench: all
 	bench/run.sh $(O)

@@ -9,7 +9,7 @@
 struct ckpt_stats {
 	int64_t frozen_ns;        /* dump: from stopping the job to letting it go/killing it */
 	int64_t seize_ns, info_ns, mem_ns, files_ns, write_ns, sync_ns;
-	int64_t restore_ns, ns_ns, mem_restore_ns;
+	int64_t restore_ns, mem_restore_ns;
 	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
 	uint64_t pages_read, bytes_read;
 };

@@ -332,13 +332,15 @@ fail:
 	_exit(1);
 }
 
-/* The job's pid as the restoring side sees it: the one child of init. */
-static pid_t host_pid_of_job(pid_t init)
+/* The first child of PID, as this process sees it; -1 if none. */
+static pid_t child_of(pid_t parent)
 {
 	char path[96], *s;
 	int pid = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init, init);
+	if (parent <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", parent, parent);
 	s = read_file(path, NULL);
 	if (s) {
 		s[strcspn(s, " \n")] = 0;
@@ -347,6 +349,36 @@ static pid_t host_pid_of_job(pid_t init)
 	}
 	free(s);
 	return pid;
+}
+
+/* The restoring process's child: makes the namespaces and forks their init,
+ * then waits for it. Never returns. */
+static void run_starter(struct restore_ctx *r, int pipefd[2])
+{
+	struct ckpt_stats none = { 0 };
+	int status;
+	pid_t init;
+
+	close(pipefd[0]);
+	/* Until the job runs, a dead restorer takes everything down with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (ns_enter_user() < 0 || ns_unshare_job(r->inv->monotonic_ns, r->inv->boottime_ns) < 0)
+		goto fail;
+	init = fork();
+	if (init < 0) {
+		pr_perror("fork");
+		goto fail;
+	}
+	if (init == 0)
+		restore_init(r, pipefd[1]);
+	close(pipefd[1]);
+	while (waitpid(init, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	_exit(exit_code(status));
+fail:
+	report(pipefd[1], MSG_FAILED, 0, &none);
+	_exit(1);
 }
 
 static int write_pidfile(const char *path, pid_t pid)
@@ -381,8 +413,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	struct restore_ctx r = { .o = o, .stats = o->stats ? o->stats : &dummy, .pages_fd = -1 };
 	struct status_msg msg;
 	int pipefd[2] = { -1, -1 }, status, ret = -1;
-	int64_t t0 = now_ns(), t;
-	pid_t init = -1;
+	int64_t t0 = now_ns();
+	pid_t starter;
 
 	*wstatus = 0;
 	if (image_dir_open(o->dir, &r.dir) < 0)
@@ -393,23 +425,19 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_perror("pipe");
 		goto out;
 	}
-	t = now_ns();
-	if (ns_enter_user() < 0 || ns_unshare_job(r.inv->monotonic_ns, r.inv->boottime_ns) < 0)
-		goto out;
-	r.stats->ns_ns = now_ns() - t;
-	init = fork();
-	if (init < 0) {
+	/* A starter process enters the new namespaces, so that this process
+	 * stays in the caller's (its terminal, its shell, sanitizers' ptrace). */
+	starter = fork();
+	if (starter < 0) {
 		pr_perror("fork");
 		goto out;
 	}
-	if (init == 0) {
-		close(pipefd[0]);
-		restore_init(&r, pipefd[1]);
-	}
+	if (starter == 0)
+		run_starter(&r, pipefd);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (read_msg(pipefd[0], &msg) < 0 || msg.kind != MSG_READY) {
-		waitpid(init, &status, 0);
+		waitpid(starter, &status, 0);
 		pr_err("the job was not restored; the images in %s are left as they were", o->dir);
 		goto out;
 	}
@@ -417,7 +445,7 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	r.stats->pages_read = msg.stats.pages_read;
 	r.stats->bytes_read = msg.stats.bytes_read;
 	r.stats->restore_ns = now_ns() - t0;
-	pid_t job = host_pid_of_job(init);
+	pid_t job = child_of(child_of(starter));
 	pr_info("restored process %d (pid %d here)", r.img->pid, job);
 	if (o->pidfile && (job < 0 || write_pidfile(o->pidfile, job) < 0)) {
 		pr_err("the job runs, but its pid could not be written to %s", o->pidfile);
@@ -437,7 +465,7 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_err("lost track of the restored job");
 		goto out;
 	}
-	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
 		;
 	ret = 0;
 out:

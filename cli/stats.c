@@ -31,10 +31,9 @@ void print_restore_stats(const struct ckpt_stats *s)
 	fprintf(stderr,
 		"Restore statistics\n"
 		"  restore time:    %10.3f ms\n"
-		"  namespaces:      %10.3f ms\n"
 		"  memory:          %10.3f ms\n"
 		"  pages restored:  %10llu\n"
 		"  bytes read:      %10llu\n",
-		ms(s->restore_ns), ms(s->ns_ns), ms(s->mem_restore_ns),
+		ms(s->restore_ns), ms(s->mem_restore_ns),
 		(unsigned long long)s->pages_read, (unsigned long long)s->bytes_read);
 }
