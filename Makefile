@@ -31,7 +31,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check asan install uninstall clean help bench workloads
+.PHONY: all check asan install uninstall clean help bench workloads demo
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
@@ -70,6 +70,9 @@ check: all
 asan:
 	$(MAKE) O=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPTFLAGS="-O1 -g" check
 
+demo: all
+	tests/demo.sh $(O)
+
 bench: all
 	bench/run.sh $(O)
 
@@ -85,6 +88,7 @@ clean:
 
 help:
 	@echo "make            build $(O)/jobfreeze, the test workloads and unit tests"
+	@echo "make demo       freeze a counting program to disk and thaw it"
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"

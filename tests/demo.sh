@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# demo.sh: the main job on a demo: start a counting program, freeze it to
+# disk, show the image, thaw it, watch it count on from where it was.
+set -u
+build=${1:-build}
+J=$build/jobfreeze
+C=$build/tests/workloads/counter
+# A job holding a stray pipe from whoever started us would be refused.
+for fd in /proc/$$/fd/*; do
+	n=${fd##*/}
+	[ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"
+done
+dir=$(mktemp -d "${TMPDIR:-/tmp}/jobfreeze-demo.XXXXXX")
+tailpid=
+trap '[ -n "$tailpid" ] && kill $tailpid 2>/dev/null; rm -rf "$dir"' EXIT
+
+echo "== a counter job, writing a number every 0.2 s to $dir/out.txt (shown as it grows)"
+: > "$dir/out.txt"
+"$C" 25 > "$dir/out.txt" 2>&1 < /dev/null &
+pid=$!
+disown "$pid"	# no "Killed" notice from this shell when the freeze ends it
+tail -n +1 -f "$dir/out.txt" &
+tailpid=$!
+sleep 1.5
+echo "== freezing process $pid to $dir/img (no root needed)"
+"$J" dump -t "$pid" -D "$dir/img" --display-stats || exit 1
+echo "== process $pid is gone; this is what is left of it:"
+ls -l "$dir/img"
+echo "== waiting 2 s ... then thawing it: it counts on from where it stopped"
+sleep 2
+"$J" restore -D "$dir/img" < /dev/null
+status=$?
+sleep 0.3
+echo "== the thawed job exited with status $status; its whole output:"
+tr '\n' ' ' < "$dir/out.txt"; echo
