@@ -83,6 +83,33 @@ int ns_mount_proc(void)
 	return 0;
 }
 
+/* Without clone3 (valgrind does not know it), the pid namespace's own
+ * ns_last_pid: nothing else forks in it, so the next fork gets PID. */
+static pid_t fork_after_last_pid(pid_t pid)
+{
+	char buf[32];
+	pid_t child;
+	int fd, n = snprintf(buf, sizeof(buf), "%d", pid - 1);
+
+	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		pr_perror("cannot choose pid %d (/proc/sys/kernel/ns_last_pid)", pid);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	child = fork();
+	if (child < 0)
+		pr_perror("fork");
+	else if (child > 0 && child != pid) {
+		pr_err("pid %d is already taken in the job's namespace (got %d)", pid, child);
+		kill(child, SIGKILL);
+		return -1;
+	}
+	return child;
+}
+
 pid_t clone_with_pid(pid_t pid)
 {
 	struct clone_args args;
@@ -94,6 +121,8 @@ pid_t clone_with_pid(pid_t pid)
 	args.set_tid = (uint64_t)&tid;
 	args.set_tid_size = 1;
 	ret = syscall(SYS_clone3, &args, sizeof(args));
+	if (ret < 0 && errno == ENOSYS)
+		return fork_after_last_pid(pid);
 	if (ret < 0) {
 		if (errno == EEXIST)
 			pr_err("pid %d is already taken in the job's namespace", pid);

@@ -1,6 +1,5 @@
 /* ptrace.c: seize/interrupt (never SIGSTOP: a seized task resumes by itself
  * if the freezer dies), wait for stops, registers and xstate. */
-#include <cpuid.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,27 +95,21 @@ int ptrace_set_regs(pid_t tid, const struct user_regs_struct *r)
 	return 0;
 }
 
-size_t xstate_size(void)
-{
-	unsigned a, b, c, d;
-
-	/* EBX of leaf 0xd sub-leaf 0: bytes needed for the features XCR0 enables. */
-	if (!__get_cpuid_count(0xd, 0, &a, &b, &c, &d) || b < 576)
-		return 4096;
-	return b;
-}
+/* Larger than any xstate (AMX makes ~11 KiB); the kernel says how much it
+ * filled. CPUID is not asked: emulators (valgrind) report less than the
+ * kernel really saves. */
+#define XSTATE_MAX (64 << 10)
 
 int ptrace_get_xstate(pid_t tid, void **buf, size_t *len)
 {
-	size_t size = xstate_size();
-	struct iovec iov = { .iov_base = xcalloc(1, size), .iov_len = size };
+	struct iovec iov = { .iov_base = xcalloc(1, XSTATE_MAX), .iov_len = XSTATE_MAX };
 
 	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0) {
 		pr_perror("cannot read the FPU/AVX state of task %d (NT_X86_XSTATE)", tid);
 		free(iov.iov_base);
 		return -1;
 	}
-	*buf = iov.iov_base;
+	*buf = xrealloc(iov.iov_base, iov.iov_len);
 	*len = iov.iov_len;
 	return 0;
 }

@@ -21,9 +21,7 @@ int ptrace_wait_stop(pid_t tid, int *status);
 
 int ptrace_get_regs(pid_t tid, struct user_regs_struct *r);
 int ptrace_set_regs(pid_t tid, const struct user_regs_struct *r);
-/* The size the kernel uses for NT_X86_XSTATE (CPUID 0xd, enabled features). */
-size_t xstate_size(void);
-/* Reads the xstate into a new buffer of xstate_size() bytes. */
+/* Reads the xstate into a new buffer; *len is what the kernel saves. */
 int ptrace_get_xstate(pid_t tid, void **buf, size_t *len);
 int ptrace_set_xstate(pid_t tid, const void *buf, size_t len);
 

@@ -103,12 +103,6 @@ static int load_images(struct restore_ctx *r)
 		pr_err("image file %s/%s is damaged (thread record)", r->dir.path, name);
 		return -1;
 	}
-	if (t->xstate.len != xstate_size()) {
-		pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one has "
-		       "%zu: it can only be thawed on a machine with the same CPU features",
-		       t->xstate.len, xstate_size());
-		return -1;
-	}
 	return 0;
 }
 
@@ -203,6 +197,19 @@ static int restore_task(struct restore_ctx *r)
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
 		return -1;
+	{
+		void *xs;
+		size_t xlen;
+		if (ptrace_get_xstate(r->job, &xs, &xlen) < 0)
+			return -1;
+		free(xs);
+		if (xlen != t->xstate.len) {
+			pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one "
+			       "has %zu: it can only be thawed on a machine with the same CPU features",
+			       t->xstate.len, xlen);
+			return -1;
+		}
+	}
 	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in the new process");
 		return -1;

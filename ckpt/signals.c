@@ -76,6 +76,8 @@ static int peek_pending(pid_t tid, bool shared, SigInfo ***out, size_t *n)
 	siginfo_t si[32];
 	size_t cap = 0;
 
+	memset(si, 0, sizeof(si));	/* filled by the kernel; valgrind cannot tell */
+
 	*n = 0;
 	*out = NULL;
 	for (uint64_t off = 0;; ) {
@@ -151,7 +153,7 @@ int signals_dump(struct dump_ctx *c)
 {
 	Process *img = c->img;
 	Thread *t = img->threads[0];
-	struct kstack ss;
+	struct kstack ss = { 0 };
 	size_t n;
 	long ret;
 

@@ -41,7 +41,7 @@ int task_dump(struct dump_ctx *c)
 {
 	Process *img = c->img;
 	Thread *t = img->threads[0];
-	struct rseq_config rc;
+	struct rseq_config rc = { 0 };
 	uint64_t v;
 	long ret;
 	char path[64];
