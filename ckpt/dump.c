@@ -117,7 +117,6 @@ static Thread *new_thread(struct dump_ctx *c)
 	t->regs.len = sizeof(c->regs);
 	t->regs.data = xmalloc(sizeof(c->regs));
 	memcpy(t->regs.data, &c->regs, sizeof(c->regs));
-	t->sigmask = c->sigmask;
 	if (ptrace_get_xstate(c->pid, &xs, &xlen) < 0) {
 		free(t->regs.data);
 		free(t);
@@ -186,8 +185,10 @@ static void release(struct dump_ctx *c, bool stop)
 		return;
 	if (c->in.tid) {
 		itimers_rearm(c);
-		if (c->in.scratch)
+		if (c->in.scratch) {
+			inject_requeue_held(&c->in, c->status.nspid);
 			INJECT(&c->in, SYS_munmap, c->in.scratch, c->in.scratch_size);
+		}
 	}
 	regs_apply_restart(&regs);
 	ptrace_set_regs(c->pid, &regs);
@@ -195,7 +196,7 @@ static void release(struct dump_ctx *c, bool stop)
 		pr_perror("cannot restore the signal mask of process %d", c->pid);
 	if (stop)
 		kill(c->pid, SIGSTOP);
-	if (ptrace(PTRACE_DETACH, c->pid, 0, c->in.deferred_sig) < 0)
+	if (ptrace(PTRACE_DETACH, c->pid, 0, 0) < 0)
 		pr_perror("cannot let process %d go (PTRACE_DETACH)", c->pid);
 	c->seized = false;
 }
@@ -239,10 +240,6 @@ static int do_dump(struct dump_ctx *c)
 		return -1;
 	if (ptrace_get_regs(c->pid, &c->regs) < 0)
 		return -1;
-	if (ptrace(PTRACE_GETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0) {
-		pr_perror("cannot read the signal mask of process %d", c->pid);
-		return -1;
-	}
 	c->img = xmalloc(sizeof(*c->img));
 	process__init(c->img);
 	c->img->pid = c->status.nspid;
@@ -254,6 +251,19 @@ static int do_dump(struct dump_ctx *c)
 	if (vdso_dump(c, &syscall_ip) < 0)
 		return -1;
 	inject_init(&c->in, c->pid, syscall_ip, &c->regs);
+	/* Stopped inside sigsuspend, ppoll or pselect, the task runs under the
+	 * call's temporary mask; the kernel puts the real one back as it leaves
+	 * the stop. One harmless call lets it, before the mask is read. */
+	ret = INJECT0(&c->in, SYS_getpid);
+	if (ret < 0) {
+		pr_err("cannot run a system call in process %d: %s", c->pid, strerror(-ret));
+		return -1;
+	}
+	if (ptrace(PTRACE_GETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0) {
+		pr_perror("cannot read the signal mask of process %d", c->pid);
+		return -1;
+	}
+	c->img->threads[0]->sigmask = c->sigmask;
 	/* No handler may run while we work inside the process. */
 	if (ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in process %d", c->pid);
@@ -268,6 +278,9 @@ static int do_dump(struct dump_ctx *c)
 	}
 	c->in.scratch = ret;
 	c->in.scratch_size = SCRATCH_SIZE;
+	/* What the harmless call took off the queue goes back on it, blocked. */
+	if (inject_requeue_held(&c->in, c->status.nspid) < 0)
+		return -1;
 	if (itimers_disarm(c) < 0 || mem_dump_vmas(c) < 0 || mm_dump(c) < 0 || task_dump(c) < 0 ||
 	    signals_dump(c) < 0 || dump_exe(c) < 0)
 		return -1;

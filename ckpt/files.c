@@ -80,7 +80,7 @@ out:
 static const char *kind_of_link(const char *link)
 {
 	if (!strncmp(link, "pipe:", 5))
-		return "a pipe";
+		return "a pipe to a process outside the job (a named pipe, mkfifo, would do)";
 	if (!strncmp(link, "socket:", 7))
 		return "a socket";
 	if (!strncmp(link, "anon_inode:", 11))
@@ -141,6 +141,13 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		f->kind = FD__KIND__DIR;
+		f->file = fileid_make(link, &st);
+		return 0;
+	}
+	if (S_ISFIFO(st.st_mode)) {
+		/* A named pipe outlives the job: its data stays in the kernel as
+		 * long as the other side holds it open, and the path finds it. */
+		f->kind = FD__KIND__FIFO;
 		f->file = fileid_make(link, &st);
 		return 0;
 	}
@@ -331,6 +338,28 @@ out:
 	return ret;
 }
 
+/* Opens a named pipe without waiting for the other side; a write end with
+ * no reader left cannot be given back (the kernel has no such state). */
+static int fifo_open(const Fd *f)
+{
+	int fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENXIO)
+			pr_err("the job's fd %d wrote to the named pipe %s, which nobody reads now: "
+			       "start its reader first", f->fd, f->path);
+		else
+			pr_perror("cannot reopen the named pipe %s as the job's fd %d", f->path, f->fd);
+		return -1;
+	}
+	if (!(f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, f->flags & ~OPEN_ONLY_FLAGS & ~O_ACCMODE) < 0) {
+		pr_perror("cannot set the flags of the named pipe %s", f->path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int open_one(struct restore_ctx *r, const Fd *f)
 {
 	for (size_t k = 0; k < r->o->nr_inherit; k++)
@@ -352,6 +381,8 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return fcntl(r->o->tty_fd, F_DUPFD_CLOEXEC, 0);
 	case FD__KIND__DELETED:
 		return ghost_restore(r, f);
+	case FD__KIND__FIFO:
+		return fifo_open(f);
 	case FD__KIND__REG:
 	case FD__KIND__CHR:
 	case FD__KIND__DIR: {

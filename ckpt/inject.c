@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include "ckpt/inject.h"
@@ -22,9 +23,8 @@ void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 	in->base = *base;
 }
 
-/* Resumes to the next syscall stop. Signals that show up on the way (all
- * are blocked while we inject, so only SIGSTOP/SIGKILL-like ones) are kept
- * for the detach instead of being acted on now. */
+/* Resumes to the next syscall stop. A signal about to be delivered on the
+ * way is taken off and kept, so no handler runs while we work. */
 static int step_to_syscall_stop(struct inject *in)
 {
 	int status;
@@ -40,14 +40,24 @@ static int step_to_syscall_stop(struct inject *in)
 			return 0;
 		if (status >> 16 == PTRACE_EVENT_STOP)
 			continue;
-		if (!in->deferred_sig)
-			in->deferred_sig = WSTOPSIG(status);
+		if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
+		    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
+			in->nr_held++;
+		else
+			pr_warn("task %d: signal %d arrived during the dump and was lost", in->tid,
+				WSTOPSIG(status));
 		pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
 	}
 }
 
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		    uint64_t a4, uint64_t a5, uint64_t a6)
+{
+	return inject_syscall_at(in, in->syscall_ip, nr, a1, a2, a3, a4, a5, a6);
+}
+
+long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uint64_t a2,
+		       uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
 {
 	struct user_regs_struct r = in->base;
 
@@ -59,7 +69,7 @@ long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64
 	r.r10 = a4;
 	r.r8 = a5;
 	r.r9 = a6;
-	r.rip = in->syscall_ip;
+	r.rip = ip;
 	if (ptrace_set_regs(in->tid, &r) < 0)
 		return -ESRCH;
 	if (step_to_syscall_stop(in) < 0 || step_to_syscall_stop(in) < 0)
@@ -70,6 +80,25 @@ long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64
 		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
 		 (long)r.rax);
 	return (long)r.rax;
+}
+
+int inject_requeue_held(struct inject *in, pid_t self)
+{
+	int n = in->nr_held;
+
+	in->nr_held = 0;
+	for (int i = 0; i < n; i++) {
+		long ret;
+		if (remote_write(in->tid, in->scratch, &in->held[i], sizeof(siginfo_t)) < 0)
+			return -1;
+		ret = INJECT(in, SYS_rt_sigqueueinfo, self, in->held[i].si_signo, in->scratch);
+		if (ret < 0) {
+			pr_err("cannot queue signal %d again in task %d: %s", in->held[i].si_signo,
+			       in->tid, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int proc_mem_rw(pid_t pid, uint64_t addr, void *buf, size_t len, int write)

@@ -1,6 +1,7 @@
 /* inject.h: running a system call inside a stopped, traced task, and
  * reading or writing its memory. The tracer keeps all logic in plain C. */
 #pragma once
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -11,7 +12,10 @@ struct inject {
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
-	int      deferred_sig;            /* a signal that arrived meanwhile */
+	/* Signals the task was about to take while we resumed it for an
+	 * injected call: taken off (not delivered), to be queued again. */
+	siginfo_t held[16];
+	int      nr_held;
 };
 
 void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
@@ -20,6 +24,10 @@ void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
  * syscall returned (-errno on failure), or -ESRCH if the task is lost. */
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		    uint64_t a4, uint64_t a5, uint64_t a6);
+/* The same, executing from IP instead: code the tracer wrote into the task,
+ * ending in a `syscall` instruction. */
+long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uint64_t a2,
+		       uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
 #define INJECT0(in, nr) inject_syscall(in, nr, 0, 0, 0, 0, 0, 0)
 #define INJECT(in, nr, ...) inject_syscall_va(in, nr, __VA_ARGS__)
 #define inject_syscall_va(in, nr, ...) _inject_pick(__VA_ARGS__, _INJ6, _INJ5, _INJ4, _INJ3, \
@@ -35,6 +43,10 @@ long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), 0)
 #define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
+
+/* Queues the held signals again, from inside the task (which may queue any
+ * siginfo to itself); SELF is its pid as it sees it. */
+int inject_requeue_held(struct inject *in, pid_t self);
 
 /* Copies between the tracer and the task. Writes fall back to
  * /proc/PID/mem, which may write through read-only protections. */

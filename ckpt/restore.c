@@ -140,7 +140,8 @@ static int setup_scratch(struct restore_ctx *r, const struct proc_maps *m)
 		pr_err("no free address range for scratch memory in the new process");
 		return -1;
 	}
-	ret = INJECT(&r->in, SYS_mmap, at, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+	/* Executable too: a few instructions may have to run there (task.c). */
+	ret = INJECT(&r->in, SYS_mmap, at, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (ret != (long)at) {
 		pr_err("cannot map scratch memory at %#lx: %s", (unsigned long)at,
@@ -155,30 +156,29 @@ static int setup_scratch(struct restore_ctx *r, const struct proc_maps *m)
 #define ERESTART_RESTARTBLOCK 516
 
 /* The registers the job resumes with. A syscall interrupted by the dump
- * restarts as the kernel would restart it; a relative sleep, whose restart
- * state stayed in the old kernel, goes on for the time it had left, which
- * the kernel wrote to the caller's remaining-time buffer. */
+ * restarts as the kernel would restart it. A relative sleep keeps its
+ * restart state in the old kernel; it goes on for the time it had left,
+ * which the kernel wrote to the caller's remaining-time buffer, or, when the
+ * caller gave none (usleep), for its whole duration again: a little longer
+ * than asked, never shorter, since callers such as usleep do not retry. */
 static void final_regs(const Thread *t, struct user_regs_struct *regs)
 {
 	memcpy(regs, t->regs.data, sizeof(*regs));
 	if ((long)regs->orig_rax >= 0 && (long)regs->rax == -ERESTART_RESTARTBLOCK) {
-		if (regs->orig_rax == SYS_nanosleep && regs->rsi) {
-			regs->rax = SYS_nanosleep;
-			regs->rdi = regs->rsi;
-			regs->rip -= 2;
+		if (regs->orig_rax == SYS_nanosleep) {
+			if (regs->rsi)
+				regs->rdi = regs->rsi;
+		} else if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */)) {
+			if (regs->r10)
+				regs->rdx = regs->r10;
+		} else {
+			/* poll, futex with a timeout...: EINTR, which callers retry */
+			regs->rax = -EINTR;
 			regs->orig_rax = -1;
 			return;
 		}
-		if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */) &&
-		    regs->r10) {
-			regs->rax = SYS_clock_nanosleep;
-			regs->rdx = regs->r10;
-			regs->rip -= 2;
-			regs->orig_rax = -1;
-			return;
-		}
-		/* poll, futex with a timeout...: EINTR, which callers retry */
-		regs->rax = -EINTR;
+		regs->rax = regs->orig_rax;
+		regs->rip -= 2;
 		regs->orig_rax = -1;
 		return;
 	}
@@ -378,7 +378,10 @@ static void run_starter(struct restore_ctx *r, int pipefd[2])
 	}
 	if (init == 0)
 		restore_init(r, pipefd[1]);
-	close(pipefd[1]);
+	/* We only wait from now on, possibly for the job's whole life: holding
+	 * the caller's terminal or pipes would keep them open for nothing. */
+	for (int fd = 0; fd < 1024; fd++)
+		close(fd);
 	while (waitpid(init, &status, 0) < 0)
 		if (errno != EINTR)
 			_exit(1);

@@ -130,14 +130,33 @@ int itimers_disarm(struct dump_ctx *c)
 	return 0;
 }
 
+static bool timerisset_v(const struct timeval *tv)
+{
+	return tv->tv_sec || tv->tv_usec;
+}
+
+/* A periodic ITIMER_REAL whose SIGALRM is still pending reads as value 0:
+ * the kernel re-arms it only when that signal is dequeued. Arming it to
+ * fire at once keeps it going; the extra SIGALRM merges with the pending
+ * one (standard signals do not queue twice). */
+static struct itimerval live_itimer(const struct itimerval *v)
+{
+	struct itimerval r = *v;
+
+	if (!timerisset_v(&r.it_value) && timerisset_v(&r.it_interval))
+		r.it_value.tv_usec = 1;
+	return r;
+}
+
 void itimers_rearm(struct dump_ctx *c)
 {
 	if (!c->itimers_disarmed)
 		return;
 	for (int w = 0; w < 3; w++) {
-		if (!c->itimers[w].it_value.tv_sec && !c->itimers[w].it_value.tv_usec)
+		struct itimerval v = live_itimer(&c->itimers[w]);
+		if (!timerisset_v(&v.it_value))
 			continue;
-		if (remote_write(c->pid, c->in.scratch, &c->itimers[w], sizeof(c->itimers[w])) < 0 ||
+		if (remote_write(c->pid, c->in.scratch, &v, sizeof(v)) < 0 ||
 		    INJECT(&c->in, SYS_setitimer, w, c->in.scratch, 0) < 0)
 			pr_err("could not re-arm interval timer %d of process %d", w, c->pid);
 	}
@@ -161,7 +180,7 @@ int signals_dump(struct dump_ctx *c)
 		return -1;
 	img->itimers = xcalloc(3, sizeof(Itimer *));
 	for (int w = 0; w < 3; w++) {
-		if (!c->itimers[w].it_value.tv_sec && !c->itimers[w].it_value.tv_usec)
+		if (!timerisset_v(&c->itimers[w].it_value) && !timerisset_v(&c->itimers[w].it_interval))
 			continue;
 		Itimer *it = xmalloc(sizeof(*it));
 		itimer__init(it);
@@ -217,10 +236,10 @@ int signals_restore(struct restore_ctx *r)
 	}
 	for (size_t i = 0; i < img->n_itimers; i++) {
 		const Itimer *it = img->itimers[i];
-		struct itimerval v = {
+		struct itimerval v = live_itimer(&(struct itimerval){
 			.it_interval = { it->interval_us / 1000000, it->interval_us % 1000000 },
 			.it_value = { it->value_us / 1000000, it->value_us % 1000000 },
-		};
+		});
 		uint64_t p = scratch_put(r, 0, &v, sizeof(v));
 		long ret = p ? INJECT(&r->in, SYS_setitimer, it->which, p, 0) : -EFAULT;
 		if (ret < 0) {

@@ -136,6 +136,46 @@ static int restore_rlimits(struct restore_ctx *r)
 	return 0;
 }
 
+/* The kernel grows a task's FPU buffer for AMX tile data only when the task
+ * first touches tile data (a trapped instruction), and refuses an xstate
+ * carrying tile data before that. So the new task loads a tile
+ * configuration, zeroes a tile and releases them again, then stops in a
+ * syscall, all from the scratch area; the real tiles come with the xstate. */
+static int amx_first_use(struct restore_ctx *r)
+{
+	static const unsigned char code[] = {
+		0xc4, 0xe2, 0x78, 0x49, 0x07,	/* ldtilecfg (%rdi) */
+		0xc4, 0xe2, 0x7b, 0x49, 0xc0,	/* tilezero %tmm0 */
+		0xc4, 0xe2, 0x78, 0x49, 0xc0,	/* tilerelease */
+		0x0f, 0x05,			/* syscall */
+	};
+	unsigned char cfg[64] = { 1 };		/* palette 1 */
+	size_t code_off = r->in.scratch_size - 128, cfg_off = r->in.scratch_size - 64;
+	uint64_t at, cfg_at;
+	long ret;
+
+	cfg[16] = 64;	/* tile 0: 64 bytes per row */
+	cfg[48] = 16;	/* 16 rows */
+	at = scratch_put(r, code_off, code, sizeof(code));
+	cfg_at = scratch_put(r, cfg_off, cfg, sizeof(cfg));
+	ret = at && cfg_at ? inject_syscall_at(&r->in, at, SYS_getpid, cfg_at, 0, 0, 0, 0, 0) : -EFAULT;
+	if (ret < 0) {
+		pr_err("cannot prepare the job's AMX state: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* XSTATE_BV, the features present in a saved xstate (XSAVE header). */
+static uint64_t xstate_features(const Thread *t)
+{
+	uint64_t bv = 0;
+
+	if (t->xstate.len >= 520)
+		memcpy(&bv, t->xstate.data + 512, sizeof(bv));
+	return bv;
+}
+
 int task_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
@@ -148,6 +188,8 @@ int task_restore(struct restore_ctx *r)
 			pr_err("cannot give the job back its AMX permission: %s", strerror(-ret));
 			return -1;
 		}
+		if ((xstate_features(t) & (1ULL << XFEATURE_XTILEDATA)) && amx_first_use(r) < 0)
+			return -1;
 	}
 	if (t->has_rseq_ptr) {
 		ret = INJECT(&r->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);

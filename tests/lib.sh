@@ -1,0 +1,304 @@
+# tests/lib.sh: helpers shared by the jobfreeze test scripts (sourced, bash).
+# shellcheck shell=bash disable=SC2034,SC2059
+#
+# Expects before use: JF (the jobfreeze binary), WORK (the suite's temp dir).
+# setup_user decides who runs the jobs: the `jftest` system user when the
+# suite runs as root, else the current user. Every command that freezes or
+# thaws goes through "${RUNAS[@]}" so that the engine is always tested
+# without privileges.
+
+# close_inherited_fds: close the descriptors above 2 that this shell got
+# from its caller and would pass on (make's jobserver pipe, a terminal's
+# leftovers...): a job must hold only what the test gives it. Descriptors
+# marked close-on-exec (such as the one bash reads the script from) stay.
+close_inherited_fds() {
+	local f fd flags
+	for f in /proc/$$/fd/*; do
+		fd=${f##*/}
+		[ "$fd" -gt 2 ] || continue
+		flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$$/fdinfo/$fd" 2>/dev/null) || continue
+		[ -n "$flags" ] || continue
+		# O_CLOEXEC is 02000000 (octal)
+		(( (8#$flags & 8#2000000) == 0 )) && eval "exec $fd>&-"
+	done
+	return 0
+}
+
+# ---- who runs the jobs -------------------------------------------------
+
+TEST_USER=""		# name of the unprivileged user, empty when not root
+TEST_UID=$(id -u)
+RUNAS=()		# prefix that runs a command as the test user
+PYTHON=""
+
+setup_user() {
+	local envv=(env -i "HOME=$WORK/home" "PATH=/usr/local/bin:/usr/bin:/bin"
+		    "LC_ALL=C" "TMPDIR=/tmp")
+	local v
+	# sanitizer settings of `make asan` must reach the engine
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[ -n "${!v:-}" ] && envv+=("$v=${!v}")
+	done
+	mkdir -p "$WORK/home"
+	if [ "$(id -u)" = 0 ]; then
+		TEST_USER=jftest
+		if ! id -u "$TEST_USER" >/dev/null 2>&1; then
+			useradd --system --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin "$TEST_USER" || return 1
+		fi
+		TEST_UID=$(id -u "$TEST_USER")
+		chown -R "$TEST_USER:$TEST_USER" "$WORK"
+		chmod 0755 "$WORK"
+		RUNAS=(setpriv "--reuid=$TEST_USER" "--regid=$TEST_USER" --clear-groups
+		       --inh-caps=-all "${envv[@]}")
+	else
+		RUNAS=("${envv[@]}")
+	fi
+	# python3 for count.py: the user's own one may live where the test
+	# user cannot reach it (e.g. under /root), so prefer the system one
+	for v in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3 2>/dev/null)"; do
+		if [ -n "$v" ] && "${RUNAS[@]}" "$v" -c 'pass' >/dev/null 2>&1; then
+			PYTHON=$v
+			break
+		fi
+	done
+}
+
+# as_user CMD...: run CMD as the test user in the current directory
+as_user() {
+	"${RUNAS[@]}" "$@"
+}
+
+# mkdir_user DIR...: make directories that the test user owns
+mkdir_user() {
+	mkdir -p "$@" || return 1
+	[ -z "$TEST_USER" ] || chown "$TEST_USER:$TEST_USER" "$@"
+}
+
+# ---- TAP output --------------------------------------------------------
+
+T_NUM=0 T_PASS=0 T_FAIL=0 T_SKIP=0
+T_DIAG=""		# file collecting the running test's diagnostics
+SKIP_REASON=""
+
+# diag MESSAGE...: note something about the running test (shown on failure)
+diag() {
+	printf '%s\n' "$*" >>"$T_DIAG"
+}
+
+# diag_file LABEL FILE [LINES]: add the tail of FILE to the diagnostics
+diag_file() {
+	local lines=${3:-15}
+	if [ -s "$2" ]; then
+		diag "--- $1 (last $lines lines):"
+		tail -n "$lines" "$2" >>"$T_DIAG"
+	else
+		diag "--- $1: empty"
+	fi
+}
+
+# fail MESSAGE: record a failure reason and return 1 (use: `fail ...; return`)
+fail() {
+	diag "FAIL: $*"
+	return 1
+}
+
+skip() {
+	SKIP_REASON=$*
+	return 77
+}
+
+# ---- processes ---------------------------------------------------------
+
+BG_PIDS=()		# every job we started, to be sure none is left behind
+
+# proc_state PID: the one-letter state of PID, empty if it does not exist
+proc_state() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	printf '%s' "${stat%% *}"
+}
+
+# alive PID: PID exists and is not a zombie
+alive() {
+	local s
+	s=$(proc_state "$1")
+	[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
+}
+
+# running PID: alive and not stopped or traced
+running() {
+	local s
+	s=$(proc_state "$1")
+	case $s in R|S|D) return 0 ;; *) return 1 ;; esac
+}
+
+# USER_SH: a shell run as the test user that goes to DIR, redirects stdout
+# to OUT, stderr to ERR, stdin from /dev/null and execs CMD, so that every
+# file is created by the test user and CMD keeps the pid it was started as:
+#   "${RUNAS[@]}" "${USER_SH[@]}" DIR OUT ERR CMD...
+USER_SH=(/bin/sh -c 'cd "$1" || exit 125; o=$2 e=$3; shift 3; exec "$@" >"$o" 2>"$e" </dev/null' sh)
+
+# start_job DIR OUT ERR CMD...: start CMD as the test user in DIR, in the
+# background, with stdout/stderr to OUT/ERR and stdin from /dev/null.
+# Sets JOB_PID and waits until the job runs the program of CMD (not the
+# setpriv/env/sh on the way); EXPECT_EXE overrides the program to wait for.
+# The job's parent is a subshell that waits for it and exits with its
+# status (so bash prints no "Killed" notice when a dump kills the job).
+declare -A WRAPPER	# job pid -> pid of the subshell waiting for it
+start_job() {
+	local exe=${EXPECT_EXE:-$4} pidf
+	exe=$(readlink -f "$exe")
+	pidf=$(mktemp "$WORK/.pid.XXXXXX")
+	(
+		"${RUNAS[@]}" "${USER_SH[@]}" "$@" &
+		echo $! >"$pidf"
+		wait $!
+	) 2>/dev/null &
+	local wrapper=$! i
+	JOB_PID=""
+	for ((i = 0; i < 300; i++)); do
+		JOB_PID=$(cat "$pidf")
+		[ -z "$JOB_PID" ] || break
+		sleep 0.01
+	done
+	rm -f "$pidf"
+	if [ -z "$JOB_PID" ]; then
+		kill -KILL "$wrapper" 2>/dev/null
+		wait "$wrapper"
+		return 1
+	fi
+	WRAPPER[$JOB_PID]=$wrapper
+	BG_PIDS+=("$JOB_PID")
+	for ((i = 0; i < 300; i++)); do
+		[ "$(readlink "/proc/$JOB_PID/exe" 2>/dev/null)" = "$exe" ] && return 0
+		alive "$JOB_PID" || break
+		sleep 0.01
+	done
+	[ "$(readlink "/proc/$JOB_PID/exe" 2>/dev/null)" = "$exe" ]
+}
+
+# reap PID: collect the status of a job started by start_job (JOB_STATUS)
+reap() {
+	local w=${WRAPPER[$1]:-}
+	JOB_STATUS=""
+	[ -n "$w" ] || return 0
+	wait "$w" 2>/dev/null
+	JOB_STATUS=$?
+	unset "WRAPPER[$1]"
+}
+
+# wait_job PID SECS: wait for a job of start_job to end, at most SECS
+# seconds (then it is killed). Sets JOB_STATUS (124 on timeout).
+wait_job() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		reap "$pid"
+		JOB_STATUS=124
+		return 1
+	fi
+	reap "$pid"
+	return 0
+}
+
+# wait_gone PID SECS: wait until PID no longer exists or is a zombie
+# (reaping it if it is our child).
+wait_gone() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	alive "$pid" && return 1
+	reap "$pid"
+	return 0
+}
+
+# leftovers: pids of the test user's processes working inside $WORK
+leftovers() {
+	local p uid cwd
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+		uid=$(stat -c %u "/proc/$p" 2>/dev/null) || continue
+		[ "$uid" = "$TEST_UID" ] || continue
+		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
+		case $cwd in "$WORK"|"$WORK"/*) printf '%s\n' "$p" ;; esac
+	done
+}
+
+# kill_leftovers: kill (by pid) whatever a test left running; sets LEFT
+# to the list of what it killed ("" if nothing)
+kill_leftovers() {
+	local p
+	LEFT=""
+	for p in "${BG_PIDS[@]}"; do
+		if alive "$p"; then
+			LEFT+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"
+			kill -KILL "$p" 2>/dev/null
+		fi
+		reap "$p"
+	done
+	BG_PIDS=()
+	for p in $(leftovers); do
+		alive "$p" || continue
+		LEFT+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# ---- time and randomness ----------------------------------------------
+
+# rand_sleep MIN_MS MAX_MS: sleep a random time in [MIN, MAX] ms
+rand_sleep() {
+	local ms=$(($1 + RANDOM % ($2 - $1 + 1)))
+	diag "slept $ms ms before freezing"
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+}
+
+now_ms() {
+	local t
+	t=$(date +%s%N)
+	printf '%s' $((t / 1000000))
+}
+
+# ---- image directories -------------------------------------------------
+
+# img_digest DIR: one text naming every file of DIR with its sha256, size,
+# mode and owner; equal digests mean the directory was left alone
+img_digest() {
+	(cd "$1" 2>/dev/null && find . -mindepth 1 -printf '%p %y %s %m %u\n' | sort &&
+	 find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+# flip_byte FILE OFFSET: invert every bit of one byte in place
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || return 1
+	printf "\\$(printf %03o $((b ^ 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# put_u32 FILE OFFSET VALUE: store a little-endian u32 in place
+put_u32() {
+	local v=$3
+	printf "\\$(printf %03o $((v & 255)))\\$(printf %03o $((v >> 8 & 255)))\\$(printf %03o $((v >> 16 & 255)))\\$(printf %03o $((v >> 24 & 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# same_file EXPECTED ACTUAL LABEL: compare, with a diff in the diagnostics
+same_file() {
+	if cmp -s "$1" "$2"; then
+		return 0
+	fi
+	diag "$3 differs from the uninterrupted run (diff expected actual):"
+	diff -u "$1" "$2" 2>&1 | head -n 20 >>"$T_DIAG"
+	return 1
+}

@@ -1,0 +1,860 @@
+#!/usr/bin/env bash
+# tests/run.sh BUILD_DIR [PATTERN...]: the jobfreeze test suite (`make check`).
+#
+# Freezes the workloads of tests/workloads at a random moment, thaws them
+# and checks that they finish exactly as an uninterrupted run does; then
+# feeds the engine damaged images and jobs it must refuse. Prints one
+# "ok N - name" / "not ok N - name" line per test (with "# " diagnostics
+# on failure) and ends with "N passed, N failed[, N skipped]"; exits 1 if
+# any test failed.
+#
+# Run as root, it makes (if missing) the system user `jftest` and runs every
+# job and every jobfreeze command as that user, so the engine is always
+# tested without privileges; otherwise everything runs as the current user.
+#
+# PATTERN...   only run the tests whose name contains one of the patterns
+# JF_SEED=N    seed for the random freeze points (printed at the start)
+# JF_KEEP=1    keep the work directory (under /tmp) for a post-mortem
+# JF_VERBOSE=N pass -vN to every dump and restore
+# JF_BIGMEM=M  size of the bigmem job in MiB (default: its own, 512)
+# JF_T_RESTORE=S  time limit of a restore that waits for its job (default 30)
+
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+close_inherited_fds
+
+if [ $# -lt 1 ]; then
+	echo "usage: $0 BUILD_DIR [PATTERN...]" >&2
+	exit 2
+fi
+BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no build directory $1" >&2; exit 2; }
+shift
+PATTERNS=("$@")
+
+JF=$BUILD/jobfreeze
+WL=$BUILD/tests/workloads
+SEED=${JF_SEED:-$(( $(date +%s) % 32768 ))}
+RANDOM=$SEED
+VFLAG=()
+[ -n "${JF_VERBOSE:-}" ] && VFLAG=("-v$JF_VERBOSE")
+
+# time limits (s): a restore that waits for its job, a dump, a plain run
+T_RESTORE=${JF_T_RESTORE:-30}
+T_DUMP=30
+T_RUN=30
+
+if [ ! -x "$JF" ]; then
+	echo "Bail out! $JF not found: run make first"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+for w in cpuloop avx512 bigmem sleeper signals files counter; do
+	if [ ! -x "$WL/$w" ]; then
+		echo "Bail out! workload $WL/$w not found: run make first"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+done
+
+WORK=$(mktemp -d /tmp/jftest.XXXXXX) || exit 1
+OTHER_PIDS=()		# processes of other users that a test started
+
+cleanup() {
+	local p
+	kill_leftovers
+	for p in "${OTHER_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${JF_KEEP:-}" ]; then
+		echo "# kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_user || { echo "Bail out! cannot set up the test user"; exit 1; }
+
+# The test user must reach the binaries; a build tree it cannot read (say,
+# under /root) is copied into the work directory.
+if ! as_user test -x "$JF" -a -x "$WL/cpuloop" -a -r "$HERE/workloads/count.py"; then
+	mkdir -p "$WORK/bin/workloads"
+	cp "$JF" "$WORK/bin/"
+	cp "$WL"/* "$HERE/workloads/count.py" "$WORK/bin/workloads/"
+	chmod -R a+rX "$WORK/bin"
+	JF=$WORK/bin/jobfreeze
+	WL=$WORK/bin/workloads
+	COUNT_PY=$WL/count.py
+else
+	COUNT_PY=$HERE/workloads/count.py
+fi
+
+echo "# jobfreeze: $JF"
+echo "# jobs run as: ${TEST_USER:-$(id -un)} (uid $TEST_UID), seed $SEED, work dir $WORK"
+SUITE_START=$(now_ms)
+
+# ---- running one test --------------------------------------------------
+
+TDIR=""		# the running test's directory, owned by the test user
+
+# run_test NAME FUNCTION [ARGS...]
+run_test() {
+	local name=$1 fn=$2 rc p
+	shift 2
+	if [ ${#PATTERNS[@]} -gt 0 ]; then
+		local match=""
+		for p in "${PATTERNS[@]}"; do
+			case $name in *"$p"*) match=1 ;; esac
+		done
+		[ -n "$match" ] || return 0
+	fi
+	T_NUM=$((T_NUM + 1))
+	TDIR=$WORK/$(printf '%02d' "$T_NUM")-${name//[^A-Za-z0-9_.-]/_}
+	mkdir_user "$TDIR"
+	T_DIAG=$TDIR/.diag
+	: >"$T_DIAG"
+	SKIP_REASON=""
+	local t0
+	t0=$(now_ms)
+	"$fn" "$@"
+	rc=$?
+	kill_leftovers
+	if [ -n "$LEFT" ]; then
+		diag "processes left running after the test (killed):$LEFT"
+		[ $rc != 0 ] || rc=1
+	fi
+	local took
+	took=$(( $(now_ms) - t0 ))
+	took="$((took / 1000)).$((took % 1000 / 100))s"
+	case $rc in
+	0)
+		echo "ok $T_NUM - $name ($took)"
+		T_PASS=$((T_PASS + 1)) ;;
+	77)
+		echo "ok $T_NUM - $name # SKIP $SKIP_REASON"
+		T_SKIP=$((T_SKIP + 1)) ;;
+	*)
+		echo "not ok $T_NUM - $name ($took)"
+		sed 's/^/#   /' "$T_DIAG"
+		T_FAIL=$((T_FAIL + 1)) ;;
+	esac
+	[ -n "${JF_KEEP:-}" ] || rm -rf "$TDIR"
+}
+
+# jf DIR OUTFILE ERRFILE SECS ARGS...: run jobfreeze ARGS as the test user
+# in DIR with a time limit; sets JF_STATUS
+jf() {
+	local dir=$1 out=$2 err=$3 secs=$4
+	shift 4
+	# (in a subshell whose stderr is /dev/null: when the job dies by a
+	# signal, timeout dies by it too and bash would say so on stderr)
+	(
+		timeout -k 5 "$secs" "${RUNAS[@]}" "${USER_SH[@]}" "$dir" "$out" "$err" \
+			"$JF" "$@" "${VFLAG[@]}"
+		exit $?
+	) 2>/dev/null
+	JF_STATUS=$?
+}
+
+# ---- reference runs ----------------------------------------------------
+
+# reference KEY DIR CMD...: run CMD uninterrupted once per suite in DIR
+# (made here); leaves $REF.out / $REF.status with REF=$WORK/ref/KEY
+reference() {
+	local key=$1 dir=$2
+	shift 2
+	REF=$WORK/ref/$key
+	if [ -f "$REF.status" ]; then
+		return 0
+	fi
+	mkdir_user "$WORK/ref" "$dir"
+	start_job "$dir" "$REF.out" "$REF.err" "$@" || {
+		diag "reference run of $* did not start"
+		return 1
+	}
+	if ! wait_job "$JOB_PID" "$T_RUN"; then
+		diag "reference run of $* did not end in $T_RUN s"
+		return 1
+	fi
+	echo "$JOB_STATUS" >"$REF.status"
+}
+
+# ---- freeze and thaw ---------------------------------------------------
+
+# dump_job PID IMG [ARGS...]: dump PID into IMG (inside $TDIR); on failure,
+# explain and return 1
+dump_job() {
+	local pid=$1 img=$2
+	shift 2
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$pid" -D "$img" "$@"
+	if [ "$JF_STATUS" != 0 ]; then
+		diag "jobfreeze dump -t $pid -D $img $* exited $JF_STATUS"
+		diag_file "dump stderr" "$TDIR/dump.err"
+		return 1
+	fi
+	local mode
+	mode=$(stat -c %a "$img" 2>/dev/null)
+	if [ "$mode" != 700 ]; then
+		diag "image directory $img has mode ${mode:-(missing)}, not 700"
+		return 1
+	fi
+	return 0
+}
+
+# freeze_thaw NAME PAUSE MIN_MS MAX_MS CMD...: the main check. Runs CMD
+# uninterrupted for reference, then again as `CMD > out.txt`, freezes it
+# after a random MIN..MAX ms, checks that it is gone, waits PAUSE seconds,
+# thaws it and compares output and exit status. The job runs in $TDIR/run;
+# $JOB_ARGS_REF / $JOB_ARGS_RUN are substituted for the word @ARGS@ in CMD
+# (so that a job can get different paths in the two runs).
+freeze_thaw() {
+	local key=$1 pause=$2 lo=$3 hi=$4
+	shift 4
+	local refcmd=() runcmd=() a
+	for a in "$@"; do
+		if [ "$a" = @ARGS@ ]; then
+			refcmd+=("${JOB_ARGS_REF[@]}")
+			runcmd+=("${JOB_ARGS_RUN[@]}")
+		else
+			refcmd+=("$a")
+			runcmd+=("$a")
+		fi
+	done
+	reference "$key" "$WORK/ref/$key.d" "${refcmd[@]}" || return 1
+	local refst
+	refst=$(cat "$REF.status")
+	if [ "$refst" = 77 ]; then
+		skip "$(head -n 1 "$REF.out")"
+		return
+	fi
+	local run=$TDIR/run
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "${runcmd[@]}" ||
+		{ fail "the job did not start"; return; }
+	local pid=$JOB_PID
+	rand_sleep "$lo" "$hi"
+	if ! alive "$pid"; then
+		fail "the job ended before it could be frozen"
+		return
+	fi
+	dump_job "$pid" "$TDIR/img" || return 1
+	if ! wait_gone "$pid" 5; then
+		fail "job $pid still there 5 s after the dump (state $(proc_state "$pid"))"
+		return
+	fi
+	[ "$pause" = 0 ] || sleep "$pause"
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
+	local ok=0
+	if [ "$JF_STATUS" = 124 ] || [ "$JF_STATUS" = 137 ]; then
+		diag "restore did not end within $T_RESTORE s (killed; the job hung or went slow)"
+		diag_file "restore stderr" "$TDIR/restore.err"
+		ok=1
+	elif [ "$JF_STATUS" != "$refst" ]; then
+		diag "restore exited $JF_STATUS, the uninterrupted run $refst"
+		diag_file "restore stderr" "$TDIR/restore.err"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	if [ $ok != 0 ]; then
+		diag_file "job stderr" "$run/err.txt" 5
+		fail "thawed job differs from the uninterrupted run"
+		return
+	fi
+	return 0
+}
+
+# ---- the tests ---------------------------------------------------------
+
+t_help() {
+	local rc=0 args
+	for args in "--help" "dump --help" "restore --help"; do
+		# shellcheck disable=SC2086
+		jf "$TDIR" "$TDIR/help.out" "$TDIR/help.err" 10 $args
+		if [ "$JF_STATUS" != 0 ]; then
+			diag "jobfreeze $args exited $JF_STATUS"
+			diag_file stderr "$TDIR/help.err" 5
+			rc=1
+		elif [ ! -s "$TDIR/help.out" ] && [ ! -s "$TDIR/help.err" ]; then
+			diag "jobfreeze $args printed nothing"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+t_check() {
+	jf "$TDIR" "$TDIR/check.out" "$TDIR/check.err" 30 check
+	if [ "$JF_STATUS" != 0 ]; then
+		diag_file "check stdout" "$TDIR/check.out" 30
+		diag_file "check stderr" "$TDIR/check.err" 10
+		fail "jobfreeze check exited $JF_STATUS"
+		return
+	fi
+	if [ ! -s "$TDIR/check.out" ]; then
+		fail "jobfreeze check printed nothing on stdout"
+		return
+	fi
+}
+
+t_cpuloop()  { freeze_thaw cpuloop 0 300 1500 "$WL/cpuloop"; }
+t_avx512()   { freeze_thaw avx512 0 300 1500 "$WL/avx512"; }
+t_avx512_noamx() { freeze_thaw avx512-noamx 0 300 1500 "$WL/avx512" --no-amx; }
+t_signals()  { freeze_thaw signals 0 300 1500 "$WL/signals"; }
+t_counter()  { freeze_thaw counter 0 300 1500 "$WL/counter"; }
+t_sleeper()  { freeze_thaw sleeper 3 300 1500 "$WL/sleeper"; }
+
+t_bigmem() {
+	freeze_thaw "bigmem${JF_BIGMEM:-}" 0 300 1500 "$WL/bigmem" ${JF_BIGMEM:+"$JF_BIGMEM"}
+}
+
+t_count_py() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	EXPECT_EXE=$PYTHON freeze_thaw count.py 0 300 1500 "$PYTHON" "$COUNT_PY"
+}
+
+# make_input FILE: the input of the files job
+make_input() {
+	awk 'BEGIN { for (i = 0; i < 1500; i++)
+		printf "input line %05d: the quick brown fox jumps\n", i }' >"$1"
+	[ -z "$TEST_USER" ] || chown "$TEST_USER:$TEST_USER" "$1"
+}
+
+t_files() {
+	local ref=$WORK/ref/files.d run=$TDIR/run
+	mkdir_user "$ref" "$ref/tmp" "$run" "$run/tmp"
+	[ -f "$ref/input.txt" ] || make_input "$ref/input.txt"
+	make_input "$run/input.txt"
+	JOB_ARGS_REF=("$ref/input.txt" "$ref/log.txt" "$ref/tmp")
+	JOB_ARGS_RUN=("$run/input.txt" "$run/log.txt" "$run/tmp")
+	freeze_thaw files 0 300 1500 "$WL/files" @ARGS@ || return 1
+	same_file "$ref/log.txt" "$run/log.txt" "the O_APPEND log" ||
+		{ fail "the log the job appended to differs"; return; }
+	if [ -n "$(ls -A "$run/tmp")" ]; then
+		fail "files left in the job's temp dir: $(ls -A "$run/tmp" | tr '\n' ' ')"
+		return
+	fi
+}
+
+# freeze, thaw detached, freeze the thawed job again, thaw and wait
+t_twice() {
+	reference cpuloop30 "$WORK/ref/cpuloop30.d" "$WL/cpuloop" 30 || return 1
+	local refst run=$TDIR/run pid pid2
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" 30 ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 800
+	dump_job "$pid" "$TDIR/img1" || return 1
+	wait_gone "$pid" 5 || { fail "job $pid still there after the first dump"; return; }
+	jf "$TDIR" "$TDIR/restore1.out" "$TDIR/restore1.err" 30 \
+		restore -d --pidfile "$TDIR/job.pid" -D "$TDIR/img1"
+	if [ "$JF_STATUS" != 0 ]; then
+		diag_file "restore -d stderr" "$TDIR/restore1.err"
+		fail "restore -d exited $JF_STATUS"
+		return
+	fi
+	pid2=$(cat "$TDIR/job.pid" 2>/dev/null)
+	pid2=${pid2//[!0-9]/}
+	if [ -z "$pid2" ]; then
+		fail "restore -d --pidfile wrote no pid"
+		return
+	fi
+	BG_PIDS+=("$pid2")
+	if ! running "$pid2"; then
+		fail "restored job $pid2 is not running after restore -d (state '$(proc_state "$pid2")')"
+		return
+	fi
+	rand_sleep 300 800
+	if ! alive "$pid2"; then
+		fail "the thawed job ended before it could be frozen again"
+		return
+	fi
+	dump_job "$pid2" "$TDIR/img2" || return 1
+	wait_gone "$pid2" 5 || { fail "job $pid2 still there after the second dump"; return; }
+	jf "$TDIR" "$TDIR/restore2.out" "$TDIR/restore2.err" "$T_RESTORE" restore -D "$TDIR/img2"
+	local ok=0
+	if [ "$JF_STATUS" != "$refst" ]; then
+		diag "second restore exited $JF_STATUS, the uninterrupted run $refst"
+		diag_file "restore stderr" "$TDIR/restore2.err"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	[ $ok = 0 ] || fail "job frozen twice differs from the uninterrupted run"
+}
+
+# dump -R, then thaw the snapshot writing to our own stdout while the
+# original job goes on; both must print what an uninterrupted run does
+t_snapshot() {
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	local refst run=$TDIR/run pid
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1000
+	dump_job "$pid" "$TDIR/img" -R || return 1
+	if ! running "$pid"; then
+		fail "job $pid not running after dump -R (state '$(proc_state "$pid")')"
+		return
+	fi
+	jf "$TDIR" "$TDIR/snap.txt" "$TDIR/restore.err" "$T_RESTORE" \
+		restore -D "$TDIR/img" --inherit-fd 1
+	local snapst=$JF_STATUS ok=0
+	wait_job "$pid" "$T_RUN"
+	if [ "$snapst" != "$refst" ]; then
+		diag "snapshot restore exited $snapst, the uninterrupted run $refst"
+		diag_file "restore stderr" "$TDIR/restore.err"
+		ok=1
+	fi
+	if [ "$JOB_STATUS" != "$refst" ]; then
+		diag "the original job exited $JOB_STATUS after dump -R, expected $refst"
+		ok=1
+	fi
+	same_file "$REF.out" "$TDIR/snap.txt" "the snapshot's stdout" || ok=1
+	same_file "$REF.out" "$run/out.txt" "the original's stdout" || ok=1
+	[ $ok = 0 ] || fail "dump -R snapshot or original differs from the uninterrupted run"
+}
+
+# a freeze/thaw with the logging options: messages go to the -o files,
+# --display-stats prints statistics (anywhere)
+t_logfile() {
+	reference counter "$WORK/ref/counter.d" "$WL/counter" || return 1
+	local refst run=$TDIR/run pid
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/counter" ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1500
+	dump_job "$pid" "$TDIR/img" -o "$TDIR/dump.log" -v4 --display-stats || return 1
+	wait_gone "$pid" 5 || { fail "job $pid still there after the dump"; return; }
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" \
+		restore -D "$TDIR/img" -o "$TDIR/restore.log" -v4 --display-stats
+	local ok=0
+	if [ "$JF_STATUS" != "$refst" ]; then
+		diag "restore exited $JF_STATUS, the uninterrupted run $refst"
+		diag_file "restore log" "$TDIR/restore.log"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	local f
+	for f in dump.log restore.log; do
+		if [ ! -s "$TDIR/$f" ]; then
+			diag "-o $f: the log file is missing or empty"
+			ok=1
+		fi
+	done
+	for f in dump restore; do
+		# the statistics may go to stderr, the messages must not
+		if grep -q '^jobfreeze' "$TDIR/$f.err"; then
+			diag "$f: messages on stderr despite -o:"
+			diag_file "$f stderr" "$TDIR/$f.err" 5
+			ok=1
+		fi
+		if ! grep -qi 'pages' "$TDIR/$f.err" "$TDIR/$f.out" "$TDIR/$f.log"; then
+			diag "$f --display-stats: no statistics (nothing mentions pages)"
+			ok=1
+		fi
+	done
+	[ $ok = 0 ] || fail "freeze/thaw with -o LOG -v4 --display-stats"
+}
+
+# dump -s: the image is written and the job is left stopped, not killed;
+# after SIGCONT it finishes like an uninterrupted run
+t_leave_stopped() {
+	reference counter "$WORK/ref/counter.d" "$WL/counter" || return 1
+	local refst run=$TDIR/run pid
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/counter" ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1500
+	dump_job "$pid" "$TDIR/img" -s || return 1
+	local st ok=0
+	sleep 0.3
+	st=$(proc_state "$pid")
+	if [ "$st" != T ]; then
+		diag "after dump -s the job's state is '$st', not T (stopped)"
+		ok=1
+	fi
+	if [ ! -f "$TDIR/img/inventory.img" ]; then
+		diag "dump -s wrote no inventory.img"
+		ok=1
+	fi
+	kill -CONT "$pid" 2>/dev/null
+	wait_job "$pid" "$T_RUN"
+	if [ "$JOB_STATUS" != "$refst" ]; then
+		diag "after SIGCONT the job exited $JOB_STATUS, expected $refst"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	[ $ok = 0 ] || fail "dump -s did not leave a stopped job that goes on"
+}
+
+# ---- images the restore must refuse ------------------------------------
+
+BASE=""		# a good image for the bad-input tests to spoil copies of
+
+make_base() {
+	[ -n "$BASE" ] && [ -f "$BASE/img/inventory.img" ] && return 0
+	BASE=$WORK/base
+	rm -rf "$BASE"
+	mkdir_user "$BASE"
+	start_job "$BASE" "$BASE/out.txt" "$BASE/err.txt" "$WL/counter" 12 ||
+		{ diag "the base image's job did not start"; return 1; }
+	local pid=$JOB_PID
+	sleep 0.5
+	jf "$BASE" "$BASE/dump.out" "$BASE/dump.err" "$T_DUMP" dump -t "$pid" -D "$BASE/img"
+	if [ "$JF_STATUS" != 0 ]; then
+		diag "could not make a base image: dump exited $JF_STATUS"
+		diag_file "dump stderr" "$BASE/dump.err"
+		kill -KILL "$pid" 2>/dev/null
+		reap "$pid"
+		BASE=""
+		return 1
+	fi
+	wait_gone "$pid" 5
+	return 0
+}
+
+# bad_restore WHAT PATTERN SPOIL: copy the base image, SPOIL it (a command
+# run with the copy's directory as $1), then check that restore refuses it
+# with a message matching PATTERN (grep -Ei) and leaves it byte-identical
+bad_restore() {
+	local what=$1 pattern=$2 spoil=$3
+	make_base || return 1
+	local img=$TDIR/img before after
+	cp -a "$BASE/img" "$img" || return 1
+	"$spoil" "$img" || { fail "could not spoil the image copy"; return; }
+	before=$(img_digest "$img")
+	local outsum
+	outsum=$(sha256sum <"$BASE/out.txt")
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" 30 restore -D "$img"
+	local st=$JF_STATUS ok=0
+	after=$(img_digest "$img")
+	if [ "$st" = 0 ]; then
+		diag "restore of an image with $what exited 0"
+		ok=1
+		BASE=""		# its job ran and wrote to the base's files
+	elif [ "$st" -ge 124 ]; then
+		diag "restore of an image with $what exited $st (timeout or signal)"
+		ok=1
+	fi
+	if ! grep -Eiq -- "$pattern" "$TDIR/restore.err" "$TDIR/restore.out"; then
+		diag "the message does not match /$pattern/"
+		ok=1
+	fi
+	if [ "$before" != "$after" ]; then
+		diag "restore changed the image directory:"
+		diff <(echo "$before") <(echo "$after") | head -n 10 >>"$T_DIAG"
+		ok=1
+	fi
+	if [ "$(sha256sum <"$BASE/out.txt" 2>/dev/null)" != "$outsum" ]; then
+		diag "the refused job wrote to its stdout file"
+		ok=1
+		BASE=""
+	fi
+	if [ $ok != 0 ]; then
+		diag_file "restore stderr" "$TDIR/restore.err" 10
+		fail "restore did not refuse an image with $what properly"
+		return
+	fi
+}
+
+# every metadata file of an image starts with the documented header:
+# "JOBFREEZ", u32 version 1, u32 type, u32 payload length, u32 crc32c
+t_image_format() {
+	make_base || return 1
+	local f magic ver len size ok=0 n=0
+	for f in "$BASE"/img/*.img; do
+		case ${f##*/} in pages-*) continue ;; esac
+		n=$((n + 1))
+		size=$(stat -c %s "$f")
+		magic=$(head -c 8 "$f")
+		ver=$(od -An -tu4 -j 8 -N 4 --endian=little "$f" | tr -d ' ')
+		len=$(od -An -tu4 -j 16 -N 4 --endian=little "$f" | tr -d ' ')
+		if [ "$magic" != JOBFREEZ ] || [ "$ver" != 1 ] || [ "$len" != $((size - 24)) ]; then
+			diag "${f##*/}: magic '$magic', version '$ver', payload length '$len' in a file of $size bytes"
+			ok=1
+		fi
+	done
+	for f in inventory.img "$(basename "$(proc_img "$BASE/img")")" \
+		 "$(basename "$(pages_img "$BASE/img")")"; do
+		[ -f "$BASE/img/$f" ] || { diag "no $f in the image"; ok=1; }
+	done
+	[ $ok = 0 ] || fail "image files do not follow the documented layout ($n checked)"
+}
+
+# the one proc-PID.img of an image directory
+proc_img() {
+	local f
+	for f in "$1"/proc-*.img; do
+		[ -f "$f" ] && { printf '%s' "$f"; return 0; }
+	done
+	return 1
+}
+
+pages_img() {
+	local f
+	for f in "$1"/pages-*.img; do
+		[ -f "$f" ] && { printf '%s' "$f"; return 0; }
+	done
+	return 1
+}
+
+spoil_truncate() {
+	local f size
+	f=$(proc_img "$1") || return 1
+	size=$(stat -c %s "$f")
+	truncate -s $((size / 2)) "$f"
+}
+
+spoil_proc_byte() {
+	local f size
+	f=$(proc_img "$1") || return 1
+	size=$(stat -c %s "$f")
+	# a byte of the protobuf payload, past the 24-byte header
+	[ "$size" -gt 25 ] || return 1
+	flip_byte "$f" $((24 + (size - 24) / 2))
+}
+
+spoil_pages_byte() {
+	local f size
+	f=$(pages_img "$1") || return 1
+	size=$(stat -c %s "$f")
+	[ "$size" -gt 0 ] || return 1
+	flip_byte "$f" $(( (RANDOM * 32768 + RANDOM) % size ))
+}
+
+spoil_version() {
+	[ -f "$1/inventory.img" ] || return 1
+	put_u32 "$1/inventory.img" 8 99
+}
+
+spoil_owner() {
+	chown nobody: "$1"/*
+}
+
+t_bad_truncated() { bad_restore "a truncated proc-*.img" 'proc-[0-9]+\.img' spoil_truncate; }
+t_bad_proc_byte() {
+	bad_restore "a flipped byte in proc-*.img" 'proc-[0-9]+\.img|crc|checksum|corrupt' spoil_proc_byte
+}
+t_bad_pages_byte() {
+	bad_restore "a flipped byte in pages-*.img" 'pages-[0-9]+\.img|crc|checksum|corrupt' spoil_pages_byte
+}
+t_bad_version() { bad_restore "format version 99 in inventory.img" 'version' spoil_version; }
+t_bad_owner() {
+	[ -n "$TEST_USER" ] || { skip "needs root to chown the image"; return; }
+	bad_restore "files owned by nobody" 'own|permission|denied|uid|nobody' spoil_owner
+}
+
+t_missing_dir() {
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" 30 restore -D "$TDIR/no-such-image"
+	if [ "$JF_STATUS" = 0 ] || [ "$JF_STATUS" -ge 124 ]; then
+		fail "restore of a missing image dir exited $JF_STATUS"
+		return
+	fi
+	if ! grep -q "no-such-image" "$TDIR/restore.err" "$TDIR/restore.out"; then
+		diag_file "restore stderr" "$TDIR/restore.err" 5
+		fail "the message does not name the missing directory"
+		return
+	fi
+	if [ -e "$TDIR/no-such-image" ]; then
+		fail "restore created the missing image directory"
+		return
+	fi
+}
+
+# a file the job reads changes after the dump: the restore must refuse,
+# naming it, and leave the image alone
+t_changed_file() {
+	local run=$TDIR/run pid
+	mkdir_user "$run" "$run/tmp"
+	make_input "$run/input.txt"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/files" \
+		"$run/input.txt" "$run/log.txt" "$run/tmp" ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1500
+	dump_job "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job $pid still there after the dump"; return; }
+	echo "one more line" >>"$run/input.txt"
+	local before after outsum
+	before=$(img_digest "$TDIR/img")
+	outsum=$(sha256sum <"$run/out.txt")
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" 30 restore -D "$TDIR/img"
+	local st=$JF_STATUS ok=0
+	after=$(img_digest "$TDIR/img")
+	if [ "$st" = 0 ] || [ "$st" -ge 124 ]; then
+		diag "restore exited $st although input.txt changed"
+		ok=1
+	fi
+	if ! grep -q "input.txt" "$TDIR/restore.err" "$TDIR/restore.out"; then
+		diag "the message does not name input.txt"
+		ok=1
+	fi
+	if [ "$before" != "$after" ]; then
+		diag "restore changed the image directory"
+		ok=1
+	fi
+	if [ "$(sha256sum <"$run/out.txt")" != "$outsum" ]; then
+		diag "the refused job wrote to its stdout"
+		ok=1
+	fi
+	if [ $ok != 0 ]; then
+		diag_file "restore stderr" "$TDIR/restore.err" 10
+		fail "restore did not refuse a job whose input file changed"
+		return
+	fi
+}
+
+t_dump_nopid() {
+	local pid
+	sleep 0 &
+	pid=$!
+	wait "$pid"
+	if alive "$pid"; then
+		skip "pid $pid was reused at once"
+		return
+	fi
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" 30 dump -t "$pid" -D "$TDIR/img"
+	if [ "$JF_STATUS" = 0 ] || [ "$JF_STATUS" -ge 124 ]; then
+		fail "dump of nonexistent pid $pid exited $JF_STATUS"
+		return
+	fi
+	if ! grep -Eiq "$pid|no such process|not found|exist" "$TDIR/dump.err" "$TDIR/dump.out"; then
+		diag_file "dump stderr" "$TDIR/dump.err" 5
+		fail "the message does not name pid $pid"
+		return
+	fi
+	if [ -e "$TDIR/img/inventory.img" ]; then
+		fail "a failed dump left an inventory.img"
+		return
+	fi
+}
+
+t_dump_other_user() {
+	[ -n "$TEST_USER" ] || { skip "needs root to start another user's job"; return; }
+	local pid
+	( cd / && exec sleep 60 ) </dev/null >/dev/null 2>&1 &
+	pid=$!
+	OTHER_PIDS+=("$pid")
+	sleep 0.1
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" 30 dump -t "$pid" -D "$TDIR/img"
+	local st=$JF_STATUS ok=0
+	if [ "$st" = 0 ] || [ "$st" -ge 124 ]; then
+		diag "dump of root's pid $pid as $TEST_USER exited $st"
+		ok=1
+	fi
+	if ! grep -Eiq "permi|denied|not allowed|owner|another user|$pid" "$TDIR/dump.err" "$TDIR/dump.out"; then
+		diag "the message names neither the pid nor a permission problem"
+		ok=1
+	fi
+	if ! running "$pid"; then
+		diag "root's job $pid is no longer running (state '$(proc_state "$pid")')"
+		ok=1
+	fi
+	if [ -e "$TDIR/img/inventory.img" ]; then
+		diag "a failed dump left an inventory.img"
+		ok=1
+	fi
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	if [ $ok != 0 ]; then
+		diag_file "dump stderr" "$TDIR/dump.err" 5
+		fail "dump of another user's job not refused properly"
+		return
+	fi
+}
+
+# a job holding a socket cannot be frozen: dump refuses, the job goes on
+t_dump_socket() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	local refst run=$TDIR/run pid
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	# python makes a socketpair and execs cpuloop with both ends open
+	EXPECT_EXE=$WL/cpuloop start_job "$run" "$run/out.txt" "$run/err.txt" "$PYTHON" -c '
+import os, socket, sys
+a, b = socket.socketpair()
+os.set_inheritable(a.fileno(), True)
+os.set_inheritable(b.fileno(), True)
+os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
+		{ fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1000
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$pid" -D "$TDIR/img"
+	local st=$JF_STATUS ok=0
+	if [ "$st" = 0 ] || [ "$st" -ge 124 ]; then
+		diag "dump of a job with a socket exited $st"
+		ok=1
+	fi
+	if ! grep -Eiq "socket" "$TDIR/dump.err" "$TDIR/dump.out"; then
+		diag "the message does not mention the socket"
+		ok=1
+	fi
+	if [ -e "$TDIR/img/inventory.img" ]; then
+		diag "a failed dump left an inventory.img"
+		ok=1
+	fi
+	if ! running "$pid"; then
+		diag "job $pid not running after the refused dump (state '$(proc_state "$pid")')"
+		ok=1
+	fi
+	wait_job "$pid" "$T_RUN"
+	if [ "$JOB_STATUS" != "$refst" ]; then
+		diag "the job exited $JOB_STATUS after the refused dump, expected $refst"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	if [ $ok != 0 ]; then
+		diag_file "dump stderr" "$TDIR/dump.err" 5
+		fail "dump of a job with a socket not refused cleanly"
+		return
+	fi
+}
+
+# ---- the suite ---------------------------------------------------------
+
+run_test "help"                      t_help
+run_test "check"                     t_check
+run_test "freeze/thaw cpuloop"       t_cpuloop
+run_test "freeze/thaw avx512 without AMX" t_avx512_noamx
+run_test "freeze/thaw avx512 with AMX" t_avx512
+run_test "freeze/thaw bigmem"        t_bigmem
+run_test "freeze/thaw sleeper, 3 s frozen" t_sleeper
+run_test "freeze/thaw signals"       t_signals
+run_test "freeze/thaw files"         t_files
+run_test "freeze/thaw count.py"      t_count_py
+run_test "freeze/thaw counter demo"  t_counter
+run_test "freeze-thaw-freeze-thaw"   t_twice
+run_test "snapshot with dump -R"     t_snapshot
+run_test "freeze/thaw with -o LOG -v4 --display-stats" t_logfile
+run_test "dump -s leaves the job stopped"   t_leave_stopped
+run_test "image files have the JOBFREEZ header" t_image_format
+run_test "refuse truncated proc image"      t_bad_truncated
+run_test "refuse flipped byte in proc image" t_bad_proc_byte
+run_test "refuse flipped byte in pages image" t_bad_pages_byte
+run_test "refuse wrong format version"      t_bad_version
+run_test "refuse images of another owner"   t_bad_owner
+run_test "refuse missing image dir"         t_missing_dir
+run_test "refuse changed input file"        t_changed_file
+run_test "dump refuses nonexistent pid"     t_dump_nopid
+run_test "dump refuses another user's job"  t_dump_other_user
+run_test "dump refuses a job with a socket" t_dump_socket
+
+took=$(( $(now_ms) - SUITE_START ))
+echo "# took $((took / 1000)).$((took % 1000 / 100)) s"
+echo "1..$T_NUM"
+summary="$T_PASS passed, $T_FAIL failed"
+[ "$T_SKIP" = 0 ] || summary+=", $T_SKIP skipped"
+echo "$summary"
+[ "$T_FAIL" = 0 ]
