@@ -824,6 +824,108 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
 
 # ---- the suite ---------------------------------------------------------
 
+# A job blocked reading a named pipe thaws and goes on reading: the data
+# written after the thaw reaches it, and its line numbers go on.
+t_fifo() {
+	local d=$TDIR/run w
+	mkdir_user "$d"
+	as_user mkfifo "$d/in.fifo" || { fail "mkfifo failed"; return; }
+	seq 1 300 | cat -n >"$TDIR/ref.txt"
+	start_job "$d" "$d/out.txt" "$d/err.txt" /bin/cat -n "$d/in.fifo" ||
+		{ fail "the job did not start"; return; }
+	local pid=$JOB_PID
+	exec {w}>"$d/in.fifo"
+	seq 1 150 >&$w
+	rand_sleep 200 600
+	dump_job "$pid" "$TDIR/img" || { exec {w}>&-; return 1; }
+	wait_gone "$pid" 5 || { exec {w}>&-; fail "job still there after the dump"; return; }
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -d \
+		--pidfile "$TDIR/pid" -D "$TDIR/img"
+	if [ "$JF_STATUS" != 0 ]; then
+		exec {w}>&-
+		diag_file "restore stderr" "$TDIR/restore.err"
+		fail "restore -d exited $JF_STATUS"
+		return
+	fi
+	local thawed
+	thawed=$(cat "$TDIR/pid")
+	BG_PIDS+=("$thawed")
+	seq 151 300 >&$w
+	exec {w}>&-
+	wait_gone "$thawed" 10 || { fail "the thawed reader did not finish at end of input"; return; }
+	same_file "$TDIR/ref.txt" "$d/out.txt" "stdout" || { fail "output differs"; return; }
+}
+
+# The terminal: a `cat -n` reading its tty in a tmux pane is frozen, and
+# thawed in another tmux window; what is typed there reaches it, numbered
+# on from where it was, and end of input ends it with status 0.
+t_tty() {
+	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
+	local sock=$TDIR/tmux.sock tm pid i screen
+	tm=(tmux -S "$sock")
+	as_user "${tm[@]}" new-session -d -s t -x 100 -y 30 "exec cat -n" ||
+		{ fail "tmux did not start"; return; }
+	as_user "${tm[@]}" new-window -d -t t "exec sleep 60"
+	as_user "${tm[@]}" send-keys -t t:0 'line before' Enter
+	pid=$(as_user "${tm[@]}" display-message -p -t t:0 '#{pane_pid}')
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'line before' <(as_user "${tm[@]}" capture-pane -p -t t:0) && break
+		sleep 0.1
+	done
+	dump_job "$pid" "$TDIR/img" || { as_user "${tm[@]}" kill-server; return 1; }
+	as_user "${tm[@]}" new-window -t t:5 \
+		"$JF restore -D $TDIR/img; echo RC=\$?; exec sleep 60"
+	sleep 0.5
+	as_user "${tm[@]}" send-keys -t t:5 'line after' Enter
+	sleep 0.3
+	as_user "${tm[@]}" send-keys -t t:5 C-d
+	for ((i = 0; i < 50; i++)); do
+		screen=$(as_user "${tm[@]}" capture-pane -p -t t:5)
+		grep -q 'RC=' <<<"$screen" && break
+		sleep 0.1
+	done
+	as_user "${tm[@]}" kill-server
+	if ! grep -Eq '^ +2[[:space:]]+line after$' <<<"$screen" || ! grep -q '^RC=0$' <<<"$screen"; then
+		diag "screen of the thawing window:"
+		diag "$screen"
+		fail "the thawed cat -n did not go on in the new terminal"
+		return
+	fi
+}
+
+# valgrind finds no error or definite leak in dump and restore.
+t_valgrind() {
+	command -v valgrind >/dev/null || { skip "valgrind is not installed"; return 77; }
+	if ldd "$JF" | grep -q libasan; then
+		skip "sanitizer build: valgrind cannot run it"
+		return 77
+	fi
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	local run=$TDIR/run vg jf_bin=$JF
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" || { fail "no job"; return; }
+	local pid=$JOB_PID
+	rand_sleep 300 1200
+	vg=(-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$jf_bin")
+	JF=valgrind
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" 60 "${vg[@]}" dump -t "$pid" -D "$TDIR/img"
+	local dst=$JF_STATUS
+	[ "$dst" = 0 ] && wait_gone "$pid" 5 &&
+		jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" 60 "${vg[@]}" restore -D "$TDIR/img"
+	JF=$jf_bin
+	if [ "$dst" != 0 ]; then
+		diag_file "valgrind dump" "$TDIR/dump.err" 30
+		fail "dump under valgrind exited $dst"
+		return
+	fi
+	if [ "$JF_STATUS" != "$(cat "$REF.status")" ]; then
+		diag_file "valgrind restore" "$TDIR/restore.err" 30
+		fail "restore under valgrind exited $JF_STATUS"
+		return
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || fail "output differs"
+}
+
 run_test "help"                      t_help
 run_test "check"                     t_check
 run_test "freeze/thaw cpuloop"       t_cpuloop
@@ -849,6 +951,9 @@ run_test "refuse missing image dir"         t_missing_dir
 run_test "refuse changed input file"        t_changed_file
 run_test "dump refuses nonexistent pid"     t_dump_nopid
 run_test "dump refuses another user's job"  t_dump_other_user
+run_test "read on a named pipe goes on"   t_fifo
+run_test "terminal: thawed in another tmux window" t_tty
+run_test "valgrind: dump and restore clean" t_valgrind
 run_test "dump refuses a job with a socket" t_dump_socket
 
 took=$(( $(now_ms) - SUITE_START ))
