@@ -88,7 +88,7 @@ void fileid_free(FileId *id)
 		protobuf_c_message_free_unpacked(&id->base, NULL);
 }
 
-int fileid_check(const FileId *id, const char *what)
+static int check(const FileId *id, const char *what, bool size_only)
 {
 	struct stat st;
 	int64_t mtime;
@@ -122,6 +122,8 @@ int fileid_check(const FileId *id, const char *what)
 		return 0;
 	}
 	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (size_only)
+		mtime = id->mtime_ns;
 	if ((uint64_t)st.st_size != id->size || mtime != id->mtime_ns) {
 		pr_err("%s %s has changed since the job was frozen (size %llu -> %llu%s): the job "
 		       "would see a different file; restore the old one%s", what, id->path,
@@ -131,4 +133,14 @@ int fileid_check(const FileId *id, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+int fileid_check(const FileId *id, const char *what)
+{
+	return check(id, what, false);
+}
+
+int fileid_check_size(const FileId *id, const char *what)
+{
+	return check(id, what, true);
 }

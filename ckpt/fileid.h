@@ -11,4 +11,8 @@ FileId *fileid_make(const char *path, const struct stat *st);
 /* 0 if PATH is still the file recorded; else reports what changed,
  * naming WHAT (e.g. "mapped by the job at 0x...") and returns -1. */
 int fileid_check(const FileId *id, const char *what);
+/* The same for a file the job itself writes through a shared mapping: the
+ * kernel may update its mtime after the dump, so only its kind and size
+ * are compared. */
+int fileid_check_size(const FileId *id, const char *what);
 void fileid_free(FileId *id);

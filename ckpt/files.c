@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -246,7 +247,8 @@ int files_check(struct restore_ctx *r)
 			continue;
 		snprintf(what, sizeof(what), "file mapped by the job at %#lx,",
 			 (unsigned long)img->vmas[i]->start);
-		if (fileid_check(img->vmas[i]->file, what) < 0)
+		bool shared_rw = (img->vmas[i]->flags & MAP_SHARED) && (img->vmas[i]->prot & PROT_WRITE);
+		if ((shared_rw ? fileid_check_size : fileid_check)(img->vmas[i]->file, what) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < img->n_fds; i++) {

@@ -339,6 +339,27 @@ t_files() {
 	fi
 }
 
+# memory layout and kernel-kept attributes: shared and private file
+# mappings, shared anonymous memory, PROT_NONE with content, a mapping of a
+# deleted file, deep stack growth, name, umask, rlimit, personality, cwd,
+# cmdline, auxv, pid
+t_layout() {
+	local ref=$WORK/ref/layout.d run=$TDIR/run
+	mkdir_user "$ref" "$ref/sub" "$run" "$run/sub"
+	if [ ! -f "$ref/data.bin" ]; then
+		head -c 16384 /dev/urandom >"$WORK/ref/layout.data"
+		cp "$WORK/ref/layout.data" "$ref/data.bin"
+		[ -z "$TEST_USER" ] || chown "$TEST_USER:$TEST_USER" "$ref/data.bin"
+	fi
+	cp "$WORK/ref/layout.data" "$run/data.bin"
+	[ -z "$TEST_USER" ] || chown "$TEST_USER:$TEST_USER" "$run/data.bin"
+	JOB_ARGS_REF=("$ref/data.bin" "$ref/sub")
+	JOB_ARGS_RUN=("$run/data.bin" "$run/sub")
+	freeze_thaw layout 0 300 2000 "$WL/layout" @ARGS@ || return 1
+	same_file "$ref/data.bin" "$run/data.bin" "the shared-mapped file" ||
+		{ fail "what the job wrote through its shared mapping differs"; return; }
+}
+
 # freeze, thaw detached, freeze the thawed job again, thaw and wait
 t_twice() {
 	reference cpuloop30 "$WORK/ref/cpuloop30.d" "$WL/cpuloop" 30 || return 1
@@ -936,6 +957,7 @@ run_test "freeze/thaw sleeper, 3 s frozen" t_sleeper
 run_test "freeze/thaw signals"       t_signals
 run_test "freeze/thaw files"         t_files
 run_test "freeze/thaw count.py"      t_count_py
+run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
 run_test "snapshot with dump -R"     t_snapshot
