@@ -36,28 +36,42 @@ static int check_owner(const struct stat *st, const char *what, const char *path
 	return 0;
 }
 
-int image_dir_create(const char *path, struct image_dir *d)
+/* Opens PATH itself (never through a symlink) as D's directory. */
+static int open_dir(const char *path, struct image_dir *d, struct stat *st)
 {
-	struct stat st;
-
 	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		pr_perror("cannot create image directory %s", path);
-		return -1;
-	}
 	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d->fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			pr_err("image directory %s is a symlink or not a directory", path);
+		if (errno == ENOENT)
+			pr_err("image directory %s does not exist", path);
+		else if (errno == ELOOP || errno == ENOTDIR)
+			pr_err("%s is a symlink or not a directory: give the image directory itself",
+			       path);
 		else
 			pr_perror("cannot open image directory %s", path);
 		return -1;
 	}
-	if (fstat(d->fd, &st) < 0) {
+	if (fstat(d->fd, st) < 0) {
 		pr_perror("cannot stat image directory %s", path);
-		goto fail;
+		close(d->fd);
+		d->fd = -1;
+		return -1;
 	}
+	return 0;
+}
+
+int image_dir_create(const char *path, struct image_dir *d)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		memset(d, 0, sizeof(*d));
+		d->fd = -1;
+		pr_perror("cannot create image directory %s", path);
+		return -1;
+	}
+	if (open_dir(path, d, &st) < 0)
+		return -1;
 	if (st.st_uid != geteuid()) {
 		pr_err("image directory %s belongs to uid %u, not to you", path, st.st_uid);
 		goto fail;
@@ -83,22 +97,8 @@ int image_dir_open(const char *path, struct image_dir *d)
 {
 	struct stat st;
 
-	memset(d, 0, sizeof(*d));
-	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d->fd < 0) {
-		if (errno == ENOENT)
-			pr_err("image directory %s does not exist", path);
-		else if (errno == ELOOP || errno == ENOTDIR)
-			pr_err("%s is a symlink or not a directory: give the image directory itself",
-			       path);
-		else
-			pr_perror("cannot open image directory %s", path);
+	if (open_dir(path, d, &st) < 0)
 		return -1;
-	}
-	if (fstat(d->fd, &st) < 0) {
-		pr_perror("cannot stat image directory %s", path);
-		goto fail;
-	}
 	if (check_owner(&st, "image directory", path) < 0)
 		goto fail;
 	d->path = xstrdup(path);

@@ -267,6 +267,20 @@ freeze_thaw() {
 	return 0
 }
 
+# start_again KEY LO HI CMD...: the uninterrupted reference run of CMD
+# (once per suite, under KEY), then CMD again in $TDIR/run with output to
+# out.txt, left running for a random LO..HI ms. Sets REFST and JOB_PID.
+start_again() {
+	local key=$1 lo=$2 hi=$3
+	shift 3
+	reference "$key" "$WORK/ref/$key.d" "$@" || return 1
+	REFST=$(cat "$REF.status")
+	mkdir_user "$TDIR/run"
+	start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$@" ||
+		{ fail "the job did not start"; return; }
+	rand_sleep "$lo" "$hi"
+}
+
 # ---- the tests ---------------------------------------------------------
 
 t_help() {
@@ -362,14 +376,8 @@ t_layout() {
 
 # freeze, thaw detached, freeze the thawed job again, thaw and wait
 t_twice() {
-	reference cpuloop30 "$WORK/ref/cpuloop30.d" "$WL/cpuloop" 30 || return 1
-	local refst run=$TDIR/run pid pid2
-	refst=$(cat "$REF.status")
-	mkdir_user "$run"
-	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" 30 ||
-		{ fail "the job did not start"; return; }
-	pid=$JOB_PID
-	rand_sleep 300 800
+	start_again cpuloop30 300 800 "$WL/cpuloop" 30 || return 1
+	local refst=$REFST run=$TDIR/run pid=$JOB_PID pid2
 	dump_job "$pid" "$TDIR/img1" || return 1
 	wait_gone "$pid" 5 || { fail "job $pid still there after the first dump"; return; }
 	jf "$TDIR" "$TDIR/restore1.out" "$TDIR/restore1.err" 30 \
@@ -411,14 +419,8 @@ t_twice() {
 # dump -R, then thaw the snapshot writing to our own stdout while the
 # original job goes on; both must print what an uninterrupted run does
 t_snapshot() {
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
-	local refst run=$TDIR/run pid
-	refst=$(cat "$REF.status")
-	mkdir_user "$run"
-	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" ||
-		{ fail "the job did not start"; return; }
-	pid=$JOB_PID
-	rand_sleep 300 1000
+	start_again cpuloop 300 1000 "$WL/cpuloop" || return 1
+	local refst=$REFST run=$TDIR/run pid=$JOB_PID
 	dump_job "$pid" "$TDIR/img" -R || return 1
 	if ! running "$pid"; then
 		fail "job $pid not running after dump -R (state '$(proc_state "$pid")')"
@@ -445,14 +447,8 @@ t_snapshot() {
 # a freeze/thaw with the logging options: messages go to the -o files,
 # --display-stats prints statistics (anywhere)
 t_logfile() {
-	reference counter "$WORK/ref/counter.d" "$WL/counter" || return 1
-	local refst run=$TDIR/run pid
-	refst=$(cat "$REF.status")
-	mkdir_user "$run"
-	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/counter" ||
-		{ fail "the job did not start"; return; }
-	pid=$JOB_PID
-	rand_sleep 300 1500
+	start_again counter 300 1500 "$WL/counter" || return 1
+	local refst=$REFST run=$TDIR/run pid=$JOB_PID
 	dump_job "$pid" "$TDIR/img" -o "$TDIR/dump.log" -v4 --display-stats || return 1
 	wait_gone "$pid" 5 || { fail "job $pid still there after the dump"; return; }
 	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" \
@@ -489,14 +485,8 @@ t_logfile() {
 # dump -s: the image is written and the job is left stopped, not killed;
 # after SIGCONT it finishes like an uninterrupted run
 t_leave_stopped() {
-	reference counter "$WORK/ref/counter.d" "$WL/counter" || return 1
-	local refst run=$TDIR/run pid
-	refst=$(cat "$REF.status")
-	mkdir_user "$run"
-	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/counter" ||
-		{ fail "the job did not start"; return; }
-	pid=$JOB_PID
-	rand_sleep 300 1500
+	start_again counter 300 1500 "$WL/counter" || return 1
+	local refst=$REFST run=$TDIR/run pid=$JOB_PID
 	dump_job "$pid" "$TDIR/img" -s || return 1
 	local st ok=0
 	sleep 0.3
@@ -921,12 +911,8 @@ t_valgrind() {
 		skip "sanitizer build: valgrind cannot run it"
 		return 77
 	fi
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
-	local run=$TDIR/run vg jf_bin=$JF
-	mkdir_user "$run"
-	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/cpuloop" || { fail "no job"; return; }
-	local pid=$JOB_PID
-	rand_sleep 300 1200
+	start_again cpuloop 300 1200 "$WL/cpuloop" || return 1
+	local run=$TDIR/run vg jf_bin=$JF pid=$JOB_PID
 	vg=(-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$jf_bin")
 	JF=valgrind
 	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" 60 "${vg[@]}" dump -t "$pid" -D "$TDIR/img"
