@@ -54,7 +54,7 @@ workloads: $(WORKLOADS)
 # so that what is frozen is what a user would run.
 $(O)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lm
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $< -lm
 
 # Unit tests link the engine objects (without cli/main.o).
 ENGINE_OBJS := $(filter-out $(O)/cli/%,$(OBJS))

@@ -1,6 +1,7 @@
 /* dump.c: the order of a dump. Validate, seize, read everything, write and
  * sync the images, and only then kill the job; on any failure the job is
  * put back exactly as it was and the partial images are removed. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,11 +63,6 @@ static int check_target(struct dump_ctx *c)
 		pr_err("process %d has already exited (it is a zombie)", pid);
 		return -1;
 	}
-	if (c->status.threads != 1) {
-		pr_err("process %d has %d threads: multi-threaded processes cannot be frozen yet",
-		       pid, c->status.threads);
-		return -1;
-	}
 	if (c->status.nspid == 1) {
 		pr_err("process %d is the init of its pid namespace: it cannot be frozen", pid);
 		return -1;
@@ -106,25 +102,113 @@ static int dump_exe(struct dump_ctx *c)
 	return 0;
 }
 
-static Thread *new_thread(struct dump_ctx *c)
+static struct inject *thr_in(struct dump_ctx *c, size_t i)
 {
-	Thread *t = xmalloc(sizeof(*t));
+	return i ? &c->thr[i].in : &c->in;
+}
+
+/* Seizes every thread, again and again until no new one shows up: once
+ * all known threads are stopped, none can start another. */
+static int seize_threads(struct dump_ctx *c)
+{
+	char path[64];
+	bool more = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", c->pid);
+	while (more) {
+		struct dirent *de;
+		DIR *d = opendir(path);
+
+		more = false;
+		if (!d) {
+			pr_perror("cannot list the threads of process %d (%s)", c->pid, path);
+			return -1;
+		}
+		while ((de = readdir(d))) {
+			int tid;
+			bool known = false;
+
+			if (de->d_name[0] == '.' || parse_int(de->d_name, &tid) < 0)
+				continue;
+			for (size_t i = 0; i < c->nr_thr; i++)
+				known |= c->thr[i].tid == tid;
+			if (known)
+				continue;
+			if (ptrace_seize_stop(tid) < 0) {
+				if (errno == ESRCH && tid != c->pid)
+					continue;	/* the thread ended meanwhile */
+				closedir(d);
+				return -1;
+			}
+			c->thr = xrealloc(c->thr, (c->nr_thr + 1) * sizeof(*c->thr));
+			memset(&c->thr[c->nr_thr], 0, sizeof(c->thr[0]));
+			c->thr[c->nr_thr++].tid = tid;
+			more = true;
+		}
+		closedir(d);
+	}
+	/* The leader first: process-wide calls are injected into it. */
+	for (size_t i = 1; i < c->nr_thr; i++)
+		if (c->thr[i].tid == c->pid) {
+			struct dump_thread tmp = c->thr[0];
+			c->thr[0] = c->thr[i];
+			c->thr[i] = tmp;
+		}
+	if (!c->nr_thr || c->thr[0].tid != c->pid) {
+		pr_err("the main thread of process %d has ended: such a process cannot be frozen",
+		       c->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* The thread's record: registers and xstate now; the rest comes later. */
+static Thread *new_thread(struct dump_ctx *c, size_t i)
+{
+	struct dump_thread *d = &c->thr[i];
+	struct proc_status st;
+	Thread *t;
 	void *xs;
 	size_t xlen;
 
-	thread__init(t);
-	t->tid = c->status.nspid;
-	t->regs.len = sizeof(c->regs);
-	t->regs.data = xmalloc(sizeof(c->regs));
-	memcpy(t->regs.data, &c->regs, sizeof(c->regs));
-	if (ptrace_get_xstate(c->pid, &xs, &xlen) < 0) {
-		free(t->regs.data);
-		free(t);
+	if (ptrace_get_regs(d->tid, &d->regs) < 0 || proc_parse_status(d->tid, &st) < 0 ||
+	    ptrace_get_xstate(d->tid, &xs, &xlen) < 0)
 		return NULL;
-	}
+	t = xmalloc(sizeof(*t));
+	thread__init(t);
+	t->tid = st.nspid;
+	t->regs.len = sizeof(d->regs);
+	t->regs.data = xmalloc(sizeof(d->regs));
+	memcpy(t->regs.data, &d->regs, sizeof(d->regs));
 	t->xstate.data = xs;
 	t->xstate.len = xlen;
 	return t;
+}
+
+/* Lets the kernel put back a syscall's temporary signal mask (sigsuspend,
+ * ppoll, pselect) with one harmless call, reads the real mask, and blocks
+ * everything: no handler may run while we work inside the process. */
+static int hold_signals(struct dump_ctx *c, size_t i)
+{
+	struct dump_thread *d = &c->thr[i];
+	uint64_t all = ~0ULL;
+	long ret = INJECT0(thr_in(c, i), SYS_getpid);
+
+	if (ret < 0) {
+		pr_err("cannot run a system call in task %d: %s", d->tid, strerror(-ret));
+		return -1;
+	}
+	if (ptrace(PTRACE_GETSIGMASK, d->tid, sizeof(d->sigmask), &d->sigmask) < 0) {
+		pr_perror("cannot read the signal mask of task %d", d->tid);
+		return -1;
+	}
+	c->img->threads[i]->sigmask = d->sigmask;
+	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
+		pr_perror("cannot block signals in task %d", d->tid);
+		return -1;
+	}
+	d->mask_changed = true;
+	return 0;
 }
 
 static int write_inventory(struct dump_ctx *c)
@@ -132,7 +216,7 @@ static int write_inventory(struct dump_ctx *c)
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry pe = PROC_ENTRY__INIT;
 	ProcEntry *pes[1] = { &pe };
-	int32_t tids[1] = { c->status.nspid };
+	int32_t *tids = xcalloc(c->img->n_threads, sizeof(int32_t));
 	struct utsname u;
 	struct timespec rt;
 	char *boot_id;
@@ -160,7 +244,9 @@ static int write_inventory(struct dump_ctx *c)
 	pe.ppid = 0;
 	pe.pgid = c->stat.pgrp;
 	pe.sid = c->stat.session;
-	pe.n_tids = 1;
+	for (size_t i = 0; i < c->img->n_threads; i++)
+		tids[i] = c->img->threads[i]->tid;
+	pe.n_tids = c->img->n_threads;
 	pe.tids = tids;
 	pe.host_pid = c->pid;
 	pe.stopped = c->stat.state == 'T';
@@ -171,34 +257,42 @@ static int write_inventory(struct dump_ctx *c)
 	inv.gid = getegid();
 	inv.pages_stored = c->stats->pages_written;
 	ret = image_write_msg(&c->dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	free(tids);
 	free(boot_id);
 	return ret;
 }
 
-/* Puts the task back as it was: timers, scratch memory, registers (with
- * an interrupted syscall set to restart), signal mask; then lets it go. */
+/* Puts the threads back as they were: timers, held signals, scratch
+ * memory, registers (an interrupted syscall set to restart), signal masks;
+ * then lets them go. */
 static void release(struct dump_ctx *c, bool stop)
 {
-	struct user_regs_struct regs = c->regs;
-
-	if (!c->seized)
+	if (!c->nr_thr)
 		return;
-	if (c->in.tid) {
+	if (c->in.tid && c->in.scratch) {
+		for (size_t i = c->nr_thr; i-- > 0;)
+			inject_requeue_held(thr_in(c, i), c->status.nspid);
 		itimers_rearm(c);
-		if (c->in.scratch) {
-			inject_requeue_held(&c->in, c->status.nspid);
-			INJECT(&c->in, SYS_munmap, c->in.scratch, c->in.scratch_size);
-		}
+		INJECT(&c->in, SYS_munmap, c->in.scratch, c->in.scratch_size);
 	}
-	regs_apply_restart(&regs);
-	ptrace_set_regs(c->pid, &regs);
-	if (c->mask_changed && ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0)
-		pr_perror("cannot restore the signal mask of process %d", c->pid);
+	for (size_t i = 0; i < c->nr_thr; i++) {
+		struct dump_thread *d = &c->thr[i];
+		struct user_regs_struct regs = d->regs;
+
+		if (regs.rip) {
+			regs_apply_restart(&regs);
+			ptrace_set_regs(d->tid, &regs);
+		}
+		if (d->mask_changed &&
+		    ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(d->sigmask), &d->sigmask) < 0)
+			pr_perror("cannot restore the signal mask of task %d", d->tid);
+	}
 	if (stop)
 		kill(c->pid, SIGSTOP);
-	if (ptrace(PTRACE_DETACH, c->pid, 0, 0) < 0)
-		pr_perror("cannot let process %d go (PTRACE_DETACH)", c->pid);
-	c->seized = false;
+	for (size_t i = 0; i < c->nr_thr; i++)
+		if (ptrace(PTRACE_DETACH, c->thr[i].tid, 0, 0) < 0)
+			pr_perror("cannot let task %d go (PTRACE_DETACH)", c->thr[i].tid);
+	c->nr_thr = 0;
 }
 
 /* Kills the dumped job; it is still traced, so it cannot run meanwhile. */
@@ -210,66 +304,47 @@ static int finish_kill(struct dump_ctx *c)
 		pr_perror("cannot kill process %d after dumping it", c->pid);
 		return -1;
 	}
-	/* We are its tracer: reap the exit notification meant for us. */
-	while (waitpid(c->pid, &status, __WALL) < 0 && errno == EINTR)
-		;
-	c->seized = false;
+	/* We are their tracer: reap the exit notifications meant for us, the
+	 * leader's last (it is not reported before the other threads). */
+	for (size_t i = c->nr_thr; i-- > 0;)
+		while (waitpid(c->thr[i].tid, &status, __WALL) < 0 && errno == EINTR)
+			;
+	c->nr_thr = 0;
 	return 0;
 }
 
 static int do_dump(struct dump_ctx *c)
 {
 	uint64_t syscall_ip;
-	uint64_t all = ~0ULL;
 	int64_t t;
 	long ret;
 
 	t = now_ns();
-	if (ptrace_seize_stop(c->pid) < 0)
+	if (seize_threads(c) < 0)
 		return -1;
-	c->seized = true;
 	c->stats->seize_ns = now_ns() - t;
 	t = now_ns();
 	/* Checked again now that it cannot change under us. */
-	if (proc_parse_status(c->pid, &c->status) < 0 || c->status.threads != 1) {
-		pr_err("process %d started a thread while being frozen: multi-threaded processes "
-		       "cannot be frozen yet", c->pid);
+	if (proc_parse_status(c->pid, &c->status) < 0)
 		return -1;
-	}
 	if (proc_parse_stat(c->pid, &c->stat) < 0 || proc_parse_maps(c->pid, true, &c->maps) < 0)
-		return -1;
-	if (ptrace_get_regs(c->pid, &c->regs) < 0)
 		return -1;
 	c->img = xmalloc(sizeof(*c->img));
 	process__init(c->img);
 	c->img->pid = c->status.nspid;
-	c->img->threads = xcalloc(1, sizeof(Thread *));
-	c->img->threads[0] = new_thread(c);
-	if (!c->img->threads[0])
-		return -1;
-	c->img->n_threads = 1;
+	c->img->threads = xcalloc(c->nr_thr, sizeof(Thread *));
+	for (size_t i = 0; i < c->nr_thr; i++) {
+		c->img->threads[i] = new_thread(c, i);
+		if (!c->img->threads[i])
+			return -1;
+		c->img->n_threads++;
+	}
 	if (vdso_dump(c, &syscall_ip) < 0)
 		return -1;
-	inject_init(&c->in, c->pid, syscall_ip, &c->regs);
-	/* Stopped inside sigsuspend, ppoll or pselect, the task runs under the
-	 * call's temporary mask; the kernel puts the real one back as it leaves
-	 * the stop. One harmless call lets it, before the mask is read. */
-	ret = INJECT0(&c->in, SYS_getpid);
-	if (ret < 0) {
-		pr_err("cannot run a system call in process %d: %s", c->pid, strerror(-ret));
+	for (size_t i = 0; i < c->nr_thr; i++)
+		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
+	if (hold_signals(c, 0) < 0)
 		return -1;
-	}
-	if (ptrace(PTRACE_GETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0) {
-		pr_perror("cannot read the signal mask of process %d", c->pid);
-		return -1;
-	}
-	c->img->threads[0]->sigmask = c->sigmask;
-	/* No handler may run while we work inside the process. */
-	if (ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(all), &all) < 0) {
-		pr_perror("cannot block signals in process %d", c->pid);
-		return -1;
-	}
-	c->mask_changed = true;
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ret < 0) {
@@ -278,9 +353,20 @@ static int do_dump(struct dump_ctx *c)
 	}
 	c->in.scratch = ret;
 	c->in.scratch_size = SCRATCH_SIZE;
-	/* What the harmless call took off the queue goes back on it, blocked. */
-	if (inject_requeue_held(&c->in, c->status.nspid) < 0)
-		return -1;
+	for (size_t i = 0; i < c->nr_thr; i++) {
+		struct inject *in = thr_in(c, i);
+
+		in->scratch = c->in.scratch;
+		in->scratch_size = SCRATCH_SIZE;
+		if ((i && hold_signals(c, i) < 0) ||
+		    /* what the harmless call took off the queue goes back, blocked */
+		    inject_requeue_held(in, c->status.nspid) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < c->nr_thr; i++)
+		if (thread_task_dump(thr_in(c, i), c->img->threads[i], c->pid) < 0 ||
+		    thread_signals_dump(thr_in(c, i), c->img->threads[i]) < 0)
+			return -1;
 	if (itimers_disarm(c) < 0 || mem_dump_vmas(c) < 0 || mm_dump(c) < 0 || task_dump(c) < 0 ||
 	    signals_dump(c) < 0 || dump_exe(c) < 0)
 		return -1;
@@ -339,9 +425,10 @@ int ckpt_dump(const struct dump_opts *o)
 	ret = 0;
 out:
 	c.stats->frozen_ns = now_ns() - t0;
-	if (c.seized)
+	if (c.nr_thr)
 		release(&c, false);
 	proc_maps_free(&c.maps);
+	free(c.thr);
 	if (c.img)
 		protobuf_c_message_free_unpacked(&c.img->base, NULL);
 	image_dir_close(&c.dir);

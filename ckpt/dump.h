@@ -9,6 +9,15 @@
 #include "ckpt/inject.h"
 #include "ckpt/proc.h"
 
+/* One thread of the job while it is held. */
+struct dump_thread {
+	pid_t tid;                        /* as the dumping side sees it */
+	struct user_regs_struct regs;     /* as it was stopped */
+	uint64_t sigmask;                 /* its blocked mask, restored on release */
+	bool mask_changed;
+	struct inject in;                 /* calls injected into this thread */
+};
+
 struct dump_ctx {
 	const struct dump_opts *o;
 	struct ckpt_stats *stats;
@@ -16,11 +25,9 @@ struct dump_ctx {
 	struct proc_status status;
 	struct proc_stat stat;
 	struct proc_maps maps;            /* parsed before any scratch memory exists */
-	struct inject in;
-	struct user_regs_struct regs;     /* as the task was stopped */
-	uint64_t sigmask;                 /* its blocked mask, restored on release */
-	bool seized;
-	bool mask_changed;
+	struct inject in;                 /* calls injected into the leader (thr[0]) */
+	struct dump_thread *thr;          /* every seized thread, the leader first */
+	size_t nr_thr;
 	bool itimers_disarmed;
 	struct itimerval itimers[3];      /* what the disarmed timers held */
 	struct image_dir dir;
@@ -32,8 +39,9 @@ int mem_dump_vmas(struct dump_ctx *c);
 int mem_dump_pages(struct dump_ctx *c);
 /* vdso.c: finds a syscall instruction in the task's [vdso] and records its checksum */
 int vdso_dump(struct dump_ctx *c, uint64_t *syscall_ip);
-/* signals.c */
+/* signals.c: process-wide, then per thread (IN runs in that thread) */
 int signals_dump(struct dump_ctx *c);
+int thread_signals_dump(struct inject *in, Thread *t);
 int itimers_disarm(struct dump_ctx *c);
 void itimers_rearm(struct dump_ctx *c);
 /* files.c */
@@ -41,5 +49,6 @@ int files_dump(struct dump_ctx *c);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);
+int thread_task_dump(struct inject *in, Thread *t, pid_t pid);
 /* mm.c: code/data/brk/stack/args/env boundaries and the auxv */
 int mm_dump(struct dump_ctx *c);

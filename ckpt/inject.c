@@ -38,8 +38,8 @@ static int step_to_syscall_stop(struct inject *in)
 			return -1;
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 			return 0;
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			continue;
+		if (status >> 16)
+			continue;	/* a ptrace event (stop, clone), not a signal */
 		if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
 		    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
 			in->nr_held++;

@@ -83,12 +83,9 @@ int ns_mount_proc(void)
 	return 0;
 }
 
-/* Without clone3 (valgrind does not know it), the pid namespace's own
- * ns_last_pid: nothing else forks in it, so the next fork gets PID. */
-static pid_t fork_after_last_pid(pid_t pid)
+int ns_set_next_pid(pid_t pid)
 {
 	char buf[32];
-	pid_t child;
 	int fd, n = snprintf(buf, sizeof(buf), "%d", pid - 1);
 
 	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
@@ -99,6 +96,17 @@ static pid_t fork_after_last_pid(pid_t pid)
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/* Without clone3 (valgrind does not know it), the pid namespace's own
+ * ns_last_pid: nothing else forks in it, so the next fork gets PID. */
+static pid_t fork_after_last_pid(pid_t pid)
+{
+	pid_t child;
+
+	if (ns_set_next_pid(pid) < 0)
+		return -1;
 	child = fork();
 	if (child < 0)
 		pr_perror("fork");

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
@@ -93,15 +94,22 @@ static int load_images(struct restore_ctx *r)
 	r->img = (Process *)image_read_msg(&r->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
 		return -1;
-	if (r->img->pid != r->inv->root_pid || r->img->pid <= 1 || r->img->n_threads != 1 ||
+	if (r->img->pid != r->inv->root_pid || r->img->pid <= 1 || r->img->n_threads < 1 ||
+	    r->img->n_threads > 65536 ||
 	    !r->img->mm || !r->img->exe) {
 		pr_err("image file %s/%s is damaged (inconsistent process record)", r->dir.path, name);
 		return -1;
 	}
-	t = r->img->threads[0];
-	if (t->regs.len != sizeof(struct user_regs_struct) || t->tid != r->img->pid) {
-		pr_err("image file %s/%s is damaged (thread record)", r->dir.path, name);
-		return -1;
+	for (size_t i = 0; i < r->img->n_threads; i++) {
+		t = r->img->threads[i];
+		bool dup = false;
+		for (size_t k = 0; k < i; k++)
+			dup |= r->img->threads[k]->tid == t->tid;
+		if (t->regs.len != sizeof(struct user_regs_struct) || t->tid <= 1 || dup ||
+		    (i == 0 && t->tid != r->img->pid)) {
+			pr_err("image file %s/%s is damaged (thread record %zu)", r->dir.path, name, i);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -185,12 +193,61 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 	regs_apply_restart(regs);
 }
 
+/* A thread of the job, made by the main thread with the dumped tid. It
+ * comes to a stop before running anything (we trace clones). */
+static int create_thread(struct restore_ctx *r, size_t i)
+{
+	const Thread *t = r->img->threads[i];
+	struct user_regs_struct base;
+	int status;
+	long ret;
+
+	if (ns_set_next_pid(t->tid) < 0)
+		return -1;
+	ret = INJECT(&r->in, SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+		     CLONE_THREAD | CLONE_SYSVSEM, r->in.scratch + r->in.scratch_size - 512, 0, 0, 0);
+	if (ret != t->tid) {
+		pr_err("cannot make thread %d of the job: %s", t->tid,
+		       ret < 0 ? strerror(-ret) : "it got another tid");
+		return -1;
+	}
+	if (ptrace_wait_stop(t->tid, &status) < 0 || ptrace_get_regs(t->tid, &base) < 0)
+		return -1;
+	inject_init(&r->thr_in[i], t->tid, r->in.syscall_ip, &base);
+	r->thr_in[i].scratch = r->in.scratch;
+	r->thr_in[i].scratch_size = r->in.scratch_size;
+	return 0;
+}
+
+static struct inject *thread_in(struct restore_ctx *r, size_t i)
+{
+	return i ? &r->thr_in[i] : &r->in;
+}
+
+/* Registers, FPU/vector state and signal mask: what a thread resumes with. */
+static int finish_thread(struct restore_ctx *r, size_t i)
+{
+	const Thread *t = r->img->threads[i];
+	pid_t tid = thread_in(r, i)->tid;
+	struct user_regs_struct regs;
+	uint64_t mask = t->sigmask;
+
+	final_regs(t, &regs);
+	if (ptrace_set_regs(tid, &regs) < 0 || ptrace_set_xstate(tid, t->xstate.data, t->xstate.len) < 0)
+		return -1;
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0) {
+		pr_perror("cannot restore the signal mask of thread %d", t->tid);
+		return -1;
+	}
+	return 0;
+}
+
 static int restore_task(struct restore_ctx *r)
 {
 	const Thread *t = r->img->threads[0];
-	struct user_regs_struct exec_regs, regs;
+	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
-	uint64_t all = ~0ULL, ip, mask = t->sigmask;
+	uint64_t all = ~0ULL, ip;
 	uint32_t crc;
 	int64_t t0 = now_ns();
 	int ret = -1;
@@ -210,6 +267,7 @@ static int restore_task(struct restore_ctx *r)
 			return -1;
 		}
 	}
+	/* New threads inherit this: nothing is delivered while we work. */
 	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in the new process");
 		return -1;
@@ -223,18 +281,25 @@ static int restore_task(struct restore_ctx *r)
 	    mem_restore_protections(r) < 0)
 		goto out;
 	r->stats->mem_restore_ns = now_ns() - t0;
-	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
-	    pending_restore(r) < 0)
+	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0)
+		goto out;
+	r->thr_in = xcalloc(r->img->n_threads, sizeof(struct inject));
+	for (size_t i = 1; i < r->img->n_threads; i++)
+		if (create_thread(r, i) < 0)
+			goto out;
+	for (size_t i = 0; i < r->img->n_threads; i++) {
+		const Thread *ti = r->img->threads[i];
+		if (thread_task_restore(r, thread_in(r, i), ti) < 0 ||
+		    thread_signals_restore(r, thread_in(r, i), ti) < 0 ||
+		    thread_pending_restore(r, thread_in(r, i), ti) < 0)
+			goto out;
+	}
+	if (pending_restore(r) < 0)
 		goto out;
 	INJECT(&r->in, SYS_munmap, r->in.scratch, r->in.scratch_size);
-	final_regs(t, &regs);
-	if (ptrace_set_regs(r->job, &regs) < 0 ||
-	    ptrace_set_xstate(r->job, t->xstate.data, t->xstate.len) < 0)
-		goto out;
-	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(mask), &mask) < 0) {
-		pr_perror("cannot restore the job's signal mask");
-		goto out;
-	}
+	for (size_t i = 0; i < r->img->n_threads; i++)
+		if (finish_thread(r, i) < 0)
+			goto out;
 	ret = 0;
 out:
 	proc_maps_free(&m);
@@ -299,7 +364,8 @@ static void restore_init(struct restore_ctx *r, int status_fd)
 		pr_err("the job's program %s could not be started again", r->img->exe->path);
 		goto fail;
 	}
-	if (ptrace(PTRACE_SETOPTIONS, r->job, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0) {
+	if (ptrace(PTRACE_SETOPTIONS, r->job, 0,
+		   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE) < 0) {
 		pr_perror("cannot trace the new process");
 		goto fail_kill;
 	}
@@ -307,10 +373,11 @@ static void restore_init(struct restore_ctx *r, int status_fd)
 		goto fail_kill;
 	if (r->o->leave_stopped)
 		kill(r->job, SIGSTOP);
-	if (ptrace(PTRACE_DETACH, r->job, 0, 0) < 0) {
-		pr_perror("cannot let the restored job go");
-		goto fail_kill;
-	}
+	for (size_t i = r->img->n_threads; i-- > 0;)
+		if (ptrace(PTRACE_DETACH, thread_in(r, i)->tid, 0, 0) < 0) {
+			pr_perror("cannot let thread %d of the restored job go", r->img->threads[i]->tid);
+			goto fail_kill;
+		}
 	report(status_fd, MSG_READY, r->job, r->stats);
 	/* The restoring side may leave now (restore -d); we stay as the reaper.
 	 * Holding its terminal or pipes would keep them open for nothing. */
@@ -485,6 +552,7 @@ out:
 		close(pipefd[1]);
 	free(r.fd_src);
 	free(r.has_pages);
+	free(r.thr_in);
 	if (r.img)
 		protobuf_c_message_free_unpacked(&r.img->base, NULL);
 	if (r.inv)

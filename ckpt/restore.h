@@ -13,7 +13,8 @@ struct restore_ctx {
 	Inventory *inv;
 	Process *img;
 	pid_t job;                        /* the job's pid, as init sees it */
-	struct inject in;
+	struct inject in;                 /* calls injected into the main thread */
+	struct inject *thr_in;            /* per img->threads[i], i >= 1 */
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
 	bool *has_pages;                  /* per img->vmas[i]: contents come from the image */
@@ -27,7 +28,9 @@ int mem_restore_protections(struct restore_ctx *r);
 int vdso_restore(struct restore_ctx *r);
 /* signals.c */
 int signals_restore(struct restore_ctx *r);
+int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 int pending_restore(struct restore_ctx *r);
+int thread_pending_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 /* files.c: before the job exists, opens what its fds will be (in init) */
 int files_prepare(struct restore_ctx *r);
 /* in the forked job, before exec: puts them at their numbers */
@@ -40,6 +43,7 @@ int files_check(struct restore_ctx *r);
 /* Writes BUF to the scratch area in the job and returns its address there. */
 uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len);
 int task_restore(struct restore_ctx *r);
+int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 int mm_restore(struct restore_ctx *r);
 
 struct range {

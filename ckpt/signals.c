@@ -171,10 +171,7 @@ static uint64_t tv_us(const struct timeval *tv)
 int signals_dump(struct dump_ctx *c)
 {
 	Process *img = c->img;
-	Thread *t = img->threads[0];
-	struct kstack ss = { 0 };
 	size_t n;
-	long ret;
 
 	if (dump_sigactions(c) < 0)
 		return -1;
@@ -192,15 +189,24 @@ int signals_dump(struct dump_ctx *c)
 	if (peek_pending(c->pid, true, &img->shared_pending, &n) < 0)
 		return -1;
 	img->n_shared_pending = n;
-	if (peek_pending(c->pid, false, &t->pending, &n) < 0)
+	return 0;
+}
+
+int thread_signals_dump(struct inject *in, Thread *t)
+{
+	struct kstack ss = { 0 };
+	size_t n;
+	long ret;
+
+	if (peek_pending(in->tid, false, &t->pending, &n) < 0)
 		return -1;
 	t->n_pending = n;
-	ret = INJECT(&c->in, SYS_sigaltstack, 0, c->in.scratch);
+	ret = INJECT(in, SYS_sigaltstack, 0, in->scratch);
 	if (ret < 0) {
-		pr_err("cannot read the signal stack of process %d: %s", c->pid, strerror(-ret));
+		pr_err("cannot read the signal stack of task %d: %s", in->tid, strerror(-ret));
 		return -1;
 	}
-	if (remote_read(c->pid, c->in.scratch, &ss, sizeof(ss)) < 0)
+	if (remote_read(in->tid, in->scratch, &ss, sizeof(ss)) < 0)
 		return -1;
 	t->altstack_sp = ss.sp;
 	t->altstack_size = ss.size;
@@ -211,7 +217,6 @@ int signals_dump(struct dump_ctx *c)
 int signals_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
-	Thread *t = img->threads[0];
 
 	for (size_t i = 0; i < img->n_sigactions; i++) {
 		const SigAction *sa = img->sigactions[i];
@@ -220,17 +225,6 @@ int signals_restore(struct restore_ctx *r)
 		long ret = p ? INJECT(&r->in, SYS_rt_sigaction, sa->signo, p, 0, 8) : -EFAULT;
 		if (ret < 0) {
 			pr_err("cannot restore the action of signal %u: %s", sa->signo, strerror(-ret));
-			return -1;
-		}
-	}
-	if (!(t->altstack_flags & SS_DISABLE)) {
-		struct kstack ss = { .sp = t->altstack_sp, .size = t->altstack_size,
-				     .flags = t->altstack_flags & ~SS_ONSTACK };
-		uint64_t p = scratch_put(r, 0, &ss, sizeof(ss));
-		long ret = p ? INJECT(&r->in, SYS_sigaltstack, p, 0) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore the signal stack at %#lx: %s",
-			       (unsigned long)t->altstack_sp, strerror(-ret));
 			return -1;
 		}
 	}
@@ -250,9 +244,26 @@ int signals_restore(struct restore_ctx *r)
 	return 0;
 }
 
+int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t)
+{
+	if (!(t->altstack_flags & SS_DISABLE)) {
+		struct kstack ss = { .sp = t->altstack_sp, .size = t->altstack_size,
+				     .flags = t->altstack_flags & ~SS_ONSTACK };
+		uint64_t p = scratch_put(r, 0, &ss, sizeof(ss));
+		long ret = p ? INJECT(in, SYS_sigaltstack, p, 0) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot restore the signal stack of thread %d at %#lx: %s", t->tid,
+			       (unsigned long)t->altstack_sp, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Queues a saved siginfo again, from inside the job itself: the kernel lets
- * a process queue any siginfo to itself, but not to others. */
-static int requeue(struct restore_ctx *r, const SigInfo *s, bool shared)
+ * a process queue any siginfo to itself, but not to others. TID 0 means
+ * the process-wide queue. */
+static int requeue(struct restore_ctx *r, struct inject *in, const SigInfo *s, pid_t tid)
 {
 	siginfo_t si;
 	uint64_t p;
@@ -270,11 +281,10 @@ static int requeue(struct restore_ctx *r, const SigInfo *s, bool shared)
 	p = scratch_put(r, 0, &si, sizeof(si));
 	if (!p)
 		return -1;
-	if (shared)
-		ret = INJECT(&r->in, SYS_rt_sigqueueinfo, r->img->pid, si.si_signo, p);
+	if (!tid)
+		ret = INJECT(in, SYS_rt_sigqueueinfo, r->img->pid, si.si_signo, p);
 	else
-		ret = INJECT(&r->in, SYS_rt_tgsigqueueinfo, r->img->pid, r->img->threads[0]->tid,
-			     si.si_signo, p);
+		ret = INJECT(in, SYS_rt_tgsigqueueinfo, r->img->pid, tid, si.si_signo, p);
 	if (ret < 0) {
 		pr_err("cannot queue pending signal %d again: %s", si.si_signo, strerror(-ret));
 		return -1;
@@ -284,13 +294,16 @@ static int requeue(struct restore_ctx *r, const SigInfo *s, bool shared)
 
 int pending_restore(struct restore_ctx *r)
 {
-	Thread *t = r->img->threads[0];
-
 	for (size_t i = 0; i < r->img->n_shared_pending; i++)
-		if (requeue(r, r->img->shared_pending[i], true) < 0)
+		if (requeue(r, &r->in, r->img->shared_pending[i], 0) < 0)
 			return -1;
+	return 0;
+}
+
+int thread_pending_restore(struct restore_ctx *r, struct inject *in, const Thread *t)
+{
 	for (size_t i = 0; i < t->n_pending; i++)
-		if (requeue(r, t->pending[i], false) < 0)
+		if (requeue(r, in, t->pending[i], t->tid) < 0)
 			return -1;
 	return 0;
 }

@@ -37,17 +37,14 @@ static char *read_trimmed(const char *path)
 	return s;
 }
 
-int task_dump(struct dump_ctx *c)
+int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 {
-	Process *img = c->img;
-	Thread *t = img->threads[0];
 	struct rseq_config rc = { 0 };
+	char path[96];
 	uint64_t v;
 	long ret;
-	char path[64];
-	char *s;
 
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, c->pid, sizeof(rc), &rc) == sizeof(rc) &&
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(rc), &rc) == sizeof(rc) &&
 	    rc.rseq_abi_pointer) {
 		t->has_rseq_ptr = t->has_rseq_len = t->has_rseq_sig = 1;
 		t->rseq_ptr = rc.rseq_abi_pointer;
@@ -57,20 +54,34 @@ int task_dump(struct dump_ctx *c)
 	{
 		uint64_t head = 0;
 		size_t len = 0;
-		if (syscall(SYS_get_robust_list, c->pid, &head, &len) < 0) {
-			pr_perror("cannot read the robust futex list of task %d", c->pid);
+		if (syscall(SYS_get_robust_list, in->tid, &head, &len) < 0) {
+			pr_perror("cannot read the robust futex list of task %d", in->tid);
 			return -1;
 		}
 		t->robust_head = head;
 		t->robust_len = len;
 	}
-	ret = INJECT(&c->in, SYS_prctl, PR_GET_TID_ADDRESS, c->in.scratch);
-	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0) {
-		pr_err("cannot read the clear-child-tid address of task %d: %s", c->pid,
+	ret = INJECT(in, SYS_prctl, PR_GET_TID_ADDRESS, in->scratch);
+	if (ret < 0 || remote_read(in->tid, in->scratch, &v, sizeof(v)) < 0) {
+		pr_err("cannot read the clear-child-tid address of task %d: %s", in->tid,
 		       strerror(ret < 0 ? -ret : errno));
 		return -1;
 	}
 	t->tid_address = v;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, in->tid);
+	if (!(t->comm = read_trimmed(path)))
+		return -1;
+	return 0;
+}
+
+int task_dump(struct dump_ctx *c)
+{
+	Process *img = c->img;
+	uint64_t v;
+	long ret;
+	char path[64];
+	char *s;
+
 	ret = INJECT(&c->in, SYS_arch_prctl, ARCH_GET_XCOMP_PERM, c->in.scratch);
 	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0)
 		v = 0;	/* kernels without dynamic xstate: nothing to ask for */
@@ -87,11 +98,6 @@ int task_dump(struct dump_ctx *c)
 	free(s);
 	img->personality = v;
 	img->umask = c->status.umask;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", c->pid);
-	if (!(s = read_trimmed(path)))
-		return -1;
-	t->comm = s;
 
 	img->rlimits = xcalloc(RLIM_NLIMITS, sizeof(Rlimit *));
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
@@ -141,7 +147,7 @@ static int restore_rlimits(struct restore_ctx *r)
  * carrying tile data before that. So the new task loads a tile
  * configuration, zeroes a tile and releases them again, then stops in a
  * syscall, all from the scratch area; the real tiles come with the xstate. */
-static int amx_first_use(struct restore_ctx *r)
+static int amx_first_use(struct restore_ctx *r, struct inject *in)
 {
 	static const unsigned char code[] = {
 		0xc4, 0xe2, 0x78, 0x49, 0x07,	/* ldtilecfg (%rdi) */
@@ -158,7 +164,7 @@ static int amx_first_use(struct restore_ctx *r)
 	cfg[48] = 16;	/* 16 rows */
 	at = scratch_put(r, code_off, code, sizeof(code));
 	cfg_at = scratch_put(r, cfg_off, cfg, sizeof(cfg));
-	ret = at && cfg_at ? inject_syscall_at(&r->in, at, SYS_getpid, cfg_at, 0, 0, 0, 0, 0) : -EFAULT;
+	ret = at && cfg_at ? inject_syscall_at(in, at, SYS_getpid, cfg_at, 0, 0, 0, 0, 0) : -EFAULT;
 	if (ret < 0) {
 		pr_err("cannot prepare the job's AMX state: %s", strerror(-ret));
 		return -1;
@@ -179,7 +185,6 @@ static uint64_t xstate_features(const Thread *t)
 int task_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
-	Thread *t = img->threads[0];
 	long ret;
 
 	if (img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) {
@@ -188,38 +193,47 @@ int task_restore(struct restore_ctx *r)
 			pr_err("cannot give the job back its AMX permission: %s", strerror(-ret));
 			return -1;
 		}
-		if ((xstate_features(t) & (1ULL << XFEATURE_XTILEDATA)) && amx_first_use(r) < 0)
-			return -1;
 	}
-	if (t->has_rseq_ptr) {
-		ret = INJECT(&r->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);
-		if (ret < 0) {
-			pr_err("cannot register rseq area %#lx: %s", (unsigned long)t->rseq_ptr,
-			       strerror(-ret));
-			return -1;
-		}
-	}
-	if (t->robust_head) {
-		ret = INJECT(&r->in, SYS_set_robust_list, t->robust_head, t->robust_len);
-		if (ret < 0) {
-			pr_err("cannot restore the robust futex list: %s", strerror(-ret));
-			return -1;
-		}
-	}
-	/* set_tid_address(0) is harmless; it returns the tid, never fails. */
-	INJECT(&r->in, SYS_set_tid_address, t->tid_address);
 	ret = INJECT(&r->in, SYS_personality, img->personality);
 	if (ret < 0) {
 		pr_err("cannot restore personality %#x: %s", img->personality, strerror(-ret));
 		return -1;
 	}
 	INJECT(&r->in, SYS_umask, img->umask);
+	return restore_rlimits(r);
+}
+
+int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t)
+{
+	long ret;
+
+	if ((r->img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) &&
+	    (xstate_features(t) & (1ULL << XFEATURE_XTILEDATA)) && amx_first_use(r, in) < 0)
+		return -1;
+	if (t->has_rseq_ptr) {
+		ret = INJECT(in, SYS_rseq, t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);
+		if (ret < 0) {
+			pr_err("cannot register rseq area %#lx of thread %d: %s",
+			       (unsigned long)t->rseq_ptr, t->tid, strerror(-ret));
+			return -1;
+		}
+	}
+	if (t->robust_head) {
+		ret = INJECT(in, SYS_set_robust_list, t->robust_head, t->robust_len);
+		if (ret < 0) {
+			pr_err("cannot restore the robust futex list of thread %d: %s", t->tid,
+			       strerror(-ret));
+			return -1;
+		}
+	}
+	/* set_tid_address(0) is harmless; it returns the tid, never fails. */
+	INJECT(in, SYS_set_tid_address, t->tid_address);
 	if (t->comm) {
 		char comm[16] = { 0 };
 		strncpy(comm, t->comm, sizeof(comm) - 1);
 		uint64_t p = scratch_put(r, 0, comm, sizeof(comm));
-		if (!p || INJECT(&r->in, SYS_prctl, PR_SET_NAME, p) < 0)
-			pr_warn("cannot restore the process name '%s'", t->comm);
+		if (!p || INJECT(in, SYS_prctl, PR_SET_NAME, p) < 0)
+			pr_warn("cannot restore the name '%s' of thread %d", t->comm, t->tid);
 	}
-	return restore_rlimits(r);
+	return 0;
 }

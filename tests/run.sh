@@ -84,13 +84,13 @@ setup_user || { echo "Bail out! cannot set up the test user"; exit 1; }
 if ! as_user test -x "$JF" -a -x "$WL/cpuloop" -a -r "$HERE/workloads/count.py"; then
 	mkdir -p "$WORK/bin/workloads"
 	cp "$JF" "$WORK/bin/"
-	cp "$WL"/* "$HERE/workloads/count.py" "$WORK/bin/workloads/"
+	cp "$WL"/* "$HERE"/workloads/*.py "$WORK/bin/workloads/"
 	chmod -R a+rX "$WORK/bin"
 	JF=$WORK/bin/jobfreeze
 	WL=$WORK/bin/workloads
-	COUNT_PY=$WL/count.py
+	PYDIR=$WL
 else
-	COUNT_PY=$HERE/workloads/count.py
+	PYDIR=$HERE/workloads
 fi
 
 echo "# jobfreeze: $JF"
@@ -327,7 +327,17 @@ t_bigmem() {
 
 t_count_py() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	EXPECT_EXE=$PYTHON freeze_thaw count.py 0 300 1500 "$PYTHON" "$COUNT_PY"
+	EXPECT_EXE=$PYTHON freeze_thaw count.py 0 300 1500 "$PYTHON" "$PYDIR/count.py"
+}
+
+# 8 pthreads passing a token under a mutex and a condvar, with TLS and a
+# thread-directed pending signal: every thread comes back with its tid
+t_threads() { freeze_thaw threads 0 300 1800 "$WL/threads"; }
+
+# python3 with a ThreadPoolExecutor of 6 workers
+t_pool_py() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	EXPECT_EXE=$PYTHON freeze_thaw pool.py 0 300 1200 "$PYTHON" "$PYDIR/pool.py"
 }
 
 # make_input FILE: the input of the files job
@@ -943,6 +953,8 @@ run_test "freeze/thaw sleeper, 3 s frozen" t_sleeper
 run_test "freeze/thaw signals"       t_signals
 run_test "freeze/thaw files"         t_files
 run_test "freeze/thaw count.py"      t_count_py
+run_test "freeze/thaw 8 pthreads"     t_threads
+run_test "freeze/thaw python thread pool" t_pool_py
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
