@@ -26,8 +26,6 @@
 static int check_target(struct dump_ctx *c)
 {
 	pid_t pid = c->pid;
-	char path[96];
-	char *children;
 
 	if (pid <= 0) {
 		pr_err("%d is not a process id", pid);
@@ -60,23 +58,14 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (c->status.state == 'Z') {
-		pr_err("process %d has already exited (it is a zombie)", pid);
+		pr_err("process %d has exited and its parent has not collected it yet (a zombie): "
+		       "jobs holding zombies cannot be frozen yet", pid);
 		return -1;
 	}
 	if (c->status.nspid == 1) {
 		pr_err("process %d is the init of its pid namespace: it cannot be frozen", pid);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	children = read_file(path, NULL);
-	if (children && children[0]) {
-		children[strcspn(children, "\n")] = 0;
-		pr_err("process %d has child processes (%s): process trees cannot be frozen yet",
-		       pid, children);
-		free(children);
-		return -1;
-	}
-	free(children);
 	return 0;
 }
 
@@ -211,20 +200,30 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 	return 0;
 }
 
-static int write_inventory(struct dump_ctx *c)
+/* The pid of the process whose dumping-side pid is HOST, as the job sees
+ * it; 0 when it is not part of the job. */
+static int32_t job_pid_of(struct dump_ctx *ctx, size_t n, pid_t host)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ctx[i].pid == host)
+			return ctx[i].status.nspid;
+	return 0;
+}
+
+static int write_inventory(struct dump_ctx *ctx, size_t n)
 {
 	Inventory inv = INVENTORY__INIT;
-	ProcEntry pe = PROC_ENTRY__INIT;
-	ProcEntry *pes[1] = { &pe };
-	int32_t *tids = xcalloc(c->img->n_threads, sizeof(int32_t));
+	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
+	ProcEntry **pes = xcalloc(n, sizeof(ProcEntry *));
+	int32_t **tids = xcalloc(n, sizeof(int32_t *));
 	struct utsname u;
 	struct timespec rt;
 	char *boot_id;
-	int ret;
+	int ret = -1;
 
 	if (uname(&u) < 0) {
 		pr_perror("uname");
-		return -1;
+		goto out_free;
 	}
 	boot_id = read_file("/proc/sys/kernel/random/boot_id", NULL);
 	if (boot_id)
@@ -235,30 +234,40 @@ static int write_inventory(struct dump_ctx *c)
 	inv.kernel = u.release;
 	inv.boot_id = boot_id ? boot_id : (char *)"";
 	inv.dump_realtime_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
-	if (job_clocks(c->pid, &inv.monotonic_ns, &inv.boottime_ns) < 0) {
-		free(boot_id);
-		return -1;
+	if (job_clocks(ctx[0].pid, &inv.monotonic_ns, &inv.boottime_ns) < 0)
+		goto out;
+	inv.root_pid = ctx[0].status.nspid;
+	for (size_t i = 0; i < n; i++) {
+		struct dump_ctx *c = &ctx[i];
+		proc_entry__init(&pe[i]);
+		pes[i] = &pe[i];
+		tids[i] = xcalloc(c->img->n_threads, sizeof(int32_t));
+		for (size_t k = 0; k < c->img->n_threads; k++)
+			tids[i][k] = c->img->threads[k]->tid;
+		pe[i].pid = c->status.nspid;
+		pe[i].ppid = i ? job_pid_of(ctx, n, c->status.ppid) : 0;
+		pe[i].pgid = c->stat.pgrp;
+		pe[i].sid = c->stat.session;
+		pe[i].n_tids = c->img->n_threads;
+		pe[i].tids = tids[i];
+		pe[i].host_pid = c->pid;
+		pe[i].stopped = c->stat.state == 'T';
+		inv.pages_stored += c->stats->pages_written;
 	}
-	inv.root_pid = c->status.nspid;
-	pe.pid = c->status.nspid;
-	pe.ppid = 0;
-	pe.pgid = c->stat.pgrp;
-	pe.sid = c->stat.session;
-	for (size_t i = 0; i < c->img->n_threads; i++)
-		tids[i] = c->img->threads[i]->tid;
-	pe.n_tids = c->img->n_threads;
-	pe.tids = tids;
-	pe.host_pid = c->pid;
-	pe.stopped = c->stat.state == 'T';
-	inv.n_procs = 1;
+	inv.n_procs = n;
 	inv.procs = pes;
-	inv.xstate_size = c->img->threads[0]->xstate.len;
+	inv.xstate_size = ctx[0].img->threads[0]->xstate.len;
 	inv.uid = geteuid();
 	inv.gid = getegid();
-	inv.pages_stored = c->stats->pages_written;
-	ret = image_write_msg(&c->dir, "inventory.img", IMG_INVENTORY, &inv.base);
-	free(tids);
+	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+out:
 	free(boot_id);
+out_free:
+	for (size_t i = 0; i < n; i++)
+		free(tids[i]);
+	free(tids);
+	free(pes);
+	free(pe);
 	return ret;
 }
 
@@ -295,22 +304,17 @@ static void release(struct dump_ctx *c, bool stop)
 	c->nr_thr = 0;
 }
 
-/* Kills the dumped job; it is still traced, so it cannot run meanwhile. */
-static int finish_kill(struct dump_ctx *c)
+/* After SIGKILL: the process is still traced, so it could not run meanwhile. */
+static void finish_kill(struct dump_ctx *c)
 {
 	int status;
 
-	if (kill(c->pid, SIGKILL) < 0) {
-		pr_perror("cannot kill process %d after dumping it", c->pid);
-		return -1;
-	}
 	/* We are their tracer: reap the exit notifications meant for us, the
 	 * leader's last (it is not reported before the other threads). */
 	for (size_t i = c->nr_thr; i-- > 0;)
 		while (waitpid(c->thr[i].tid, &status, __WALL) < 0 && errno == EINTR)
 			;
 	c->nr_thr = 0;
-	return 0;
 }
 
 static int do_dump(struct dump_ctx *c)
@@ -319,10 +323,6 @@ static int do_dump(struct dump_ctx *c)
 	int64_t t;
 	long ret;
 
-	t = now_ns();
-	if (seize_threads(c) < 0)
-		return -1;
-	c->stats->seize_ns = now_ns() - t;
 	t = now_ns();
 	/* Checked again now that it cannot change under us. */
 	if (proc_parse_status(c->pid, &c->status) < 0)
@@ -379,58 +379,119 @@ static int do_dump(struct dump_ctx *c)
 	if (mem_dump_pages(c) < 0)
 		return -1;
 	c->stats->mem_ns = now_ns() - t;
-	t = now_ns();
-	char name[64];
-	snprintf(name, sizeof(name), "proc-%d.img", c->img->pid);
-	if (image_write_msg(&c->dir, name, IMG_PROCESS, &c->img->base) < 0)
-		return -1;
-	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(c) < 0)
-		return -1;
-	c->stats->write_ns = now_ns() - t;
-	t = now_ns();
-	if (image_dir_sync(&c->dir) < 0)
-		return -1;
-	c->stats->sync_ns = now_ns() - t;
 	return 0;
+}
+
+/* Every process of the job stopped before any is read: a parent still
+ * running could fork, or change what it shares with its children. */
+static int seize_all(struct dump_ctx *ctx, size_t n)
+{
+	pid_t *now;
+	size_t nr_now;
+
+	for (size_t i = 0; i < n; i++)
+		if (seize_threads(&ctx[i]) < 0)
+			return -1;
+	if (tree_collect(ctx[0].pid, &now, &nr_now) < 0)
+		return -1;
+	bool same = nr_now == n;
+	for (size_t i = 0; same && i < n; i++)
+		same = now[i] == ctx[i].pid;
+	free(now);
+	if (!same) {
+		pr_err("process %d started or lost child processes while being frozen: try again",
+		       ctx[0].pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_images(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "proc-%d.img", ctx[i].img->pid);
+		if (image_write_msg(ctx[i].dir, name, IMG_PROCESS, &ctx[i].img->base) < 0)
+			return -1;
+	}
+	/* The inventory is written last: an image without it is incomplete. */
+	if (write_inventory(ctx, n) < 0)
+		return -1;
+	return image_dir_sync(ctx[0].dir);
 }
 
 int ckpt_dump(const struct dump_opts *o)
 {
 	struct ckpt_stats dummy = { 0 };
-	struct dump_ctx c = { .o = o, .pid = o->pid, .stats = o->stats ? o->stats : &dummy };
-	int64_t t0;
+	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
+	struct image_dir dir = { .fd = -1 };
+	struct dump_ctx *ctx = NULL;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	int64_t t0, t;
 	int ret = -1;
+	bool dumped = false;
 
-	c.dir.fd = -1;
-	if (check_target(&c) < 0)
+	if (o->pid <= 0) {
+		pr_err("%d is not a process id", o->pid);
 		return -1;
-	if (image_dir_create(o->dir, &c.dir) < 0)
-		return -1;
-	t0 = now_ns();
-	if (do_dump(&c) < 0) {
-		release(&c, false);
-		image_dir_discard(&c.dir);
-		pr_err("process %d was not frozen and goes on running", c.pid);
-		goto out;
 	}
-	if (o->leave_running || o->leave_stopped)
-		release(&c, o->leave_stopped);
-	else if (finish_kill(&c) < 0) {
-		/* Never both frozen and running: the image goes, the job stays. */
-		release(&c, false);
-		image_dir_discard(&c.dir);
+	if (tree_collect(o->pid, &pids, &n) < 0)
+		return -1;
+	ctx = xcalloc(n, sizeof(*ctx));
+	for (size_t i = 0; i < n; i++) {
+		ctx[i] = (struct dump_ctx){ .o = o, .pid = pids[i], .stats = stats, .dir = &dir };
+		if (check_target(&ctx[i]) < 0)
+			goto out;
+	}
+	if (image_dir_create(o->dir, &dir) < 0)
 		goto out;
+	t0 = now_ns();
+	t = now_ns();
+	if (seize_all(ctx, n) < 0)
+		goto fail;
+	stats->seize_ns = now_ns() - t;
+	for (size_t i = 0; i < n; i++)
+		if (do_dump(&ctx[i]) < 0)
+			goto fail;
+	t = now_ns();
+	if (files_share(ctx, n) < 0 || write_images(ctx, n) < 0)
+		goto fail;
+	stats->write_ns += now_ns() - t;
+	dumped = true;
+	if (o->leave_running || o->leave_stopped) {
+		for (size_t i = n; i-- > 0;)
+			release(&ctx[i], o->leave_stopped);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (kill(ctx[i].pid, SIGKILL) < 0 && errno != ESRCH) {
+				pr_perror("cannot kill process %d after dumping it", ctx[i].pid);
+				goto fail;
+			}
+		for (size_t i = n; i-- > 0;)
+			finish_kill(&ctx[i]);
 	}
 	ret = 0;
+	goto done;
+fail:
+	/* Never both frozen and running: the image goes, the job stays. */
+	for (size_t i = n; i-- > 0;)
+		release(&ctx[i], false);
+	image_dir_discard(&dir);
+	pr_err("process %d %s was not frozen and goes on running", o->pid,
+	       n > 1 ? "with its children" : "");
+	(void)dumped;
+done:
+	stats->frozen_ns = now_ns() - t0;
 out:
-	c.stats->frozen_ns = now_ns() - t0;
-	if (c.nr_thr)
-		release(&c, false);
-	proc_maps_free(&c.maps);
-	free(c.thr);
-	if (c.img)
-		protobuf_c_message_free_unpacked(&c.img->base, NULL);
-	image_dir_close(&c.dir);
+	for (size_t i = 0; ctx && i < n; i++) {
+		proc_maps_free(&ctx[i].maps);
+		free(ctx[i].thr);
+		if (ctx[i].img)
+			protobuf_c_message_free_unpacked(&ctx[i].img->base, NULL);
+	}
+	free(ctx);
+	free(pids);
+	image_dir_close(&dir);
 	return ret;
 }

@@ -30,7 +30,7 @@ struct dump_ctx {
 	size_t nr_thr;
 	bool itimers_disarmed;
 	struct itimerval itimers[3];      /* what the disarmed timers held */
-	struct image_dir dir;
+	struct image_dir *dir;            /* shared by every process of the job */
 	Process *img;
 };
 
@@ -46,6 +46,11 @@ int itimers_disarm(struct dump_ctx *c);
 void itimers_rearm(struct dump_ctx *c);
 /* files.c */
 int files_dump(struct dump_ctx *c);
+/* Gives the same desc_id to fds of the job that share one open file
+ * description (inherited across fork: one offset). */
+int files_share(struct dump_ctx *ctx, size_t n);
+/* tree.c: PID and its descendants, parents before children */
+int tree_collect(pid_t root, pid_t **pids, size_t *n);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

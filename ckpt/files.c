@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -49,7 +50,7 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 		return -1;
 	}
 	snprintf(name, sizeof(name), "ghost-%d-%d.img", c->img->pid, fd);
-	out = image_create_raw(&c->dir, name);
+	out = image_create_raw(c->dir, name);
 	if (out < 0)
 		goto out;
 	for (;;) {
@@ -61,13 +62,13 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 		if (n == 0)
 			break;
 		if (write_all(out, buf, n) < 0) {
-			pr_perror("cannot write %s/%s", c->dir.path, name);
+			pr_perror("cannot write %s/%s", c->dir->path, name);
 			goto out;
 		}
 		c->stats->bytes_written += n;
 	}
 	if (fsync(out) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir.path, name);
+		pr_perror("cannot sync %s/%s", c->dir->path, name);
 		goto out;
 	}
 	ret = 0;
@@ -235,6 +236,43 @@ int files_dump(struct dump_ctx *c)
 	return 0;
 }
 
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+int files_share(struct dump_ctx *ctx, size_t n)
+{
+	uint32_t next = 1;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; a < ctx[i].img->n_fds; a++) {
+			Fd *fa = ctx[i].img->fds[a];
+			if (fa->has_desc_id)
+				continue;
+			fa->has_desc_id = 1;
+			fa->desc_id = next++;
+			for (size_t j = i; j < n; j++)
+				for (size_t b = j == i ? a + 1 : 0; b < ctx[j].img->n_fds; b++) {
+					Fd *fb = ctx[j].img->fds[b];
+					if (fb->has_desc_id || fb->kind != fa->kind)
+						continue;
+					long same = syscall(SYS_kcmp, ctx[i].pid, ctx[j].pid, KCMP_FILE,
+							    fa->fd, fb->fd);
+					if (same < 0) {
+						pr_perror("cannot compare fd %d of process %d with fd %d of "
+							  "process %d (kcmp)", fa->fd, ctx[i].pid, fb->fd,
+							  ctx[j].pid);
+						return -1;
+					}
+					if (same == 0) {
+						fb->has_desc_id = 1;
+						fb->desc_id = fa->desc_id;
+					}
+				}
+		}
+	return 0;
+}
+
 int files_check(struct restore_ctx *r)
 {
 	const Process *img = r->img;
@@ -276,12 +314,12 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 	char buf[1 << 16];
 
 	snprintf(name, sizeof(name), "ghost-%d-%d.img", r->img->pid, f->fd);
-	in = image_open_raw(&r->dir, name, &size);
+	in = image_open_raw(r->dir, name, &size);
 	if (in < 0)
 		goto out;
 	if (f->file && size != f->file->size) {
 		pr_err("image file %s/%s is truncated or damaged (%llu bytes, expected %llu)",
-		       r->dir.path, name, (unsigned long long)size, (unsigned long long)f->file->size);
+		       r->dir->path, name, (unsigned long long)size, (unsigned long long)f->file->size);
 		goto out;
 	}
 	for (int attempt = 0; attempt < 100 && out < 0; attempt++) {
@@ -303,7 +341,7 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 		if (n < 0) {
-			pr_perror("cannot read %s/%s", r->dir.path, name);
+			pr_perror("cannot read %s/%s", r->dir->path, name);
 			goto out;
 		}
 		if (n == 0)
@@ -408,32 +446,59 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 	return -1;
 }
 
-int files_prepare(struct restore_ctx *r)
+/* An init fd already open on the description DESC_ID, or -1. */
+static int shared_src(struct restore_ctx *r, size_t upto, struct restore_ctx *prev, size_t nr_prev,
+		      uint32_t desc_id)
+{
+	for (size_t k = 0; k < upto; k++)
+		if (r->img->fds[k]->has_desc_id && r->img->fds[k]->desc_id == desc_id)
+			return r->fd_src[k];
+	for (size_t p = 0; p < nr_prev; p++)
+		for (size_t k = 0; k < prev[p].img->n_fds; k++)
+			if (prev[p].img->fds[k]->has_desc_id && prev[p].img->fds[k]->desc_id == desc_id)
+				return prev[p].fd_src[k];
+	return -1;
+}
+
+int files_prepare(struct restore_ctx *r, struct restore_ctx *prev, size_t nr_prev)
 {
 	r->fd_src = xcalloc(r->img->n_fds, sizeof(int));
 	for (size_t i = 0; i < r->img->n_fds; i++)
 		r->fd_src[i] = -1;
 	for (size_t i = 0; i < r->img->n_fds; i++) {
-		if (r->img->fds[i]->fd < 0 || r->img->fds[i]->fd > 1 << 20) {
-			pr_err("damaged image: fd number %d", r->img->fds[i]->fd);
+		const Fd *f = r->img->fds[i];
+		int same = -1;
+
+		if (f->fd < 0 || f->fd > 1 << 20) {
+			pr_err("damaged image: fd number %d", f->fd);
 			return -1;
 		}
-		r->fd_src[i] = open_one(r, r->img->fds[i]);
+		if (f->has_desc_id && f->kind != FD__KIND__TTY)
+			same = shared_src(r, i, prev, nr_prev, f->desc_id);
+		/* Shared with an fd prepared before: the same description, one offset. */
+		r->fd_src[i] = same >= 0 ? fcntl(same, F_DUPFD_CLOEXEC, 0) : open_one(r, f);
 		if (r->fd_src[i] < 0)
 			return -1;
 	}
 	return 0;
 }
 
+int files_max_fd(const Process *img)
+{
+	int max = 2;
+
+	for (size_t i = 0; i < img->n_fds; i++)
+		if (img->fds[i]->fd > max)
+			max = img->fds[i]->fd;
+	return max;
+}
+
 /* Runs in the forked job before exec: every fd to its number, nothing else
  * left open. Only async-signal-safe calls. */
-int files_install(struct restore_ctx *r)
+int files_install(struct restore_ctx *r, int keep, int keep_at)
 {
-	int base = 3;
+	int base = keep_at + 1;
 
-	for (size_t i = 0; i < r->img->n_fds; i++)
-		if (r->img->fds[i]->fd >= base)
-			base = r->img->fds[i]->fd + 1;
 	/* Move the sources and the log out of the way of the target numbers. */
 	for (size_t i = 0; i < r->img->n_fds; i++) {
 		int hi = fcntl(r->fd_src[i], F_DUPFD_CLOEXEC, base);
@@ -444,6 +509,9 @@ int files_install(struct restore_ctx *r)
 	int log = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, base);
 	if (log >= 0)
 		log_set_fd(log);
+	int keep_hi = fcntl(keep, F_DUPFD_CLOEXEC, base);
+	if (keep_hi < 0)
+		return -1;
 	for (int fd = 0; fd < base; fd++) {
 		bool target = false;
 		for (size_t i = 0; i < r->img->n_fds; i++)
@@ -460,6 +528,93 @@ int files_install(struct restore_ctx *r)
 	if (syscall(SYS_close_range, base, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
 		pr_perror("cannot mark inherited fds close-on-exec");
 		return -1;
+	}
+	if (dup2(keep_hi, keep_at) < 0) {
+		pr_perror("cannot keep the restore socket at fd %d", keep_at);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends FD over SOCK, one SCM_RIGHTS message. */
+static int send_fd(int sock, int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &mh, 0) != 1) {
+		pr_perror("cannot pass an fd to the new process");
+		return -1;
+	}
+	return 0;
+}
+
+/* Receives one fd inside the process (an injected recvmsg on KEEP_AT) and
+ * returns the number it got there. */
+static long recv_fd(struct restore_ctx *r, int keep_at)
+{
+	/* Layout in the scratch area: msghdr, iovec, one data byte, cmsg. */
+	const size_t mh_off = 1024, iov_off = 1088, byte_off = 1104, cm_off = 1120;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	uint64_t base = r->in.scratch;
+	struct iovec iov = { (void *)(base + byte_off), 1 };
+	struct msghdr mh = { .msg_iov = (void *)(base + iov_off), .msg_iovlen = 1,
+			     .msg_control = (void *)(base + cm_off), .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd;
+	long ret;
+
+	if (!scratch_put(r, mh_off, &mh, sizeof(mh)) || !scratch_put(r, iov_off, &iov, sizeof(iov)))
+		return -EFAULT;
+	/* not close-on-exec: the process execs its program after this;
+	 * files_finish sets the flag where the image has it */
+	ret = INJECT(&r->in, SYS_recvmsg, keep_at, base + mh_off, 0);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	if (remote_read(r->job, base + cm_off, cbuf, sizeof(cbuf)) < 0)
+		return -EFAULT;
+	mh.msg_control = cbuf;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+int files_receive(struct restore_ctx *r, int sock, int keep_at)
+{
+	long ret;
+
+	/* What it inherited from its parent is not its own. */
+	if ((keep_at > 0 && INJECT(&r->in, SYS_close_range, 0, keep_at - 1, 0) < 0) ||
+	    INJECT(&r->in, SYS_close_range, keep_at + 1, ~0U, 0) < 0) {
+		pr_err("cannot close the fds process %d inherited", r->img->pid);
+		return -1;
+	}
+	for (size_t i = 0; i < r->img->n_fds; i++) {
+		int target = r->img->fds[i]->fd;
+
+		if (send_fd(sock, r->fd_src[i]) < 0)
+			return -1;
+		ret = recv_fd(r, keep_at);
+		if (ret >= 0 && ret != target) {
+			long d = INJECT(&r->in, SYS_dup2, ret, target);
+			INJECT(&r->in, SYS_close, ret);
+			ret = d;
+		}
+		if (ret < 0) {
+			pr_err("cannot give process %d its fd %d: %s", r->img->pid, target,
+			       strerror(-ret));
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -272,7 +272,7 @@ static int flush_batch(struct page_reader *pr)
 		if (w != (ssize_t)want) {
 			if (w >= 0)
 				errno = ENOSPC;
-			pr_perror("cannot write page data to %s/pages-%d.img", pr->c->dir.path,
+			pr_perror("cannot write page data to %s/pages-%d.img", pr->c->dir->path,
 				  pr->c->img->pid);
 			return -1;
 		}
@@ -360,7 +360,7 @@ int mem_dump_pages(struct dump_ctx *c)
 	int pagemap_fd, ret = -1;
 
 	snprintf(name, sizeof(name), "pages-%d.img", c->img->pid);
-	pr.out_fd = image_create_raw(&c->dir, name);
+	pr.out_fd = image_create_raw(c->dir, name);
 	if (pr.out_fd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
@@ -381,7 +381,7 @@ int mem_dump_pages(struct dump_ctx *c)
 	if (flush_batch(&pr) < 0)
 		goto out;
 	if (fsync(pr.out_fd) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir.path, name);
+		pr_perror("cannot sync %s/%s", c->dir->path, name);
 		goto out;
 	}
 	ret = 0;
@@ -516,12 +516,12 @@ int mem_restore_pages(struct restore_ctx *r)
 	for (size_t i = 0; i < img->n_pages; i++)
 		want += img->pages[i]->nr_pages * PAGE;
 	snprintf(name, sizeof(name), "pages-%d.img", img->pid);
-	int fd = image_open_raw(&r->dir, name, &size);
+	int fd = image_open_raw(r->dir, name, &size);
 	if (fd < 0)
 		return -1;
 	if (size != want) {
 		pr_err("image file %s/%s is truncated or damaged: %llu bytes, the image lists %llu",
-		       r->dir.path, name, (unsigned long long)size, (unsigned long long)want);
+		       r->dir->path, name, (unsigned long long)size, (unsigned long long)want);
 		goto out;
 	}
 	if (!want) {
@@ -533,7 +533,7 @@ int mem_restore_pages(struct restore_ctx *r)
 	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (map == MAP_FAILED) {
 		map = NULL;
-		pr_perror("cannot map image file %s/%s", r->dir.path, name);
+		pr_perror("cannot map image file %s/%s", r->dir->path, name);
 		goto out;
 	}
 	madvise(map, size, MADV_SEQUENTIAL);
@@ -546,7 +546,7 @@ int mem_restore_pages(struct restore_ctx *r)
 			/* Damage is found before the job may run on it. */
 			if (crc32c(0, map + off, len) != p->crc32c) {
 				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
-				       "at %#lx", r->dir.path, name, (unsigned long)p->vaddr);
+				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
 				goto out;
 			}
 			local[n] = (struct iovec){ map + off, len };

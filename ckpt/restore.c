@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -75,29 +76,35 @@ uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur,
 	return found;
 }
 
-static int load_images(struct restore_ctx *r)
+/* What one restore holds for the whole job. */
+struct restore_job {
+	const struct restore_opts *o;
+	struct ckpt_stats *stats;
+	struct image_dir dir;
+	Inventory *inv;
+	struct restore_ctx *procs;        /* parents before children, the root first */
+	size_t n;
+	int keep_at;                      /* the restore socket's fd in every process */
+	int sock[2];                      /* init's end, the job's end */
+};
+
+static int load_process(struct restore_job *j, struct restore_ctx *r, const ProcEntry *pe)
 {
 	char name[64];
 	const Thread *t;
 
-	r->inv = (Inventory *)image_read_msg(&r->dir, "inventory.img", IMG_INVENTORY,
-					     &inventory__descriptor);
-	if (!r->inv)
-		return -1;
-	if (r->inv->format_version != IMAGE_FORMAT_VERSION || r->inv->n_procs != 1 ||
-	    r->inv->procs[0]->pid != r->inv->root_pid) {
-		pr_err("image %s holds %zu processes: this version restores exactly one",
-		       r->dir.path, r->inv->n_procs);
-		return -1;
-	}
-	snprintf(name, sizeof(name), "proc-%d.img", r->inv->root_pid);
-	r->img = (Process *)image_read_msg(&r->dir, name, IMG_PROCESS, &process__descriptor);
+	snprintf(name, sizeof(name), "proc-%d.img", pe->pid);
+	r->o = j->o;
+	r->stats = j->stats;
+	r->dir = &j->dir;
+	r->inv = j->inv;
+	r->pages_fd = -1;
+	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
 		return -1;
-	if (r->img->pid != r->inv->root_pid || r->img->pid <= 1 || r->img->n_threads < 1 ||
-	    r->img->n_threads > 65536 ||
-	    !r->img->mm || !r->img->exe) {
-		pr_err("image file %s/%s is damaged (inconsistent process record)", r->dir.path, name);
+	if (r->img->pid != pe->pid || r->img->pid <= 1 || r->img->n_threads < 1 ||
+	    r->img->n_threads > 65536 || !r->img->mm || !r->img->exe || !r->img->cwd) {
+		pr_err("image file %s/%s is damaged (inconsistent process record)", j->dir.path, name);
 		return -1;
 	}
 	for (size_t i = 0; i < r->img->n_threads; i++) {
@@ -107,9 +114,47 @@ static int load_images(struct restore_ctx *r)
 			dup |= r->img->threads[k]->tid == t->tid;
 		if (t->regs.len != sizeof(struct user_regs_struct) || t->tid <= 1 || dup ||
 		    (i == 0 && t->tid != r->img->pid)) {
-			pr_err("image file %s/%s is damaged (thread record %zu)", r->dir.path, name, i);
+			pr_err("image file %s/%s is damaged (thread record %zu)", j->dir.path, name, i);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+static int load_job(struct restore_job *j)
+{
+	Inventory *inv;
+
+	inv = j->inv = (Inventory *)image_read_msg(&j->dir, "inventory.img", IMG_INVENTORY,
+						   &inventory__descriptor);
+	if (!inv)
+		return -1;
+	if (inv->format_version != IMAGE_FORMAT_VERSION || inv->n_procs < 1 ||
+	    inv->n_procs > 4096 || inv->procs[0]->pid != inv->root_pid || inv->procs[0]->ppid) {
+		pr_err("image file %s/inventory.img is damaged (process list)", j->dir.path);
+		return -1;
+	}
+	/* Each parent is listed before its children; pids are unique. */
+	for (size_t i = 1; i < inv->n_procs; i++) {
+		bool parent = false, dup = false;
+		for (size_t k = 0; k < i; k++) {
+			parent |= inv->procs[k]->pid == inv->procs[i]->ppid;
+			dup |= inv->procs[k]->pid == inv->procs[i]->pid;
+		}
+		if (!parent || dup) {
+			pr_err("image file %s/inventory.img is damaged (process %d)", j->dir.path,
+			       inv->procs[i]->pid);
+			return -1;
+		}
+	}
+	j->procs = xcalloc(inv->n_procs, sizeof(struct restore_ctx));
+	j->n = inv->n_procs;
+	j->keep_at = 3;
+	for (size_t i = 0; i < j->n; i++) {
+		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
+			return -1;
+		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
+			j->keep_at = files_max_fd(j->procs[i].img) + 1;
 	}
 	return 0;
 }
@@ -296,14 +341,72 @@ static int restore_task(struct restore_ctx *r)
 	}
 	if (pending_restore(r) < 0)
 		goto out;
-	INJECT(&r->in, SYS_munmap, r->in.scratch, r->in.scratch_size);
-	for (size_t i = 0; i < r->img->n_threads; i++)
-		if (finish_thread(r, i) < 0)
-			goto out;
 	ret = 0;
 out:
 	proc_maps_free(&m);
 	return ret;
+}
+
+/* The last steps, once the whole tree exists: the restore socket and the
+ * scratch area go, every thread gets its registers and mask. */
+static int finish_process(struct restore_job *j, struct restore_ctx *r)
+{
+	INJECT(&r->in, SYS_close, j->keep_at);
+	INJECT(&r->in, SYS_munmap, r->in.scratch, r->in.scratch_size);
+	for (size_t i = 0; i < r->img->n_threads; i++)
+		if (finish_thread(r, i) < 0)
+			return -1;
+	return 0;
+}
+
+/* A child process C of P: P forks it (injected, with C's pid), C drops
+ * what it inherited, receives its own fds, enters its directory and
+ * execs its own program; then it is rebuilt like the root. */
+static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
+{
+	struct user_regs_struct base;
+	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
+	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
+	int status;
+	long ret;
+
+	if (ns_set_next_pid(c->img->pid) < 0)
+		return -1;
+	ret = INJECT(&p->in, SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (ret != c->img->pid) {
+		pr_err("cannot make process %d, child of %d: %s", c->img->pid, p->img->pid,
+		       ret < 0 ? strerror(-ret) : "it got another pid");
+		return -1;
+	}
+	c->job = c->img->pid;
+	if (ptrace_wait_stop(c->job, &status) < 0 || ptrace_get_regs(c->job, &base) < 0)
+		return -1;
+	inject_init(&c->in, c->job, p->in.syscall_ip, &base);
+	c->in.scratch = p->in.scratch;	/* the fork copied the parent's scratch area */
+	c->in.scratch_size = p->in.scratch_size;
+	if (files_receive(c, j->sock[0], j->keep_at) < 0)
+		return -1;
+	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
+	ret = cwd ? INJECT(&c->in, SYS_chdir, cwd) : -EFAULT;
+	if (ret < 0) {
+		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
+		       c->img->cwd, strerror(-ret));
+		return -1;
+	}
+	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
+	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);
+	argv[0] = argv0;
+	argv[1] = 0;
+	argv_at = scratch_put(c, 2048 + 4096, argv, sizeof(argv));
+	env_at = scratch_put(c, 2048 + 4096 + 32, env, sizeof(env));
+	ret = path && argv0 && argv_at && env_at ? INJECT(&c->in, SYS_execve, path, argv_at, env_at)
+						  : -EFAULT;
+	if (ret < 0) {
+		pr_err("cannot start the program %s of process %d again: %s", c->img->exe->path,
+		       c->img->pid, strerror(-ret));
+		return -1;
+	}
+	return 0;
 }
 
 static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
@@ -314,9 +417,10 @@ static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
 		(void)0;	/* the restoring side is gone (detached): nobody to tell */
 }
 
-/* The job itself, between fork and exec: trace me, fds, cwd, then exec. */
-static void job_child(struct restore_ctx *r)
+/* The job's root process, between fork and exec: trace me, fds, cwd, exec. */
+static void job_child(struct restore_job *j)
 {
+	struct restore_ctx *r = &j->procs[0];
 	char *argv[] = { r->img->threads[0]->comm ? r->img->threads[0]->comm : (char *)"job", NULL };
 	char *envp[] = { NULL };
 
@@ -325,7 +429,7 @@ static void job_child(struct restore_ctx *r)
 		pr_perror("PTRACE_TRACEME in the new process");
 		_exit(127);
 	}
-	if (files_install(r) < 0)
+	if (files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
 	if (chdir(r->img->cwd) < 0) {
 		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
@@ -341,44 +445,82 @@ static int exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* PID 1 of the job's pid namespace. Never returns. */
-static void restore_init(struct restore_ctx *r, int status_fd)
+/* Rebuilds every process: the root first, then each child forked from its
+ * already rebuilt parent; then all are finished and let go. */
+static int restore_tree(struct restore_job *j)
 {
+	for (size_t i = 0; i < j->n; i++) {
+		struct restore_ctx *c = &j->procs[i];
+		if (i) {
+			struct restore_ctx *p = NULL;
+			for (size_t k = 0; k < i; k++)
+				if (j->procs[k].img->pid == j->inv->procs[i]->ppid)
+					p = &j->procs[k];
+			if (!p || fork_child(j, p, c) < 0)
+				return -1;
+		}
+		if (restore_task(c) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if (finish_process(j, &j->procs[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < j->n; i++) {
+		struct restore_ctx *r = &j->procs[i];
+		if (j->o->leave_stopped)
+			kill(r->job, SIGSTOP);
+		for (size_t t = r->img->n_threads; t-- > 0;)
+			if (ptrace(PTRACE_DETACH, thread_in(r, t)->tid, 0, 0) < 0) {
+				pr_perror("cannot let thread %d of the restored job go",
+					  r->img->threads[t]->tid);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* PID 1 of the job's pid namespace. Never returns. */
+static void restore_init(struct restore_job *j, int status_fd)
+{
+	struct restore_ctx *root = &j->procs[0];
 	int status, job_status = 0;
 	pid_t pid;
 
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ns_mount_proc() < 0 || files_prepare(r) < 0)
+	if (ns_mount_proc() < 0)
 		goto fail;
-	r->job = clone_with_pid(r->img->pid);
-	if (r->job < 0)
-		goto fail;
-	if (r->job == 0)
-		job_child(r);
-	for (size_t i = 0; i < r->img->n_fds; i++)
-		if (r->fd_src[i] >= 0)
-			close(r->fd_src[i]);
-	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
-		pr_err("the job's program %s could not be started again", r->img->exe->path);
+	for (size_t i = 0; i < j->n; i++)
+		if (files_prepare(&j->procs[i], j->procs, i) < 0)
+			goto fail;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
+		pr_perror("socketpair");
 		goto fail;
 	}
-	if (ptrace(PTRACE_SETOPTIONS, r->job, 0,
-		   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE) < 0) {
+	root->job = clone_with_pid(root->img->pid);
+	if (root->job < 0)
+		goto fail;
+	if (root->job == 0)
+		job_child(j);
+	close(j->sock[1]);
+	if (waitpid(root->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
+		pr_err("the job's program %s could not be started again", root->img->exe->path);
+		goto fail;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, root->job, 0,
+		   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+		   PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXEC) < 0) {
 		pr_perror("cannot trace the new process");
 		goto fail_kill;
 	}
-	if (restore_task(r) < 0)
+	if (restore_tree(j) < 0)
 		goto fail_kill;
-	if (r->o->leave_stopped)
-		kill(r->job, SIGSTOP);
-	for (size_t i = r->img->n_threads; i-- > 0;)
-		if (ptrace(PTRACE_DETACH, thread_in(r, i)->tid, 0, 0) < 0) {
-			pr_perror("cannot let thread %d of the restored job go", r->img->threads[i]->tid);
-			goto fail_kill;
-		}
-	report(status_fd, MSG_READY, r->job, r->stats);
+	for (size_t i = 0; i < j->n; i++)
+		for (size_t k = 0; k < j->procs[i].img->n_fds; k++)
+			close(j->procs[i].fd_src[k]);
+	close(j->sock[0]);
+	report(status_fd, MSG_READY, root->job, j->stats);
 	/* The restoring side may leave now (restore -d); we stay as the reaper.
 	 * Holding its terminal or pipes would keep them open for nothing. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -393,16 +535,19 @@ static void restore_init(struct restore_ctx *r, int status_fd)
 				continue;
 			break;
 		}
-		if (pid == r->job)
+		if (pid == root->job)
 			job_status = status;
 	}
-	report(status_fd, MSG_EXITED, job_status, r->stats);
+	report(status_fd, MSG_EXITED, job_status, j->stats);
 	_exit(exit_code(job_status));
 fail_kill:
-	kill(r->job, SIGKILL);
-	waitpid(r->job, &status, __WALL);
+	for (size_t i = j->n; i-- > 0;)
+		if (j->procs[i].job > 0)
+			kill(j->procs[i].job, SIGKILL);
+	while (waitpid(-1, &status, __WALL) > 0)
+		;
 fail:
-	report(status_fd, MSG_FAILED, 0, r->stats);
+	report(status_fd, MSG_FAILED, 0, j->stats);
 	_exit(1);
 }
 
@@ -427,7 +572,7 @@ static pid_t child_of(pid_t parent)
 
 /* The restoring process's child: makes the namespaces and forks their init,
  * then waits for it. Never returns. */
-static void run_starter(struct restore_ctx *r, int pipefd[2])
+static void run_starter(struct restore_job *j, int pipefd[2])
 {
 	struct ckpt_stats none = { 0 };
 	int status;
@@ -436,7 +581,7 @@ static void run_starter(struct restore_ctx *r, int pipefd[2])
 	close(pipefd[0]);
 	/* Until the job runs, a dead restorer takes everything down with it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (ns_enter_user() < 0 || ns_unshare_job(r->inv->monotonic_ns, r->inv->boottime_ns) < 0)
+	if (ns_enter_user() < 0 || ns_unshare_job(j->inv->monotonic_ns, j->inv->boottime_ns) < 0)
 		goto fail;
 	init = fork();
 	if (init < 0) {
@@ -444,7 +589,7 @@ static void run_starter(struct restore_ctx *r, int pipefd[2])
 		goto fail;
 	}
 	if (init == 0)
-		restore_init(r, pipefd[1]);
+		restore_init(j, pipefd[1]);
 	/* We only wait from now on, possibly for the job's whole life: holding
 	 * the caller's terminal or pipes would keep them open for nothing. */
 	for (int fd = 0; fd < 1024; fd++)
@@ -487,16 +632,16 @@ static int read_msg(int fd, struct status_msg *m)
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
-	struct restore_ctx r = { .o = o, .stats = o->stats ? o->stats : &dummy, .pages_fd = -1 };
+	struct restore_job j = { .o = o, .stats = o->stats ? o->stats : &dummy, .sock = { -1, -1 } };
 	struct status_msg msg;
 	int pipefd[2] = { -1, -1 }, status, ret = -1;
 	int64_t t0 = now_ns();
 	pid_t starter;
 
 	*wstatus = 0;
-	if (image_dir_open(o->dir, &r.dir) < 0)
+	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	if (load_images(&r) < 0 || files_check(&r) < 0)
+	if (load_job(&j) < 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
@@ -510,7 +655,7 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		goto out;
 	}
 	if (starter == 0)
-		run_starter(&r, pipefd);
+		run_starter(&j, pipefd);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (read_msg(pipefd[0], &msg) < 0 || msg.kind != MSG_READY) {
@@ -518,12 +663,12 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_err("the job was not restored; the images in %s are left as they were", o->dir);
 		goto out;
 	}
-	r.stats->mem_restore_ns = msg.stats.mem_restore_ns;
-	r.stats->pages_read = msg.stats.pages_read;
-	r.stats->bytes_read = msg.stats.bytes_read;
-	r.stats->restore_ns = now_ns() - t0;
+	j.stats->mem_restore_ns = msg.stats.mem_restore_ns;
+	j.stats->pages_read = msg.stats.pages_read;
+	j.stats->bytes_read = msg.stats.bytes_read;
+	j.stats->restore_ns = now_ns() - t0;
 	pid_t job = child_of(child_of(starter));
-	pr_info("restored process %d (pid %d here)", r.img->pid, job);
+	pr_info("restored process %d (pid %d here)", j.inv->root_pid, job);
 	if (o->pidfile && (job < 0 || write_pidfile(o->pidfile, job) < 0)) {
 		pr_err("the job runs, but its pid could not be written to %s", o->pidfile);
 		ret = 0;
@@ -550,13 +695,17 @@ out:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
-	free(r.fd_src);
-	free(r.has_pages);
-	free(r.thr_in);
-	if (r.img)
-		protobuf_c_message_free_unpacked(&r.img->base, NULL);
-	if (r.inv)
-		protobuf_c_message_free_unpacked(&r.inv->base, NULL);
-	image_dir_close(&r.dir);
+	for (size_t i = 0; i < j.n; i++) {
+		struct restore_ctx *r = &j.procs[i];
+		free(r->fd_src);
+		free(r->has_pages);
+		free(r->thr_in);
+		if (r->img)
+			protobuf_c_message_free_unpacked(&r->img->base, NULL);
+	}
+	free(j.procs);
+	if (j.inv)
+		protobuf_c_message_free_unpacked(&j.inv->base, NULL);
+	image_dir_close(&j.dir);
 	return ret;
 }

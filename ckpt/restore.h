@@ -9,7 +9,7 @@
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
-	struct image_dir dir;
+	struct image_dir *dir;            /* shared by every process of the job */
 	Inventory *inv;
 	Process *img;
 	pid_t job;                        /* the job's pid, as init sees it */
@@ -31,10 +31,19 @@ int signals_restore(struct restore_ctx *r);
 int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 int pending_restore(struct restore_ctx *r);
 int thread_pending_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
-/* files.c: before the job exists, opens what its fds will be (in init) */
-int files_prepare(struct restore_ctx *r);
-/* in the forked job, before exec: puts them at their numbers */
-int files_install(struct restore_ctx *r);
+/* files.c: before the job exists, opens what its fds will be (in init);
+ * fds sharing a description with one of the PREV processes prepared
+ * before get a duplicate of that one */
+int files_prepare(struct restore_ctx *r, struct restore_ctx *prev, size_t nr_prev);
+/* in the forked job, before exec: puts them at their numbers, and KEEP at
+ * the number KEEP_AT (kept open across exec) */
+int files_install(struct restore_ctx *r, int keep, int keep_at);
+/* in a process forked by injection: everything but the fd at KEEP_AT
+ * closed, then its fds received through that socket from SOCK (init's
+ * end) */
+int files_receive(struct restore_ctx *r, int sock, int keep_at);
+/* the highest fd number the job uses */
+int files_max_fd(const Process *img);
 /* after exec, injected: close-on-exec flags */
 int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */

@@ -334,6 +334,9 @@ t_count_py() {
 # thread-directed pending signal: every thread comes back with its tid
 t_threads() { freeze_thaw threads 0 300 1800 "$WL/threads"; }
 
+# a process tree: a parent waits for its 3 forked workers by pid
+t_forker() { freeze_thaw forker 0 300 1200 "$WL/forker"; }
+
 # python3 with a ThreadPoolExecutor of 6 workers
 t_pool_py() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
@@ -955,6 +958,7 @@ run_test "freeze/thaw files"         t_files
 run_test "freeze/thaw count.py"      t_count_py
 run_test "freeze/thaw 8 pthreads"     t_threads
 run_test "freeze/thaw python thread pool" t_pool_py
+run_test "freeze/thaw a parent and 3 workers" t_forker
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
