@@ -455,7 +455,7 @@ int ckpt_dump(const struct dump_opts *o)
 		if (do_dump(&ctx[i]) < 0)
 			goto fail;
 	t = now_ns();
-	if (files_share(ctx, n) < 0 || write_images(ctx, n) < 0)
+	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	dumped = true;

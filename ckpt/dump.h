@@ -49,6 +49,11 @@ int files_dump(struct dump_ctx *c);
 /* Gives the same desc_id to fds of the job that share one open file
  * description (inherited across fork: one offset). */
 int files_share(struct dump_ctx *ctx, size_t n);
+/* pipe.c: records fd FD of the process as one end of pipe INO, and the
+ * data buffered in the pipe (once per pipe), without taking it out */
+int pipe_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
+/* refuses pipes whose other end some process outside the job holds */
+int pipes_check_outside(struct dump_ctx *ctx, size_t n);
 /* tree.c: PID and its descendants, parents before children */
 int tree_collect(pid_t root, pid_t **pids, size_t *n);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,

@@ -81,8 +81,6 @@ out:
 
 static const char *kind_of_link(const char *link)
 {
-	if (!strncmp(link, "pipe:", 5))
-		return "a pipe to a process outside the job (a named pipe, mkfifo, would do)";
 	if (!strncmp(link, "socket:", 7))
 		return "a socket";
 	if (!strncmp(link, "anon_inode:", 11))
@@ -125,6 +123,9 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		f->kind = FD__KIND__TTY;
 		return 0;
 	}
+	unsigned long long pipe_ino;
+	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
+		return pipe_dump(c, fd, f, pipe_ino);
 	if (link[0] != '/') {
 		const char *k = kind_of_link(link);
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "
@@ -423,6 +424,8 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return ghost_restore(r, f);
 	case FD__KIND__FIFO:
 		return fifo_open(f);
+	case FD__KIND__PIPE:
+		return pipe_open(r, f);
 	case FD__KIND__REG:
 	case FD__KIND__CHR:
 	case FD__KIND__DIR: {

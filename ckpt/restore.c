@@ -85,6 +85,7 @@ struct restore_job {
 	struct restore_ctx *procs;        /* parents before children, the root first */
 	size_t n;
 	int keep_at;                      /* the restore socket's fd in every process */
+	struct pipe_table pipes;
 	int sock[2];                      /* init's end, the job's end */
 };
 
@@ -98,6 +99,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->stats = j->stats;
 	r->dir = &j->dir;
 	r->inv = j->inv;
+	r->pipes = &j->pipes;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -520,6 +522,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 		for (size_t k = 0; k < j->procs[i].img->n_fds; k++)
 			close(j->procs[i].fd_src[k]);
 	close(j->sock[0]);
+	pipe_table_close(&j->pipes);
 	report(status_fd, MSG_READY, root->job, j->stats);
 	/* The restoring side may leave now (restore -d); we stay as the reaper.
 	 * Holding its terminal or pipes would keep them open for nothing. */

@@ -6,6 +6,15 @@
 #include "ckpt/image.h"
 #include "ckpt/inject.h"
 
+/* The pipes of the job, made once in init and shared by all its processes. */
+struct pipe_table {
+	struct job_pipe {
+		uint64_t id;
+		int end[2];       /* read end, write end (init's fds) */
+	} *p;
+	size_t n;
+};
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -17,7 +26,8 @@ struct restore_ctx {
 	struct inject *thr_in;            /* per img->threads[i], i >= 1 */
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
-	bool *has_pages;                  /* per img->vmas[i]: contents come from the image */
+	bool *has_pages;
+	struct pipe_table *pipes;         /* shared by the whole job */                  /* per img->vmas[i]: contents come from the image */
 };
 
 /* mem.c */
@@ -61,6 +71,11 @@ struct range {
 /* An address range of SIZE bytes free in the dumped layout, the task's
  * current mappings (cur) and the extra ranges; 0 if none. */
 uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* pipe.c: an init fd on the end of the job's pipe F names (made, with its
+ * buffered data, the first time it is asked for) */
+int pipe_open(struct restore_ctx *r, const Fd *f);
+void pipe_table_close(struct pipe_table *t);
+
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

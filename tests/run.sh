@@ -84,7 +84,7 @@ setup_user || { echo "Bail out! cannot set up the test user"; exit 1; }
 if ! as_user test -x "$JF" -a -x "$WL/cpuloop" -a -r "$HERE/workloads/count.py"; then
 	mkdir -p "$WORK/bin/workloads"
 	cp "$JF" "$WORK/bin/"
-	cp "$WL"/* "$HERE"/workloads/*.py "$WORK/bin/workloads/"
+	cp "$WL"/* "$HERE"/workloads/*.py "$HERE"/workloads/*.sh "$WORK/bin/workloads/"
 	chmod -R a+rX "$WORK/bin"
 	JF=$WORK/bin/jobfreeze
 	WL=$WORK/bin/workloads
@@ -333,6 +333,9 @@ t_count_py() {
 # 8 pthreads passing a token under a mutex and a condvar, with TLS and a
 # thread-directed pending signal: every thread comes back with its tid
 t_threads() { freeze_thaw threads 0 300 1800 "$WL/threads"; }
+
+# a shell running a pipeline whose output waits in a pipe to its consumer
+t_pipeline() { EXPECT_EXE=/bin/sh freeze_thaw pipeline 0 300 2000 /bin/sh "$PYDIR/pipeline.sh"; }
 
 # a process tree: a parent waits for its 3 forked workers by pid
 t_forker() { freeze_thaw forker 0 300 1200 "$WL/forker"; }
@@ -799,30 +802,19 @@ t_dump_other_user() {
 }
 
 # a job holding a socket cannot be frozen: dump refuses, the job goes on
-t_dump_socket() {
-	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
-	local refst run=$TDIR/run pid
-	refst=$(cat "$REF.status")
-	mkdir_user "$run"
-	# python makes a socketpair and execs cpuloop with both ends open
-	EXPECT_EXE=$WL/cpuloop start_job "$run" "$run/out.txt" "$run/err.txt" "$PYTHON" -c '
-import os, socket, sys
-a, b = socket.socketpair()
-os.set_inheritable(a.fileno(), True)
-os.set_inheritable(b.fileno(), True)
-os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
-		{ fail "the job did not start"; return; }
-	pid=$JOB_PID
-	rand_sleep 300 1000
+# expect_refused_dump PID PATTERN WHAT: dump -t PID must fail with a message
+# matching PATTERN, leave no image, and the job (cpuloop) must go on to
+# finish exactly as an uninterrupted run
+expect_refused_dump() {
+	local pid=$1 pattern=$2 what=$3 refst=$REFST run=$TDIR/run
 	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$pid" -D "$TDIR/img"
 	local st=$JF_STATUS ok=0
 	if [ "$st" = 0 ] || [ "$st" -ge 124 ]; then
-		diag "dump of a job with a socket exited $st"
+		diag "dump of a job with $what exited $st"
 		ok=1
 	fi
-	if ! grep -Eiq "socket" "$TDIR/dump.err" "$TDIR/dump.out"; then
-		diag "the message does not mention the socket"
+	if ! grep -Eiq "$pattern" "$TDIR/dump.err" "$TDIR/dump.out"; then
+		diag "the message does not mention $what"
 		ok=1
 	fi
 	if [ -e "$TDIR/img/inventory.img" ]; then
@@ -833,17 +825,67 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
 		diag "job $pid not running after the refused dump (state '$(proc_state "$pid")')"
 		ok=1
 	fi
-	wait_job "$pid" "$T_RUN"
-	if [ "$JOB_STATUS" != "$refst" ]; then
-		diag "the job exited $JOB_STATUS after the refused dump, expected $refst"
-		ok=1
-	fi
+	for ((i = 0; i < T_RUN * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
 	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
 	if [ $ok != 0 ]; then
 		diag_file "dump stderr" "$TDIR/dump.err" 5
-		fail "dump of a job with a socket not refused cleanly"
+		fail "dump of a job with $what not refused cleanly"
 		return
 	fi
+}
+
+# a job holding a socket cannot be frozen: dump refuses, the job goes on
+t_dump_socket() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	REFST=$(cat "$REF.status")
+	mkdir_user "$TDIR/run"
+	# python makes a socketpair and execs cpuloop with both ends open
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c '
+import os, socket, sys
+a, b = socket.socketpair()
+os.set_inheritable(a.fileno(), True)
+os.set_inheritable(b.fileno(), True)
+os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
+		{ fail "the job did not start"; return; }
+	rand_sleep 300 1000
+	expect_refused_dump "$JOB_PID" "socket" "a socket"
+	wait_job "$JOB_PID" "$T_RUN"
+	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
+}
+
+# a pipe whose other end a process outside the job holds: refused, naming
+# that process, since freezing would cut it off
+t_dump_outside_pipe() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	REFST=$(cat "$REF.status")
+	mkdir_user "$TDIR/run"
+	# python keeps the write end and runs cpuloop as its child with the read end
+	start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c '
+import os, sys
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w)
+    os.set_inheritable(r, True)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.close(r)
+open("child.pid", "w").write(str(pid))
+os.waitpid(pid, 0)' "$WL/cpuloop" ||
+		{ fail "the job did not start"; return; }
+	local i child=""
+	for ((i = 0; i < 50; i++)); do
+		child=$(cat "$TDIR/run/child.pid" 2>/dev/null) && [ -n "$child" ] && break
+		sleep 0.1
+	done
+	[ -n "$child" ] || { fail "the job's child did not start"; return; }
+	rand_sleep 300 1000
+	expect_refused_dump "$child" "outside the job" "a pipe to a process outside it"
+	wait_job "$JOB_PID" "$T_RUN"
 }
 
 # ---- the suite ---------------------------------------------------------
@@ -959,6 +1001,7 @@ run_test "freeze/thaw count.py"      t_count_py
 run_test "freeze/thaw 8 pthreads"     t_threads
 run_test "freeze/thaw python thread pool" t_pool_py
 run_test "freeze/thaw a parent and 3 workers" t_forker
+run_test "freeze/thaw a shell pipeline with buffered data" t_pipeline
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
@@ -979,6 +1022,7 @@ run_test "read on a named pipe goes on"   t_fifo
 run_test "terminal: thawed in another tmux window" t_tty
 run_test "valgrind: dump and restore clean" t_valgrind
 run_test "dump refuses a job with a socket" t_dump_socket
+run_test "dump refuses a pipe shared with outside" t_dump_outside_pipe
 
 took=$(( $(now_ms) - SUITE_START ))
 echo "# took $((took / 1000)).$((took % 1000 / 100)) s"
