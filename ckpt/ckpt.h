@@ -15,7 +15,8 @@ struct ckpt_stats {
 };
 
 struct dump_opts {
-	pid_t pid;
+	pid_t pid;                /* the tree under this process, or */
+	pid_t pgid;               /* every process of this group and their descendants */
 	const char *dir;
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */

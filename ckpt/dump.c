@@ -256,6 +256,13 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 	}
 	inv.n_procs = n;
 	inv.procs = pes;
+	/* The job's exit status is its last-started top process's (a
+	 * pipeline's last stage). */
+	for (size_t i = 0; i < n; i++)
+		if (!pe[i].ppid) {
+			inv.has_status_pid = 1;
+			inv.status_pid = pe[i].pid;
+		}
 	inv.xstate_size = ctx[0].img->threads[0]->xstate.len;
 	inv.uid = geteuid();
 	inv.gid = getegid();
@@ -382,6 +389,11 @@ static int do_dump(struct dump_ctx *c)
 	return 0;
 }
 
+static int collect(const struct dump_opts *o, pid_t **pids, size_t *n)
+{
+	return o->pgid ? pgid_collect(o->pgid, pids, n) : tree_collect(o->pid, pids, n);
+}
+
 /* Every process of the job stopped before any is read: a parent still
  * running could fork, or change what it shares with its children. */
 static int seize_all(struct dump_ctx *ctx, size_t n)
@@ -392,15 +404,14 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (seize_threads(&ctx[i]) < 0)
 			return -1;
-	if (tree_collect(ctx[0].pid, &now, &nr_now) < 0)
+	if (collect(ctx[0].o, &now, &nr_now) < 0)
 		return -1;
 	bool same = nr_now == n;
 	for (size_t i = 0; same && i < n; i++)
 		same = now[i] == ctx[i].pid;
 	free(now);
 	if (!same) {
-		pr_err("process %d started or lost child processes while being frozen: try again",
-		       ctx[0].pid);
+		pr_err("the job started or lost processes while being frozen: try again");
 		return -1;
 	}
 	return 0;
@@ -432,11 +443,11 @@ int ckpt_dump(const struct dump_opts *o)
 	int ret = -1;
 	bool dumped = false;
 
-	if (o->pid <= 0) {
+	if (o->pgid <= 0 && o->pid <= 0) {
 		pr_err("%d is not a process id", o->pid);
 		return -1;
 	}
-	if (tree_collect(o->pid, &pids, &n) < 0)
+	if (collect(o, &pids, &n) < 0)
 		return -1;
 	ctx = xcalloc(n, sizeof(*ctx));
 	for (size_t i = 0; i < n; i++) {
@@ -478,8 +489,11 @@ fail:
 	for (size_t i = n; i-- > 0;)
 		release(&ctx[i], false);
 	image_dir_discard(&dir);
-	pr_err("process %d %s was not frozen and goes on running", o->pid,
-	       n > 1 ? "with its children" : "");
+	if (o->pgid)
+		pr_err("process group %d was not frozen and goes on running", o->pgid);
+	else
+		pr_err("process %d%s was not frozen and goes on running", o->pid,
+		       n > 1 ? " with its descendants" : "");
 	(void)dumped;
 done:
 	stats->frozen_ns = now_ns() - t0;

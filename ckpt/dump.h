@@ -56,6 +56,9 @@ int pipe_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int pipes_check_outside(struct dump_ctx *ctx, size_t n);
 /* tree.c: PID and its descendants, parents before children */
 int tree_collect(pid_t root, pid_t **pids, size_t *n);
+/* The processes of process group PGID whose parent is outside it, in the
+ * order they started, each followed by its descendants */
+int pgid_collect(pid_t pgid, pid_t **pids, size_t *n);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

@@ -88,7 +88,9 @@ void fileid_free(FileId *id)
 		protobuf_c_message_free_unpacked(&id->base, NULL);
 }
 
-static int check(const FileId *id, const char *what, bool size_only)
+enum check_level { CHECK_ALL, CHECK_SIZE, CHECK_KIND };
+
+static int check(const FileId *id, const char *what, enum check_level level)
 {
 	struct stat st;
 	int64_t mtime;
@@ -102,7 +104,7 @@ static int check(const FileId *id, const char *what, bool size_only)
 		pr_err("%s %s is no longer the same kind of file", what, id->path);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode) || level == CHECK_KIND)
 		return 0;
 	if (id->has_build_id) {
 		uint8_t bid[64];
@@ -122,7 +124,7 @@ static int check(const FileId *id, const char *what, bool size_only)
 		return 0;
 	}
 	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (size_only)
+	if (level == CHECK_SIZE)
 		mtime = id->mtime_ns;
 	if ((uint64_t)st.st_size != id->size || mtime != id->mtime_ns) {
 		pr_err("%s %s has changed since the job was frozen (size %llu -> %llu%s): the job "
@@ -137,10 +139,15 @@ static int check(const FileId *id, const char *what, bool size_only)
 
 int fileid_check(const FileId *id, const char *what)
 {
-	return check(id, what, false);
+	return check(id, what, CHECK_ALL);
 }
 
 int fileid_check_size(const FileId *id, const char *what)
 {
-	return check(id, what, true);
+	return check(id, what, CHECK_SIZE);
+}
+
+int fileid_check_exists(const FileId *id, const char *what)
+{
+	return check(id, what, CHECK_KIND);
 }

@@ -15,4 +15,6 @@ int fileid_check(const FileId *id, const char *what);
  * kernel may update its mtime after the dump, so only its kind and size
  * are compared. */
 int fileid_check_size(const FileId *id, const char *what);
+/* Only that it still exists as the same kind of file (it may have grown). */
+int fileid_check_exists(const FileId *id, const char *what);
 void fileid_free(FileId *id);

@@ -298,7 +298,14 @@ int files_check(struct restore_ctx *r)
 		if (inherited || !f->file || f->kind == FD__KIND__DELETED)
 			continue;
 		snprintf(what, sizeof(what), "file open as the job's fd %d,", f->fd);
-		if (fileid_check(f->file, what) < 0)
+		/* A file the job only writes to (its output, a log) may have been
+		 * written by others since, the shell that ran it for one: the job
+		 * goes on writing at its offset, or appending. What it reads must
+		 * be what it read. */
+		if ((f->flags & O_ACCMODE) == O_WRONLY && f->kind == FD__KIND__REG) {
+			if (fileid_check_exists(f->file, what) < 0)
+				return -1;
+		} else if (fileid_check(f->file, what) < 0)
 			return -1;
 	}
 	return 0;

@@ -320,3 +320,18 @@ int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
 	free(text);
 	return ret;
 }
+
+int proc_stat_quiet(pid_t pid, struct proc_stat *s)
+{
+	char path[64];
+	char *text;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	text = read_file(path, NULL);
+	if (!text)
+		return -1;
+	ret = proc_parse_stat_text(text, s);
+	free(text);
+	return ret;
+}

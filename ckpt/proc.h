@@ -50,6 +50,8 @@ struct proc_stat {
 };
 int proc_parse_stat(pid_t pid, struct proc_stat *s);
 int proc_parse_stat_text(char *text, struct proc_stat *s);
+/* The same without an error message when the process is gone. */
+int proc_stat_quiet(pid_t pid, struct proc_stat *s);
 
 struct proc_status {
 	pid_t tgid, ppid;

@@ -136,9 +136,10 @@ static int load_job(struct restore_job *j)
 		pr_err("image file %s/inventory.img is damaged (process list)", j->dir.path);
 		return -1;
 	}
-	/* Each parent is listed before its children; pids are unique. */
+	/* Each parent is listed before its children (top processes have
+	 * none in the job); pids are unique. */
 	for (size_t i = 1; i < inv->n_procs; i++) {
-		bool parent = false, dup = false;
+		bool parent = !inv->procs[i]->ppid, dup = false;
 		for (size_t k = 0; k < i; k++) {
 			parent |= inv->procs[k]->pid == inv->procs[i]->ppid;
 			dup |= inv->procs[k]->pid == inv->procs[i]->pid;
@@ -419,10 +420,10 @@ static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
 		(void)0;	/* the restoring side is gone (detached): nobody to tell */
 }
 
-/* The job's root process, between fork and exec: trace me, fds, cwd, exec. */
-static void job_child(struct restore_job *j)
+/* A top process of the job, between fork and exec: trace me, fds, cwd,
+ * exec its program. */
+static void job_child(struct restore_job *j, struct restore_ctx *r)
 {
-	struct restore_ctx *r = &j->procs[0];
 	char *argv[] = { r->img->threads[0]->comm ? r->img->threads[0]->comm : (char *)"job", NULL };
 	char *envp[] = { NULL };
 
@@ -447,13 +448,42 @@ static int exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Rebuilds every process: the root first, then each child forked from its
- * already rebuilt parent; then all are finished and let go. */
+/* A top process of the job (one with no parent in it): a child of init,
+ * exec'd under ptrace with its own fds. */
+static int start_top(struct restore_job *j, struct restore_ctx *r)
+{
+	int status;
+
+	r->job = clone_with_pid(r->img->pid);
+	if (r->job < 0)
+		return -1;
+	if (r->job == 0)
+		job_child(j, r);
+	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
+		pr_err("the program %s of process %d could not be started again",
+		       r->img->exe->path, r->img->pid);
+		return -1;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, r->job, 0,
+		   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+		   PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXEC) < 0) {
+		pr_perror("cannot trace the new process %d", r->img->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rebuilds every process: each top one as a child of init, the others
+ * forked from their already rebuilt parent; then all are finished and let
+ * go. */
 static int restore_tree(struct restore_job *j)
 {
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *c = &j->procs[i];
-		if (i) {
+		if (!j->inv->procs[i]->ppid) {
+			if (start_top(j, c) < 0)
+				return -1;
+		} else {
 			struct restore_ctx *p = NULL;
 			for (size_t k = 0; k < i; k++)
 				if (j->procs[k].img->pid == j->inv->procs[i]->ppid)
@@ -484,7 +514,7 @@ static int restore_tree(struct restore_job *j)
 /* PID 1 of the job's pid namespace. Never returns. */
 static void restore_init(struct restore_job *j, int status_fd)
 {
-	struct restore_ctx *root = &j->procs[0];
+	pid_t status_pid = j->inv->has_status_pid ? j->inv->status_pid : j->inv->root_pid;
 	int status, job_status = 0;
 	pid_t pid;
 
@@ -500,30 +530,15 @@ static void restore_init(struct restore_job *j, int status_fd)
 		pr_perror("socketpair");
 		goto fail;
 	}
-	root->job = clone_with_pid(root->img->pid);
-	if (root->job < 0)
-		goto fail;
-	if (root->job == 0)
-		job_child(j);
-	close(j->sock[1]);
-	if (waitpid(root->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
-		pr_err("the job's program %s could not be started again", root->img->exe->path);
-		goto fail;
-	}
-	if (ptrace(PTRACE_SETOPTIONS, root->job, 0,
-		   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
-		   PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXEC) < 0) {
-		pr_perror("cannot trace the new process");
-		goto fail_kill;
-	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
 	for (size_t i = 0; i < j->n; i++)
 		for (size_t k = 0; k < j->procs[i].img->n_fds; k++)
 			close(j->procs[i].fd_src[k]);
 	close(j->sock[0]);
+	close(j->sock[1]);
 	pipe_table_close(&j->pipes);
-	report(status_fd, MSG_READY, root->job, j->stats);
+	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	/* The restoring side may leave now (restore -d); we stay as the reaper.
 	 * Holding its terminal or pipes would keep them open for nothing. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -538,7 +553,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 				continue;
 			break;
 		}
-		if (pid == root->job)
+		if (pid == status_pid)
 			job_status = status;
 	}
 	report(status_fd, MSG_EXITED, job_status, j->stats);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ckpt/dump.h"
+#include "ckpt/proc.h"
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 
@@ -67,4 +68,83 @@ fail:
 	free(*pids);
 	*pids = NULL;
 	return -1;
+}
+
+/* Start time of PID in clock ticks since boot (stat field 22), 0 if gone. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	text = read_file(path, NULL);
+	if (!text)
+		return 0;
+	p = strrchr(text, ')');
+	/* after ") S": fields 3.. ; starttime is field 22 */
+	for (int field = 2; p && *p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	unsigned long long x = start_time(*(const pid_t *)a), y = start_time(*(const pid_t *)b);
+	return x < y ? -1 : x > y;
+}
+
+int pgid_collect(pid_t pgid, pid_t **pids, size_t *n)
+{
+	pid_t *roots = NULL;
+	size_t nr_roots = 0, cap = 0;
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+
+	if (!proc) {
+		pr_perror("cannot list /proc");
+		return -1;
+	}
+	/* The group's members whose parent is not in the group: the stages of
+	 * a pipeline, siblings under the shell. */
+	while ((de = readdir(proc))) {
+		struct proc_stat st, pst;
+		int pid;
+
+		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 || st.pgrp != pgid)
+			continue;
+		if (proc_stat_quiet(st.ppid, &pst) == 0 && pst.pgrp == pgid)
+			continue;
+		if (nr_roots == cap)
+			roots = xrealloc(roots, (cap = cap * 2 + 8) * sizeof(pid_t));
+		roots[nr_roots++] = pid;
+	}
+	closedir(proc);
+	if (!nr_roots) {
+		pr_err("no process of yours is in process group %d", pgid);
+		free(roots);
+		return -1;
+	}
+	/* In start order: the last stage of a pipeline is started last. */
+	qsort(roots, nr_roots, sizeof(pid_t), cmp_start);
+	*pids = NULL;
+	*n = 0;
+	for (size_t i = 0; i < nr_roots; i++) {
+		pid_t *sub;
+		size_t nr_sub;
+
+		if (tree_collect(roots[i], &sub, &nr_sub) < 0) {
+			free(roots);
+			free(*pids);
+			return -1;
+		}
+		*pids = xrealloc(*pids, (*n + nr_sub) * sizeof(pid_t));
+		memcpy(*pids + *n, sub, nr_sub * sizeof(pid_t));
+		*n += nr_sub;
+		free(sub);
+	}
+	free(roots);
+	return 0;
 }

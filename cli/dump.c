@@ -11,11 +11,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: jobfreeze dump -t PID -D DIR [options]\n\n"
-		"Saves process PID to the image directory DIR (created, mode 0700), then\n"
-		"kills it. The process is stopped only while it is read; if anything fails\n"
-		"it goes on running untouched and DIR is left without a partial image.\n\n"
-		"  -t, --tree PID          the process to freeze (one process, one thread)\n"
+		"usage: jobfreeze dump (-t PID | --pgid PGID) -D DIR [options]\n\n"
+		"Saves a job to the image directory DIR (created, mode 0700), then kills\n"
+		"it. The job is stopped only while it is read; if anything fails it goes\n"
+		"on running untouched and DIR is left without a partial image.\n\n"
+		"  -t, --tree PID          the job: process PID and all its descendants\n"
+		"      --pgid PGID         the job: every process of process group PGID (a\n"
+		"                          shell job: all stages of a pipeline) and their\n"
+		"                          descendants; it exits as its last stage does\n"
 		"  -D, --images-dir DIR    where the image goes\n"
 		"  -R, --leave-running     take a snapshot: the process goes on running\n"
 		"  -s, --leave-stopped     leave the process stopped (SIGSTOP) after the dump\n"
@@ -31,6 +34,7 @@ int cmd_dump(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tree", required_argument, NULL, 't' },
+		{ "pgid", required_argument, NULL, 'G' },
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "leave-stopped", no_argument, NULL, 's' },
@@ -50,6 +54,12 @@ int cmd_dump(int argc, char **argv)
 		case 't':
 			if (parse_int(optarg, &o.pid) < 0 || o.pid <= 0) {
 				cli_error("-t takes a process id, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'G':
+			if (parse_int(optarg, &o.pgid) < 0 || o.pgid <= 0) {
+				cli_error("--pgid takes a process group id, not '%s'", optarg);
 				return 2;
 			}
 			break;
@@ -73,8 +83,8 @@ int cmd_dump(int argc, char **argv)
 		cli_error("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (!o.pid || !o.dir) {
-		cli_error("dump needs -t PID and -D DIR; see 'jobfreeze dump --help'");
+	if ((!o.pid == !o.pgid) || !o.dir) {
+		cli_error("dump needs -t PID or --pgid PGID, and -D DIR; see 'jobfreeze dump --help'");
 		return 2;
 	}
 	if (ckpt_dump(&o) < 0)

@@ -337,6 +337,42 @@ t_threads() { freeze_thaw threads 0 300 1800 "$WL/threads"; }
 # a shell running a pipeline whose output waits in a pipe to its consumer
 t_pipeline() { EXPECT_EXE=/bin/sh freeze_thaw pipeline 0 300 2000 /bin/sh "$PYDIR/pipeline.sh"; }
 
+# a shell job frozen by process group: bash with job control runs a
+# pipeline whose stages are siblings in a group of their own; dump --pgid
+# takes them (not bash), restore exits as the last stage does
+t_pgid() {
+	reference pgjob "$WORK/ref/pgjob.d" /bin/bash "$PYDIR/pgjob.sh" || return 1
+	local refst run=$TDIR/run bash_pid pg="" mypg i p
+	refst=$(cat "$REF.status")
+	mkdir_user "$run"
+	EXPECT_EXE=/bin/bash start_job "$run" "$run/out.txt" "$run/err.txt" /bin/bash "$PYDIR/pgjob.sh" ||
+		{ fail "the job did not start"; return; }
+	bash_pid=$JOB_PID
+	rand_sleep 500 1500
+	mypg=$(awk '{ sub(/.*\) /, ""); print $3 }' "/proc/$bash_pid/stat")
+	for p in $(cat /proc/"$bash_pid"/task/*/children 2>/dev/null); do
+		i=$(awk '{ sub(/.*\) /, ""); print $3 }' "/proc/$p/stat" 2>/dev/null)
+		[ -n "$i" ] && [ "$i" != "$mypg" ] && pg=$i
+	done
+	[ -n "$pg" ] || { fail "no pipeline process group under bash $bash_pid"; return; }
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump --pgid "$pg" -D "$TDIR/img"
+	if [ "$JF_STATUS" != 0 ]; then
+		diag_file "dump stderr" "$TDIR/dump.err"
+		fail "dump --pgid $pg exited $JF_STATUS"
+		return
+	fi
+	wait_job "$bash_pid" 10
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
+	local ok=0
+	if [ "$JF_STATUS" != "$refst" ]; then
+		diag "restore exited $JF_STATUS, the uninterrupted run $refst"
+		diag_file "restore stderr" "$TDIR/restore.err"
+		ok=1
+	fi
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	[ $ok = 0 ] || fail "the thawed pipeline differs from the uninterrupted run"
+}
+
 # a process tree: a parent waits for its 3 forked workers by pid
 t_forker() { freeze_thaw forker 0 300 1200 "$WL/forker"; }
 
@@ -1002,6 +1038,7 @@ run_test "freeze/thaw 8 pthreads"     t_threads
 run_test "freeze/thaw python thread pool" t_pool_py
 run_test "freeze/thaw a parent and 3 workers" t_forker
 run_test "freeze/thaw a shell pipeline with buffered data" t_pipeline
+run_test "freeze/thaw a pipeline job by --pgid" t_pgid
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
