@@ -58,8 +58,14 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (c->status.state == 'Z') {
-		pr_err("process %d has exited and its parent has not collected it yet (a zombie): "
-		       "jobs holding zombies cannot be frozen yet", pid);
+		if (c->o->pgid == 0 && pid == c->o->pid) {
+			pr_err("process %d has already exited (it is a zombie)", pid);
+			errno = ESRCH;
+			return -1;
+		}
+		/* Often for an instant, until its parent collects it: the caller
+		 * tries again before it says so. */
+		errno = EAGAIN;
 		return -1;
 	}
 	if (c->status.nspid == 1) {
@@ -126,6 +132,8 @@ static int seize_threads(struct dump_ctx *c)
 			if (ptrace_seize_stop(tid) < 0) {
 				if (errno == ESRCH && tid != c->pid)
 					continue;	/* the thread ended meanwhile */
+				if (errno == ESRCH)
+					errno = EAGAIN;	/* the process did: the job changed */
 				closedir(d);
 				return -1;
 			}
@@ -389,6 +397,16 @@ static int do_dump(struct dump_ctx *c)
 	return 0;
 }
 
+static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; ctx && i < n; i++) {
+		proc_maps_free(&ctx[i].maps);
+		free(ctx[i].thr);
+		if (ctx[i].img)
+			protobuf_c_message_free_unpacked(&ctx[i].img->base, NULL);
+	}
+}
+
 static int collect(const struct dump_opts *o, pid_t **pids, size_t *n)
 {
 	return o->pgid ? pgid_collect(o->pgid, pids, n) : tree_collect(o->pid, pids, n);
@@ -411,7 +429,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 		same = now[i] == ctx[i].pid;
 	free(now);
 	if (!same) {
-		pr_err("the job started or lost processes while being frozen: try again");
+		errno = EAGAIN;	/* a process started or ended in between */
 		return -1;
 	}
 	return 0;
@@ -441,26 +459,47 @@ int ckpt_dump(const struct dump_opts *o)
 	size_t n = 0;
 	int64_t t0, t;
 	int ret = -1;
-	bool dumped = false;
 
 	if (o->pgid <= 0 && o->pid <= 0) {
 		pr_err("%d is not a process id", o->pid);
 		return -1;
 	}
-	if (collect(o, &pids, &n) < 0)
-		return -1;
-	ctx = xcalloc(n, sizeof(*ctx));
-	for (size_t i = 0; i < n; i++) {
-		ctx[i] = (struct dump_ctx){ .o = o, .pid = pids[i], .stats = stats, .dir = &dir };
-		if (check_target(&ctx[i]) < 0)
-			goto out;
-	}
 	if (image_dir_create(o->dir, &dir) < 0)
-		goto out;
+		return -1;
 	t0 = now_ns();
-	t = now_ns();
-	if (seize_all(ctx, n) < 0)
-		goto fail;
+	/* Processes come and go (a build starts a compiler, a child exits and
+	 * is collected): list and stop the job again until it held still. */
+	for (int attempt = 1;; attempt++) {
+		int r = 0;
+
+		t = now_ns();
+		if (collect(o, &pids, &n) < 0)
+			goto fail_quiet;
+		ctx = xcalloc(n, sizeof(*ctx));
+		for (size_t i = 0; i < n && r == 0; i++) {
+			ctx[i] = (struct dump_ctx){ .o = o, .pid = pids[i], .stats = stats, .dir = &dir };
+			r = check_target(&ctx[i]);
+		}
+		if (r == 0)
+			r = seize_all(ctx, n);
+		if (r == 0)
+			break;
+		int e = errno;
+		for (size_t i = n; i-- > 0;)
+			release(&ctx[i], false);
+		dump_ctx_free(ctx, n);
+		free(pids);
+		ctx = NULL;
+		pids = NULL;
+		if (e != EAGAIN)
+			goto fail_quiet;
+		if (attempt == 20) {
+			pr_err("the job kept changing while being frozen (processes starting, ending, "
+			       "or not collected by their parent, as zombies): try again");
+			goto fail_quiet;
+		}
+		usleep(10000 * attempt);
+	}
 	stats->seize_ns = now_ns() - t;
 	for (size_t i = 0; i < n; i++)
 		if (do_dump(&ctx[i]) < 0)
@@ -469,7 +508,6 @@ int ckpt_dump(const struct dump_opts *o)
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
-	dumped = true;
 	if (o->leave_running || o->leave_stopped) {
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], o->leave_stopped);
@@ -488,22 +526,16 @@ fail:
 	/* Never both frozen and running: the image goes, the job stays. */
 	for (size_t i = n; i-- > 0;)
 		release(&ctx[i], false);
-	image_dir_discard(&dir);
 	if (o->pgid)
 		pr_err("process group %d was not frozen and goes on running", o->pgid);
 	else
 		pr_err("process %d%s was not frozen and goes on running", o->pid,
 		       n > 1 ? " with its descendants" : "");
-	(void)dumped;
+fail_quiet:
+	image_dir_discard(&dir);
 done:
 	stats->frozen_ns = now_ns() - t0;
-out:
-	for (size_t i = 0; ctx && i < n; i++) {
-		proc_maps_free(&ctx[i].maps);
-		free(ctx[i].thr);
-		if (ctx[i].img)
-			protobuf_c_message_free_unpacked(&ctx[i].img->base, NULL);
-	}
+	dump_ctx_free(ctx, n);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

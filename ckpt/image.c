@@ -63,8 +63,9 @@ static int open_dir(const char *path, struct image_dir *d, struct stat *st)
 int image_dir_create(const char *path, struct image_dir *d)
 {
 	struct stat st;
+	bool made = mkdir(path, 0700) == 0;
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+	if (!made && errno != EEXIST) {
 		memset(d, 0, sizeof(*d));
 		d->fd = -1;
 		pr_perror("cannot create image directory %s", path);
@@ -72,6 +73,7 @@ int image_dir_create(const char *path, struct image_dir *d)
 	}
 	if (open_dir(path, d, &st) < 0)
 		return -1;
+	d->made_dir = made;
 	if (st.st_uid != geteuid()) {
 		pr_err("image directory %s belongs to uid %u, not to you", path, st.st_uid);
 		goto fail;
@@ -120,6 +122,9 @@ void image_dir_discard(struct image_dir *d)
 	for (size_t i = 0; i < d->nr_created; i++)
 		if (unlinkat(d->fd, d->created[i], 0) < 0 && errno != ENOENT)
 			pr_perror("cannot remove %s/%s", d->path, d->created[i]);
+	/* A directory this dump made goes too (if nothing else went in). */
+	if (d->made_dir && rmdir(d->path) < 0 && errno != ENOTEMPTY)
+		pr_perror("cannot remove %s", d->path);
 }
 
 void image_dir_close(struct image_dir *d)

@@ -1,6 +1,7 @@
 /* image.h: the image directory and its files: the header every metadata
  * file starts with (magic, version, type, length, CRC32C), ownership checks. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
@@ -30,6 +31,7 @@ struct image_dir {
 	/* Files this dump created, removed again if the dump fails. */
 	char **created;
 	size_t nr_created;
+	bool made_dir;                    /* image_dir_create made the directory */
 };
 
 /* Creates DIR (0700) for a dump, or takes an existing empty one of ours. */

@@ -47,9 +47,7 @@ int ptrace_seize_stop(pid_t tid)
 			pr_err("cannot attach to process %d (ptrace: %s): it must run as you, not be "
 			       "traced already (by a debugger or strace), and ptrace must be allowed "
 			       "(see 'jobfreeze check')", tid, strerror(errno));
-		else if (errno == ESRCH)
-			pr_err("process %d does not exist", tid);
-		else
+		else if (errno != ESRCH)	/* gone: the caller says what that means */
 			pr_perror("cannot attach to process %d (PTRACE_SEIZE)", tid);
 		return -1;
 	}
@@ -58,8 +56,16 @@ int ptrace_seize_stop(pid_t tid)
 		goto detach;
 	}
 	for (;;) {
-		if (ptrace_wait_stop(tid, &status) < 0)
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("waitpid on task %d", tid);
+			goto detach;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			errno = ESRCH;	/* it was ending as we came */
 			return -1;
+		}
 		if (status >> 16 == PTRACE_EVENT_STOP)
 			return 0;
 		/* A signal was being delivered: let it go as it would have; the

@@ -373,6 +373,45 @@ t_pgid() {
 	[ $ok = 0 ] || fail "the thawed pipeline differs from the uninterrupted run"
 }
 
+# make -j2 building a small C project (make, sh, cc, cc1, as, ld), frozen
+# at a random point: the thawed build finishes, its program runs the same,
+# and make printed the same lines (in whatever order -j2 gave them)
+t_make() {
+	command -v make >/dev/null && command -v cc >/dev/null ||
+		{ skip "make or cc is not installed"; return 77; }
+	local ref=$WORK/ref/make.d run=$TDIR/run st
+	if [ ! -f "$ref/prog.out" ]; then
+		mkdir_user "$ref"
+		as_user /bin/sh "$PYDIR/mkproject.sh" "$ref/src"
+		(cd "$ref/src" && as_user make -j2 >"$ref/make.out" 2>&1) || { fail "reference build failed"; return; }
+		as_user "$ref/src/prog" >"$ref/prog.out"
+	fi
+	mkdir_user "$run"
+	as_user /bin/sh "$PYDIR/mkproject.sh" "$run/src"
+	EXPECT_EXE=$(command -v make) start_job "$run/src" "$run/out.txt" "$run/err.txt" make -j2 ||
+		{ fail "the build did not start"; return; }
+	local pid=$JOB_PID
+	rand_sleep 200 900
+	alive "$pid" || { fail "the build ended before it could be frozen"; return; }
+	dump_job "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "make still there after the dump"; return; }
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
+	st=$JF_STATUS
+	if [ "$st" != 0 ]; then
+		diag_file "restore stderr" "$TDIR/restore.err"
+		diag_file "build output" "$run/out.txt"
+		fail "the thawed build exited $st"
+		return
+	fi
+	sort "$ref/make.out" >"$TDIR/ref.sorted"
+	sort "$run/out.txt" >"$TDIR/run.sorted"
+	same_file "$TDIR/ref.sorted" "$TDIR/run.sorted" "make's output (sorted)" ||
+		{ fail "the thawed build printed other lines"; return; }
+	as_user "$run/src/prog" >"$TDIR/prog.out"
+	same_file "$ref/prog.out" "$TDIR/prog.out" "the built program's output" ||
+		{ fail "the thawed build made another program"; return; }
+}
+
 # a process tree: a parent waits for its 3 forked workers by pid
 t_forker() { freeze_thaw forker 0 300 1200 "$WL/forker"; }
 
@@ -1039,6 +1078,7 @@ run_test "freeze/thaw python thread pool" t_pool_py
 run_test "freeze/thaw a parent and 3 workers" t_forker
 run_test "freeze/thaw a shell pipeline with buffered data" t_pipeline
 run_test "freeze/thaw a pipeline job by --pgid" t_pgid
+run_test "freeze/thaw make -j2" t_make
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
