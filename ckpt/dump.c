@@ -134,6 +134,8 @@ static int seize_threads(struct dump_ctx *c)
 					continue;	/* the thread ended meanwhile */
 				if (errno == ESRCH)
 					errno = EAGAIN;	/* the process did: the job changed */
+				else if (errno == EPERM)
+					errno = ptrace_refusal_lasts(tid) ? EPERM : EAGAIN;
 				closedir(d);
 				return -1;
 			}

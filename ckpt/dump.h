@@ -54,6 +54,8 @@ int files_share(struct dump_ctx *ctx, size_t n);
 int pipe_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 /* refuses pipes whose other end some process outside the job holds */
 int pipes_check_outside(struct dump_ctx *ctx, size_t n);
+/* shmem.c: stores the contents V shows of its shared memory object */
+int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */
 int tree_collect(pid_t root, pid_t **pids, size_t *n);
 /* The processes of process group PGID whose parent is outside it, in the

@@ -546,8 +546,7 @@ int files_install(struct restore_ctx *r, int keep, int keep_at)
 	return 0;
 }
 
-/* Sends FD over SOCK, one SCM_RIGHTS message. */
-static int send_fd(int sock, int fd)
+int fd_send(int sock, int fd)
 {
 	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { &byte, 1 };
@@ -567,9 +566,7 @@ static int send_fd(int sock, int fd)
 	return 0;
 }
 
-/* Receives one fd inside the process (an injected recvmsg on KEEP_AT) and
- * returns the number it got there. */
-static long recv_fd(struct restore_ctx *r, int keep_at)
+long fd_recv(struct restore_ctx *r, int keep_at)
 {
 	/* Layout in the scratch area: msghdr, iovec, one data byte, cmsg. */
 	const size_t mh_off = 1024, iov_off = 1088, byte_off = 1104, cm_off = 1120;
@@ -612,9 +609,9 @@ int files_receive(struct restore_ctx *r, int sock, int keep_at)
 	for (size_t i = 0; i < r->img->n_fds; i++) {
 		int target = r->img->fds[i]->fd;
 
-		if (send_fd(sock, r->fd_src[i]) < 0)
+		if (fd_send(sock, r->fd_src[i]) < 0)
 			return -1;
-		ret = recv_fd(r, keep_at);
+		ret = fd_recv(r, keep_at);
 		if (ret >= 0 && ret != target) {
 			long d = INJECT(&r->in, SYS_dup2, ret, target);
 			INJECT(&r->in, SYS_close, ret);

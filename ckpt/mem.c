@@ -84,12 +84,18 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		pr_err("process %d maps %s at %#lx, which is not a file path", c->pid, p,
 		       (unsigned long)pv->start);
 		return -1;
-	} else if (pv->shared && pv->deleted && !strcmp(p, "/dev/zero")) {
-		/* MAP_SHARED|MAP_ANONYMOUS shows as a deleted /dev/zero */
-	} else if (!strncmp(p, "/memfd:", 7) || !strncmp(p, "/SYSV", 5)) {
-		pr_err("process %d maps shared memory %s at %#lx: memfd and SysV shared memory "
-		       "are not supported yet", c->pid, p, (unsigned long)pv->start);
+	} else if (!strncmp(p, "/SYSV", 5)) {
+		pr_err("process %d maps SysV shared memory %s at %#lx: not supported yet", c->pid,
+		       p, (unsigned long)pv->start);
 		return -1;
+	} else if (pv->shared && (pv->deleted || !strncmp(p, "/memfd:", 7))) {
+		/* Shared anonymous memory (a deleted /dev/zero), a deleted file or
+		 * a memfd: one object, perhaps shared with other processes. */
+		v->kind = VMA__KIND__SHMEM;
+		v->has_shmem_id = 1;
+		v->shmem_id = pv->ino ^ ((uint64_t)pv->dev_major << 48) ^ ((uint64_t)pv->dev_minor << 40);
+	} else if (!strncmp(p, "/memfd:", 7)) {
+		v->kind = VMA__KIND__ANON_FROM_FILE;	/* private copy of a memfd */
 	} else {
 		struct stat st;
 		bool same = stat(p, &st) == 0 && st.st_ino == pv->ino &&
@@ -138,6 +144,8 @@ int mem_dump_vmas(struct dump_ctx *c)
 		v->pgoff = pv->pgoff;
 		v->madv = madv_of(pv->vmflags);
 		if (classify(c, pv, v) < 0)
+			return -1;
+		if (v->kind == VMA__KIND__SHMEM && shmem_dump(c, v) < 0)
 			return -1;
 		if (pv->vmflags & VMF_LOCKED)
 			pr_warn("process %d: memory at %#lx is locked (mlock); it comes back unlocked",
@@ -417,7 +425,8 @@ static int mem_validate(struct restore_ctx *r, bool *has_pages)
 		const Vma *a = img->vmas[i];
 		if (a->start >= a->end || a->start % PAGE || a->end % PAGE ||
 		    (a->end > TASK_SIZE_MAX && a->kind != VMA__KIND__VSYSCALL) ||
-		    (i && a->start < img->vmas[i - 1]->end) || (a->kind == VMA__KIND__FILE && !a->file)) {
+		    (i && a->start < img->vmas[i - 1]->end) || (a->kind == VMA__KIND__FILE && !a->file) ||
+		    (a->kind == VMA__KIND__SHMEM && !a->has_shmem_id)) {
 			pr_err("damaged image: memory area %zu (%#lx-%#lx) is invalid or overlaps another",
 			       i, (unsigned long)a->start, (unsigned long)a->end);
 			return -1;
@@ -487,6 +496,17 @@ int mem_restore_layout(struct restore_ctx *r)
 			}
 			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
 				   map_prot(v, has_pages[i]), flags, fd, v->pgoff);
+		} else if (v->kind == VMA__KIND__SHMEM) {
+			/* the job's one object, shared with whoever else maps it */
+			long sfd = shmem_fd_in_process(r, v->shmem_id, v->pgoff + (v->end - v->start));
+			if (sfd < 0) {
+				pr_err("cannot get the shared memory mapped at %#lx: %s",
+				       (unsigned long)v->start, strerror(-sfd));
+				goto out;
+			}
+			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start, v->prot,
+				   MAP_FIXED | MAP_SHARED, sfd, v->pgoff);
+			INJECT(&r->in, SYS_close, sfd);
 		} else {
 			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
 				   map_prot(v, has_pages[i]), flags | MAP_ANONYMOUS, -1, 0);

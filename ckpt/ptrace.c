@@ -43,11 +43,8 @@ int ptrace_seize_stop(pid_t tid)
 	int status;
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) < 0) {
-		if (errno == EPERM)
-			pr_err("cannot attach to process %d (ptrace: %s): it must run as you, not be "
-			       "traced already (by a debugger or strace), and ptrace must be allowed "
-			       "(see 'jobfreeze check')", tid, strerror(errno));
-		else if (errno != ESRCH)	/* gone: the caller says what that means */
+		/* gone (ESRCH) or refused (EPERM): the caller says what it means */
+		if (errno != ESRCH && errno != EPERM)
 			pr_perror("cannot attach to process %d (PTRACE_SEIZE)", tid);
 		return -1;
 	}
@@ -161,4 +158,27 @@ bool regs_apply_restart(struct user_regs_struct *r)
 	/* The restart is in the registers now; keep the kernel from doing it twice. */
 	r->orig_rax = -1;
 	return true;
+}
+
+bool ptrace_refusal_lasts(pid_t tid)
+{
+	char path[64], *text, *t;
+	int tracer = 0, scope = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	text = read_file(path, NULL);
+	if (text && (t = strstr(text, "TracerPid:")))
+		tracer = atoi(t + 10);
+	free(text);
+	text = read_file("/proc/sys/kernel/yama/ptrace_scope", NULL);
+	if (text)
+		scope = atoi(text);
+	free(text);
+	if (tracer)
+		pr_err("cannot attach to process %d: it is traced already by process %d (a debugger "
+		       "or strace?); detach that first", tid, tracer);
+	else if (scope)
+		pr_err("cannot attach to process %d: kernel.yama.ptrace_scope is %d, which forbids "
+		       "tracing it (see 'jobfreeze check')", tid, scope);
+	return tracer || scope;
 }

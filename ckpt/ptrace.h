@@ -15,6 +15,10 @@
  * A signal arriving meanwhile is delivered, as it would have been.
  * On failure the task is detached (or was never attached). */
 int ptrace_seize_stop(pid_t tid);
+/* After PTRACE_SEIZE failed with EPERM on a process of ours: true (and
+ * says why) if that will last (a tracer already, Yama); false for the
+ * instant an exec makes a process untraceable. */
+bool ptrace_refusal_lasts(pid_t tid);
 /* Waits for the next stop of a traced task; returns the wait status.
  * Reports an exit as an error naming the task. */
 int ptrace_wait_stop(pid_t tid, int *status);

@@ -86,6 +86,7 @@ struct restore_job {
 	size_t n;
 	int keep_at;                      /* the restore socket's fd in every process */
 	struct pipe_table pipes;
+	struct shm_table shm;
 	int sock[2];                      /* init's end, the job's end */
 };
 
@@ -530,6 +531,11 @@ static void restore_init(struct restore_job *j, int status_fd)
 		pr_perror("socketpair");
 		goto fail;
 	}
+	for (size_t i = 0; i < j->n; i++) {
+		j->procs[i].sock = j->sock[0];
+		j->procs[i].keep_at = j->keep_at;
+		j->procs[i].shm = &j->shm;
+	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
 	for (size_t i = 0; i < j->n; i++)
@@ -538,6 +544,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	close(j->sock[0]);
 	close(j->sock[1]);
 	pipe_table_close(&j->pipes);
+	shm_table_close(&j->shm);
 	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	/* The restoring side may leave now (restore -d); we stay as the reaper.
 	 * Holding its terminal or pipes would keep them open for nothing. */

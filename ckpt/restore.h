@@ -15,6 +15,16 @@ struct pipe_table {
 	size_t n;
 };
 
+/* Shared memory objects of the job (memfds in init), shared by its VMAs. */
+struct shm_table {
+	struct job_shm {
+		uint64_t id;
+		int fd;
+		uint64_t size;
+	} *s;
+	size_t n;
+};
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -27,7 +37,10 @@ struct restore_ctx {
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
 	bool *has_pages;
-	struct pipe_table *pipes;         /* shared by the whole job */                  /* per img->vmas[i]: contents come from the image */
+	struct pipe_table *pipes;         /* shared by the whole job */
+	struct shm_table *shm;            /* shared by the whole job */
+	int sock;                         /* init's end of the restore socket */
+	int keep_at;                      /* the process's end, at this fd number */                  /* per img->vmas[i]: contents come from the image */
 };
 
 /* mem.c */
@@ -71,6 +84,16 @@ struct range {
 /* An address range of SIZE bytes free in the dumped layout, the task's
  * current mappings (cur) and the extra ranges; 0 if none. */
 uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* files.c: passing an fd from init (SOCK) into the process (an injected
+ * recvmsg on its fd KEEP_AT): returns its number there, or -errno */
+int fd_send(int sock, int fd);
+long fd_recv(struct restore_ctx *r, int keep_at);
+
+/* shmem.c: the fd number, in the process, of shared memory object ID,
+ * big enough for END bytes (to be closed once mapped) */
+long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end);
+void shm_table_close(struct shm_table *t);
+
 /* pipe.c: an init fd on the end of the job's pipe F names (made, with its
  * buffered data, the first time it is asked for) */
 int pipe_open(struct restore_ctx *r, const Fd *f);

@@ -412,6 +412,13 @@ t_make() {
 		{ fail "the thawed build made another program"; return; }
 }
 
+# python3 multiprocessing.Pool: worker processes, pipes, and semaphores in
+# shared memory whose /dev/shm file is already deleted
+t_mpool_py() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	EXPECT_EXE=$PYTHON freeze_thaw mpool.py 0 300 1300 "$PYTHON" "$PYDIR/mpool.py"
+}
+
 # a process tree: a parent waits for its 3 forked workers by pid
 t_forker() { freeze_thaw forker 0 300 1200 "$WL/forker"; }
 
@@ -1079,6 +1086,7 @@ run_test "freeze/thaw a parent and 3 workers" t_forker
 run_test "freeze/thaw a shell pipeline with buffered data" t_pipeline
 run_test "freeze/thaw a pipeline job by --pgid" t_pgid
 run_test "freeze/thaw make -j2" t_make
+run_test "freeze/thaw python multiprocessing pool" t_mpool_py
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
