@@ -34,6 +34,7 @@ struct restore_opts {
 	const char *dir;
 	bool detached;            /* return once the job runs */
 	bool leave_stopped;       /* the job is restored stopped (SIGSTOP) */
+	bool resume_stopped;      /* a job frozen stopped (^Z) comes back running */
 	const char *pidfile;      /* the job's pid as the caller sees it */
 	int tty_fd;               /* the terminal the job's tty fds become, or -1 */
 	const struct inherit_fd *inherit;

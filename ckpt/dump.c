@@ -68,6 +68,8 @@ static int check_target(struct dump_ctx *c)
 		errno = EAGAIN;
 		return -1;
 	}
+	/* Seen before we stop it: once traced it shows as a tracing stop. */
+	c->was_stopped = c->status.state == 'T';
 	if (c->status.nspid == 1) {
 		pr_err("process %d is the init of its pid namespace: it cannot be frozen", pid);
 		return -1;
@@ -261,7 +263,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 		pe[i].n_tids = c->img->n_threads;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
-		pe[i].stopped = c->stat.state == 'T';
+		pe[i].stopped = c->was_stopped;
 		inv.pages_stored += c->stats->pages_written;
 	}
 	inv.n_procs = n;

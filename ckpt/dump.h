@@ -23,6 +23,7 @@ struct dump_ctx {
 	struct ckpt_stats *stats;
 	pid_t pid;                        /* as the dumping side sees it */
 	struct proc_status status;
+	bool was_stopped;                 /* stopped by job control (^Z) when found */
 	struct proc_stat stat;
 	struct proc_maps maps;            /* parsed before any scratch memory exists */
 	struct inject in;                 /* calls injected into the leader (thr[0]) */

@@ -500,7 +500,8 @@ static int restore_tree(struct restore_job *j)
 			return -1;
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *r = &j->procs[i];
-		if (j->o->leave_stopped)
+		/* A job frozen while stopped (^Z) comes back stopped, unless asked. */
+		if (j->o->leave_stopped || (j->inv->procs[i]->stopped && !j->o->resume_stopped))
 			kill(r->job, SIGSTOP);
 		for (size_t t = r->img->n_threads; t-- > 0;)
 			if (ptrace(PTRACE_DETACH, thread_in(r, t)->tid, 0, 0) < 0) {

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"  -D, --images-dir DIR       the image to thaw (left intact)\n"
 		"  -d, --restore-detached     return as soon as the job runs\n"
 		"  -s, --leave-stopped        restore it stopped (continue it with kill -CONT)\n"
+		"      --resume-stopped       a job frozen while stopped (^Z) comes back\n"
+		"                             running; without it, it comes back stopped\n"
 		"      --pidfile FILE         write the job's pid (as seen here) to FILE\n"
 		"      --inherit-fd N[:M]     the job's fd N becomes this command's fd M\n"
 		"                             (default M = N) instead of the recorded file\n"
@@ -67,6 +69,7 @@ int cmd_restore(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "restore-detached", no_argument, NULL, 'd' },
 		{ "leave-stopped", no_argument, NULL, 's' },
+		{ "resume-stopped", no_argument, NULL, 'C' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "inherit-fd", required_argument, NULL, 'I' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -86,6 +89,7 @@ int cmd_restore(int argc, char **argv)
 		case 'D': o.dir = optarg; break;
 		case 'd': o.detached = true; break;
 		case 's': o.leave_stopped = true; break;
+		case 'C': o.resume_stopped = true; break;
 		case 'P': o.pidfile = optarg; break;
 		case 'S': show_stats = true; break;
 		case 'I':

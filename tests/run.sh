@@ -412,6 +412,30 @@ t_make() {
 		{ fail "the thawed build made another program"; return; }
 }
 
+# a job stopped by job control (SIGSTOP, as ^Z) is frozen; it thaws stopped,
+# and once continued finishes as an uninterrupted run
+t_stopped() {
+	start_again counter 300 1000 "$WL/counter" || return 1
+	local pid=$JOB_PID thawed i
+	kill -STOP "$pid"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(proc_state "$pid")" = T ] && break
+		sleep 0.05
+	done
+	dump_job "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -d \
+		--pidfile "$TDIR/pid" -D "$TDIR/img"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/restore.err"; fail "restore -d exited $JF_STATUS"; return; }
+	thawed=$(cat "$TDIR/pid")
+	BG_PIDS+=("$thawed")
+	sleep 0.3
+	[ "$(proc_state "$thawed")" = T ] || { kill -KILL "$thawed"; fail "thawed job not stopped (state $(proc_state "$thawed"))"; return; }
+	kill -CONT "$thawed"
+	wait_gone "$thawed" 20 || { fail "the continued job did not finish"; return; }
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "output differs"
+}
+
 # python3 multiprocessing.Pool: worker processes, pipes, and semaphores in
 # shared memory whose /dev/shm file is already deleted
 t_mpool_py() {
@@ -1087,6 +1111,7 @@ run_test "freeze/thaw a shell pipeline with buffered data" t_pipeline
 run_test "freeze/thaw a pipeline job by --pgid" t_pgid
 run_test "freeze/thaw make -j2" t_make
 run_test "freeze/thaw python multiprocessing pool" t_mpool_py
+run_test "a job frozen stopped thaws stopped" t_stopped
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
