@@ -63,10 +63,16 @@ static int check_target(struct dump_ctx *c)
 			errno = ESRCH;
 			return -1;
 		}
-		/* Often for an instant, until its parent collects it: the caller
-		 * tries again before it says so. */
-		errno = EAGAIN;
-		return -1;
+		/* A child its parent in the job has not collected yet: it comes
+		 * back as such, with its exit status. */
+		struct proc_stat st;
+		if (proc_stat_quiet(pid, &st) < 0) {
+			errno = EAGAIN;	/* collected meanwhile */
+			return -1;
+		}
+		c->zombie = true;
+		c->exit_status = st.exit_code;
+		return 0;
 	}
 	/* Seen before we stop it: once traced it shows as a tracing stop. */
 	c->was_stopped = c->status.state == 'T';
@@ -253,14 +259,20 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 		struct dump_ctx *c = &ctx[i];
 		proc_entry__init(&pe[i]);
 		pes[i] = &pe[i];
-		tids[i] = xcalloc(c->img->n_threads, sizeof(int32_t));
-		for (size_t k = 0; k < c->img->n_threads; k++)
+		size_t nt = c->img ? c->img->n_threads : 0;
+		tids[i] = xcalloc(nt ? nt : 1, sizeof(int32_t));
+		for (size_t k = 0; k < nt; k++)
 			tids[i][k] = c->img->threads[k]->tid;
 		pe[i].pid = c->status.nspid;
+		if (c->zombie) {
+			pe[i].has_zombie = pe[i].has_exit_status = 1;
+			pe[i].zombie = 1;
+			pe[i].exit_status = c->exit_status;
+		}
 		pe[i].ppid = i ? job_pid_of(ctx, n, c->status.ppid) : 0;
 		pe[i].pgid = c->stat.pgrp;
 		pe[i].sid = c->stat.session;
-		pe[i].n_tids = c->img->n_threads;
+		pe[i].n_tids = nt;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
 		pe[i].stopped = c->was_stopped;
@@ -424,7 +436,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	size_t nr_now;
 
 	for (size_t i = 0; i < n; i++)
-		if (seize_threads(&ctx[i]) < 0)
+		if (!ctx[i].zombie && seize_threads(&ctx[i]) < 0)
 			return -1;
 	if (collect(ctx[0].o, &now, &nr_now) < 0)
 		return -1;
@@ -443,6 +455,8 @@ static int write_images(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
+		if (ctx[i].zombie)
+			continue;
 		snprintf(name, sizeof(name), "proc-%d.img", ctx[i].img->pid);
 		if (image_write_msg(ctx[i].dir, name, IMG_PROCESS, &ctx[i].img->base) < 0)
 			return -1;
@@ -506,7 +520,7 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	stats->seize_ns = now_ns() - t;
 	for (size_t i = 0; i < n; i++)
-		if (do_dump(&ctx[i]) < 0)
+		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
 	t = now_ns();
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)

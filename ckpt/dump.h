@@ -24,6 +24,8 @@ struct dump_ctx {
 	pid_t pid;                        /* as the dumping side sees it */
 	struct proc_status status;
 	bool was_stopped;                 /* stopped by job control (^Z) when found */
+	bool zombie;                      /* exited, its parent (in the job) not told yet */
+	int exit_status;                  /* a zombie's wait status */
 	struct proc_stat stat;
 	struct proc_maps maps;            /* parsed before any scratch memory exists */
 	struct inject in;                 /* calls injected into the leader (thr[0]) */

@@ -246,14 +246,14 @@ int files_share(struct dump_ctx *ctx, size_t n)
 	uint32_t next = 1;
 
 	for (size_t i = 0; i < n; i++)
-		for (size_t a = 0; a < ctx[i].img->n_fds; a++) {
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
 			Fd *fa = ctx[i].img->fds[a];
 			if (fa->has_desc_id)
 				continue;
 			fa->has_desc_id = 1;
 			fa->desc_id = next++;
 			for (size_t j = i; j < n; j++)
-				for (size_t b = j == i ? a + 1 : 0; b < ctx[j].img->n_fds; b++) {
+				for (size_t b = j == i ? a + 1 : 0; ctx[j].img && b < ctx[j].img->n_fds; b++) {
 					Fd *fb = ctx[j].img->fds[b];
 					if (fb->has_desc_id || fb->kind != fa->kind)
 						continue;
@@ -464,7 +464,7 @@ static int shared_src(struct restore_ctx *r, size_t upto, struct restore_ctx *pr
 		if (r->img->fds[k]->has_desc_id && r->img->fds[k]->desc_id == desc_id)
 			return r->fd_src[k];
 	for (size_t p = 0; p < nr_prev; p++)
-		for (size_t k = 0; k < prev[p].img->n_fds; k++)
+		for (size_t k = 0; prev[p].img && k < prev[p].img->n_fds; k++)
 			if (prev[p].img->fds[k]->has_desc_id && prev[p].img->fds[k]->desc_id == desc_id)
 				return prev[p].fd_src[k];
 	return -1;

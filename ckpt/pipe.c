@@ -109,7 +109,7 @@ int pipes_check_outside(struct dump_ctx *ctx, size_t n)
 	int ret = 0;
 
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < ctx[i].img->n_fds; k++)
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++)
 			any |= ctx[i].img->fds[k]->kind == FD__KIND__PIPE;
 	if (!any)
 		return 0;
@@ -144,7 +144,7 @@ int pipes_check_outside(struct dump_ctx *ctx, size_t n)
 			if (sscanf(link, "pipe:[%llu]", &ino) != 1)
 				continue;
 			for (size_t i = 0; i < n && ret == 0; i++)
-				for (size_t k = 0; k < ctx[i].img->n_fds; k++) {
+				for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++) {
 					const Fd *f = ctx[i].img->fds[k];
 					if (f->kind != FD__KIND__PIPE || f->pipe_id != ino)
 						continue;

@@ -176,6 +176,7 @@ int proc_parse_stat_text(char *text, struct proc_stat *s)
 	s->arg_end = f[48];
 	s->env_start = f[49];
 	s->env_end = f[50];
+	s->exit_code = n >= 52 ? (int)f[51] : 0;
 	return 0;
 }
 

@@ -47,6 +47,7 @@ struct proc_stat {
 	long num_threads;
 	uint64_t startcode, endcode, startstack;
 	uint64_t start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end;
+	int exit_code;        /* field 52: the wait status of an exited process */
 };
 int proc_parse_stat(pid_t pid, struct proc_stat *s);
 int proc_parse_stat_text(char *text, struct proc_stat *s);

@@ -87,6 +87,7 @@ struct restore_job {
 	int keep_at;                      /* the restore socket's fd in every process */
 	struct pipe_table pipes;
 	struct shm_table shm;
+	pid_t group;                      /* restore -d: the job's own process group */
 	int sock[2];                      /* init's end, the job's end */
 };
 
@@ -155,6 +156,14 @@ static int load_job(struct restore_job *j)
 	j->n = inv->n_procs;
 	j->keep_at = 3;
 	for (size_t i = 0; i < j->n; i++) {
+		if (inv->procs[i]->zombie) {
+			if (!i || !inv->procs[i]->ppid) {
+				pr_err("image file %s/inventory.img is damaged (zombie %d has no parent "
+				       "in the job)", j->dir.path, inv->procs[i]->pid);
+				return -1;
+			}
+			continue;	/* no image: it only has an exit status */
+		}
 		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
 			return -1;
 		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
@@ -433,6 +442,14 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 		pr_perror("PTRACE_TRACEME in the new process");
 		_exit(127);
 	}
+	/* A detached job is nobody's foreground job: a process group of its
+	 * own keeps it out of the restoring command's, which is orphaned (and
+	 * its stopped members sent SIGHUP) when that command and its caller
+	 * are gone. In the foreground it stays in ours: ^C and ^Z reach it. */
+	if (j->o->detached && setpgid(0, j->group) < 0) {
+		pr_perror("cannot give the detached job a process group");
+		_exit(127);
+	}
 	if (files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
 	if (chdir(r->img->cwd) < 0) {
@@ -449,6 +466,57 @@ static int exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* A child that had exited and that its parent had not collected: forked
+ * from the parent, it exits again the same way, and waits as a zombie for
+ * the parent to collect it. (The parent may get one more SIGCHLD.) */
+static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcEntry *pe)
+{
+	struct user_regs_struct regs;
+	struct inject in;
+	int status, st = pe->exit_status;
+	long ret;
+
+	if (ns_set_next_pid(pe->pid) < 0)
+		return -1;
+	ret = INJECT(&p->in, SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (ret != pe->pid) {
+		pr_err("cannot make the exited child %d of %d: %s", pe->pid, p->img->pid,
+		       ret < 0 ? strerror(-ret) : "it got another pid");
+		return -1;
+	}
+	z->job = pe->pid;
+	if (ptrace_wait_stop(z->job, &status) < 0 || ptrace_get_regs(z->job, &regs) < 0)
+		return -1;
+	inject_init(&in, z->job, p->in.syscall_ip, &regs);
+	in.scratch = p->in.scratch;
+	in.scratch_size = p->in.scratch_size;
+	if (WIFSIGNALED(st)) {
+		/* Killed by a signal: the default action of that signal, once
+		 * it is let go. */
+		static const uint64_t dfl[4] = { 0 };
+		uint64_t none = 0;
+		if (remote_write(z->job, in.scratch, dfl, sizeof(dfl)) < 0 ||
+		    INJECT(&in, SYS_rt_sigaction, WTERMSIG(st), in.scratch, 0, 8) < 0 ||
+		    ptrace(PTRACE_SETSIGMASK, z->job, sizeof(none), &none) < 0 ||
+		    INJECT(&in, SYS_kill, pe->pid, WTERMSIG(st)) < 0) {
+			pr_err("cannot make child %d die of signal %d again", pe->pid, WTERMSIG(st));
+			return -1;
+		}
+	} else {
+		regs.rax = SYS_exit_group;
+		regs.orig_rax = -1;
+		regs.rdi = WEXITSTATUS(st);
+		regs.rip = p->in.syscall_ip;
+		if (ptrace_set_regs(z->job, &regs) < 0)
+			return -1;
+	}
+	if (ptrace(PTRACE_DETACH, z->job, 0, 0) < 0) {
+		pr_perror("cannot let the exited child %d go", pe->pid);
+		return -1;
+	}
+	return 0;
+}
+
 /* A top process of the job (one with no parent in it): a child of init,
  * exec'd under ptrace with its own fds. */
 static int start_top(struct restore_job *j, struct restore_ctx *r)
@@ -460,6 +528,8 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
 		return -1;
 	if (r->job == 0)
 		job_child(j, r);
+	if (!j->group)
+		j->group = r->job;	/* the first top process leads the group */
 	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
 		pr_err("the program %s of process %d could not be started again",
 		       r->img->exe->path, r->img->pid);
@@ -487,19 +557,28 @@ static int restore_tree(struct restore_job *j)
 		} else {
 			struct restore_ctx *p = NULL;
 			for (size_t k = 0; k < i; k++)
-				if (j->procs[k].img->pid == j->inv->procs[i]->ppid)
+				if (j->procs[k].img && j->procs[k].img->pid == j->inv->procs[i]->ppid)
 					p = &j->procs[k];
-			if (!p || fork_child(j, p, c) < 0)
+			if (!p)
+				return -1;
+			if (j->inv->procs[i]->zombie) {
+				if (make_zombie(p, c, j->inv->procs[i]) < 0)
+					return -1;
+				continue;
+			}
+			if (fork_child(j, p, c) < 0)
 				return -1;
 		}
 		if (restore_task(c) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < j->n; i++)
-		if (finish_process(j, &j->procs[i]) < 0)
+		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *r = &j->procs[i];
+		if (!r->img)
+			continue;
 		/* A job frozen while stopped (^Z) comes back stopped, unless asked. */
 		if (j->o->leave_stopped || (j->inv->procs[i]->stopped && !j->o->resume_stopped))
 			kill(r->job, SIGSTOP);
@@ -526,7 +605,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	if (ns_mount_proc() < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
-		if (files_prepare(&j->procs[i], j->procs, i) < 0)
+		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
 			goto fail;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
@@ -540,16 +619,17 @@ static void restore_init(struct restore_job *j, int status_fd)
 	if (restore_tree(j) < 0)
 		goto fail_kill;
 	for (size_t i = 0; i < j->n; i++)
-		for (size_t k = 0; k < j->procs[i].img->n_fds; k++)
+		for (size_t k = 0; j->procs[i].img && k < j->procs[i].img->n_fds; k++)
 			close(j->procs[i].fd_src[k]);
 	close(j->sock[0]);
 	close(j->sock[1]);
 	pipe_table_close(&j->pipes);
 	shm_table_close(&j->shm);
-	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
-	/* The restoring side may leave now (restore -d); we stay as the reaper.
-	 * Holding its terminal or pipes would keep them open for nothing. */
+	/* The restoring side may leave as soon as it hears (restore -d): we
+	 * must outlive it from now on, as the job's reaper. Holding its
+	 * terminal or pipes would keep them open for nothing. */
 	prctl(PR_SET_PDEATHSIG, 0);
+	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	for (int fd = 0; fd < 1024; fd++)
 		if (fd != status_fd)
 			close(fd);

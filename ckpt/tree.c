@@ -113,8 +113,9 @@ int pgid_collect(pid_t pgid, pid_t **pids, size_t *n)
 		struct proc_stat st, pst;
 		int pid;
 
-		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 || st.pgrp != pgid)
-			continue;
+		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 ||
+		    st.pgrp != pgid || st.state == 'Z')
+			continue;	/* an exited stage is its shell's business */
 		if (proc_stat_quiet(st.ppid, &pst) == 0 && pst.pgrp == pgid)
 			continue;
 		if (nr_roots == cap)

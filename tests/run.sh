@@ -412,6 +412,10 @@ t_make() {
 		{ fail "the thawed build made another program"; return; }
 }
 
+# a parent with two ended children it has not collected (one exited 7,
+# one killed by SIGTERM): after the thaw it collects them by pid as before
+t_zombie() { freeze_thaw zombie 0 300 2000 "$WL/zombie"; }
+
 # a job stopped by job control (SIGSTOP, as ^Z) is frozen; it thaws stopped,
 # and once continued finishes as an uninterrupted run
 t_stopped() {
@@ -1112,6 +1116,7 @@ run_test "freeze/thaw a pipeline job by --pgid" t_pgid
 run_test "freeze/thaw make -j2" t_make
 run_test "freeze/thaw python multiprocessing pool" t_mpool_py
 run_test "a job frozen stopped thaws stopped" t_stopped
+run_test "freeze/thaw a parent holding zombies" t_zombie
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
