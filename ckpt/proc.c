@@ -182,21 +182,13 @@ int proc_parse_stat_text(char *text, struct proc_stat *s)
 
 int proc_parse_stat(pid_t pid, struct proc_stat *s)
 {
-	char path[64];
-	char *text;
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	text = read_file(path, NULL);
-	if (!text) {
-		pr_perror("cannot read %s", path);
-		return -1;
-	}
-	ret = proc_parse_stat_text(text, s);
-	if (ret < 0)
-		pr_err("cannot parse %s", path);
-	free(text);
-	return ret;
+	if (proc_stat_quiet(pid, s) == 0)
+		return 0;
+	if (errno == EINVAL)
+		pr_err("cannot parse /proc/%d/stat", pid);
+	else
+		pr_perror("cannot read /proc/%d/stat", pid);
+	return -1;
 }
 
 static int parse_id4(const char *v, unsigned out[4])
@@ -334,5 +326,7 @@ int proc_stat_quiet(pid_t pid, struct proc_stat *s)
 		return -1;
 	ret = proc_parse_stat_text(text, s);
 	free(text);
+	if (ret < 0)
+		errno = EINVAL;
 	return ret;
 }
