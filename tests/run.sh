@@ -412,6 +412,25 @@ t_make() {
 		{ fail "the thawed build made another program"; return; }
 }
 
+# a process tree frozen, thawed detached, frozen again from inside the
+# namespace of the first thaw, and thawed again
+t_tree_twice() {
+	start_again forker 300 700 "$WL/forker" || return 1
+	local pid=$JOB_PID thawed
+	dump_job "$pid" "$TDIR/img1" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the first dump"; return; }
+	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first restore exited $JF_STATUS"; return; }
+	thawed=$(cat "$TDIR/pid")
+	BG_PIDS+=("$thawed")
+	rand_sleep 200 500
+	dump_job "$thawed" "$TDIR/img2" || return 1
+	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return; }
+	jf "$TDIR" "$TDIR/r2.out" "$TDIR/r2.err" "$T_RESTORE" restore -D "$TDIR/img2"
+	[ "$JF_STATUS" = "$REFST" ] || { diag_file "restore stderr" "$TDIR/r2.err"; fail "second restore exited $JF_STATUS, expected $REFST"; return; }
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the tree frozen twice differs"
+}
+
 # a parent with two ended children it has not collected (one exited 7,
 # one killed by SIGTERM): after the thaw it collects them by pid as before
 t_zombie() { freeze_thaw zombie 0 300 2000 "$WL/zombie"; }
@@ -1117,6 +1136,7 @@ run_test "freeze/thaw make -j2" t_make
 run_test "freeze/thaw python multiprocessing pool" t_mpool_py
 run_test "a job frozen stopped thaws stopped" t_stopped
 run_test "freeze/thaw a parent holding zombies" t_zombie
+run_test "freeze-thaw-freeze-thaw a process tree" t_tree_twice
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
