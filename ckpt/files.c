@@ -126,6 +126,9 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	unsigned long long pipe_ino;
 	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
 		return pipe_dump(c, fd, f, pipe_ino);
+	int anon = anonfd_kind(link);
+	if (anon >= 0)
+		return anonfd_dump(c, fd, f, anon);
 	if (link[0] != '/') {
 		const char *k = kind_of_link(link);
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "
@@ -270,6 +273,21 @@ int files_share(struct dump_ctx *ctx, size_t n)
 						fb->desc_id = fa->desc_id;
 					}
 				}
+		}
+	/* An epoll set is rebuilt inside the one process that owns it. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
+			const Fd *fa = ctx[i].img->fds[a];
+			if (fa->kind != FD__KIND__EPOLL)
+				continue;
+			for (size_t j = i + 1; j < n; j++)
+				for (size_t b = 0; ctx[j].img && b < ctx[j].img->n_fds; b++)
+					if (ctx[j].img->fds[b]->desc_id == fa->desc_id) {
+						pr_err("processes %d and %d share one epoll set (fd %d): "
+						       "that cannot be frozen yet", ctx[i].pid, ctx[j].pid,
+						       fa->fd);
+						return -1;
+					}
 		}
 	return 0;
 }
@@ -433,6 +451,13 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return fifo_open(f);
 	case FD__KIND__PIPE:
 		return pipe_open(r, f);
+	case FD__KIND__EVENTFD:
+	case FD__KIND__SIGNALFD:
+	case FD__KIND__TIMERFD:
+		return anonfd_open(f);
+	case FD__KIND__EPOLL:
+		/* made inside the process (epoll_restore); a placeholder until then */
+		return open("/dev/null", O_RDONLY | O_CLOEXEC);
 	case FD__KIND__REG:
 	case FD__KIND__CHR:
 	case FD__KIND__DIR: {

@@ -89,6 +89,11 @@ uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur,
 int fd_send(int sock, int fd);
 long fd_recv(struct restore_ctx *r, int keep_at);
 
+/* anonfd.c: an init fd of an eventfd, signalfd or timerfd made again;
+ * the epoll sets, made inside the process once its fds are in place */
+int anonfd_open(const Fd *f);
+int epoll_restore(struct restore_ctx *r);
+
 /* shmem.c: the fd number, in the process, of shared memory object ID,
  * big enough for END bytes (to be closed once mapped) */
 long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end);

@@ -431,6 +431,9 @@ t_tree_twice() {
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the tree frozen twice differs"
 }
 
+# an event loop: epoll over a periodic timerfd, an eventfd and a signalfd
+t_anonfds() { freeze_thaw anonfds 0 300 2000 "$WL/anonfds"; }
+
 # a parent with two ended children it has not collected (one exited 7,
 # one killed by SIGTERM): after the thaw it collects them by pid as before
 t_zombie() { freeze_thaw zombie 0 300 2000 "$WL/zombie"; }
@@ -1137,6 +1140,7 @@ run_test "freeze/thaw python multiprocessing pool" t_mpool_py
 run_test "a job frozen stopped thaws stopped" t_stopped
 run_test "freeze/thaw a parent holding zombies" t_zombie
 run_test "freeze-thaw-freeze-thaw a process tree" t_tree_twice
+run_test "freeze/thaw epoll, eventfd, timerfd, signalfd" t_anonfds
 run_test "freeze/thaw layout and attributes" t_layout
 run_test "freeze/thaw counter demo"  t_counter
 run_test "freeze-thaw-freeze-thaw"   t_twice
