@@ -989,6 +989,26 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
 	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
 }
 
+# a job holding a file lock: refused (locks are not restored yet), goes on
+t_dump_lock() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	REFST=$(cat "$REF.status")
+	mkdir_user "$TDIR/run"
+	# python takes an flock and execs cpuloop, which keeps the locked fd
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c '
+import fcntl, os, sys
+fd = os.open("lock.dat", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.set_inheritable(fd, True)
+os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
+		{ fail "the job did not start"; return; }
+	rand_sleep 300 1000
+	expect_refused_dump "$JOB_PID" "lock" "a file lock"
+	wait_job "$JOB_PID" "$T_RUN"
+	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
+}
+
 # a pipe whose other end a process outside the job holds: refused, naming
 # that process, since freezing would cut it off
 t_dump_outside_pipe() {
@@ -1162,6 +1182,7 @@ run_test "terminal: thawed in another tmux window" t_tty
 run_test "valgrind: dump and restore clean" t_valgrind
 run_test "dump refuses a job with a socket" t_dump_socket
 run_test "dump refuses a pipe shared with outside" t_dump_outside_pipe
+run_test "dump refuses a job holding a file lock" t_dump_lock
 
 took=$(( $(now_ms) - SUITE_START ))
 echo "# took $((took / 1000)).$((took % 1000 / 100)) s"
