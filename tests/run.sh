@@ -969,44 +969,40 @@ expect_refused_dump() {
 	fi
 }
 
-# a job holding a socket cannot be frozen: dump refuses, the job goes on
-t_dump_socket() {
-	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+# refused_cpuloop WHAT PATTERN PYCODE: python runs PYCODE (which gives the
+# job something jobfreeze refuses) and execs cpuloop; dump must refuse it
+# by a message matching PATTERN, and the job finish as if never touched
+refused_cpuloop() {
+	local what=$1 pattern=$2 code=$3
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 77; }
 	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
 	REFST=$(cat "$REF.status")
 	mkdir_user "$TDIR/run"
-	# python makes a socketpair and execs cpuloop with both ends open
-	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c '
-import os, socket, sys
-a, b = socket.socketpair()
-os.set_inheritable(a.fileno(), True)
-os.set_inheritable(b.fileno(), True)
-os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
-		{ fail "the job did not start"; return; }
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
+		"$PYTHON" -c "$code
+os.execv(sys.argv[1], sys.argv[1:])" "$WL/cpuloop" || { fail "the job did not start"; return; }
 	rand_sleep 300 1000
-	expect_refused_dump "$JOB_PID" "socket" "a socket"
+	expect_refused_dump "$JOB_PID" "$pattern" "$what" || return 1
 	wait_job "$JOB_PID" "$T_RUN"
 	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
 }
 
+# a job holding a socket cannot be frozen: dump refuses, the job goes on
+t_dump_socket() {
+	refused_cpuloop "a socket" "socket" '
+import os, socket, sys
+a, b = socket.socketpair()
+os.set_inheritable(a.fileno(), True)
+os.set_inheritable(b.fileno(), True)'
+}
+
 # a job holding a file lock: refused (locks are not restored yet), goes on
 t_dump_lock() {
-	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
-	REFST=$(cat "$REF.status")
-	mkdir_user "$TDIR/run"
-	# python takes an flock and execs cpuloop, which keeps the locked fd
-	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c '
+	refused_cpuloop "a file lock" "lock" '
 import fcntl, os, sys
 fd = os.open("lock.dat", os.O_RDWR | os.O_CREAT, 0o600)
 fcntl.flock(fd, fcntl.LOCK_EX)
-os.set_inheritable(fd, True)
-os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" ||
-		{ fail "the job did not start"; return; }
-	rand_sleep 300 1000
-	expect_refused_dump "$JOB_PID" "lock" "a file lock"
-	wait_job "$JOB_PID" "$T_RUN"
-	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
+os.set_inheritable(fd, True)'
 }
 
 # a pipe whose other end a process outside the job holds: refused, naming
