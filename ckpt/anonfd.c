@@ -34,19 +34,11 @@ int anonfd_kind(const char *link)
 	return -1;
 }
 
-int anonfd_dump(struct dump_ctx *c, int fd, Fd *f, int kind)
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info)
 {
-	char path[64];
-	size_t len;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", c->pid, fd);
-	f->info = read_file(path, &len);
-	if (!f->info) {
-		pr_perror("cannot read %s", path);
-		return -1;
-	}
-	if (len > INFO_MAX) {
-		pr_err("process %d: fd %d (%s) has too much state to save", c->pid, fd, f->path);
+	f->info = info;		/* freed with the image */
+	if (strlen(info) > INFO_MAX) {
+		pr_err("process %d: fd %d (%s) has too much state to save", c->pid, f->fd, f->path);
 		return -1;
 	}
 	f->kind = kind;

@@ -58,9 +58,9 @@ int pipe_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 /* refuses pipes whose other end some process outside the job holds */
 int pipes_check_outside(struct dump_ctx *ctx, size_t n);
 /* anonfd.c: the Fd kind of an anon inode link ("anon_inode:[eventfd]"), or
- * -1; and saving its fdinfo state */
+ * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
 int anonfd_kind(const char *link);
-int anonfd_dump(struct dump_ctx *c, int fd, Fd *f, int kind);
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

@@ -93,6 +93,7 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	char path[64], link[4096];
 	struct proc_fdinfo fi;
 	struct stat st;
+	char *info = NULL;
 	ssize_t n;
 	Fd *f;
 
@@ -107,8 +108,22 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		pr_perror("cannot stat fd %d of process %d (%s)", fd, c->pid, link);
 		return -1;
 	}
-	if (proc_parse_fdinfo(c->pid, fd, &fi) < 0)
+	if (proc_parse_fdinfo(c->pid, fd, &fi, &info) < 0) {
+		free(info);
 		return -1;
+	}
+	if (fi.locked) {
+		pr_err("process %d holds a file lock on fd %d (%s): locks cannot be frozen yet",
+		       c->pid, fd, link);
+		free(info);
+		return -1;
+	}
+	/* The text is the state of an anon inode fd (anonfd.c); nothing else keeps it. */
+	int anon = anonfd_kind(link);
+	if (anon < 0) {
+		free(info);
+		info = NULL;
+	}
 
 	f = xmalloc(sizeof(*f));
 	fd__init(f);
@@ -126,9 +141,8 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	unsigned long long pipe_ino;
 	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
 		return pipe_dump(c, fd, f, pipe_ino);
-	int anon = anonfd_kind(link);
 	if (anon >= 0)
-		return anonfd_dump(c, fd, f, anon);
+		return anonfd_dump(c, f, anon, info);
 	if (link[0] != '/') {
 		const char *k = kind_of_link(link);
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "

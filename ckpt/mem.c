@@ -154,16 +154,6 @@ int mem_dump_vmas(struct dump_ctx *c)
 	return 0;
 }
 
-static bool page_is_zero(const unsigned char *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < PAGE / 8; i++)
-		acc |= w[i];
-	return acc == 0;
-}
-
 /* One batch of candidate pages read from the task and written to the image. */
 struct page_reader {
 	struct dump_ctx *c;

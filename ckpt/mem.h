@@ -1,5 +1,8 @@
 /* mem.h: constants shared by the memory dump and restore. */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define PM_PRESENT   (1ULL << 63)
 #define PM_SWAP      (1ULL << 62)
@@ -11,6 +14,17 @@
 #define VMA_MADV_HUGEPAGE   (1u << 2)
 #define VMA_MADV_NOHUGEPAGE (1u << 3)
 #define VMA_MADV_DONTDUMP   (1u << 4)
+
+/* Whether a 4 KiB page holds only zero bytes (such pages are not stored). */
+static inline bool page_is_zero(const unsigned char *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < 4096 / 8; i++)
+		acc |= w[i];
+	return acc == 0;
+}
 
 /* Bytes of page data moved per system call, both ways. */
 #define MEM_BATCH_BYTES (8u << 20)

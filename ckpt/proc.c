@@ -241,6 +241,9 @@ int proc_parse_status_text(char *text, struct proc_status *s)
 			s->umask = u;
 		} else if (!strcmp(line, "State")) {
 			s->state = *v;
+		} else if (!strcmp(line, "TracerPid")) {
+			if (parse_int(v, &s->tracer) < 0)
+				return -1;
 		} else if (!strcmp(line, "Kthread")) {
 			s->kthread = *v == '1';
 		}
@@ -281,6 +284,8 @@ int proc_parse_fdinfo_text(char *text, struct proc_fdinfo *fi)
 			if (parse_u64(v, 10, &fi->pos) < 0)
 				return -1;
 			pos = true;
+		} else if (!strncmp(line, "lock:", 5)) {
+			fi->locked = true;
 		} else if (!strncmp(line, "flags:", 6)) {
 			char *v = line + 6;
 			uint64_t f;
@@ -295,18 +300,19 @@ int proc_parse_fdinfo_text(char *text, struct proc_fdinfo *fi)
 	return pos && fi->has_flags ? 0 : -1;
 }
 
-int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, char **raw)
 {
 	char path[64];
 	char *text;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	text = read_file(path, NULL);
-	if (!text) {
+	*raw = read_file(path, NULL);
+	if (!*raw) {
 		pr_perror("cannot read %s", path);
 		return -1;
 	}
+	text = xstrdup(*raw);	/* the parser cuts its text into lines */
 	ret = proc_parse_fdinfo_text(text, fi);
 	if (ret < 0)
 		pr_err("cannot parse %s", path);

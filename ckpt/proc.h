@@ -64,6 +64,7 @@ struct proc_status {
 	mode_t umask;
 	char  state;
 	bool  kthread;
+	pid_t tracer;         /* TracerPid: who ptraces it, 0 if nobody */
 };
 int proc_parse_status(pid_t pid, struct proc_status *s);
 int proc_parse_status_text(char *text, struct proc_status *s);
@@ -72,6 +73,8 @@ struct proc_fdinfo {
 	uint64_t pos;
 	uint32_t flags;       /* open flags, octal in fdinfo */
 	bool has_flags;
+	bool locked;          /* a "lock:" line: a file lock is held through it */
 };
-int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
+/* Parses /proc/PID/fdinfo/FD; *raw gets the text itself (free it). */
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, char **raw);
 int proc_parse_fdinfo_text(char *text, struct proc_fdinfo *fi);

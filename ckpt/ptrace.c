@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include "ckpt/log.h"
+#include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -162,14 +163,12 @@ bool regs_apply_restart(struct user_regs_struct *r)
 
 bool ptrace_refusal_lasts(pid_t tid)
 {
-	char path[64], *text, *t;
+	struct proc_status st;
+	char *text;
 	int tracer = 0, scope = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	text = read_file(path, NULL);
-	if (text && (t = strstr(text, "TracerPid:")))
-		tracer = atoi(t + 10);
-	free(text);
+	if (proc_parse_status(tid, &st) == 0)
+		tracer = st.tracer;
 	text = read_file("/proc/sys/kernel/yama/ptrace_scope", NULL);
 	if (text)
 		scope = atoi(text);

@@ -251,30 +251,38 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 	regs_apply_restart(regs);
 }
 
-/* A thread of the job, made by the main thread with the dumped tid. It
- * comes to a stop before running anything (we trace clones). */
-static int create_thread(struct restore_ctx *r, size_t i)
+/* A task made by an injected clone() in P's main thread, with the pid or
+ * tid PID (through ns_last_pid). It stops before running anything (we
+ * trace clones and forks); IN is then ready to inject into it, with P's
+ * scratch area, which a thread shares and a fork has a copy of. */
+static int clone_task(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
+		      struct inject *in)
 {
-	const Thread *t = r->img->threads[i];
 	struct user_regs_struct base;
 	int status;
 	long ret;
 
-	if (ns_set_next_pid(t->tid) < 0)
+	if (ns_set_next_pid(pid) < 0)
 		return -1;
-	ret = INJECT(&r->in, SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-		     CLONE_THREAD | CLONE_SYSVSEM, r->in.scratch + r->in.scratch_size - 512, 0, 0, 0);
-	if (ret != t->tid) {
-		pr_err("cannot make thread %d of the job: %s", t->tid,
-		       ret < 0 ? strerror(-ret) : "it got another tid");
+	ret = INJECT(&p->in, SYS_clone, flags, p->in.scratch + p->in.scratch_size - 512, 0, 0, 0);
+	if (ret != pid) {
+		pr_err("cannot make %s %d of process %d: %s", what, pid, p->img->pid,
+		       ret < 0 ? strerror(-ret) : "it got another pid");
 		return -1;
 	}
-	if (ptrace_wait_stop(t->tid, &status) < 0 || ptrace_get_regs(t->tid, &base) < 0)
+	if (ptrace_wait_stop(pid, &status) < 0 || ptrace_get_regs(pid, &base) < 0)
 		return -1;
-	inject_init(&r->thr_in[i], t->tid, r->in.syscall_ip, &base);
-	r->thr_in[i].scratch = r->in.scratch;
-	r->thr_in[i].scratch_size = r->in.scratch_size;
+	inject_init(in, pid, p->in.syscall_ip, &base);
+	in->scratch = p->in.scratch;
+	in->scratch_size = p->in.scratch_size;
 	return 0;
+}
+
+/* A thread of the job, made by the main thread with the dumped tid. */
+static int create_thread(struct restore_ctx *r, size_t i)
+{
+	return clone_task(r, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			  CLONE_SYSVSEM, r->img->threads[i]->tid, "thread", &r->thr_in[i]);
 }
 
 static struct inject *thread_in(struct restore_ctx *r, size_t i)
@@ -378,26 +386,13 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
  * execs its own program; then it is rebuilt like the root. */
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
-	struct user_regs_struct base;
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
 	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
-	int status;
 	long ret;
 
-	if (ns_set_next_pid(c->img->pid) < 0)
+	if (clone_task(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
-	ret = INJECT(&p->in, SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (ret != c->img->pid) {
-		pr_err("cannot make process %d, child of %d: %s", c->img->pid, p->img->pid,
-		       ret < 0 ? strerror(-ret) : "it got another pid");
-		return -1;
-	}
 	c->job = c->img->pid;
-	if (ptrace_wait_stop(c->job, &status) < 0 || ptrace_get_regs(c->job, &base) < 0)
-		return -1;
-	inject_init(&c->in, c->job, p->in.syscall_ip, &base);
-	c->in.scratch = p->in.scratch;	/* the fork copied the parent's scratch area */
-	c->in.scratch_size = p->in.scratch_size;
 	if (files_receive(c, j->sock[0], j->keep_at) < 0)
 		return -1;
 	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
@@ -474,23 +469,12 @@ static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcE
 {
 	struct user_regs_struct regs;
 	struct inject in;
-	int status, st = pe->exit_status;
-	long ret;
+	int st = pe->exit_status;
 
-	if (ns_set_next_pid(pe->pid) < 0)
+	if (clone_task(p, SIGCHLD, pe->pid, "exited child", &in) < 0)
 		return -1;
-	ret = INJECT(&p->in, SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (ret != pe->pid) {
-		pr_err("cannot make the exited child %d of %d: %s", pe->pid, p->img->pid,
-		       ret < 0 ? strerror(-ret) : "it got another pid");
-		return -1;
-	}
 	z->job = pe->pid;
-	if (ptrace_wait_stop(z->job, &status) < 0 || ptrace_get_regs(z->job, &regs) < 0)
-		return -1;
-	inject_init(&in, z->job, p->in.syscall_ip, &regs);
-	in.scratch = p->in.scratch;
-	in.scratch_size = p->in.scratch_size;
+	regs = in.base;
 	if (WIFSIGNALED(st)) {
 		/* Killed by a signal: the default action of that signal, once
 		 * it is let go. */

@@ -14,22 +14,13 @@
 #include "ckpt/dump.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
+#include "ckpt/mem.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
 #define PG 4096UL
 #define CHUNK (1UL << 20)
 #define SHMEM_MAX (4ULL << 30)
-
-static bool zero_page(const unsigned char *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < PG / 8; i++)
-		acc |= w[i];
-	return !acc;
-}
 
 int shmem_dump(struct dump_ctx *c, const Vma *v)
 {
@@ -50,7 +41,7 @@ int shmem_dump(struct dump_ctx *c, const Vma *v)
 		if (remote_read(c->pid, a, buf, len) < 0)
 			goto out;
 		for (size_t k = 0; k < len; k += PG) {
-			if (zero_page(buf + k))
+			if (page_is_zero(buf + k))
 				continue;
 			if (pwrite_all(fd, buf + k, PG, v->pgoff + (a - v->start) + k) < 0) {
 				pr_perror("cannot write %s/%s", c->dir->path, name);
