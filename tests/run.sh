@@ -205,6 +205,25 @@ dump_job() {
 	return 0
 }
 
+# thaw_compare IMG: restore IMG, waiting for the job, and compare its exit
+# status with $REFST and its stdout ($TDIR/run/out.txt) with the reference
+# run's ($REF.out); diagnostics are added and 1 returned on a difference
+thaw_compare() {
+	local img=$1 tag=${1##*/} ok=0
+	jf "$TDIR" "$TDIR/$tag.restore.out" "$TDIR/$tag.restore.err" "$T_RESTORE" restore -D "$img"
+	if [ "$JF_STATUS" = 124 ] || [ "$JF_STATUS" = 137 ]; then
+		diag "restore of $tag did not end within $T_RESTORE s (killed; the job hung or went slow)"
+		diag_file "restore stderr" "$TDIR/$tag.restore.err"
+		ok=1
+	elif [ "$JF_STATUS" != "$REFST" ]; then
+		diag "restore of $tag exited $JF_STATUS, the uninterrupted run $REFST"
+		diag_file "restore stderr" "$TDIR/$tag.restore.err"
+		ok=1
+	fi
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || ok=1
+	return $ok
+}
+
 # freeze_thaw NAME PAUSE MIN_MS MAX_MS CMD...: the main check. Runs CMD
 # uninterrupted for reference, then again as `CMD > out.txt`, freezes it
 # after a random MIN..MAX ms, checks that it is gone, waits PAUSE seconds,
@@ -247,19 +266,7 @@ freeze_thaw() {
 		return
 	fi
 	[ "$pause" = 0 ] || sleep "$pause"
-	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
-	local ok=0
-	if [ "$JF_STATUS" = 124 ] || [ "$JF_STATUS" = 137 ]; then
-		diag "restore did not end within $T_RESTORE s (killed; the job hung or went slow)"
-		diag_file "restore stderr" "$TDIR/restore.err"
-		ok=1
-	elif [ "$JF_STATUS" != "$refst" ]; then
-		diag "restore exited $JF_STATUS, the uninterrupted run $refst"
-		diag_file "restore stderr" "$TDIR/restore.err"
-		ok=1
-	fi
-	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
-	if [ $ok != 0 ]; then
+	if ! REFST=$refst thaw_compare "$TDIR/img"; then
 		diag_file "job stderr" "$run/err.txt" 5
 		fail "thawed job differs from the uninterrupted run"
 		return
@@ -362,15 +369,7 @@ t_pgid() {
 		return
 	fi
 	wait_job "$bash_pid" 10
-	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
-	local ok=0
-	if [ "$JF_STATUS" != "$refst" ]; then
-		diag "restore exited $JF_STATUS, the uninterrupted run $refst"
-		diag_file "restore stderr" "$TDIR/restore.err"
-		ok=1
-	fi
-	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
-	[ $ok = 0 ] || fail "the thawed pipeline differs from the uninterrupted run"
+	REFST=$refst thaw_compare "$TDIR/img" || fail "the thawed pipeline differs from the uninterrupted run"
 }
 
 # make -j2 building a small C project (make, sh, cc, cc1, as, ld), frozen
@@ -426,9 +425,7 @@ t_tree_twice() {
 	rand_sleep 200 500
 	dump_job "$thawed" "$TDIR/img2" || return 1
 	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return; }
-	jf "$TDIR" "$TDIR/r2.out" "$TDIR/r2.err" "$T_RESTORE" restore -D "$TDIR/img2"
-	[ "$JF_STATUS" = "$REFST" ] || { diag_file "restore stderr" "$TDIR/r2.err"; fail "second restore exited $JF_STATUS, expected $REFST"; return; }
-	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the tree frozen twice differs"
+	thaw_compare "$TDIR/img2" || fail "the tree frozen twice differs from the uninterrupted run"
 }
 
 # an event loop: epoll over a periodic timerfd, an eventfd and a signalfd
@@ -525,7 +522,7 @@ t_layout() {
 # freeze, thaw detached, freeze the thawed job again, thaw and wait
 t_twice() {
 	start_again cpuloop30 300 800 "$WL/cpuloop" 30 || return 1
-	local refst=$REFST run=$TDIR/run pid=$JOB_PID pid2
+	local pid=$JOB_PID pid2
 	dump_job "$pid" "$TDIR/img1" || return 1
 	wait_gone "$pid" 5 || { fail "job $pid still there after the first dump"; return; }
 	jf "$TDIR" "$TDIR/restore1.out" "$TDIR/restore1.err" 30 \
@@ -553,15 +550,7 @@ t_twice() {
 	fi
 	dump_job "$pid2" "$TDIR/img2" || return 1
 	wait_gone "$pid2" 5 || { fail "job $pid2 still there after the second dump"; return; }
-	jf "$TDIR" "$TDIR/restore2.out" "$TDIR/restore2.err" "$T_RESTORE" restore -D "$TDIR/img2"
-	local ok=0
-	if [ "$JF_STATUS" != "$refst" ]; then
-		diag "second restore exited $JF_STATUS, the uninterrupted run $refst"
-		diag_file "restore stderr" "$TDIR/restore2.err"
-		ok=1
-	fi
-	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
-	[ $ok = 0 ] || fail "job frozen twice differs from the uninterrupted run"
+	thaw_compare "$TDIR/img2" || fail "job frozen twice differs from the uninterrupted run"
 }
 
 # dump -R, then thaw the snapshot writing to our own stdout while the
