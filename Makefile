@@ -22,8 +22,10 @@ PROTOS    := $(wildcard ckpt/images/*.proto)
 PROTO_C   := $(patsubst %.proto,$(O)/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
 CKPT_SRC  := $(wildcard ckpt/*.c)
+TTY_SRC   := $(wildcard tty/*.c)
+SESSION_SRC := $(wildcard session/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
-OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o)
+OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(TTY_SRC) $(SESSION_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o)
 
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOADS    := $(patsubst tests/workloads/%.c,$(O)/tests/workloads/%,$(WORKLOAD_SRC))
@@ -45,7 +47,7 @@ $(O)/ckpt/images/%.pb-c.c $(O)/ckpt/images/%.pb-c.h: ckpt/images/%.proto
 $(O)/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
 	$(CC) $(filter-out -Wshadow,$(ALL_CFLAGS)) -c -o $@ $<
 
-$(O)/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h cli/*.h)
+$(O)/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -1169,6 +1169,14 @@ run_test "dump refuses a job with a socket" t_dump_socket
 run_test "dump refuses a pipe shared with outside" t_dump_outside_pipe
 run_test "dump refuses a job holding a file lock" t_dump_lock
 
+# Each area keeps its tests in its own tests/t-*.sh (functions plus their
+# run_test lines), sourced here so they share the helpers and the summary.
+for area in "$HERE"/t-*.sh; do
+	[ -e "$area" ] || continue
+	# shellcheck source=/dev/null
+	. "$area"
+done
+
 took=$(( $(now_ms) - SUITE_START ))
 echo "# took $((took / 1000)).$((took % 1000 / 100)) s"
 echo "1..$T_NUM"
