@@ -61,6 +61,13 @@ int pipes_check_outside(struct dump_ctx *ctx, size_t n);
  * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
 int anonfd_kind(const char *link);
 int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
+/* unixsk.c: records socket INO behind fd FD (a unix socket, with what
+ * waits in it); refuses other families naming their addresses */
+int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
+/* refuses unix sockets connected to a socket outside the job */
+int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */
+int grab_fd(pid_t pid, int fd);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

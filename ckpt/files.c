@@ -143,6 +143,9 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		return pipe_dump(c, fd, f, pipe_ino);
 	if (anon >= 0)
 		return anonfd_dump(c, f, anon, info);
+	unsigned long long sock_ino;
+	if (sscanf(link, "socket:[%llu]", &sock_ino) == 1)
+		return sock_dump(c, fd, f, sock_ino);
 	if (link[0] != '/') {
 		const char *k = kind_of_link(link);
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "
@@ -465,6 +468,8 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return fifo_open(f);
 	case FD__KIND__PIPE:
 		return pipe_open(r, f);
+	case FD__KIND__UNIX_SOCK:
+		return unixsk_open(r, f);
 	case FD__KIND__EVENTFD:
 	case FD__KIND__SIGNALFD:
 	case FD__KIND__TIMERFD:

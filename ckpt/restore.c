@@ -87,6 +87,7 @@ struct restore_job {
 	int keep_at;                      /* the restore socket's fd in every process */
 	struct pipe_table pipes;
 	struct shm_table shm;
+	struct sock_table socks;
 	pid_t group;                      /* restore -d: the job's own process group */
 	int sock[2];                      /* init's end, the job's end */
 };
@@ -102,6 +103,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->dir = &j->dir;
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
+	r->socks = &j->socks;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -609,6 +611,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	close(j->sock[0]);
 	close(j->sock[1]);
 	pipe_table_close(&j->pipes);
+	sock_table_close(&j->socks);
 	shm_table_close(&j->shm);
 	/* The restoring side may leave as soon as it hears (restore -d): we
 	 * must outlive it from now on, as the job's reaper. Holding its

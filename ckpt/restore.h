@@ -25,6 +25,16 @@ struct shm_table {
 	size_t n;
 };
 
+/* The unix sockets of the job (init's fds), by their inode at dump time. */
+struct sock_table {
+	struct job_sock {
+		uint64_t ino;
+		int fd;
+		bool configured;  /* buffer sizes and shutdown applied */
+	} *s;
+	size_t n;
+};
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -39,6 +49,7 @@ struct restore_ctx {
 	bool *has_pages;
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
+	struct sock_table *socks;         /* shared by the whole job */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */                  /* per img->vmas[i]: contents come from the image */
 };
@@ -103,6 +114,11 @@ void shm_table_close(struct shm_table *t);
  * buffered data, the first time it is asked for) */
 int pipe_open(struct restore_ctx *r, const Fd *f);
 void pipe_table_close(struct pipe_table *t);
+
+/* unixsk.c: an init fd on the unix socket F names (made with its peer
+ * and their queued data the first time either is asked for) */
+int unixsk_open(struct restore_ctx *r, const Fd *f);
+void sock_table_close(struct sock_table *t);
 
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;

@@ -976,13 +976,14 @@ os.execv(sys.argv[1], sys.argv[1:])" "$WL/cpuloop" || { fail "the job did not st
 	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
 }
 
-# a job holding a socket cannot be frozen: dump refuses, the job goes on
+# a job holding a network socket cannot be frozen: dump refuses, naming
+# the addresses, and the job goes on
 t_dump_socket() {
-	refused_cpuloop "a socket" "socket" '
+	refused_cpuloop "a UDP socket" "UDP socket.*127\.0\.0\.1:9\b" '
 import os, socket, sys
-a, b = socket.socketpair()
-os.set_inheritable(a.fileno(), True)
-os.set_inheritable(b.fileno(), True)'
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.connect(("127.0.0.1", 9))
+os.set_inheritable(a.fileno(), True)'
 }
 
 # a job holding a file lock: refused (locks are not restored yet), goes on
