@@ -68,6 +68,8 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
 /* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */
 int grab_fd(pid_t pid, int fd);
+/* locks.c: the file locks held through F, from its fdinfo text INFO */
+int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

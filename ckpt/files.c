@@ -112,18 +112,8 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		free(info);
 		return -1;
 	}
-	if (fi.locked) {
-		pr_err("process %d holds a file lock on fd %d (%s): locks cannot be frozen yet",
-		       c->pid, fd, link);
-		free(info);
-		return -1;
-	}
 	/* The text is the state of an anon inode fd (anonfd.c); nothing else keeps it. */
 	int anon = anonfd_kind(link);
-	if (anon < 0) {
-		free(info);
-		info = NULL;
-	}
 
 	f = xmalloc(sizeof(*f));
 	fd__init(f);
@@ -133,6 +123,14 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	f->cloexec = !!(fi.flags & O_CLOEXEC);
 	f->pos = fi.pos;
 	f->path = xstrdup(link);
+	if (fi.locked && locks_dump(c, f, info) < 0) {
+		free(info);
+		return -1;
+	}
+	if (anon < 0) {
+		free(info);
+		info = NULL;
+	}
 
 	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev)) {
 		f->kind = FD__KIND__TTY;

@@ -350,7 +350,7 @@ static int restore_task(struct restore_ctx *r)
 		goto out;
 	r->stats->mem_restore_ns = now_ns() - t0;
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
-	    epoll_restore(r) < 0)
+	    epoll_restore(r) < 0 || locks_restore(r) < 0)
 		goto out;
 	r->thr_in = xcalloc(r->img->n_threads, sizeof(struct inject));
 	for (size_t i = 1; i < r->img->n_threads; i++)

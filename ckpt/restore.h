@@ -120,6 +120,9 @@ void pipe_table_close(struct pipe_table *t);
 int unixsk_open(struct restore_ctx *r, const Fd *f);
 void sock_table_close(struct sock_table *t);
 
+/* locks.c: the process takes its file locks again (injected) */
+int locks_restore(struct restore_ctx *r);
+
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -986,12 +986,14 @@ a.connect(("127.0.0.1", 9))
 os.set_inheritable(a.fileno(), True)'
 }
 
-# a job holding a file lock: refused (locks are not restored yet), goes on
+# a job holding a lease (flock, POSIX and OFD locks are restored, see
+# tests/t-engine.sh; leases are not): refused, goes on
 t_dump_lock() {
-	refused_cpuloop "a file lock" "lock" '
+	refused_cpuloop "a file lease" "LEASE lock" '
 import fcntl, os, sys
-fd = os.open("lock.dat", os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
+open("lease.dat", "w").close()
+fd = os.open("lease.dat", os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
 os.set_inheritable(fd, True)'
 }
 
@@ -1168,7 +1170,7 @@ run_test "terminal: thawed in another tmux window" t_tty
 run_test "valgrind: dump and restore clean" t_valgrind
 run_test "dump refuses a job with a socket" t_dump_socket
 run_test "dump refuses a pipe shared with outside" t_dump_outside_pipe
-run_test "dump refuses a job holding a file lock" t_dump_lock
+run_test "dump refuses a job holding a file lease" t_dump_lock
 
 # Each area keeps its tests in its own tests/t-*.sh (functions plus their
 # run_test lines), sourced here so they share the helpers and the summary.
