@@ -20,6 +20,8 @@ struct dump_opts {
 	const char *dir;
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
+	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
+	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	struct ckpt_stats *stats; /* may be NULL */
 };
 

@@ -64,6 +64,9 @@ int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
 /* unixsk.c: records socket INO behind fd FD (a unix socket, with what
  * waits in it); refuses other families naming their addresses */
 int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
+/* inetsk.c: a TCP or UDP socket S (a copy of F's), refused when connected
+ * unless the options let it go */
+int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
 /* refuses unix sockets connected to a socket outside the job */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
 /* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */

@@ -468,6 +468,8 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return pipe_open(r, f);
 	case FD__KIND__UNIX_SOCK:
 		return unixsk_open(r, f);
+	case FD__KIND__INET_SOCK:
+		return inet_open(r, f);
 	case FD__KIND__EVENTFD:
 	case FD__KIND__SIGNALFD:
 	case FD__KIND__TIMERFD:

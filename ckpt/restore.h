@@ -119,6 +119,9 @@ void pipe_table_close(struct pipe_table *t);
  * and their queued data the first time either is asked for) */
 int unixsk_open(struct restore_ctx *r, const Fd *f);
 void sock_table_close(struct sock_table *t);
+/* inetsk.c: an init fd for F's TCP/UDP socket: bound and listening again,
+ * or reset */
+int inet_open(struct restore_ctx *r, const Fd *f);
 
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);

@@ -11,5 +11,9 @@ struct unix_diag_info {
 	char name[112];               /* bound address, "@..." when abstract, "" if none */
 };
 
+struct sockaddr_storage;
+/* "1.2.3.4:80", "[::1]:22", "/path", "@abstract" of an address of LEN bytes */
+void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, unsigned long size);
+
 /* Fills *U for unix socket INO; -1 (reported) if the kernel does not know it. */
 int unix_diag_get(uint64_t ino, struct unix_diag_info *u);

@@ -1,9 +1,10 @@
-/* unixsk.c: unix sockets whose both ends are in the job (socketpairs, a
- * connection accepted and made inside it). What waits in each socket's
- * receive queue is copied with MSG_PEEK at an advancing SO_PEEK_OFF, so a
- * failed or -R dump leaves it in place, one record per message, and sent
- * again from the other end of a new socketpair at restore. Sockets talking
- * to anything outside the job, and other families, are refused. */
+/* unixsk.c: unix sockets. Those whose both ends are in the job
+ * (socketpairs, connections made inside it) come back as one socketpair;
+ * what waits in each receive queue is copied with MSG_PEEK at an advancing
+ * SO_PEEK_OFF, so a failed or -R dump leaves it in place, one record per
+ * message, and sent again from the other end at restore. Listening sockets
+ * are bound again to their address. A socket connected outside the job is
+ * refused, or with --ext-unix-close found closed (its peer gone). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ int grab_fd(pid_t pid, int fd)
 }
 
 /* "1.2.3.4:80", "[::1]:22", "/path", "@abstract", or "(none)". */
-void sock_addr_str(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t size)
+void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, unsigned long size)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 
@@ -196,9 +197,19 @@ static int unix_dump(struct dump_ctx *c, int s, Fd *f, uint64_t ino)
 	f->sock_state = u.state;
 	f->sock_shutdown = u.shutdown;
 	if (u.state == TCP_LISTEN) {
-		pr_err("process %d: fd %d is a unix socket listening at %s: listening sockets "
-		       "cannot be frozen yet", c->pid, f->fd, u.name[0] ? u.name : "(unnamed)");
-		return -1;
+		/* bound again at thaw; connections not accepted yet are lost */
+		struct sockaddr_storage a;
+		socklen_t la = sizeof(a);
+		if (getsockname(s, (struct sockaddr *)&a, &la) < 0) {
+			pr_perror("process %d: cannot read the address of the socket of fd %d",
+				  c->pid, f->fd);
+			return -1;
+		}
+		f->sock_local.data = xmalloc(la);
+		memcpy(f->sock_local.data, &a, la);
+		f->sock_local.len = la;
+		f->has_sock_local = 1;
+		return 0;
 	}
 	if (!u.peer && u.name[0]) {
 		pr_err("process %d: fd %d is a unix datagram socket bound to %s and connected to "
@@ -224,30 +235,6 @@ static int unix_dump(struct dump_ctx *c, int s, Fd *f, uint64_t ino)
 	return save_queue(c, s, f, name);
 }
 
-/* Refuses a socket of another family, naming who it talks to. */
-static int refuse_other(struct dump_ctx *c, int s, const Fd *f, int family)
-{
-	struct sockaddr_storage a, b;
-	socklen_t la = sizeof(a), lb = sizeof(b);
-	char local[160] = "(none)", peer[160] = "(none)";
-	int type = 0;
-	socklen_t lt = sizeof(type);
-
-	if (getsockname(s, (struct sockaddr *)&a, &la) == 0)
-		sock_addr_str(&a, la, local, sizeof(local));
-	if (getpeername(s, (struct sockaddr *)&b, &lb) == 0)
-		sock_addr_str(&b, lb, peer, sizeof(peer));
-	getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &lt);
-	if (family == AF_INET || family == AF_INET6)
-		pr_err("process %d: fd %d is a %s socket (local %s, peer %s): network connections "
-		       "cannot be frozen", c->pid, f->fd, type == SOCK_STREAM ? "TCP" :
-		       type == SOCK_DGRAM ? "UDP" : "network", local, peer);
-	else
-		pr_err("process %d: fd %d is a socket of family %d (local %s, peer %s), which "
-		       "jobfreeze cannot freeze", c->pid, f->fd, family, local, peer);
-	return -1;
-}
-
 int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino)
 {
 	int s = grab_fd(c->pid, fd), family = -1, ret;
@@ -260,7 +247,15 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino)
 		close(s);
 		return -1;
 	}
-	ret = family == AF_UNIX ? unix_dump(c, s, f, ino) : refuse_other(c, s, f, family);
+	if (family == AF_UNIX)
+		ret = unix_dump(c, s, f, ino);
+	else if (family == AF_INET || family == AF_INET6)
+		ret = inet_dump(c, s, f, family);
+	else {
+		pr_err("process %d: fd %d is a socket of family %d, which jobfreeze cannot freeze",
+		       c->pid, fd, family);
+		ret = -1;
+	}
 	close(s);
 	return ret;
 }
@@ -279,7 +274,8 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++) {
-			const Fd *f = ctx[i].img->fds[k], *p;
+			Fd *f = ctx[i].img->fds[k];
+			const Fd *p;
 			struct unix_diag_info u;
 
 			if (f->kind != FD__KIND__UNIX_SOCK || !f->sock_peer)
@@ -295,8 +291,18 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n)
 			}
 			if (unix_diag_get(f->sock_peer, &u) < 0)
 				u.name[0] = 0;
+			if (ctx[i].o->ext_unix_close) {
+				/* What it had received stays readable, then the end. */
+				pr_info("process %d: fd %d, a unix socket connected to %s, will be "
+					"found closed", ctx[i].pid, f->fd, u.name[0] ? u.name : "?");
+				f->sock_peer = 0;
+				f->sock_state = TCP_ESTABLISHED;
+				f->sock_shutdown = UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN;
+				continue;
+			}
 			pr_err("process %d: fd %d is a unix socket connected to %s, outside the job: "
-			       "freezing would cut that connection", ctx[i].pid, f->fd,
+			       "freezing would cut that connection; dump --ext-unix-close drops it "
+			       "(the thawed job finds it closed)", ctx[i].pid, f->fd,
 			       u.name[0] ? u.name : "an unnamed socket");
 			return -1;
 		}
@@ -367,6 +373,76 @@ out:
 	return ret;
 }
 
+/* Binds S to the job's unix address A, from the job's working directory
+ * (a relative path was bound from there). A socket file left by the job's
+ * earlier life, which nobody listens to, is replaced. */
+static int unix_bind(struct restore_ctx *r, int s, const Fd *f, const struct sockaddr_un *a,
+		     socklen_t la, const char *name)
+{
+	bool path = la > offsetof(struct sockaddr_un, sun_path) && a->sun_path[0];
+	int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), ret = -1;
+
+	if (here < 0 || chdir(r->img->cwd) < 0) {
+		pr_perror("cannot enter %s to bind the job's socket %s", r->img->cwd, name);
+		goto out;
+	}
+	ret = bind(s, (const struct sockaddr *)a, la);
+	if (ret < 0 && errno == EADDRINUSE && path) {
+		int probe = socket(AF_UNIX, f->sock_type | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (const struct sockaddr *)a, la) < 0 &&
+		    errno == ECONNREFUSED && unlink(a->sun_path) == 0)
+			ret = bind(s, (const struct sockaddr *)a, la);
+		else
+			errno = EADDRINUSE;
+		if (probe >= 0)
+			close(probe);
+	}
+	if (ret < 0) {
+		if (errno == EADDRINUSE)
+			pr_err("the job's fd %d listened at %s, where another program listens now: "
+			       "stop it, then thaw again", f->fd, name);
+		else
+			pr_perror("cannot bind the job's fd %d to %s again", f->fd, name);
+	}
+	if (fchdir(here) < 0) {
+		pr_perror("cannot go back to the restore's directory");
+		ret = -1;
+	}
+out:
+	if (here >= 0)
+		close(here);
+	return ret;
+}
+
+static int unix_listen(struct restore_ctx *r, const Fd *f)
+{
+	struct sockaddr_storage ss = { 0 };
+	char name[160];
+	int s;
+
+	if (!f->has_sock_local || f->sock_local.len > sizeof(struct sockaddr_un) ||
+	    f->sock_local.len < sizeof(sa_family_t)) {
+		pr_err("damaged image: the listening socket of fd %d has no address", f->fd);
+		return -1;
+	}
+	memcpy(&ss, f->sock_local.data, f->sock_local.len);
+	sock_addr_str(&ss, f->sock_local.len, name, sizeof(name));
+	s = socket(AF_UNIX, f->sock_type | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		pr_perror("cannot make a unix socket for the job's fd %d", f->fd);
+		return -1;
+	}
+	if (unix_bind(r, s, f, (const struct sockaddr_un *)&ss, f->sock_local.len, name) < 0 ||
+	    listen(s, SOMAXCONN) < 0) {
+		if (errno != EADDRINUSE)
+			pr_perror("cannot listen at %s again for the job's fd %d", name, f->fd);
+		close(s);
+		return -1;
+	}
+	add_job_sock(r->socks, f->sock_ino, s);
+	return 0;
+}
+
 /* The sockets of F, made in init: a pair with its peer (or with an end
  * closed at once when the peer was gone), or a lone unconnected one. */
 static int make_socks(struct restore_ctx *r, const Fd *f)
@@ -377,6 +453,8 @@ static int make_socks(struct restore_ctx *r, const Fd *f)
 		pr_err("damaged image: unix socket of fd %d has type %d", f->fd, type);
 		return -1;
 	}
+	if (f->sock_state == TCP_LISTEN)
+		return unix_listen(r, f);
 	if (!f->sock_peer && f->sock_state != TCP_ESTABLISHED) {
 		int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 		if (s < 0) {
