@@ -73,6 +73,8 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
 int grab_fd(pid_t pid, int fd);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
+/* ptimers.c: the process's POSIX timers, with the time they have left */
+int ptimers_dump(struct dump_ctx *c);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

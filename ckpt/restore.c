@@ -356,6 +356,8 @@ static int restore_task(struct restore_ctx *r)
 	for (size_t i = 1; i < r->img->n_threads; i++)
 		if (create_thread(r, i) < 0)
 			goto out;
+	if (ptimers_restore(r) < 0)
+		goto out;
 	for (size_t i = 0; i < r->img->n_threads; i++) {
 		const Thread *ti = r->img->threads[i];
 		if (thread_task_restore(r, thread_in(r, i), ti) < 0 ||

@@ -126,6 +126,10 @@ int inet_open(struct restore_ctx *r, const Fd *f);
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);
 
+/* ptimers.c: the POSIX timers made again, with their ids (once the
+ * threads they may signal exist) */
+int ptimers_restore(struct restore_ctx *r);
+
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

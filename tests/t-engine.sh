@@ -194,3 +194,8 @@ t_tcp_close() {
 t_ext_unix_close() { lost_connection unix out.sock "connected to out\.sock" --ext-unix-close; }
 run_test "dump --tcp-close: a TCP connection is found reset" t_tcp_close
 run_test "dump --ext-unix-close: a unix connection is found closed" t_ext_unix_close
+
+# POSIX timers: periodic ones signalling the process and a thread, and a
+# one-shot, used by their ids after the thaw
+t_ptimers() { freeze_thaw ptimer 0 300 2000 "$WL/ptimer"; }
+run_test "freeze/thaw POSIX timers" t_ptimers
