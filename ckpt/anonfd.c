@@ -31,6 +31,8 @@ int anonfd_kind(const char *link)
 		return FD__KIND__TIMERFD;
 	if (!strcmp(link, "anon_inode:[eventpoll]"))
 		return FD__KIND__EPOLL;
+	if (!strcmp(link, "anon_inode:inotify"))
+		return FD__KIND__INOTIFY;
 	return -1;
 }
 
@@ -42,7 +44,7 @@ int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info)
 		return -1;
 	}
 	f->kind = kind;
-	return 0;
+	return kind == FD__KIND__INOTIFY ? inotify_dump(c, f, info) : 0;
 }
 
 /* The value after "KEY" in the fdinfo text, or NULL. */

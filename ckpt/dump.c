@@ -524,7 +524,7 @@ int ckpt_dump(const struct dump_opts *o)
 			goto fail;
 	t = now_ns();
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
-	    unixsk_check_peers(ctx, n) < 0 || write_images(ctx, n) < 0)
+	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 || write_images(ctx, n) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	if (o->leave_running || o->leave_stopped) {

@@ -75,6 +75,10 @@ int grab_fd(pid_t pid, int fd);
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */
 int ptimers_dump(struct dump_ctx *c);
+/* inotify.c: the watches of inotify fd F (from its fdinfo INFO); their
+ * paths, looked for among those the whole job uses */
+int inotify_dump(struct dump_ctx *c, Fd *f, const char *info);
+int inotify_resolve(struct dump_ctx *ctx, size_t n);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

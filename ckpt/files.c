@@ -474,6 +474,8 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 	case FD__KIND__SIGNALFD:
 	case FD__KIND__TIMERFD:
 		return anonfd_open(f);
+	case FD__KIND__INOTIFY:
+		return inotify_open(f);
 	case FD__KIND__EPOLL:
 		/* made inside the process (epoll_restore); a placeholder until then */
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -130,6 +130,9 @@ int locks_restore(struct restore_ctx *r);
  * threads they may signal exist) */
 int ptimers_restore(struct restore_ctx *r);
 
+/* inotify.c: an init fd of F's inotify instance, watching again */
+int inotify_open(const Fd *f);
+
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -53,12 +53,13 @@ run_test "thaw refused while the lock is held elsewhere" t_locks_taken
 
 # dump_retry PID IMG [ARGS...]: dump_job, tried again (a refused dump
 # leaves the job running untouched) while it is refused only because it
-# was caught in the middle of making one of its own connections
+# was caught in the middle of making one of its own connections, or with
+# inotify events it had not read yet
 dump_retry() {
 	local i
 	for ((i = 0; i < 8; i++)); do
 		dump_job "$@" && return 0
-		grep -Eq "TCP socket|unix socket connected" "$TDIR/dump.err" || return 1
+		grep -Eq "TCP socket|unix socket connected|not read yet" "$TDIR/dump.err" || return 1
 		sleep "0.0$((RANDOM % 9 + 1))"
 	done
 	return 1
@@ -199,3 +200,26 @@ run_test "dump --ext-unix-close: a unix connection is found closed" t_ext_unix_c
 # one-shot, used by their ids after the thaw
 t_ptimers() { freeze_thaw ptimer 0 300 2000 "$WL/ptimer"; }
 run_test "freeze/thaw POSIX timers" t_ptimers
+
+# inotify: a directory watched (with a gap in the watch numbers) still
+# gives its events after the thaw, under the same watch numbers
+t_inotify() {
+	start_again inotify 300 1500 "$WL/inotify" || return 1
+	local pid=$JOB_PID
+	dump_retry "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
+	thaw_compare "$TDIR/img" || fail "thawed job differs from the uninterrupted run"
+}
+run_test "freeze/thaw inotify watches" t_inotify
+
+# an inotify watch on a directory the job names nowhere: refused, saying so
+t_dump_inotify_lost() {
+	refused_cpuloop "a watch on an unknown path" "could not find" '
+import ctypes, os, sys
+os.makedirs("../elsewhere/deep", exist_ok=True)
+libc = ctypes.CDLL(None)
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, b"../elsewhere/deep", 0x100) < 0:
+    sys.exit(1)'
+}
+run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inotify_lost
