@@ -289,21 +289,6 @@ int files_share(struct dump_ctx *ctx, size_t n)
 					}
 				}
 		}
-	/* An epoll set is rebuilt inside the one process that owns it. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
-			const Fd *fa = ctx[i].img->fds[a];
-			if (fa->kind != FD__KIND__EPOLL)
-				continue;
-			for (size_t j = i + 1; j < n; j++)
-				for (size_t b = 0; ctx[j].img && b < ctx[j].img->n_fds; b++)
-					if (ctx[j].img->fds[b]->desc_id == fa->desc_id) {
-						pr_err("processes %d and %d share one epoll set (fd %d): "
-						       "that cannot be frozen yet", ctx[i].pid, ctx[j].pid,
-						       fa->fd);
-						return -1;
-					}
-		}
 	return 0;
 }
 

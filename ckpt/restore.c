@@ -558,7 +558,7 @@ static int restore_tree(struct restore_job *j)
 			if (fork_child(j, p, c) < 0)
 				return -1;
 		}
-		if (restore_task(c) < 0)
+		if (restore_task(c) < 0 || epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < j->n; i++)
@@ -794,6 +794,7 @@ out:
 	for (size_t i = 0; i < j.n; i++) {
 		struct restore_ctx *r = &j.procs[i];
 		free(r->fd_src);
+		free(r->epoll_given);
 		free(r->has_pages);
 		free(r->thr_in);
 		if (r->img)

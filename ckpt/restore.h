@@ -46,6 +46,7 @@ struct restore_ctx {
 	struct inject *thr_in;            /* per img->threads[i], i >= 1 */
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
+	bool *epoll_given;                /* per img->fds[i]: an epoll set built by a parent */
 	bool *has_pages;
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
@@ -104,6 +105,9 @@ long fd_recv(struct restore_ctx *r, int keep_at);
  * the epoll sets, made inside the process once its fds are in place */
 int anonfd_open(const Fd *f);
 int epoll_restore(struct restore_ctx *r);
+/* the epoll sets process PROCS[I] built, given as they are to the later
+ * processes that share them (fork): they get them instead of building */
+int epoll_share(struct restore_ctx *procs, size_t n, size_t i);
 
 /* shmem.c: the fd number, in the process, of shared memory object ID,
  * big enough for END bytes (to be closed once mapped) */

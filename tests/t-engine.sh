@@ -223,3 +223,7 @@ if fd < 0 or libc.inotify_add_watch(fd, b"../elsewhere/deep", 0x100) < 0:
     sys.exit(1)'
 }
 run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inotify_lost
+
+# an epoll set shared by a parent and its child (fork), used by both
+t_epoll_shared() { freeze_thaw epshare 0 300 1800 "$WL/epshare"; }
+run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
