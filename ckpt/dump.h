@@ -79,6 +79,9 @@ int ptimers_dump(struct dump_ctx *c);
  * paths, looked for among those the whole job uses */
 int inotify_dump(struct dump_ctx *c, Fd *f, const char *info);
 int inotify_resolve(struct dump_ctx *ctx, size_t n);
+/* sysvshm.c: V maps the SysV shared memory segment of PV (refused if it
+ * would not outlive the job) */
+int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

@@ -137,6 +137,10 @@ int ptimers_restore(struct restore_ctx *r);
 /* inotify.c: an init fd of F's inotify instance, watching again */
 int inotify_open(const Fd *f);
 
+/* sysvshm.c: the segment of img->vmas[I] attached again at its address
+ * (the address, or -errno) */
+long sysvshm_attach(struct restore_ctx *r, size_t i);
+
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -227,3 +227,37 @@ run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inoti
 # an epoll set shared by a parent and its child (fork), used by both
 t_epoll_shared() { freeze_thaw epshare 0 300 1800 "$WL/epshare"; }
 run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
+
+# ipc_cleanup DIR: remove the SysV objects whose ids DIR/ipc.ids names, if
+# the job did not get to remove them itself
+ipc_cleanup() {
+	local shm sem
+	read -r shm sem <"$1/ipc.ids" 2>/dev/null || return 0
+	as_user ipcrm -m "$shm" 2>/dev/null
+	as_user ipcrm -s "$sem" 2>/dev/null
+	return 0
+}
+
+# SysV shared memory and semaphores between a parent and its child: the
+# segment is attached again, the semaphores are found where they were
+t_sysv() {
+	freeze_thaw sysv 0 300 1500 "$WL/sysv"
+	local rc=$?
+	ipc_cleanup "$TDIR/run"
+	ipc_cleanup "$WORK/ref/sysv.d"
+	return $rc
+}
+run_test "freeze/thaw SysV shared memory and semaphores" t_sysv
+
+# a SysV segment marked for removal would vanish with the job: refused,
+# naming it, and the job goes on untouched
+t_dump_sysv_rmid() {
+	start_again sysv-rmid 300 1200 "$WL/sysv" rmid || return 1
+	expect_refused_dump "$JOB_PID" "segment [0-9]+ \(key 0x[0-9a-f]+\).*marked for removal" \
+		"a SysV segment marked for removal"
+	local rc=$?
+	ipc_cleanup "$TDIR/run"
+	ipc_cleanup "$WORK/ref/sysv-rmid.d"
+	return $rc
+}
+run_test "dump refuses SysV memory marked for removal" t_dump_sysv_rmid
