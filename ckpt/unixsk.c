@@ -211,9 +211,12 @@ static int unix_dump(struct dump_ctx *c, int s, Fd *f, uint64_t ino)
 		f->has_sock_local = 1;
 		return 0;
 	}
-	if (!u.peer && u.name[0]) {
-		pr_err("process %d: fd %d is a unix datagram socket bound to %s and connected to "
-		       "nothing: bound sockets cannot be frozen yet", c->pid, f->fd, u.name);
+	/* (an accepted connection whose client has gone carries the
+	 * listener's name, and comes back like any end left alone) */
+	if (!u.peer && u.name[0] && u.state != TCP_ESTABLISHED) {
+		pr_err("process %d: fd %d is a unix socket bound to %s and connected to nothing "
+		       "(a datagram receiver?): such sockets cannot be frozen yet", c->pid, f->fd,
+		       u.name);
 		return -1;
 	}
 	if (getsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, &l) < 0) {

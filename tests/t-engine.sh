@@ -261,3 +261,8 @@ t_dump_sysv_rmid() {
 	return $rc
 }
 run_test "dump refuses SysV memory marked for removal" t_dump_sysv_rmid
+
+# an accepted unix connection whose client has gone, its messages unread,
+# and the listener it came from
+t_unix_orphan() { freeze_thaw uxconn 0 500 1400 "$WL/uxconn"; }
+run_test "freeze/thaw a unix connection whose client has gone" t_unix_orphan
