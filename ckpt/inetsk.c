@@ -75,6 +75,14 @@ int inet_dump(struct dump_ctx *c, int s, Fd *f, int family)
 	if (connected)
 		pr_info("process %d: fd %d, %s connection %s to %s, will be found reset", c->pid,
 			f->fd, what, local, peer);
+	if (listening && proto == IPPROTO_TCP) {
+		struct tcp_info ti;
+		l = sizeof(ti);
+		/* for a listener, tcpi_unacked is its accept queue */
+		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 && ti.tcpi_unacked)
+			pr_warn("process %d: %u connections to %s wait to be accepted on fd %d; their "
+				"clients will find them reset", c->pid, ti.tcpi_unacked, local, f->fd);
+	}
 	f->kind = FD__KIND__INET_SOCK;
 	f->has_sock_family = f->has_sock_type = f->has_sock_proto = f->has_sock_state = 1;
 	f->sock_family = family;

@@ -273,6 +273,26 @@ static const Fd *find_sock(struct dump_ctx *ctx, size_t n, uint64_t ino)
 	return NULL;
 }
 
+/* Whether a unix socket of the job listens at NAME (as sock_diag shows it). */
+static bool listener_in_job(struct dump_ctx *ctx, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++) {
+			const Fd *f = ctx[i].img->fds[k];
+			struct sockaddr_storage ss = { 0 };
+			char s[160];
+
+			if (f->kind != FD__KIND__UNIX_SOCK || f->sock_state != TCP_LISTEN ||
+			    !f->has_sock_local || f->sock_local.len > sizeof(ss))
+				continue;
+			memcpy(&ss, f->sock_local.data, f->sock_local.len);
+			sock_addr_str(&ss, f->sock_local.len, s, sizeof(s));
+			if (!strcmp(s, name))
+				return true;
+		}
+	return false;
+}
+
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -294,6 +314,12 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n)
 			}
 			if (unix_diag_get(f->sock_peer, &u) < 0)
 				u.name[0] = 0;
+			if (u.name[0] && listener_in_job(ctx, n, u.name)) {
+				pr_err("process %d: fd %d is a unix connection to %s, a listener of the "
+				       "job, not accepted yet: try again in a moment", ctx[i].pid, f->fd,
+				       u.name);
+				return -1;
+			}
 			if (ctx[i].o->ext_unix_close) {
 				/* What it had received stays readable, then the end. */
 				pr_info("process %d: fd %d, a unix socket connected to %s, will be "

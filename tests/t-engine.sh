@@ -59,7 +59,7 @@ dump_retry() {
 	local i
 	for ((i = 0; i < 8; i++)); do
 		dump_job "$@" && return 0
-		grep -Eq "TCP socket|unix socket connected|not read yet" "$TDIR/dump.err" || return 1
+		grep -Eq "TCP socket|unix socket connected|not accepted yet|not read yet" "$TDIR/dump.err" || return 1
 		sleep "0.0$((RANDOM % 9 + 1))"
 	done
 	return 1
