@@ -37,7 +37,9 @@ int inotify_dump(struct dump_ctx *c, Fd *f, const char *info)
 	close(s);
 	if (queued) {
 		pr_err("process %d: the inotify instance of fd %d has %d bytes of events not read "
-		       "yet, which cannot be put back: try again in a moment", c->pid, f->fd, queued);
+		       "yet, which cannot be put back: try again in a moment (with the image "
+		       "directory outside the directories it watches: making it is an event too)",
+		       c->pid, f->fd, queued);
 		return -1;
 	}
 	f->kind = FD__KIND__INOTIFY;
