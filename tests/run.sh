@@ -555,8 +555,12 @@ t_twice() {
 
 # dump -R, then thaw the snapshot writing to our own stdout while the
 # original job goes on; both must print what an uninterrupted run does
-t_snapshot() {
-	start_again cpuloop 300 1000 "$WL/cpuloop" || return 1
+# snapshot_check KEY CMD...: dump -R of CMD, then both the original and
+# the snapshot thawed at once finish as an uninterrupted run
+snapshot_check() {
+	local key=$1
+	shift
+	start_again "$key" 300 1000 "$@" || return 1
 	local refst=$REFST run=$TDIR/run pid=$JOB_PID
 	dump_job "$pid" "$TDIR/img" -R || return 1
 	if ! running "$pid"; then
@@ -580,6 +584,7 @@ t_snapshot() {
 	same_file "$REF.out" "$run/out.txt" "the original's stdout" || ok=1
 	[ $ok = 0 ] || fail "dump -R snapshot or original differs from the uninterrupted run"
 }
+t_snapshot() { snapshot_check cpuloop "$WL/cpuloop"; }
 
 # a freeze/thaw with the logging options: messages go to the -o files,
 # --display-stats prints statistics (anywhere)

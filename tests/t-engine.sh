@@ -266,3 +266,8 @@ run_test "dump refuses SysV memory marked for removal" t_dump_sysv_rmid
 # and the listener it came from
 t_unix_orphan() { freeze_thaw uxconn 0 500 1400 "$WL/uxconn"; }
 run_test "freeze/thaw a unix connection whose client has gone" t_unix_orphan
+
+# dump -R of the socketpairs: the queues the dump peeked at stay whole in
+# the original, and the snapshot gets them too
+t_sock_snapshot() { snapshot_check sockpair "$WL/sockpair"; }
+run_test "snapshot (dump -R) of socketpairs with queued messages" t_sock_snapshot

@@ -2,7 +2,8 @@
  * socketpairs of each type (stream, datagram, seqpacket). The client
  * sends batches of requests ahead and sleeps, so that at any moment
  * requests wait in the server's sockets and replies in the client's, in
- * both directions, with message boundaries that matter. A fourth pair
+ * both directions, with message boundaries that matter (each message
+ * peeked before it is read: a dump peeks too). A fourth pair
  * holds words the server sent and then shut down: read at the very end.
  * The output is deterministic. */
 #include <stdio.h>
@@ -71,7 +72,8 @@ int main(void)
 	char buf[256];
 	pid_t pid;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* all in memory until the end: a snapshot's thaw prints it all too */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, st) < 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, last) < 0) {
 		perror("socketpair");
@@ -109,12 +111,15 @@ int main(void)
 			}
 			printf("%d.%d %.32s\n", b, k, buf);
 			for (int t = 0, fd = dg[0]; t < 2; t++, fd = sq[0]) {
-				ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-				if (n < 0) {
+				/* a peek first: what the dump peeked must not show */
+				ssize_t p = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK);
+				ssize_t n = recv(fd, buf + 128, sizeof(buf) - 129, 0);
+				if (p < 0 || n < 0) {
 					perror("recv");
 					return 1;
 				}
-				printf("%d.%d %.*s\n", b, k, (int)n, buf);
+				printf("%d.%d %.*s (%s)\n", b, k, (int)n, buf + 128,
+				       p == n && !memcmp(buf, buf + 128, n) ? "as peeked" : "NOT as peeked");
 			}
 		}
 	}
