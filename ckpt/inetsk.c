@@ -49,6 +49,14 @@ int inet_dump(struct dump_ctx *c, int s, Fd *f, int family)
 		pr_perror("process %d: cannot read the socket of fd %d", c->pid, f->fd);
 		return -1;
 	}
+	int reuse = 0;
+	l = sizeof(reuse);
+	if (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, &l) < 0) {
+		pr_perror("process %d: cannot read the options of the socket of fd %d", c->pid, f->fd);
+		return -1;
+	}
+	f->has_sock_reuseaddr = 1;
+	f->sock_reuseaddr = !!reuse;
 	connected = getpeername(s, (struct sockaddr *)&b, &lb) == 0;
 	sock_addr_str(&a, la, local, sizeof(local));
 	if (connected)
@@ -136,7 +144,7 @@ out:
 
 int inet_open(struct restore_ctx *r, const Fd *f)
 {
-	int family = f->sock_family, s, one = 1;
+	int family = f->sock_family, s, one = 1, reuse = f->sock_reuseaddr;
 	const struct sockaddr *local = (const void *)f->sock_local.data;
 	char addr[160] = "";
 
@@ -166,6 +174,10 @@ int inet_open(struct restore_ctx *r, const Fd *f)
 				       "now: stop it, then thaw again", f->fd, addr);
 			else
 				pr_perror("cannot bind the job's fd %d to %s again", f->fd, addr);
+			goto fail;
+		}
+		if (!reuse && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) < 0) {
+			pr_perror("cannot set SO_REUSEADDR of the job's fd %d as it was", f->fd);
 			goto fail;
 		}
 	}
