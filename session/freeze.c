@@ -286,7 +286,8 @@ static int name_taken(struct store *s, const char *name)
 int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
 {
 	struct ckpt_stats stats = { 0 };
-	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running };
+	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
+			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
