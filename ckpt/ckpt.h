@@ -20,6 +20,7 @@ struct dump_opts {
 	const char *dir;
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
+	bool allow_other_user;    /* root: dump another user's job, images given to that user */
 	struct ckpt_stats *stats; /* may be NULL */
 };
 

@@ -22,6 +22,30 @@
 
 #define SCRATCH_SIZE 65536
 
+/* Another user's process: only root may freeze it, and only when asked
+ * to, since the images (its memory) are then given to that user. */
+static bool other_user_refused(struct dump_ctx *c)
+{
+	const uid_t *u = c->status.uid;
+
+	if (geteuid() != 0) {
+		pr_err("process %d belongs to uid %u, not to you (uid %u): you can only freeze "
+		       "your own processes", c->pid, u[1], geteuid());
+		return true;
+	}
+	if (!c->o->allow_other_user) {
+		pr_err("process %d belongs to uid %u, not to root: add --allow-other-user to freeze "
+		       "it (the images then belong to uid %u)", c->pid, u[1], u[1]);
+		return true;
+	}
+	if (u[0] != u[1] || u[1] != u[2] || u[1] == 0) {
+		pr_err("process %d runs with uids %u/%u/%u (real/effective/saved): it cannot be "
+		       "given back to one user", c->pid, u[0], u[1], u[2]);
+		return true;
+	}
+	return false;
+}
+
 /* What this version cannot restore is refused before anything is touched. */
 static int check_target(struct dump_ctx *c)
 {
@@ -32,7 +56,8 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (pid == getpid()) {
-		pr_err("jobfreeze cannot freeze itself");
+		pr_err("jobfreeze cannot freeze itself%s", pid == c->o->pid ? "" :
+		       ": it runs inside the job you named; run it from outside the job");
 		return -1;
 	}
 	if (proc_parse_status(pid, &c->status) < 0) {
@@ -51,12 +76,9 @@ static int check_target(struct dump_ctx *c)
 		       pid == 1 ? "the system's init" : "a kernel thread");
 		return -1;
 	}
-	if (c->status.uid[0] != getuid() || c->status.uid[1] != geteuid() ||
-	    c->status.uid[2] != geteuid()) {
-		pr_err("process %d belongs to uid %u, not to you (uid %u): you can only freeze "
-		       "your own processes", pid, c->status.uid[1], geteuid());
+	if ((c->status.uid[0] != getuid() || c->status.uid[1] != geteuid() ||
+	     c->status.uid[2] != geteuid()) && other_user_refused(c))
 		return -1;
-	}
 	if (c->status.state == 'Z') {
 		if (c->o->pgid == 0 && pid == c->o->pid) {
 			pr_err("process %d has already exited (it is a zombie)", pid);
@@ -307,8 +329,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 			inv.status_pid = pe[i].pid;
 		}
 	inv.xstate_size = ctx[0].img->threads[0]->xstate.len;
-	inv.uid = geteuid();
-	inv.gid = getegid();
+	inv.uid = ctx[0].o->allow_other_user ? ctx[0].status.uid[1] : geteuid();
+	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 out:
 	free(boot_id);
@@ -319,6 +341,24 @@ out_free:
 	free(pes);
 	free(pe);
 	return ret;
+}
+
+/* --allow-other-user: the images go to the job's user (all its processes
+ * must be that user's), before the job is killed. */
+static int give_images(struct dump_ctx *ctx, size_t n, struct image_dir *dir)
+{
+	uid_t uid = ctx[0].status.uid[1];
+
+	if (!ctx[0].o->allow_other_user || uid == geteuid())
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (ctx[i].status.uid[1] != uid) {
+			pr_err("process %d belongs to uid %u, process %d to uid %u: the images of a "
+			       "job of several users cannot be given to one", ctx[0].pid, uid,
+			       ctx[i].pid, ctx[i].status.uid[1]);
+			return -1;
+		}
+	return image_dir_chown(dir, uid, ctx[0].status.gid[1]);
 }
 
 /* Puts the threads back as they were: timers, held signals, scratch
@@ -542,7 +582,8 @@ int ckpt_dump(const struct dump_opts *o)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
 	t = now_ns();
-	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)
+	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0 ||
+	    give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	if (o->leave_running || o->leave_stopped) {

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		"  -D, --images-dir DIR    where the image goes\n"
 		"  -R, --leave-running     take a snapshot: the process goes on running\n"
 		"  -s, --leave-stopped     leave the process stopped (SIGSTOP) after the dump\n"
+		"      --allow-other-user  as root: freeze another user's job; the images\n"
+		"                          are given to that user\n"
 		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
 		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
 		"      --display-stats     print times, pages and bytes\n"
@@ -38,6 +40,7 @@ int cmd_dump(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "leave-stopped", no_argument, NULL, 's' },
+		{ "allow-other-user", no_argument, NULL, 'U' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
@@ -66,6 +69,7 @@ int cmd_dump(int argc, char **argv)
 		case 'D': o.dir = optarg; break;
 		case 'R': o.leave_running = true; break;
 		case 's': o.leave_stopped = true; break;
+		case 'U': o.allow_other_user = true; break;
 		case 'S': show_stats = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
