@@ -33,7 +33,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build
+.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
@@ -106,6 +106,18 @@ fuzz-build: $(FUZZERS)
 
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(O)/fuzz $(FUZZ_SECONDS)
+
+# The crash tests' binary: the same sources with the crash hook compiled in
+# (ckpt/crashpoint.h); never installed.
+CRASH_OBJS := $(patsubst $(O)/%,$(O)/crashtest/%,$(filter-out $(PROTO_C:.c=.o),$(OBJS)))
+$(O)/crashtest/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -c -o $@ $<
+
+$(O)/jobfreeze-crashtest: $(CRASH_OBJS) $(PROTO_C:.c=.o)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+crashtest: $(O)/jobfreeze-crashtest
 
 install: $(O)/jobfreeze
 	install -d $(DESTDIR)$(BINDIR)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
 #include "ckpt/log.h"
@@ -520,10 +521,24 @@ static int write_images(struct dump_ctx *ctx, size_t n)
 		if (image_write_msg(ctx[i].dir, name, IMG_PROCESS, &ctx[i].img->base) < 0)
 			return -1;
 	}
+	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
 	if (write_inventory(ctx, n) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
+}
+
+/* The image is complete and synced: from now on, if this process dies,
+ * the kernel kills the job too, so that it never both runs on and waits
+ * to be thawed (which would run it twice). */
+static void kill_with_me(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < ctx[i].nr_thr; k++)
+			if (ptrace(PTRACE_SETOPTIONS, ctx[i].thr[k].tid, 0,
+				   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
+				pr_perror("cannot tie task %d to jobfreeze (PTRACE_O_EXITKILL): were "
+					  "jobfreeze killed now, the job would go on", ctx[i].thr[k].tid);
 }
 
 int ckpt_dump(const struct dump_opts *o)
@@ -578,18 +593,24 @@ int ckpt_dump(const struct dump_opts *o)
 		usleep(10000 * attempt);
 	}
 	stats->seize_ns = now_ns() - t;
+	crash_point("dump-seized");
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
+	crash_point("dump-memory");
 	t = now_ns();
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0 ||
 	    give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
+	if (!o->leave_running && !o->leave_stopped)
+		kill_with_me(ctx, n);
+	crash_point("dump-synced");
 	if (o->leave_running || o->leave_stopped) {
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], o->leave_stopped);
 	} else {
+		crash_point("dump-kill");
 		for (size_t i = 0; i < n; i++)
 			if (kill(ctx[i].pid, SIGKILL) < 0 && errno != ESRCH) {
 				pr_perror("cannot kill process %d after dumping it", ctx[i].pid);

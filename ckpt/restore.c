@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include "ckpt/crashpoint.h"
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
@@ -312,6 +313,7 @@ static int restore_task(struct restore_ctx *r)
 	    mem_restore_protections(r) < 0)
 		goto out;
 	r->stats->mem_restore_ns = now_ns() - t0;
+	crash_point("restore-memory");
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
 	    epoll_restore(r) < 0)
 		goto out;
@@ -522,9 +524,11 @@ static int restore_tree(struct restore_job *j)
 		if (restore_task(c) < 0)
 			return -1;
 	}
+	crash_point("restore-built");
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
+	crash_point("restore-run");
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *r = &j->procs[i];
 		if (!r->img)
