@@ -33,7 +33,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest
+.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest stress
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
@@ -77,6 +77,10 @@ demo: all
 
 bench: all
 	bench/run.sh $(O)
+
+# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed.
+stress: all
+	bench/stress.sh $(O)
 
 # Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
 # with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
@@ -135,5 +139,6 @@ help:
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make stress     50 dump/restore cycles of one job, timed (bench/stress.sh)"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
