@@ -17,6 +17,7 @@
 #include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
+#include "ckpt/guard.h"
 #include "ckpt/log.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
@@ -252,6 +253,7 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 		return -1;
 	}
 	c->img->threads[i]->sigmask = d->sigmask;
+	guard_thread(d->tid, &d->regs, d->sigmask);
 	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in task %d", d->tid);
 		return -1;
@@ -559,6 +561,7 @@ int ckpt_dump(const struct dump_opts *o)
 	if (image_dir_create(o->dir, &dir) < 0)
 		return -1;
 	t0 = now_ns();
+	guard_start();
 	/* Processes come and go (a build starts a compiler, a child exits and
 	 * is collected): list and stop the job again until it held still. */
 	for (int attempt = 1;; attempt++) {
@@ -633,6 +636,7 @@ fail:
 fail_quiet:
 	image_dir_discard(&dir);
 done:
+	guard_stop();
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
 	free(ctx);

@@ -1,7 +1,8 @@
 # tests/t-crash.sh: the crash matrix. jobfreeze-crashtest (the same sources
 # with ckpt/crashpoint.c's hook) is killed by SIGKILL at every phase
 # boundary it lists (JOBFREEZE_CRASH_AT=list): a new phase needs no change
-# here. After a dump crash either the job runs on untouched and finishes
+# here. After a dump crash (the guard of ckpt/guard.c puts the job back)
+# either the job runs on untouched and finishes
 # as an uninterrupted run, or the image is complete and thaws to the same
 # output: never both, never neither. After a restore crash the image is
 # unchanged and a second restore gives the right output. Nothing is left.
@@ -58,8 +59,10 @@ no_leftovers() {
 crash_dump() {
 	local phase=$1 pid ok=0
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	# sleeper: interrupted sleeps show registers left wrong by a crash
-	start_again sleeper 300 1500 "$WL/sleeper" || return 1
+	# signals: an interval timer, handlers, pending signals and a
+	# sigsuspend; a job left with its registers, mask or timer wrong
+	# after a crash dies or hangs
+	start_again signals 300 1500 "$WL/signals" || return 1
 	pid=$JOB_PID
 	crash_run "$phase" dump dump -t "$pid" -D "$TDIR/img" || { fail "no crash at $phase"; return; }
 	sleep 0.3
@@ -74,8 +77,6 @@ crash_dump() {
 		fail "after a crash at $phase the job is gone (status $JOB_STATUS) AND the image incomplete"
 		verdict=1
 	elif [ -n "$alive" ]; then
-		# Known: a crash after the seize leaves every signal of the job
-		# blocked (SigBlk), since only jobfreeze knew its mask.
 		diag "job $pid runs on (state $(proc_state "$pid"), $(grep SigBlk "/proc/$pid/status"))"
 		running "$pid" || { diag "job $pid is not running (state $(proc_state "$pid"))"; ok=1; }
 		wait_job "$pid" "$T_RUN"
