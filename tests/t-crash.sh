@@ -56,13 +56,15 @@ no_leftovers() {
 	return 1
 }
 
+# crash_dump PHASE [KEY CMD...]: the job is CMD (default: the signals
+# workload: an interval timer, handlers, pending signals and a sigsuspend;
+# a job left with its registers, mask or timer wrong dies or hangs)
 crash_dump() {
 	local phase=$1 pid ok=0
+	shift
+	[ $# -gt 0 ] || set -- signals "$WL/signals"
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	# signals: an interval timer, handlers, pending signals and a
-	# sigsuspend; a job left with its registers, mask or timer wrong
-	# after a crash dies or hangs
-	start_again signals 300 1500 "$WL/signals" || return 1
+	start_again "$1" 300 1500 "${@:2}" || return 1
 	pid=$JOB_PID
 	crash_run "$phase" dump dump -t "$pid" -D "$TDIR/img" || { fail "no crash at $phase"; return; }
 	sleep 0.3
@@ -123,3 +125,6 @@ for phase in $(crash_phases); do
 	*)         run_test "crash: killed at $phase" crash_dump "$phase" ;;
 	esac
 done
+# a tree of four processes, each put back by the guard
+run_test "crash: dump of a process tree killed at dump-writing" \
+	crash_dump dump-writing forker "$WL/forker"
