@@ -84,6 +84,15 @@ crash_dump() {
 		wait_job "$pid" "$T_RUN"
 		[ "$JOB_STATUS" = "$REFST" ] || { diag "the job exited $JOB_STATUS, expected $REFST"; ok=1; }
 		same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || ok=1
+		# what the crash left of an image is refused as incomplete
+		if [ -d "$TDIR/img" ]; then
+			jf "$TDIR" "$TDIR/partial.out" "$TDIR/partial.err" "$T_RESTORE" restore -D "$TDIR/img"
+			if [ "$JF_STATUS" = 0 ] || ! grep -q "incomplete" "$TDIR/partial.err"; then
+				diag "restore of the partial image exited $JF_STATUS"
+				diag_file "its stderr" "$TDIR/partial.err" 3
+				ok=1
+			fi
+		fi
 		[ $ok = 0 ] || { fail "the job that survived a crash at $phase was disturbed"; verdict=1; }
 	else
 		wait_gone "$pid" 5
