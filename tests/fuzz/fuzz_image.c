@@ -3,10 +3,7 @@
  * the checks load_job makes before using any field. The first input byte
  * picks the message type (bit 0: inventory or process) and whether the
  * rest is a whole file or a payload given a valid header (bit 1), so that
- * the fuzzer gets past the CRC. Files go to a private directory in $TMPDIR. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
+ * the fuzzer gets past the CRC. The file goes to a private directory in $TMPDIR. */
 #include "ckpt/crc32c.h"
 #include "ckpt/image.h"
 #include "ckpt/imgcheck.h"
@@ -16,28 +13,11 @@
 static struct image_dir dir = { .fd = -1 };
 static char *file;
 
-static void cleanup(void)
-{
-	if (dir.fd >= 0) {
-		unlinkat(dir.fd, "fuzz.img", 0);
-		rmdir(dir.path);
-		image_dir_close(&dir);
-	}
-	free(file);
-}
-
 static void setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char *path = xasprintf("%s/jf-fuzz-image.XXXXXX", tmp ? tmp : "/tmp");
-
-	if (!mkdtemp(path) || image_dir_open(path, &dir) < 0) {
-		perror(path);
+	if (image_dir_open(fuzz_dir("fuzz.img"), &dir) < 0)
 		abort();
-	}
-	free(path);
 	file = xasprintf("%s/fuzz.img", dir.path);
-	atexit(cleanup);
 }
 
 static void put_file(const uint8_t *data, size_t size, bool fix, enum image_type type)
