@@ -48,6 +48,15 @@ static bool other_user_refused(struct dump_ctx *c)
 	return false;
 }
 
+/* Kernels without the "Kthread:" line of /proc/PID/status (before 6.x)
+ * still show PF_KTHREAD in the flags of /proc/PID/stat. */
+static bool kernel_thread(const struct dump_ctx *c)
+{
+	struct proc_stat st;
+
+	return c->status.kthread || (proc_stat_quiet(c->pid, &st) == 0 && (st.flags & 0x00200000));
+}
+
 /* What this version cannot restore is refused before anything is touched. */
 static int check_target(struct dump_ctx *c)
 {
@@ -73,7 +82,7 @@ static int check_target(struct dump_ctx *c)
 		pr_err("%d is a thread of process %d: give the process id", pid, c->status.tgid);
 		return -1;
 	}
-	if (c->status.kthread || pid == 1) {
+	if (kernel_thread(c) || pid == 1) {
 		pr_err("process %d is %s: it cannot be frozen", pid,
 		       pid == 1 ? "the system's init" : "a kernel thread");
 		return -1;

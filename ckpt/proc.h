@@ -44,6 +44,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid, pgrp, session;
 	int tty_nr;
+	unsigned long flags;  /* field 9: PF_* */
 	long num_threads;
 	uint64_t startcode, endcode, startstack;
 	uint64_t start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end;
