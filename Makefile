@@ -35,7 +35,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check asan install uninstall clean help bench workloads demo
+.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest stress
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
@@ -90,6 +90,51 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 
+# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed.
+stress: all
+	bench/stress.sh $(O)
+
+# Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
+# with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
+# for FUZZ_SECONDS; tests/t-fuzz.sh runs them briefly in `make check`.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_CFLAGS   = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+		-D_GNU_SOURCE -I. -I$(O) -fno-omit-frame-pointer \
+		-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		$(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJS    := $(patsubst %.c,$(O)/fuzz/obj/%.o,$(CKPT_SRC)) \
+		$(patsubst $(O)/%.c,$(O)/fuzz/obj/%.o,$(PROTO_C))
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(O)/fuzz/obj/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(O)/fuzz/obj/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wshadow -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(O)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wshadow -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+fuzz-build: $(FUZZERS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(O)/fuzz $(FUZZ_SECONDS)
+
+# The crash tests' binary: the same sources with the crash hook compiled in
+# (ckpt/crashpoint.h); never installed.
+CRASH_OBJS := $(patsubst $(O)/%,$(O)/crashtest/%,$(filter-out $(PROTO_C:.c=.o) $(O)/shell/scripts.o,$(OBJS)))
+$(O)/crashtest/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -c -o $@ $<
+
+$(O)/jobfreeze-crashtest: $(CRASH_OBJS) $(PROTO_C:.c=.o) $(O)/shell/scripts.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+crashtest: $(O)/jobfreeze-crashtest
+
 # Completions go where bash-completion and zsh look under PREFIX; jobthaw
 # is a link (the binary acts as `jobfreeze thaw` under that name).
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
@@ -117,4 +162,6 @@ help:
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make stress     50 dump/restore cycles of one job, timed (bench/stress.sh)"
+	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"

@@ -23,10 +23,13 @@ struct dump_opts {
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
 	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
 	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
+	bool allow_other_user;    /* root: dump another user's job, images given to that user */
 	struct ckpt_stats *stats; /* may be NULL */
-	/* Called once the images are complete and synced, before the job is
-	 * killed (or let go): a job store moves them into place here. When it
-	 * fails, the dump fails and the job goes on running. */
+	/* For a job store, once the images are complete and synced: PREPARE
+	 * before the job is tied to this process (killed if it dies), COMMIT
+	 * after, before the job is killed (or let go). When either fails, the
+	 * dump fails and the job goes on running. */
+	int (*prepare)(void *arg);
 	int (*commit)(void *arg);
 	void *commit_arg;
 };

@@ -14,13 +14,48 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
+#include "ckpt/guard.h"
 #include "ckpt/log.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
 #define SCRATCH_SIZE 65536
+
+/* Another user's process: only root may freeze it, and only when asked
+ * to, since the images (its memory) are then given to that user. */
+static bool other_user_refused(struct dump_ctx *c)
+{
+	const uid_t *u = c->status.uid;
+
+	if (geteuid() != 0) {
+		pr_err("process %d belongs to uid %u, not to you (uid %u): you can only freeze "
+		       "your own processes", c->pid, u[1], geteuid());
+		return true;
+	}
+	if (!c->o->allow_other_user) {
+		pr_err("process %d belongs to uid %u, not to root: add --allow-other-user to freeze "
+		       "it (the images then belong to uid %u)", c->pid, u[1], u[1]);
+		return true;
+	}
+	if (u[0] != u[1] || u[1] != u[2] || u[1] == 0) {
+		pr_err("process %d runs with uids %u/%u/%u (real/effective/saved): it cannot be "
+		       "given back to one user", c->pid, u[0], u[1], u[2]);
+		return true;
+	}
+	return false;
+}
+
+/* Kernels without the "Kthread:" line of /proc/PID/status (before 6.x)
+ * still show PF_KTHREAD in the flags of /proc/PID/stat. */
+static bool kernel_thread(const struct dump_ctx *c)
+{
+	struct proc_stat st;
+
+	return c->status.kthread || (proc_stat_quiet(c->pid, &st) == 0 && (st.flags & 0x00200000));
+}
 
 /* What this version cannot restore is refused before anything is touched. */
 static int check_target(struct dump_ctx *c)
@@ -32,7 +67,8 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (pid == getpid()) {
-		pr_err("jobfreeze cannot freeze itself");
+		pr_err("jobfreeze cannot freeze itself%s", pid == c->o->pid ? "" :
+		       ": it runs inside the job you named; run it from outside the job");
 		return -1;
 	}
 	if (proc_parse_status(pid, &c->status) < 0) {
@@ -46,17 +82,14 @@ static int check_target(struct dump_ctx *c)
 		pr_err("%d is a thread of process %d: give the process id", pid, c->status.tgid);
 		return -1;
 	}
-	if (c->status.kthread || pid == 1) {
+	if (kernel_thread(c) || pid == 1) {
 		pr_err("process %d is %s: it cannot be frozen", pid,
 		       pid == 1 ? "the system's init" : "a kernel thread");
 		return -1;
 	}
-	if (c->status.uid[0] != getuid() || c->status.uid[1] != geteuid() ||
-	    c->status.uid[2] != geteuid()) {
-		pr_err("process %d belongs to uid %u, not to you (uid %u): you can only freeze "
-		       "your own processes", pid, c->status.uid[1], geteuid());
+	if ((c->status.uid[0] != getuid() || c->status.uid[1] != geteuid() ||
+	     c->status.uid[2] != geteuid()) && other_user_refused(c))
 		return -1;
-	}
 	if (c->status.state == 'Z') {
 		if (c->o->pgid == 0 && pid == c->o->pid) {
 			pr_err("process %d has already exited (it is a zombie)", pid);
@@ -210,6 +243,7 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 		return -1;
 	}
 	c->img->threads[i]->sigmask = d->sigmask;
+	guard_thread(d->tid, &d->regs, d->sigmask);
 	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in task %d", d->tid);
 		return -1;
@@ -288,8 +322,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 			inv.status_pid = pe[i].pid;
 		}
 	inv.xstate_size = ctx[0].img->threads[0]->xstate.len;
-	inv.uid = geteuid();
-	inv.gid = getegid();
+	inv.uid = ctx[0].o->allow_other_user ? ctx[0].status.uid[1] : geteuid();
+	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 out:
 	free(boot_id);
@@ -300,6 +334,24 @@ out_free:
 	free(pes);
 	free(pe);
 	return ret;
+}
+
+/* --allow-other-user: the images go to the job's user (all its processes
+ * must be that user's), before the job is killed. */
+static int give_images(struct dump_ctx *ctx, size_t n, struct image_dir *dir)
+{
+	uid_t uid = ctx[0].status.uid[1];
+
+	if (!ctx[0].o->allow_other_user || uid == geteuid())
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (ctx[i].status.uid[1] != uid) {
+			pr_err("process %d belongs to uid %u, process %d to uid %u: the images of a "
+			       "job of several users cannot be given to one", ctx[0].pid, uid,
+			       ctx[i].pid, ctx[i].status.uid[1]);
+			return -1;
+		}
+	return image_dir_chown(dir, uid, ctx[0].status.gid[1]);
 }
 
 /* Puts the threads back as they were: timers, held signals, scratch
@@ -461,10 +513,24 @@ static int write_images(struct dump_ctx *ctx, size_t n)
 		if (image_write_msg(ctx[i].dir, name, IMG_PROCESS, &ctx[i].img->base) < 0)
 			return -1;
 	}
+	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
 	if (write_inventory(ctx, n) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
+}
+
+/* The image is complete and synced: from now on, if this process dies,
+ * the kernel kills the job too, so that it never both runs on and waits
+ * to be thawed (which would run it twice). */
+static void kill_with_me(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < ctx[i].nr_thr; k++)
+			if (ptrace(PTRACE_SETOPTIONS, ctx[i].thr[k].tid, 0,
+				   PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
+				pr_perror("cannot tie task %d to jobfreeze (PTRACE_O_EXITKILL): were "
+					  "jobfreeze killed now, the job would go on", ctx[i].thr[k].tid);
 }
 
 int ckpt_dump(const struct dump_opts *o)
@@ -485,6 +551,7 @@ int ckpt_dump(const struct dump_opts *o)
 	if (image_dir_create(o->dir, &dir) < 0)
 		return -1;
 	t0 = now_ns();
+	guard_start();
 	/* Processes come and go (a build starts a compiler, a child exits and
 	 * is collected): list and stop the job again until it held still. */
 	for (int attempt = 1;; attempt++) {
@@ -519,21 +586,33 @@ int ckpt_dump(const struct dump_opts *o)
 		usleep(10000 * attempt);
 	}
 	stats->seize_ns = now_ns() - t;
+	crash_point("dump-seized");
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
+	crash_point("dump-memory");
 	t = now_ns();
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
-	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 || write_images(ctx, n) < 0)
+	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
+	    write_images(ctx, n) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
+	/* A job store marks the image complete, then (the job tied to us) moves
+	 * it into place: a crash between the two leaves a complete image of a
+	 * job that died with us, which the store takes in. */
+	if (o->prepare && o->prepare(o->commit_arg) < 0)
+		goto fail;
+	if (!o->leave_running && !o->leave_stopped)
+		kill_with_me(ctx, n);
+	crash_point("dump-synced");
 	if (o->commit && o->commit(o->commit_arg) < 0)
 		goto fail;
 	if (o->leave_running || o->leave_stopped) {
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], o->leave_stopped);
 	} else {
+		crash_point("dump-kill");
 		for (size_t i = 0; i < n; i++)
 			if (kill(ctx[i].pid, SIGKILL) < 0 && errno != ESRCH) {
 				pr_perror("cannot kill process %d after dumping it", ctx[i].pid);
@@ -556,6 +635,7 @@ fail:
 fail_quiet:
 	image_dir_discard(&dir);
 done:
+	guard_stop();
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
 	free(ctx);

@@ -139,6 +139,20 @@ void image_dir_close(struct image_dir *d)
 	d->fd = -1;
 }
 
+int image_dir_chown(struct image_dir *d, uid_t uid, gid_t gid)
+{
+	for (size_t i = 0; i < d->nr_created; i++)
+		if (fchownat(d->fd, d->created[i], uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+			pr_perror("cannot give image file %s/%s to uid %u", d->path, d->created[i], uid);
+			return -1;
+		}
+	if (fchown(d->fd, uid, gid) < 0) {
+		pr_perror("cannot give image directory %s to uid %u", d->path, uid);
+		return -1;
+	}
+	return image_dir_sync(d);
+}
+
 int image_dir_sync(struct image_dir *d)
 {
 	if (fsync(d->fd) < 0) {

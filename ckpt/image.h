@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <protobuf-c/protobuf-c.h>
 #include "ckpt/images/image.pb-c.h"
 
@@ -41,6 +42,8 @@ int image_dir_open(const char *path, struct image_dir *d);
 /* Deletes the files image_dir_create's caller made (a failed dump). */
 void image_dir_discard(struct image_dir *d);
 void image_dir_close(struct image_dir *d);
+/* Gives the directory and the files this dump created to UID:GID. */
+int image_dir_chown(struct image_dir *d, uid_t uid, gid_t gid);
 /* fsync the directory itself. */
 int image_dir_sync(struct image_dir *d);
 

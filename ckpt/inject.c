@@ -76,6 +76,12 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 		return -ESRCH;
 	if (ptrace_get_regs(in->tid, &r) < 0)
 		return -ESRCH;
+	/* Back to where the task was (its syscall set to restart) between
+	 * calls: were we killed now, it would go on as if never touched. */
+	struct user_regs_struct back = in->base;
+	regs_apply_restart(&back);
+	if (ptrace_set_regs(in->tid, &back) < 0)
+		return -ESRCH;
 	pr_debug("task %d: injected syscall %ld(%#lx, %#lx, %#lx, %#lx, ...) = %ld", in->tid, nr,
 		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
 		 (long)r.rax);

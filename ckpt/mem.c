@@ -14,6 +14,7 @@
 #include "ckpt/crc32c.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
+#include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/mem.h"
 #include "ckpt/restore.h"
@@ -405,14 +406,14 @@ static bool is_kernel_area(const Vma *v)
 /* Checks every range against the others before anything is mapped: VMAs
  * sorted, aligned, disjoint, in user space; each page run inside one VMA
  * whose contents come from the image. */
-static int mem_validate(struct restore_ctx *r, bool *has_pages)
+int mem_validate(const Process *img, bool *has_pages)
 {
-	const Process *img = r->img;
 	size_t v = 0;
 
 	for (size_t i = 0; i < img->n_vmas; i++) {
 		const Vma *a = img->vmas[i];
-		if (a->start >= a->end || a->start % PAGE || a->end % PAGE ||
+		if (a->start >= a->end || a->start < PAGE || a->start % PAGE || a->end % PAGE ||
+		    a->pgoff > TASK_SIZE_MAX ||
 		    (a->end > TASK_SIZE_MAX && a->kind != VMA__KIND__VSYSCALL) ||
 		    (i && a->start < img->vmas[i - 1]->end) || (a->kind == VMA__KIND__FILE && !a->file) ||
 		    ((a->kind == VMA__KIND__SHMEM || a->kind == VMA__KIND__SYSV_SHM) && !a->has_shmem_id)) {
@@ -457,7 +458,7 @@ int mem_restore_layout(struct restore_ctx *r)
 	long fd = -1;
 	int ret = -1;
 
-	if (mem_validate(r, has_pages) < 0)
+	if (mem_validate(img, has_pages) < 0)
 		goto out;
 	r->has_pages = has_pages;
 	for (size_t i = 0; i < img->n_vmas; i++) {

@@ -166,6 +166,7 @@ int proc_parse_stat_text(char *text, struct proc_stat *s)
 	s->session = f[5];
 	s->tty_nr = f[6];
 	s->tpgid = f[7];
+	s->flags = f[8];
 	s->num_threads = f[19];
 	s->start_time = f[21];
 	s->startcode = f[25];

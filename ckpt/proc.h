@@ -45,6 +45,7 @@ struct proc_stat {
 	pid_t ppid, pgrp, session;
 	int tty_nr;
 	pid_t tpgid;           /* foreground group of its terminal, -1 if none */
+	unsigned long flags;  /* field 9: PF_* */
 	long num_threads;
 	unsigned long long start_time; /* clock ticks after boot */
 	uint64_t startcode, endcode, startstack;

@@ -5,6 +5,7 @@
  * lets it go, reaps it and reports its exit to the restoring process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include "ckpt/crashpoint.h"
+#include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
 #include "ckpt/proc.h"
@@ -95,8 +98,7 @@ struct restore_job {
 
 static int load_process(struct restore_job *j, struct restore_ctx *r, const ProcEntry *pe)
 {
-	char name[64];
-	const Thread *t;
+	char name[64], file[PATH_MAX + 64];
 
 	snprintf(name, sizeof(name), "proc-%d.img", pe->pid);
 	r->o = j->o;
@@ -109,64 +111,28 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
 		return -1;
-	if (r->img->pid != pe->pid || r->img->pid <= 1 || r->img->n_threads < 1 ||
-	    r->img->n_threads > 65536 || !r->img->mm || !r->img->exe || !r->img->cwd) {
-		pr_err("image file %s/%s is damaged (inconsistent process record)", j->dir.path, name);
-		return -1;
-	}
-	for (size_t i = 0; i < r->img->n_threads; i++) {
-		t = r->img->threads[i];
-		bool dup = false;
-		for (size_t k = 0; k < i; k++)
-			dup |= r->img->threads[k]->tid == t->tid;
-		if (t->regs.len != sizeof(struct user_regs_struct) || t->tid <= 1 || dup ||
-		    (i == 0 && t->tid != r->img->pid)) {
-			pr_err("image file %s/%s is damaged (thread record %zu)", j->dir.path, name, i);
-			return -1;
-		}
-	}
-	return 0;
+	snprintf(file, sizeof(file), "%s/%s", j->dir.path, name);
+	return image_check_process(r->img, pe, file);
 }
 
 static int load_job(struct restore_job *j)
 {
+	char file[PATH_MAX + 64];
 	Inventory *inv;
 
 	inv = j->inv = (Inventory *)image_read_msg(&j->dir, "inventory.img", IMG_INVENTORY,
 						   &inventory__descriptor);
 	if (!inv)
 		return -1;
-	if (inv->format_version != IMAGE_FORMAT_VERSION || inv->n_procs < 1 ||
-	    inv->n_procs > 4096 || inv->procs[0]->pid != inv->root_pid || inv->procs[0]->ppid) {
-		pr_err("image file %s/inventory.img is damaged (process list)", j->dir.path);
+	snprintf(file, sizeof(file), "%s/inventory.img", j->dir.path);
+	if (image_check_inventory(inv, file) < 0)
 		return -1;
-	}
-	/* Each parent is listed before its children (top processes have
-	 * none in the job); pids are unique. */
-	for (size_t i = 1; i < inv->n_procs; i++) {
-		bool parent = !inv->procs[i]->ppid, dup = false;
-		for (size_t k = 0; k < i; k++) {
-			parent |= inv->procs[k]->pid == inv->procs[i]->ppid;
-			dup |= inv->procs[k]->pid == inv->procs[i]->pid;
-		}
-		if (!parent || dup) {
-			pr_err("image file %s/inventory.img is damaged (process %d)", j->dir.path,
-			       inv->procs[i]->pid);
-			return -1;
-		}
-	}
 	j->procs = xcalloc(inv->n_procs, sizeof(struct restore_ctx));
 	j->n = inv->n_procs;
 	j->keep_at = 3;
 	for (size_t i = 0; i < j->n; i++) {
-		if (inv->procs[i]->zombie) {
-			if (!i || !inv->procs[i]->ppid) {
-				pr_err("image file %s/inventory.img is damaged (zombie %d has no parent "
-				       "in the job)", j->dir.path, inv->procs[i]->pid);
-				return -1;
-			}
+		if (inv->procs[i]->zombie)
 			continue;	/* no image: it only has an exit status */
-		}
 		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
 			return -1;
 		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
@@ -350,6 +316,7 @@ static int restore_task(struct restore_ctx *r)
 	    mem_restore_protections(r) < 0)
 		goto out;
 	r->stats->mem_restore_ns = now_ns() - t0;
+	crash_point("restore-memory");
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
 	    epoll_restore(r) < 0 || locks_restore(r) < 0)
 		goto out;
@@ -562,6 +529,7 @@ static int restore_tree(struct restore_job *j)
 		if (restore_task(c) < 0 || epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
+	crash_point("restore-built");
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
@@ -633,6 +601,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	 * marks its images used up first (a job store deletes them), so that
 	 * a crash never leaves the job both running and still frozen. */
 	prctl(PR_SET_PDEATHSIG, 0);
+	crash_point("restore-run");
 	if (j->o->releasing && j->o->releasing(j->o->releasing_arg) < 0)
 		goto fail_kill;
 	if (release_job(j) < 0)

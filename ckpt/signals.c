@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include "ckpt/dump.h"
+#include "ckpt/guard.h"
 #include "ckpt/log.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
@@ -127,6 +128,7 @@ int itimers_disarm(struct dump_ctx *c)
 			return -1;
 		c->itimers_disarmed = true;
 	}
+	guard_timers(c->pid, c->in.syscall_ip, c->in.scratch, c->in.scratch_size, c->itimers);
 	return 0;
 }
 

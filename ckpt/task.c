@@ -74,6 +74,19 @@ int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 	return 0;
 }
 
+/* Limit RES as the process reads it itself: root without CAP_SYS_RESOURCE
+ * may not read another user's limits from outside (--allow-other-user). */
+static int own_rlimit(struct dump_ctx *c, int res, struct rlimit *rl)
+{
+	long ret = INJECT(&c->in, SYS_prlimit64, 0, res, 0, c->in.scratch);
+
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return remote_read(c->pid, c->in.scratch, rl, sizeof(*rl));
+}
+
 int task_dump(struct dump_ctx *c)
 {
 	Process *img = c->img;
@@ -102,7 +115,7 @@ int task_dump(struct dump_ctx *c)
 	img->rlimits = xcalloc(RLIM_NLIMITS, sizeof(Rlimit *));
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
 		struct rlimit rl;
-		if (prlimit(c->pid, res, NULL, &rl) < 0) {
+		if (prlimit(c->pid, res, NULL, &rl) < 0 && (errno != EPERM || own_rlimit(c, res, &rl) < 0)) {
 			pr_perror("cannot read resource limit %d of process %d", res, c->pid);
 			return -1;
 		}

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"                          it finds them reset (else they are refused)\n"
 		"      --ext-unix-close    drop unix sockets connected outside the job (X11,\n"
 		"                          D-Bus...): after the thaw it finds them closed\n"
+		"      --allow-other-user  as root: freeze another user's job; the images\n"
+		"                          are given to that user\n"
 		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
 		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
 		"      --display-stats     print times, pages and bytes\n"
@@ -42,6 +44,7 @@ int cmd_dump(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "leave-stopped", no_argument, NULL, 's' },
+		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
@@ -72,6 +75,7 @@ int cmd_dump(int argc, char **argv)
 		case 'D': o.dir = optarg; break;
 		case 'R': o.leave_running = true; break;
 		case 's': o.leave_stopped = true; break;
+		case 'A': o.allow_other_user = true; break;
 		case 'S': show_stats = true; break;
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;

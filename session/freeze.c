@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
+#include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
 #include "ckpt/util.h"
@@ -134,8 +135,9 @@ static uint64_t dir_bytes(const char *path)
 }
 
 /* Called by the engine with the images complete and synced, the job still
- * held: the metadata joins them and the directory takes its id. */
-static int commit(void *arg)
+ * held and not yet tied to the engine: the metadata joins the images (with
+ * it, they are complete). */
+static int prepare(void *arg)
 {
 	struct commit *c = arg;
 	int fd, ret = -1;
@@ -156,10 +158,19 @@ static int commit(void *arg)
 		pr_perror("cannot sync %s", c->tmp);
 		goto out;
 	}
-	ret = store_commit(c->s, c->tmp, c->m);
+	ret = 0;
 out:
 	close(fd);
 	return ret;
+}
+
+/* Then, the job bound to die with the engine: the directory takes its id. */
+static int commit(void *arg)
+{
+	struct commit *c = arg;
+
+	crash_point("store-commit");
+	return store_commit(c->s, c->tmp, c->m);
 }
 
 static char *link_of(pid_t pid, const char *what)
@@ -340,6 +351,7 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 		return JF_FAILED;
 	}
 	c = (struct commit){ .s = s, .tmp = d.dir, .m = m, .stats = &stats };
+	d.prepare = prepare;
 	d.commit = commit;
 	d.commit_arg = &c;
 	if (ckpt_dump(&d) < 0) {

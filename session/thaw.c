@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
+#include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 #include "session/job.h"
@@ -72,6 +73,7 @@ static void ready(void *arg, pid_t job)
 {
 	struct thaw *t = arg;
 
+	crash_point("thaw-ready");
 	if (t->o->keep)
 		store_thaw_undo(t->s, t->m->id);
 	else
@@ -124,6 +126,7 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 		ret = JF_FAILED;
 		goto out;
 	}
+	crash_point("thaw-aside");
 	t.reading = store_thaw_path(s, m.id, false);
 	t.used = store_thaw_path(s, m.id, true);
 	r.dir = t.reading;

@@ -16,17 +16,6 @@ st_counter() {
 	rand_sleep 300 1000
 }
 
-# Nothing of a job may be left in the store but finished jobs.
-st_store_clean() {
-	local left
-	left=$(cd "$TDIR/state/jobfreeze" 2>/dev/null && ls -A | grep -v -e '^\.last-id$' -e '^\.warned$')
-	if [ "$left" != "${1:-}" ]; then
-		diag "the store holds: $(echo $left) (expected: ${1:-nothing})"
-		fail "${2:-the store is not as it should be}"
-		return 1
-	fi
-}
-
 t_store_cycle() {
 	st_counter 25 || return
 	local pid=$JOB_PID perms
