@@ -95,3 +95,5 @@ help:
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
+
+include dbus/dbus.mk

@@ -5,6 +5,7 @@
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);

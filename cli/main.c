@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "dump",    cmd_dump,    "save a running process to an image directory" },
 	{ "restore", cmd_restore, "bring a process back from an image directory" },
 	{ "check",   cmd_check,   "report whether this system can freeze and thaw" },
+	{ "daemon",  cmd_daemon,  "serve freeze and thaw to the desktop on D-Bus" },
 };
 
 static void usage(FILE *f)
