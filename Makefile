@@ -25,7 +25,9 @@ CKPT_SRC  := $(wildcard ckpt/*.c)
 TTY_SRC   := $(wildcard tty/*.c)
 SESSION_SRC := $(wildcard session/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
-OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(TTY_SRC) $(SESSION_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o)
+SCRIPTS   := shell/jobfreeze.bash shell/jobfreeze.zsh completions/jobfreeze.bash completions/_jobfreeze
+OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(TTY_SRC) $(SESSION_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o) \
+             $(O)/shell/scripts.o
 
 WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOADS    := $(patsubst tests/workloads/%.c,$(O)/tests/workloads/%,$(WORKLOAD_SRC))
@@ -47,7 +49,17 @@ $(O)/ckpt/images/%.pb-c.c $(O)/ckpt/images/%.pb-c.h: ckpt/images/%.proto
 $(O)/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
 	$(CC) $(filter-out -Wshadow,$(ALL_CFLAGS)) -c -o $@ $<
 
-$(O)/%.o: %.c $(PROTO_H) $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
+# What `jobfreeze init` prints is compiled in from shell/ and completions/.
+$(O)/shell/scripts.c $(O)/shell/scripts.h: $(SCRIPTS) shell/embed.sh
+	@mkdir -p $(O)/shell
+	shell/embed.sh $(O)/shell/scripts.c $(O)/shell/scripts.h \
+		script_jobfreeze_bash=shell/jobfreeze.bash script_jobfreeze_zsh=shell/jobfreeze.zsh \
+		script_completion_bash=completions/jobfreeze.bash script_completion_zsh=completions/_jobfreeze
+
+$(O)/shell/scripts.o: $(O)/shell/scripts.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

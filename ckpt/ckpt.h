@@ -12,6 +12,7 @@ struct ckpt_stats {
 	int64_t restore_ns, mem_restore_ns;
 	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
 	uint64_t pages_read, bytes_read;
+	uint32_t nr_procs;        /* dump: processes frozen */
 };
 
 struct dump_opts {
@@ -21,6 +22,11 @@ struct dump_opts {
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
 	struct ckpt_stats *stats; /* may be NULL */
+	/* Called once the images are complete and synced, before the job is
+	 * killed (or let go): a job store moves them into place here. When it
+	 * fails, the dump fails and the job goes on running. */
+	int (*commit)(void *arg);
+	void *commit_arg;
 };
 
 int ckpt_dump(const struct dump_opts *o);
@@ -40,6 +46,9 @@ struct restore_opts {
 	const struct inherit_fd *inherit;
 	size_t nr_inherit;
 	struct ckpt_stats *stats; /* may be NULL */
+	/* Called once the job runs again (JOB: its pid as we see it). */
+	void (*ready)(void *arg, pid_t job);
+	void *ready_arg;
 };
 
 /* Restores the job. Without o->detached, waits for it and stores its wait

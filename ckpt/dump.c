@@ -545,6 +545,9 @@ int ckpt_dump(const struct dump_opts *o)
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
+	stats->nr_procs = n;
+	if (o->commit && o->commit(o->commit_arg) < 0)
+		goto fail;
 	if (o->leave_running || o->leave_stopped) {
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], o->leave_stopped);

@@ -165,6 +165,7 @@ int proc_parse_stat_text(char *text, struct proc_stat *s)
 	s->pgrp = f[4];
 	s->session = f[5];
 	s->tty_nr = f[6];
+	s->tpgid = f[7];
 	s->num_threads = f[19];
 	s->startcode = f[25];
 	s->endcode = f[26];

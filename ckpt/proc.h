@@ -44,6 +44,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid, pgrp, session;
 	int tty_nr;
+	pid_t tpgid;           /* foreground group of its terminal, -1 if none */
 	long num_threads;
 	uint64_t startcode, endcode, startstack;
 	uint64_t start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end;

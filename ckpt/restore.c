@@ -27,10 +27,11 @@
 #define GAP_CEIL  0x7ff000000000ULL
 
 /* What init tells the restoring process over the status pipe. */
-enum { MSG_READY = 1, MSG_FAILED = 2, MSG_EXITED = 3 };
+enum { MSG_READY = 1, MSG_FAILED = 2, MSG_EXITED = 3, MSG_STOPPED = 4, MSG_CONTINUED = 5 };
 struct status_msg {
 	int kind;
-	int value;     /* MSG_READY: the job's pid in its namespace; MSG_EXITED: its wait status */
+	int value;     /* MSG_READY: the job's pid in its namespace; MSG_EXITED: its
+			* wait status; MSG_STOPPED: the signal that stopped it */
 	struct ckpt_stats stats;
 };
 
@@ -619,14 +620,23 @@ static void restore_init(struct restore_job *j, int status_fd)
 		if (fd != status_fd)
 			close(fd);
 	log_set_fd(-1);
+	/* Job control: the job's stops and continues are told to the
+	 * restoring process, which stops and continues with it, so that the
+	 * shell that waits for it sees what the job does. */
 	for (;;) {
-		pid = waitpid(-1, &status, 0);
+		pid = waitpid(-1, &status, WUNTRACED | WCONTINUED);
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (pid == status_pid)
+		if (pid != status_pid)
+			continue;
+		if (WIFSTOPPED(status))
+			report(status_fd, MSG_STOPPED, WSTOPSIG(status), j->stats);
+		else if (WIFCONTINUED(status))
+			report(status_fd, MSG_CONTINUED, 0, j->stats);
+		else
 			job_status = status;
 	}
 	report(status_fd, MSG_EXITED, job_status, j->stats);
@@ -685,6 +695,9 @@ static void run_starter(struct restore_job *j, int pipefd[2])
 	 * the caller's terminal or pipes would keep them open for nothing. */
 	for (int fd = 0; fd < 1024; fd++)
 		close(fd);
+	/* In the job's process group, ^C and ^\ are the job's business. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
 	while (waitpid(init, &status, 0) < 0)
 		if (errno != EINTR)
 			_exit(1);
@@ -708,6 +721,19 @@ static int write_pidfile(const char *path, pid_t pid)
 	}
 	close(fd);
 	return 0;
+}
+
+/* The job stopped itself (SIGTSTP from vim's ^Z, SIGTTIN when it reads the
+ * terminal in the background): we stop with the same signal, so that our
+ * shell sees a stopped job and its `fg` or `bg` continues us both. When
+ * the stop came from the terminal (^Z) we were stopped with it, and the
+ * job is already running again by the time we hear of it. */
+static void follow_stop(pid_t job, int sig)
+{
+	struct proc_stat st;
+
+	if (proc_stat_quiet(job, &st) == 0 && (st.state == 'T' || st.state == 't'))
+		raise(sig);
 }
 
 static int read_msg(int fd, struct status_msg *m)
@@ -765,6 +791,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		ret = 0;
 		goto out;
 	}
+	if (o->ready)
+		o->ready(o->ready_arg, job);
 	if (o->detached) {
 		ret = 0;
 		goto out;
@@ -772,12 +800,17 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	/* The job gets ^C and ^Z from the terminal itself; we only wait. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	if (read_msg(pipefd[0], &msg) == 0 && msg.kind == MSG_EXITED) {
-		*wstatus = msg.value;
-	} else {
-		pr_err("lost track of the restored job");
-		goto out;
+	for (;;) {
+		if (read_msg(pipefd[0], &msg) < 0) {
+			pr_err("lost track of the restored job");
+			goto out;
+		}
+		if (msg.kind == MSG_EXITED)
+			break;
+		if (msg.kind == MSG_STOPPED)
+			follow_stop(job, msg.value);
 	}
+	*wstatus = msg.value;
 	while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
 		;
 	ret = 0;

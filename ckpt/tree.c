@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "ckpt/dump.h"
 #include "ckpt/proc.h"
 #include "ckpt/log.h"
@@ -48,7 +49,32 @@ static int add_children(pid_t pid, pid_t **pids, size_t *n, size_t *cap)
 	return 0;
 }
 
-int tree_collect(pid_t root, pid_t **pids, size_t *n)
+/* A process running jobfreeze itself: the restoring command of a thawed
+ * job, or its namespace's starter and init. Freezing a thawed job again
+ * takes the job under them, not them. */
+static bool is_freezer(pid_t pid)
+{
+	struct stat self, st;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
+	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
+}
+
+/* Drops jobfreeze's own processes from the list, keeping the order. */
+static void drop_freezers(pid_t *pids, size_t *n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++)
+		if (!is_freezer(pids[i]))
+			pids[k++] = pids[i];
+	*n = k;
+}
+
+/* ROOT and its descendants but jobfreeze's own; possibly none. */
+static int tree_walk(pid_t root, pid_t **pids, size_t *n)
 {
 	size_t cap = 8;
 
@@ -63,11 +89,25 @@ int tree_collect(pid_t root, pid_t **pids, size_t *n)
 		if (add_children((*pids)[i], pids, n, &cap) < 0)
 			goto fail;
 	}
+	drop_freezers(*pids, n);
 	return 0;
 fail:
 	free(*pids);
 	*pids = NULL;
 	return -1;
+}
+
+int tree_collect(pid_t root, pid_t **pids, size_t *n)
+{
+	if (tree_walk(root, pids, n) < 0)
+		return -1;
+	if (!*n) {
+		pr_err("process %d is jobfreeze itself and runs no job", root);
+		free(*pids);
+		*pids = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* Start time of PID in clock ticks since boot (stat field 22), 0 if gone. */
@@ -136,7 +176,7 @@ int pgid_collect(pid_t pgid, pid_t **pids, size_t *n)
 		pid_t *sub;
 		size_t nr_sub;
 
-		if (tree_collect(roots[i], &sub, &nr_sub) < 0) {
+		if (tree_walk(roots[i], &sub, &nr_sub) < 0) {
 			free(roots);
 			free(*pids);
 			return -1;
@@ -147,5 +187,11 @@ int pgid_collect(pid_t pgid, pid_t **pids, size_t *n)
 		free(sub);
 	}
 	free(roots);
+	if (!*n) {
+		pr_err("process group %d holds only jobfreeze itself, no job", pgid);
+		free(*pids);
+		*pids = NULL;
+		return -1;
+	}
 	return 0;
 }

@@ -7,6 +7,16 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 
+int cmd_freeze(int argc, char **argv);
+int cmd_thaw(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+
+/* Exits (or dies of the same signal) the way wait status WSTATUS says;
+ * returns the exit status to use if still alive. */
+int cli_exit_like(int wstatus);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
 /* Prints "jobfreeze: error: ..." to stderr. */

@@ -1,8 +1,12 @@
 /* main.c: jobfreeze's entry point: global options and the subcommand table. */
+#include <ctype.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "ckpt/log.h"
 #include "ckpt/util.h"
@@ -18,6 +22,12 @@ static const struct command commands[] = {
 	{ "dump",    cmd_dump,    "save a running process to an image directory" },
 	{ "restore", cmd_restore, "bring a process back from an image directory" },
 	{ "check",   cmd_check,   "report whether this system can freeze and thaw" },
+	{ "freeze",  cmd_freeze,  "freeze a job into the job store (also: jobfreeze PID)" },
+	{ "thaw",    cmd_thaw,    "thaw a frozen job in this terminal (also: jobthaw)" },
+	{ "list",    cmd_list,    "list the frozen jobs" },
+	{ "show",    cmd_show,    "show one frozen job" },
+	{ "rm",      cmd_rm,      "delete frozen jobs" },
+	{ "init",    cmd_init,    "print the shell integration: eval \"$(jobfreeze init bash)\"" },
 	{ "daemon",  cmd_daemon,  "serve freeze and thaw to the desktop on D-Bus" },
 };
 
@@ -25,6 +35,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: jobfreeze [--version] [--help] COMMAND [ARGS]\n\n"
 		   "ctrl+z to disk: freeze a running job to disk without root, thaw it later.\n\n"
+		   "  jobfreeze PID        freeze the job of PID into the job store\n"
+		   "  jobthaw [ID]         thaw it here as the foreground job\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
@@ -68,12 +80,41 @@ int cli_log_option(int opt, const char *arg)
 	return -1;
 }
 
+int cli_exit_like(int wstatus)
+{
+	if (WIFSIGNALED(wstatus)) {
+		/* Die the same way, so the shell reports what happened to the job. */
+		int sig = WTERMSIG(wstatus);
+		struct rlimit no_core = { 0, 0 };
+		sigset_t set;
+
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		/* The job already dumped core if it was going to; we must not. */
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (sig != SIGKILL && sig != SIGSTOP)
+			raise(sig);
+		return 128 + sig;
+	}
+	return WEXITSTATUS(wstatus);
+}
+
 int main(int argc, char **argv)
 {
+	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	/* Installed as jobthaw too (a link): that name is `jobfreeze thaw`. */
+	if (!strcmp(self, "jobthaw"))
+		return cmd_thaw(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
+	/* Bare `jobfreeze PID...` freezes. */
+	if (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '%')
+		return cmd_freeze(argc, argv);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
@@ -129,20 +128,5 @@ int cmd_restore(int argc, char **argv)
 		print_restore_stats(&stats);
 	if (o.detached)
 		return 0;
-	if (WIFSIGNALED(wstatus)) {
-		/* Die the same way, so the shell reports what happened to the job. */
-		int sig = WTERMSIG(wstatus);
-		signal(sig, SIG_DFL);
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, sig);
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		/* The job already dumped core if it was going to; we must not. */
-		struct rlimit no_core = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &no_core);
-		if (sig != SIGKILL && sig != SIGSTOP)
-			raise(sig);
-		return 128 + sig;
-	}
-	return WEXITSTATUS(wstatus);
+	return cli_exit_like(wstatus);
 }

@@ -195,6 +195,19 @@ tmux_counter() {
 	sleep 1
 }
 
+# start_locked_job: a job the engine refuses to freeze (it holds a file
+# lock), in $TDIR/lock; JOB_PID once it holds the lock
+start_locked_job() {
+	mkdir_user "$TDIR/lock"
+	start_job "$TDIR/lock" "$TDIR/lock/out.txt" "$TDIR/lock/err.txt" "$PYTHON" -c '
+import fcntl, os, time
+fd = os.open("lock.dat", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)' || { fail "python did not start"; return; }
+	wait_in "$TDIR/lock/out.txt" "^locked$" 5 || { fail "python did not take its lock"; return; }
+}
+
 # dbus_test FN: run FN between bus_start and bus_stop (bus_start's skip or
 # failure is the test's); the bus log is shown when the test fails
 dbus_test() {
@@ -375,13 +388,11 @@ t_dbus_errors() {
 		fi
 	fi
 	[ $rc = 0 ] || return 1
-	# the engine refuses a job with a socket: Freeze fails and says why
+	# the engine refuses a job holding a lock: Freeze fails and says why
 	[ -n "$PYTHON" ] || return 0
-	mkdir_user "$TDIR/run"
-	start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$PYTHON" -c \
-		'import socket, time; a, b = socket.socketpair(); time.sleep(60)' || { fail "python did not start"; return; }
+	start_locked_job || return 1
 	if call Freeze "$JOB_PID" "{}"; then
-		fail "Freeze of a job with a socket succeeded"
+		fail "Freeze of a job holding a lock succeeded"
 		return
 	fi
 	grep -q "GDBus.Error:$JF_IFACE.Error.Failed:" "$TDIR/call.err" || { fail "a failed freeze is not Error.Failed"; return; }
@@ -423,8 +434,7 @@ t_dbus_notify() {
 	[ $ok = 1 ] || { fail "Frozen, Resume, Thawed did not go through the notification server"; return; }
 	# a failure has its notice with the reason
 	[ -n "$PYTHON" ] || return 0
-	start_job "$TDIR/run" "$TDIR/run/out2.txt" "$TDIR/run/err2.txt" "$PYTHON" -c \
-		'import socket, time; a, b = socket.socketpair(); time.sleep(60)' || { fail "python did not start"; return; }
+	start_locked_job || return 1
 	call Freeze "$JOB_PID" "{}"
 	wait_in "$TDIR/notify.log" "summary=Could not freeze body=.+" 5 || ok=0
 	kill -KILL "$JOB_PID"

@@ -1,0 +1,156 @@
+/* freeze.c: `jobfreeze freeze TARGET...` (and bare `jobfreeze PID`): each
+ * job into the store, then killed; `--json` for scripts and the service. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+#include "cli/cli.h"
+#include "session/job.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: jobfreeze freeze [options] PID...\n"
+		"       jobfreeze freeze [options] --pgid PGID\n\n"
+		"Freezes the job PID belongs to (its process group: every stage of a\n"
+		"pipeline, every child) into the job store, then ends it. It is thawed\n"
+		"with 'jobfreeze thaw ID' (or 'jobthaw'), here or in another terminal,\n"
+		"after a logout or a reboot. A PID in its shell's own process group is\n"
+		"frozen with its descendants only. With the shell integration\n"
+		"(eval \"$(jobfreeze init bash)\"), 'jobfreeze %%1' takes job specs.\n\n"
+		"  -n, --name NAME        a name to thaw it by, besides its id\n"
+		"  -G, --pgid PGID        the job is process group PGID\n"
+		"  -R, --leave-running    a snapshot: the job goes on running\n"
+		"      --command TEXT     how to describe the job (shells pass their job text)\n"
+		"      --json             print the new jobs as JSON (see 'list --json')\n"
+		"  -o, --log-file FILE    write engine messages to FILE\n"
+		"  -v[N]                  more messages (0 errors only ... 4 debug)\n"
+		"  -h, --help             this help\n\n"
+		"Exit status: 0 frozen, 1 failed (the job goes on running), 2 bad usage,\n"
+		"3 no such process, 4 not permitted.\n");
+}
+
+/* Once per store: images are the job's memory, secrets included. */
+static void warn_once(struct store *s)
+{
+	int fd = openat(s->fd, ".warned", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	close(fd);
+	fprintf(stderr,
+		"jobfreeze: note: a frozen job's images hold its memory, passwords and keys\n"
+		"included. They are kept in %s, readable only by you;\n"
+		"put that directory on an encrypted disk if the job handles secrets.\n",
+		s->path);
+}
+
+static void report(const struct job_meta *m)
+{
+	char mem[32], disk[32];
+
+	printf("frozen %s: %s  (%u process%s, %s in memory, %s on disk)\n", m->id, m->command,
+	       m->processes, m->processes == 1 ? "" : "es", meta_size(m->memory_bytes, mem),
+	       meta_size(m->image_bytes, disk));
+}
+
+int cmd_freeze(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "pgid", required_argument, NULL, 'G' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "command", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct freeze_opts o = { 0 };
+	struct store s;
+	bool json = false, first = true;
+	int c, ret = 0, nr_targets;
+
+	while ((c = getopt_long(argc, argv, "n:G:Ro:v::h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.name = optarg; break;
+		case 'G':
+			if (parse_int(optarg, &o.pgid) < 0 || o.pgid <= 0) {
+				cli_error("--pgid takes a process group id, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'R': o.leave_running = true; break;
+		case 'c': o.command = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'o':
+		case 'v':
+			if (cli_log_option(c, optarg) < 0)
+				return 2;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	nr_targets = argc - optind + (o.pgid ? 1 : 0);
+	if (nr_targets == 0) {
+		cli_error("freeze needs a PID or --pgid PGID; see 'jobfreeze freeze --help'");
+		return 2;
+	}
+	if (nr_targets > 1 && o.name) {
+		cli_error("--name names one job, but %d are to be frozen", nr_targets);
+		return 2;
+	}
+	for (int i = optind; i < argc; i++) {
+		int pid;
+		if (argv[i][0] == '%') {
+			cli_error("'%s' is a job spec of your shell: jobfreeze understands it once the "
+				  "shell integration is loaded: eval \"$(jobfreeze init bash)\" (or zsh)",
+				  argv[i]);
+			return 2;
+		}
+		if (parse_int(argv[i], &pid) < 0 || pid <= 0) {
+			cli_error("'%s' is not a process id", argv[i]);
+			return 2;
+		}
+	}
+	if (store_open(&s))
+		return 1;
+	warn_once(&s);
+	if (json)
+		printf("[");
+	for (int i = o.pgid ? optind - 1 : optind; i < argc; i++) {
+		struct job_meta m;
+		struct freeze_opts one = o;
+		int r;
+
+		if (i >= optind) {
+			one.pgid = 0;
+			parse_int(argv[i], &one.pid);
+		}
+		r = session_freeze(&s, &one, &m);
+		if (r) {
+			if (!ret)
+				ret = r;
+			continue;
+		}
+		if (json) {
+			printf("%s", first ? "" : ",");
+			meta_print_json(stdout, &m);
+		} else {
+			report(&m);
+		}
+		first = false;
+		meta_free(&m);
+	}
+	if (json)
+		printf("]\n");
+	store_close(&s);
+	return ret;
+}

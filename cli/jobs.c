@@ -1,0 +1,171 @@
+/* jobs.c: the store's listing commands: `list`, `show ID`, `rm ID...`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "ckpt/util.h"
+#include "cli/cli.h"
+#include "session/store.h"
+
+/* Parses the options common to list and show; returns -1 to go on. */
+enum { TEXT, JSON, COMPLETION };
+
+static int parse(int argc, char **argv, int *mode, const char *use)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "completion", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j' || c == 'c') {
+			*mode = c == 'j' ? JSON : COMPLETION;
+		} else if (c == 'h') {
+			printf("%s", use);
+			return 0;
+		} else {
+			fprintf(stderr, "%s", use);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+static void when(int64_t t, char buf[32])
+{
+	time_t tt = t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	strftime(buf, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	int mode = TEXT;
+	struct job_meta *jobs;
+	struct store s;
+	size_t n;
+	int r = parse(argc, argv, &mode,
+		      "usage: jobfreeze list [--json]\n\n"
+		      "The frozen jobs, oldest first: id, when, state, size, terminal, command.\n"
+		      "--json gives every field, for scripts.\n");
+
+	if (r >= 0)
+		return r;
+	if (optind < argc) {
+		cli_error("list takes no argument; 'jobfreeze show ID' shows one job");
+		return 2;
+	}
+	if (store_open(&s) || store_list(&s, &jobs, &n)) {
+		store_close(&s);
+		return 1;
+	}
+	if (mode == COMPLETION) {
+		/* For the shells' completions: "id<TAB>command", names too. */
+		for (size_t i = 0; i < n; i++) {
+			printf("%s\t%s\n", jobs[i].id, jobs[i].command);
+			if (*jobs[i].name)
+				printf("%s\t%s\n", jobs[i].name, jobs[i].command);
+		}
+	} else if (mode == JSON) {
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			printf("%s", i ? "," : "");
+			meta_print_json(stdout, &jobs[i]);
+		}
+		printf("]\n");
+	} else if (n) {
+		printf("%-4s %-16s %-8s %9s %-11s %s\n", "ID", "FROZEN", "STATE", "DISK", "TTY", "COMMAND");
+		for (size_t i = 0; i < n; i++) {
+			char t[32], d[32], id[80];
+			const struct job_meta *m = &jobs[i];
+			when(m->frozen_at, t);
+			snprintf(id, sizeof(id), "%s%s%s", m->id, *m->name ? ":" : "", m->name);
+			printf("%-4s %-16s %-8s %9s %-11s %s  (in %s)\n", id, t,
+			       m->stopped ? "stopped" : "running", meta_size(m->image_bytes, d),
+			       *m->tty ? m->tty + (strncmp(m->tty, "/dev/", 5) ? 0 : 5) : "-",
+			       m->command, m->cwd);
+		}
+	} else {
+		printf("no frozen jobs (freeze one with 'jobfreeze PID' or 'jobfreeze %%1')\n");
+	}
+	store_list_free(jobs, n);
+	store_close(&s);
+	return 0;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	int mode = TEXT;
+	struct job_meta m;
+	struct store s;
+	int r = parse(argc, argv, &mode, "usage: jobfreeze show [--json] ID|NAME\n\n"
+					  "Everything the store knows of one frozen job.\n");
+
+	if (r >= 0)
+		return r;
+	if (argc - optind != 1) {
+		cli_error("show takes one job id or name");
+		return 2;
+	}
+	if (store_open(&s))
+		return 1;
+	r = store_find(&s, argv[optind], &m);
+	store_close(&s);
+	if (r)
+		return r;
+	if (mode == JSON) {
+		meta_print_json(stdout, &m);
+		printf("\n");
+	} else {
+		char t[32], mem[32], disk[32];
+		when(m.frozen_at, t);
+		printf("id:         %s\nname:       %s\ncommand:    %s\ndirectory:  %s\n"
+		       "terminal:   %s\nfrozen:     %s on %s (kernel %s)\nstate:      %s\n"
+		       "processes:  %u\nmemory:     %s\nimages:     %s in %s\n",
+		       m.id, *m.name ? m.name : "-", m.command, m.cwd, *m.tty ? m.tty : "none",
+		       t, m.host, m.kernel, m.stopped ? "stopped (^Z)" : "running", m.processes,
+		       meta_size(m.memory_bytes, mem), meta_size(m.image_bytes, disk), m.dir);
+	}
+	meta_free(&m);
+	return 0;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	struct store s;
+	int ret = 0;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: jobfreeze rm ID|NAME...\n\nDeletes frozen jobs and their images.\n");
+		return 0;
+	}
+	if (argc < 2) {
+		cli_error("rm needs the id or name of a frozen job; 'jobfreeze list' shows them");
+		return 2;
+	}
+	if (store_open(&s))
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		struct job_meta m;
+		int r = store_find(&s, argv[i], &m), lock;
+		if (!r) {
+			lock = store_lock(&s, m.id);
+			r = lock < 0 ? -lock : store_remove(&s, m.id);
+			if (lock >= 0)
+				close(lock);
+			if (!r)
+				printf("removed %s: %s\n", m.id, m.command);
+			meta_free(&m);
+		}
+		if (r && !ret)
+			ret = r;
+	}
+	store_close(&s);
+	return ret;
+}

@@ -1,0 +1,66 @@
+# bash completion for jobfreeze and jobthaw: subcommands, options, the ids
+# and names of frozen jobs, the shell's job specs and pids.
+
+__jobfreeze_ids() {
+	local bin=${__jobfreeze_bin:-jobfreeze}
+	"$bin" list --completion 2>/dev/null | cut -f1
+}
+
+__jobfreeze_jobspecs() {
+	local line
+	while IFS= read -r line; do
+		[[ $line =~ ^\[([0-9]+)\] ]] && echo "%${BASH_REMATCH[1]}"
+	done < <(jobs)
+}
+
+_jobthaw() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	case $prev in
+	-t|--tty) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	-o|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "--bg --keep --detach --tty --new-pty --log-file --help" -- "$cur"))
+	else
+		COMPREPLY=($(compgen -W "$(__jobfreeze_ids)" -- "$cur"))
+	fi
+}
+
+_jobfreeze() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	local cmds="freeze thaw list show rm dump restore check init"
+	local sub=${COMP_WORDS[1]-}
+	if ((COMP_CWORD == 1)); then
+		COMPREPLY=($(compgen -W "$cmds $(__jobfreeze_jobspecs)" -- "$cur"))
+		return
+	fi
+	case $prev in
+	-D|--images-dir|-o|--log-file|--pidfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	esac
+	case $sub in
+	thaw)
+		COMP_WORDS=(jobthaw "${COMP_WORDS[@]:2}")
+		((COMP_CWORD--))
+		_jobthaw ;;
+	show|rm)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(__jobfreeze_ids)" -- "$cur"))
+		fi ;;
+	list) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
+	init) COMPREPLY=($(compgen -W "bash zsh --key --no-key" -- "$cur")) ;;
+	freeze|%*|[0-9]*)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--name --pgid --leave-running --json --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
+		fi ;;
+	dump) COMPREPLY=($(compgen -W "-t --pgid -D -R -s -o -v --display-stats --help" -- "$cur")) ;;
+	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --pidfile --inherit-fd -o -v --display-stats --help" -- "$cur")) ;;
+	check) COMPREPLY=($(compgen -W "-q --json --help" -- "$cur")) ;;
+	esac
+}
+
+complete -F _jobfreeze jobfreeze
+complete -F _jobthaw jobthaw

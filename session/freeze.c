@@ -1,0 +1,326 @@
+/* freeze.c: a freeze as one safe operation: the images go to a temporary
+ * directory in the store, are synced, get the job's metadata and appear
+ * under their id by rename; only then does the engine kill the job. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include "ckpt/ckpt.h"
+#include "ckpt/log.h"
+#include "ckpt/proc.h"
+#include "ckpt/util.h"
+#include "session/job.h"
+#include "tty/terminal.h"
+
+/* A process's command line, arguments joined by spaces. */
+static char *cmdline_of(pid_t pid)
+{
+	char path[64], *text;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	text = read_file(path, &len);
+	if (!text || !len) {
+		free(text);
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		text = read_file(path, NULL);
+		if (text)
+			text[strcspn(text, "\n")] = 0;
+		return text ? text : xstrdup("?");
+	}
+	for (size_t i = 0; i + 1 < len; i++)
+		if (!text[i])
+			text[i] = ' ';
+	return text;
+}
+
+static bool same_exe_as_self(pid_t pid)
+{
+	struct stat self, st;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
+	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
+}
+
+/* Appends PID's command to *CMD, or, for a jobfreeze of a thawed job (its
+ * restoring command, starter and init), the commands of the job under it. */
+static void add_command(pid_t pid, char **cmd, pid_t *first, int depth)
+{
+	char path[96], *kids, *save = NULL, *c, *joined;
+
+	if (!same_exe_as_self(pid) || depth > 3) {
+		c = cmdline_of(pid);
+		joined = *cmd ? xasprintf("%s | %s", *cmd, c) : xstrdup(c);
+		free(*cmd);
+		free(c);
+		*cmd = joined;
+		if (!*first)
+			*first = pid;
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	kids = read_file(path, NULL);
+	for (char *t = kids ? strtok_r(kids, " \n", &save) : NULL; t; t = strtok_r(NULL, " \n", &save)) {
+		int child;
+		if (parse_int(t, &child) == 0)
+			add_command(child, cmd, first, depth + 1);
+	}
+	free(kids);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The top processes of the group (those whose parent is elsewhere), as
+ * "a | b | c", in pid order: near enough to the order they started. */
+static char *group_command(pid_t pgid, pid_t *first)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int pids[64], n = 0;
+	char *cmd = NULL;
+
+	*first = 0;
+	while (d && (de = readdir(d)) && n < 64) {
+		struct proc_stat st, pst;
+		int pid;
+		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 ||
+		    st.pgrp != pgid || st.state == 'Z')
+			continue;
+		if (proc_stat_quiet(st.ppid, &pst) == 0 && pst.pgrp == pgid)
+			continue;
+		pids[n++] = pid;
+	}
+	if (d)
+		closedir(d);
+	qsort(pids, n, sizeof(int), cmp_pid);
+	for (int i = 0; i < n; i++)
+		add_command(pids[i], &cmd, first, 0);
+	return cmd;
+}
+
+struct commit {
+	struct store *s;
+	const char *tmp;
+	struct job_meta *m;
+	struct ckpt_stats *stats;
+};
+
+/* The bytes the images take. */
+static uint64_t dir_bytes(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			sum += st.st_size;
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* Called by the engine with the images complete and synced, the job still
+ * held: the metadata joins them and the directory takes its id. */
+static int commit(void *arg)
+{
+	struct commit *c = arg;
+	int fd, ret = -1;
+
+	c->m->memory_bytes = c->stats->pages_scanned * 4096;
+	c->m->processes = c->stats->nr_procs;
+	fd = open(c->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("cannot open %s", c->tmp);
+		return -1;
+	}
+	if (meta_write(fd, c->m) < 0)
+		goto out;
+	c->m->image_bytes = dir_bytes(c->tmp);
+	/* The size is known only now; it is rewritten in place, before the
+	 * directory is synced and moved in. */
+	if (unlinkat(fd, META_FILE, 0) < 0 || meta_write(fd, c->m) < 0 || fsync(fd) < 0) {
+		pr_perror("cannot write the job's metadata in %s", c->tmp);
+		goto out;
+	}
+	ret = store_commit(c->s, c->tmp, c->m);
+out:
+	close(fd);
+	return ret;
+}
+
+static char *link_of(pid_t pid, const char *what)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return xstrdup("");
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
+/* Which processes: the job (process group) PID belongs to, or the tree
+ * under PID when its group is the shell's own or ours. */
+static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
+{
+	struct proc_status ps;
+	struct proc_stat st;
+	pid_t probe = o->pgid ? o->pgid : o->pid;
+
+	*pid = 0;
+	*pgid = o->pgid;
+	if (probe <= 0) {
+		pr_err("%d is not a process id", probe);
+		return JF_USAGE;
+	}
+	if (probe == 1 || probe == getpid()) {
+		pr_err("process %d is %s: it cannot be frozen", probe,
+		       probe == 1 ? "the system's init" : "this jobfreeze command");
+		return JF_NOT_PERMITTED;
+	}
+	if (proc_stat_quiet(probe, &st) < 0) {
+		pr_err("no process %d", probe);
+		return JF_NO_JOB;
+	}
+	if (proc_parse_status(probe, &ps) < 0)
+		return JF_NO_JOB;
+	if (ps.uid[0] != geteuid() && geteuid() != 0) {
+		pr_err("process %d belongs to uid %u, not to you: only its owner can freeze it",
+		       probe, ps.uid[0]);
+		return JF_NOT_PERMITTED;
+	}
+	if (ps.kthread) {
+		pr_err("process %d is a kernel thread: it cannot be frozen", probe);
+		return JF_NOT_PERMITTED;
+	}
+	if (o->pgid) {
+		if (o->pgid == getpgrp()) {
+			pr_err("process group %d is this command's own: run the freeze from "
+			       "elsewhere (another terminal, or the shell's `jobfreeze %%N`)", o->pgid);
+			return JF_USAGE;
+		}
+		return 0;
+	}
+	if (st.pgrp != st.session && st.pgrp != getpgrp())
+		*pgid = st.pgrp;
+	else
+		*pid = o->pid;
+	return 0;
+}
+
+static void fill_host(struct job_meta *m)
+{
+	struct utsname u;
+	char *boot = read_file("/proc/sys/kernel/random/boot_id", NULL);
+
+	if (uname(&u) == 0) {
+		m->host = xstrdup(u.nodename);
+		m->kernel = xstrdup(u.release);
+	} else {
+		m->host = xstrdup("");
+		m->kernel = xstrdup("");
+	}
+	if (boot)
+		boot[strcspn(boot, "\n")] = 0;
+	m->boot_id = boot ? boot : xstrdup("");
+}
+
+static int name_taken(struct store *s, const char *name)
+{
+	struct job_meta *jobs;
+	size_t n;
+	bool taken = false;
+
+	if (store_list(s, &jobs, &n))
+		return JF_FAILED;
+	for (size_t i = 0; i < n; i++)
+		taken |= !strcmp(jobs[i].name, name);
+	store_list_free(jobs, n);
+	if (taken) {
+		pr_err("a frozen job is already named '%s': choose another --name", name);
+		return JF_USAGE;
+	}
+	return 0;
+}
+
+int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
+{
+	struct ckpt_stats stats = { 0 };
+	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running };
+	struct tty_info tty;
+	struct proc_stat st;
+	struct commit c;
+	pid_t top;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (o->name && !store_name_ok(o->name)) {
+		pr_err("'%s' cannot name a job: use letters, digits and ._-+@, not only digits",
+		       o->name);
+		return JF_USAGE;
+	}
+	if (o->name && (r = name_taken(s, o->name)))
+		return r;
+	if ((r = choose_target(o, &d.pid, &d.pgid)))
+		return r;
+	if (d.pgid) {
+		char *cmd = group_command(d.pgid, &top);
+		if (!cmd) {
+			pr_err("no process of yours is in process group %d", d.pgid);
+			return JF_NO_JOB;
+		}
+		m->command = o->command ? xstrdup(o->command) : cmd;
+		if (o->command)
+			free(cmd);
+	} else {
+		top = d.pid;
+		m->command = o->command ? xstrdup(o->command) : cmdline_of(top);
+	}
+	m->id = xstrdup("");
+	m->name = xstrdup(o->name ? o->name : "");
+	m->cwd = link_of(top, "cwd");
+	fill_host(m);
+	m->frozen_at = time(NULL);
+	if (proc_stat_quiet(top, &st) == 0) {
+		m->stopped = st.state == 'T';
+		m->pgid = st.pgrp;
+	}
+	tty_describe(top, m->pgid, &tty);
+	m->tty = xstrdup(tty.path ? tty.path : "");
+	m->termios = xstrdup(tty.termios ? tty.termios : "");
+	m->tty_foreground = tty.foreground;
+	tty_info_free(&tty);
+
+	d.dir = store_new_tmp(s);
+	if (!d.dir) {
+		meta_free(m);
+		return JF_FAILED;
+	}
+	c = (struct commit){ .s = s, .tmp = d.dir, .m = m, .stats = &stats };
+	d.commit = commit;
+	d.commit_arg = &c;
+	if (ckpt_dump(&d) < 0) {
+		store_drop_tmp(s, d.dir);
+		free((char *)d.dir);
+		meta_free(m);
+		return JF_FAILED;
+	}
+	free((char *)d.dir);
+	return 0;
+}

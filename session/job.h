@@ -1,0 +1,33 @@
+/* job.h: freezing a job into the store and thawing it from there, each as
+ * one safe operation. Both return 0, or the exit status (store.h) of the
+ * error they reported. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+#include "session/store.h"
+
+struct freeze_opts {
+	pid_t pid;                /* a process of the job, or */
+	pid_t pgid;               /* the job's process group */
+	const char *name;         /* --name, may be NULL */
+	const char *command;      /* what the shell calls the job, may be NULL */
+	bool leave_running;       /* a snapshot: the job goes on */
+};
+
+/* Freezes the job into the store; fills M (the new job's metadata). */
+int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m);
+
+struct thaw_opts {
+	const char *key;          /* id or name; NULL: this terminal's newest, else the newest */
+	bool bg;                  /* in the background */
+	bool keep;                /* keep the images once it runs */
+	bool detach;              /* return once it runs, no terminal needed */
+	const char *tty_path;     /* the terminal to give it */
+	bool new_pty;             /* a new terminal, relayed to our stdin/stdout */
+};
+
+/* Thaws a job from the store; unless detached, waits for it and stores
+ * its wait status in *wstatus. */
+int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus);
+/* The job a thaw without an id takes: NULL if the store is empty. */
+int session_default_job(struct store *s, struct job_meta *m);

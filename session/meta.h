@@ -1,0 +1,37 @@
+/* meta.h: what the job store knows of a frozen job besides its images:
+ * where and when it was frozen, what it was, how big. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct job_meta {
+	char *id;             /* short decimal id, never reused: its directory's name */
+	char *name;           /* --name, or "" */
+	char *command;        /* the job's command line(s), " | " between stages */
+	char *cwd;
+	char *tty;            /* the terminal it ran on, "" if none */
+	char *host, *kernel, *boot_id;
+	int64_t frozen_at;    /* unix seconds */
+	uint64_t memory_bytes, image_bytes;
+	uint32_t processes;
+	bool stopped;         /* stopped by job control (^Z) when frozen */
+	bool tty_foreground;  /* it was its terminal's foreground job */
+	char *termios;        /* its terminal's settings (hex), "" if unknown */
+	pid_t pgid;
+	char *dir;            /* its directory in the store (not stored: found) */
+};
+
+/* The metadata file inside a job's directory. */
+#define META_FILE "job.meta"
+
+/* Writes M to DIRFD/META_FILE (0600, fsynced). */
+int meta_write(int dirfd, const struct job_meta *m);
+/* Reads DIRFD/META_FILE; -1 after reporting why. */
+int meta_read(int dirfd, struct job_meta *m);
+void meta_free(struct job_meta *m);
+/* One JSON object, the fields the CLI's --json and the D-Bus List give. */
+void meta_print_json(FILE *f, const struct job_meta *m);
+/* "1 process" / "3 processes", "214 MiB": for people. */
+const char *meta_size(uint64_t bytes, char buf[32]);

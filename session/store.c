@@ -1,0 +1,392 @@
+/* store.c: the job store's directory: opening it safely, listing, finding,
+ * committing a new job by rename, locking and removing one. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+#include "session/store.h"
+
+#define TMP_PREFIX ".new-"
+#define DEL_PREFIX ".del-"
+#define ID_FILE ".last-id"
+
+static char *store_path(void)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (state && state[0] == '/')
+		return xasprintf("%s/jobfreeze", state);
+	if (!home || home[0] != '/') {
+		pr_err("neither XDG_STATE_HOME nor HOME is set: cannot find the job store");
+		return NULL;
+	}
+	return xasprintf("%s/.local/state/jobfreeze", home);
+}
+
+/* mkdir -p, each made directory 0700 (those of the XDG spec included). */
+static int make_dirs(const char *path)
+{
+	char *p = xstrdup(path);
+
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = 0;
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			pr_perror("cannot create directory %s", p);
+			free(p);
+			return -1;
+		}
+		if (!s)
+			break;
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+/* A listing of the store from its start (a dup of its fd would share the
+ * position where the last listing ended). */
+static DIR *open_listing(struct store *s)
+{
+	int fd = openat(s->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		pr_perror("cannot list the job store %s", s->path);
+		if (fd >= 0)
+			close(fd);
+	}
+	return d;
+}
+
+/* Deletes DIR (a job's images: a flat directory) under the store. */
+static int remove_dir(struct store *s, const char *name)
+{
+	int fd = openat(s->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pr_perror("cannot open %s/%s", s->path, name);
+		return -1;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			pr_perror("cannot delete %s/%s/%s", s->path, name, de->d_name);
+			ret = -1;
+		}
+	closedir(d);
+	if (unlinkat(s->fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+		pr_perror("cannot delete %s/%s", s->path, name);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* A freeze or removal that died half-way left ".new-PID-*" or
+ * ".del-PID-*": gone with their process, they are deleted. A freeze's
+ * job was never killed before its directory got its final name. */
+static void sweep(struct store *s)
+{
+	DIR *d = open_listing(s);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid;
+		char buf[32];
+		if (strncmp(de->d_name, TMP_PREFIX, 5) && strncmp(de->d_name, DEL_PREFIX, 5))
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(de->d_name + 5, "-"), de->d_name + 5);
+		if (parse_int(buf, &pid) < 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+			remove_dir(s, de->d_name);
+	}
+	closedir(d);
+}
+
+int store_open(struct store *s)
+{
+	struct stat st;
+
+	s->fd = -1;
+	s->path = store_path();
+	if (!s->path || make_dirs(s->path) < 0)
+		goto fail;
+	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->fd < 0) {
+		pr_perror("cannot open the job store %s%s", s->path,
+			  errno == ELOOP || errno == ENOTDIR ? " (it must be a directory, not a symlink)" : "");
+		goto fail;
+	}
+	if (fstat(s->fd, &st) < 0) {
+		pr_perror("cannot stat the job store %s", s->path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		pr_err("the job store %s belongs to uid %u, not to you: refusing it", s->path, st.st_uid);
+		goto fail;
+	}
+	/* Images hold the jobs' memory: nobody else may even list them. */
+	if ((st.st_mode & 077) && fchmod(s->fd, 0700) < 0) {
+		pr_perror("the job store %s is open to others and cannot be made 0700", s->path);
+		goto fail;
+	}
+	sweep(s);
+	return 0;
+fail:
+	store_close(s);
+	return JF_FAILED;
+}
+
+void store_close(struct store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->path);
+	s->path = NULL;
+}
+
+static bool is_id(const char *name)
+{
+	int v;
+	return parse_int(name, &v) == 0 && v > 0 && name[0] != '0';
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+	const struct job_meta *x = a, *y = b;
+	int ix = atoi(x->id), iy = atoi(y->id);
+
+	if (x->frozen_at != y->frozen_at)
+		return x->frozen_at < y->frozen_at ? -1 : 1;
+	return ix < iy ? -1 : ix > iy;
+}
+
+int store_list(struct store *s, struct job_meta **jobs, size_t *n)
+{
+	DIR *d = open_listing(s);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*jobs = NULL;
+	*n = 0;
+	if (!d)
+		return JF_FAILED;
+	while ((de = readdir(d))) {
+		struct job_meta m;
+		int fd;
+		if (!is_id(de->d_name))
+			continue;
+		fd = openat(s->fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;	/* thawed or removed meanwhile */
+		if (meta_read(fd, &m) == 0) {
+			free(m.dir);
+			m.dir = xasprintf("%s/%s", s->path, de->d_name);
+			free(m.id);
+			m.id = xstrdup(de->d_name);
+			if (*n == cap)
+				*jobs = xrealloc(*jobs, (cap = cap * 2 + 8) * sizeof(**jobs));
+			(*jobs)[(*n)++] = m;
+		} else {
+			pr_err("job directory %s/%s is damaged; 'jobfreeze rm %s' deletes it",
+			       s->path, de->d_name, de->d_name);
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (*n)
+		qsort(*jobs, *n, sizeof(**jobs), cmp_meta);
+	return 0;
+}
+
+void store_list_free(struct job_meta *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		meta_free(&jobs[i]);
+	free(jobs);
+}
+
+int store_find(struct store *s, const char *key, struct job_meta *m)
+{
+	struct job_meta *jobs;
+	size_t n;
+	int found = -1;
+
+	if (store_list(s, &jobs, &n))
+		return JF_FAILED;
+	for (size_t i = 0; i < n && found < 0; i++)
+		if (!strcmp(jobs[i].id, key) || (*jobs[i].name && !strcmp(jobs[i].name, key)))
+			found = i;
+	if (found >= 0) {
+		*m = jobs[found];
+		memset(&jobs[found], 0, sizeof(jobs[found]));
+	}
+	store_list_free(jobs, n);
+	if (found < 0) {
+		pr_err("no frozen job '%s'; 'jobfreeze list' shows them", key);
+		return JF_NO_JOB;
+	}
+	return 0;
+}
+
+bool store_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > 64 || is_id(name) || name[0] == '.' || name[0] == '-')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') ||
+		      ('0' <= *p && *p <= '9') || strchr("._-+@", *p)))
+			return false;
+	return true;
+}
+
+char *store_new_tmp(struct store *s)
+{
+	char *path = xasprintf("%s/" TMP_PREFIX "%d-XXXXXX", s->path, (int)getpid());
+
+	if (!mkdtemp(path)) {
+		pr_perror("cannot create a directory in the job store %s", s->path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+void store_drop_tmp(struct store *s, const char *tmp)
+{
+	const char *base = strrchr(tmp, '/');
+	remove_dir(s, base ? base + 1 : tmp);
+}
+
+/* The next id, from a counter file under an exclusive lock: ids are never
+ * reused, even after the newest job was thawed. */
+static int next_id(struct store *s, int *id)
+{
+	char buf[32] = "";
+	int fd = openat(s->fd, ID_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int last = 0, n;
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		pr_perror("cannot open the id counter %s/%s", s->path, ID_FILE);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[strcspn(buf, "\n")] = 0;
+		if (parse_int(buf, &last) < 0)
+			last = 0;
+	}
+	/* A damaged counter must not hand out an id in use. */
+	for (*id = last + 1;; (*id)++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%d", *id);
+		if (faccessat(s->fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", *id);
+	if (ftruncate(fd, 0) < 0 || pwrite_all(fd, buf, n, 0) < 0) {
+		pr_perror("cannot update the id counter %s/%s", s->path, ID_FILE);
+		close(fd);
+		return -1;
+	}
+	/* The lock goes with the close: whoever comes next reads our id. */
+	close(fd);
+	return 0;
+}
+
+int store_commit(struct store *s, const char *tmp, struct job_meta *m)
+{
+	const char *base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+	char name[16];
+	int id;
+
+	if (next_id(s, &id) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%d", id);
+	/* renameat2 NOREPLACE: an id taken meanwhile is never overwritten. */
+	if (renameat2(s->fd, base, s->fd, name, RENAME_NOREPLACE) < 0) {
+		pr_perror("cannot move the images %s into the job store as %s", tmp, name);
+		return -1;
+	}
+	if (fsync(s->fd) < 0) {
+		pr_perror("cannot sync the job store %s", s->path);
+		renameat(s->fd, name, s->fd, base);
+		return -1;
+	}
+	free(m->id);
+	m->id = xstrdup(name);
+	free(m->dir);
+	m->dir = xasprintf("%s/%s", s->path, name);
+	return 0;
+}
+
+int store_lock(struct store *s, const char *id)
+{
+	int fd = openat(s->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		pr_perror("cannot open job %s in %s", id, s->path);
+		return -JF_FAILED;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			pr_err("job %s is being thawed or removed by another jobfreeze command", id);
+			return -JF_BUSY;
+		}
+		errno = e;
+		pr_perror("cannot lock job %s", id);
+		return -JF_FAILED;
+	}
+	/* Thawed or removed between our listing and the lock? */
+	if (faccessat(fd, META_FILE, F_OK, 0) < 0) {
+		close(fd);
+		pr_err("job %s was just thawed or removed by another command", id);
+		return -JF_NO_JOB;
+	}
+	return fd;
+}
+
+int store_remove(struct store *s, const char *id)
+{
+	char *del = xasprintf(DEL_PREFIX "%d-%s", (int)getpid(), id);
+	int ret = 0;
+
+	/* Gone from the listing at once; a crash midway leaves a .del- entry
+	 * that the next command sweeps away. */
+	if (renameat(s->fd, id, s->fd, del) < 0) {
+		pr_perror("cannot remove job %s from %s", id, s->path);
+		free(del);
+		return JF_FAILED;
+	}
+	if (fsync(s->fd) < 0)
+		pr_perror("cannot sync the job store %s", s->path);
+	if (remove_dir(s, del) < 0)
+		ret = JF_FAILED;
+	free(del);
+	return ret;
+}

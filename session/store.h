@@ -1,0 +1,47 @@
+/* store.h: the job store: one directory per frozen job under
+ * $XDG_STATE_HOME/jobfreeze (~/.local/state/jobfreeze), 0700, holding
+ * the engine's images and the job's metadata (meta.h). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include "session/meta.h"
+
+/* Exit statuses of the store's commands, also what its functions return
+ * after reporting an error: scripts and the D-Bus service tell them apart. */
+enum {
+	JF_FAILED = 1,        /* the operation failed */
+	JF_USAGE = 2,         /* bad arguments */
+	JF_NO_JOB = 3,        /* no such job or process */
+	JF_NOT_PERMITTED = 4, /* another user's process, a protected one */
+	JF_BUSY = 5,          /* another command is thawing or removing it */
+};
+
+struct store {
+	int fd;
+	char *path;
+};
+
+/* Opens (making it, 0700) the store; refuses one that is not the user's
+ * or that others can write. Sweeps what crashed commands left behind. */
+int store_open(struct store *s);
+void store_close(struct store *s);
+/* Every job, oldest first. */
+int store_list(struct store *s, struct job_meta **jobs, size_t *n);
+void store_list_free(struct job_meta *jobs, size_t n);
+/* The job whose id or name is KEY; JF_NO_JOB (reported) if none. */
+int store_find(struct store *s, const char *key, struct job_meta *m);
+/* A new temporary directory in the store for a freeze in progress. */
+char *store_new_tmp(struct store *s);
+/* Deletes a temporary directory and what is in it. */
+void store_drop_tmp(struct store *s, const char *tmp);
+/* Moves the finished temporary directory TMP in as a new job; its id (and
+ * M->id) is allocated here. The job exists once this returns 0. */
+int store_commit(struct store *s, const char *tmp, struct job_meta *m);
+/* Takes the job's lock (a thaw or a removal in progress holds it):
+ * returns a descriptor to close to let it go, or -JF_BUSY/-JF_FAILED. */
+int store_lock(struct store *s, const char *id);
+/* Deletes the job (its lock held by the caller): gone from the listing at
+ * once (renamed), then its files. */
+int store_remove(struct store *s, const char *id);
+/* Is NAME usable as a job name (not a number, no '/', short)? */
+bool store_name_ok(const char *name);

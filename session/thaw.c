@@ -1,0 +1,127 @@
+/* thaw.c: a thaw from the store: the job is locked (two thaws of one job
+ * cannot both run it), given this terminal, restored, and its images
+ * deleted only once it runs again. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include "ckpt/ckpt.h"
+#include "ckpt/log.h"
+#include "ckpt/util.h"
+#include "session/job.h"
+#include "tty/newpty.h"
+#include "tty/terminal.h"
+
+int session_default_job(struct store *s, struct job_meta *m)
+{
+	struct job_meta *jobs;
+	char *me = tty_self_name();
+	size_t n;
+	int pick = -1;
+
+	if (store_list(s, &jobs, &n)) {
+		free(me);
+		return JF_FAILED;
+	}
+	/* The newest frozen from this terminal, else the newest of all. */
+	for (size_t i = n; i-- > 0 && pick < 0;)
+		if (me && !strcmp(jobs[i].tty, me))
+			pick = i;
+	if (pick < 0 && n)
+		pick = n - 1;
+	free(me);
+	if (pick < 0) {
+		store_list_free(jobs, n);
+		pr_err("there is no frozen job to thaw");
+		return JF_NO_JOB;
+	}
+	*m = jobs[pick];
+	memset(&jobs[pick], 0, sizeof(jobs[pick]));
+	store_list_free(jobs, n);
+	return 0;
+}
+
+struct thaw {
+	struct store *s;
+	const struct thaw_opts *o;
+	struct job_meta *m;
+	int lock;
+	bool winch;
+};
+
+/* The job runs again: its images go (unless kept), the lock with them,
+ * and a full-screen program learns the size of its new terminal. */
+static void ready(void *arg, pid_t job)
+{
+	struct thaw *t = arg;
+
+	if (!t->o->keep && store_remove(t->s, t->m->id))
+		pr_err("job %s runs again, but its images could not all be deleted: "
+		       "'jobfreeze rm %s' finishes it", t->m->id, t->m->id);
+	close(t->lock);
+	t->lock = -1;
+	if (t->winch)
+		kill(-getpgrp(), SIGWINCH);
+}
+
+int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
+{
+	struct restore_opts r = { .resume_stopped = true, .tty_fd = -1 };
+	struct job_meta m;
+	struct thaw t = { .s = s, .o = o, .m = &m, .lock = -1 };
+	struct termios saved;
+	bool restore_termios = false;
+	pid_t relay = 0;
+	int ret;
+
+	*wstatus = 0;
+	ret = o->key ? store_find(s, o->key, &m) : session_default_job(s, &m);
+	if (ret)
+		return ret;
+	t.lock = store_lock(s, m.id);
+	if (t.lock < 0) {
+		ret = -t.lock;
+		goto out;
+	}
+	if (*m.tty) {
+		if (o->new_pty)
+			r.tty_fd = pty_relay_start(&relay);
+		else
+			r.tty_fd = tty_open(o->tty_path, true, m.id);
+		if (r.tty_fd < 0) {
+			ret = o->new_pty ? JF_FAILED : JF_USAGE;
+			goto out;
+		}
+		bool fg = !o->detach && !o->bg && tty_we_are_foreground(r.tty_fd);
+		/* A job frozen while it ran in the foreground gets its terminal
+		 * settings back (raw mode, no echo); a stopped one sets its own
+		 * again when continued. */
+		if (fg && m.tty_foreground && !m.stopped && tcgetattr(r.tty_fd, &saved) == 0) {
+			restore_termios = true;
+			tty_apply_termios(r.tty_fd, m.termios);
+		}
+		t.winch = fg || o->new_pty;
+	}
+	r.dir = m.dir;
+	r.detached = o->detach;
+	r.ready = ready;
+	r.ready_arg = &t;
+	fprintf(stderr, "%s\n", m.command);
+	if (ckpt_restore(&r, wstatus) < 0) {
+		pr_err("job %s was not thawed; its images are kept in %s", m.id, m.dir);
+		ret = JF_FAILED;
+	}
+	if (restore_termios)
+		tcsetattr(r.tty_fd, TCSADRAIN, &saved);
+out:
+	if (r.tty_fd >= 0)
+		close(r.tty_fd);
+	if (relay > 0)
+		pty_relay_finish(relay);
+	if (t.lock >= 0)
+		close(t.lock);
+	meta_free(&m);
+	return ret;
+}
