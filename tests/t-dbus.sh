@@ -442,6 +442,60 @@ t_dbus_notify() {
 	[ $ok = 1 ] || fail "no notice of the failed freeze"
 }
 
+# sandboxed_call CGROUP METHOD ARGS...: call, as the test user, from a
+# process put in CGROUP before it connects (it waits on a fifo till then)
+sandboxed_call() {
+	local cg=$1 pid
+	shift
+	rm -f "$TDIR/go"
+	as_user mkfifo "$TDIR/go"
+	"${RUNAS[@]}" env "DBUS_SESSION_BUS_ADDRESS=$BUS" /bin/sh -c 'read go <"$0"; exec "$@"' \
+		"$TDIR/go" gdbus call --session --dest "$JF_IFACE" --object-path "$JF_PATH" \
+		--method "$JF_IFACE.$1" "${@:2}" >"$TDIR/call.out" 2>"$TDIR/call.err" &
+	pid=$!
+	if ! echo "$pid" >"$cg/cgroup.procs"; then
+		kill "$pid"
+		wait "$pid"
+		return 2
+	fi
+	echo go >"$TDIR/go"
+	wait "$pid"
+}
+
+# A caller in a Snap sandbox (a snap.* cgroup, made here as root) is refused;
+# with allow-sandboxed=true it is served but cannot choose the terminal
+# command (that would run a program of its choosing outside its sandbox).
+t_dbus_sandbox() {
+	local allowed=$1 cg="" top pid rc=0
+	[ "$(id -u)" = 0 ] || { skip "making a snap.* cgroup needs root"; return; }
+	for top in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[ -w "$top/cgroup.procs" ] || continue
+		cg=$top/snap.jftest-fake.app-$$.scope
+		mkdir "$cg" 2>/dev/null && break
+		cg=""
+	done
+	[ -n "$cg" ] || { skip "no cgroup hierarchy to make a snap.* cgroup in"; return; }
+	call List || { rmdir "$cg"; return 1; }
+	if [ "$allowed" = no ]; then
+		sandboxed_call "$cg" List
+		rc=$?
+		if [ $rc = 0 ] || ! grep -q "Error.NotPermitted: callers in a Flatpak or Snap sandbox" "$TDIR/call.err"; then
+			diag "List from a snap cgroup: $(cat "$TDIR/call.out" "$TDIR/call.err")"
+			rc=1
+		else
+			rc=0
+		fi
+	else
+		sandboxed_call "$cg" List || { diag "$(cat "$TDIR/call.err")"; rc=1; }
+		sandboxed_call "$cg" Thaw 1 "{'terminal': <['sh', '-c', 'touch $TDIR/escaped']>}"
+		grep -q "Error.NotPermitted: a sandboxed caller cannot choose" "$TDIR/call.err" ||
+			{ diag "Thaw with a terminal from a snap cgroup: $(cat "$TDIR/call.out" "$TDIR/call.err")"; rc=1; }
+		[ ! -e "$TDIR/escaped" ] || rc=1
+	fi
+	rmdir "$cg"
+	[ $rc = 0 ] || fail "a caller in a snap sandbox was not treated as one (allow-sandboxed: $allowed)"
+}
+
 # `jobfreeze daemon` serves on the bus and exits once idle (idle-timeout
 # from the config), giving up its name.
 t_dbus_idle() {
@@ -473,6 +527,9 @@ run_test "dbus: Remove"                         dbus_test t_dbus_remove
 run_test "dbus: errors"                         dbus_test t_dbus_errors
 CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5")
 run_test "dbus: notifications and Resume"       dbus_test t_dbus_notify
+run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
+CONFIG=(allow-sandboxed=true)
+run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox yes
 CONFIG=(idle-timeout=2)
 run_test "dbus: jobfreeze daemon exits when idle" dbus_test t_dbus_idle
 CONFIG=()
