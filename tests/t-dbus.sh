@@ -53,6 +53,9 @@ bus_start() {
 	  <listen>unix:tmpdir=/tmp</listen>
 	  <servicedir>$TDIR/services</servicedir>
 	  <policy context="default">
+	    <!-- any uid may connect, so that the service's own check of the
+	         caller's uid is tested (a session bus admits only its user) -->
+	    <allow user="*"/>
 	    <allow send_destination="*" eavesdrop="true"/>
 	    <allow eavesdrop="true"/>
 	    <allow own="*"/>
@@ -301,6 +304,12 @@ t_dbus_thaw_terminal() {
 	call Freeze "$pid" "{}" || { as_user "${TM[@]}" kill-server; fail "Freeze of the counter in tmux failed"; return; }
 	id=$(reply_string)
 	monitor_start || { as_user "${TM[@]}" kill-server; return 1; }
+	# a terminal command that fails: the job stays frozen, JobFailed says why
+	expect_error "$JF_IFACE.Error.Failed" Thaw "$id" "{'terminal': <['/nonexistent/terminal']>}" ||
+		{ as_user "${TM[@]}" kill-server; return 1; }
+	call Thaw "$id" "{'terminal': <['false']>}" || { as_user "${TM[@]}" kill-server; return 1; }
+	wait_in "$TDIR/monitor.out" "JobFailed \('$id', 'thaw', 'the terminal command false exited with status 1'\)" 10 ||
+		{ as_user "${TM[@]}" kill-server; fail "no JobFailed for a terminal command that failed"; return; }
 	call Thaw "$id" "{'terminal': <['tmux', '-S', '$sock', 'new-window', '-t', 't:5', 'sh', '-c', '\"\$@\"; echo RC=\$?; exec sleep 60', 'sh']>}" ||
 		{ as_user "${TM[@]}" kill-server; fail "Thaw in a tmux window failed"; return; }
 	# the counter runs again, on the terminal of the new window
@@ -367,6 +376,13 @@ t_dbus_errors() {
 		alive "$other" || { diag "the other user's process died"; rc=1; }
 		kill "$other"
 		wait "$other" 2>/dev/null
+	fi
+	# a caller of another user (the test bus lets it connect)
+	if [ -n "$TEST_USER" ]; then
+		timeout 30 env "DBUS_SESSION_BUS_ADDRESS=$BUS" gdbus call --session --dest "$JF_IFACE" \
+			--object-path "$JF_PATH" --method "$JF_IFACE.List" >"$TDIR/root.out" 2>&1
+		grep -q "GDBus.Error:$JF_IFACE.Error.NotPermitted: the caller is another user" "$TDIR/root.out" ||
+			{ diag "List from root on the test user's bus: $(cat "$TDIR/root.out")"; rc=1; }
 	fi
 	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'bogus': <true>}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'name': <42>}" || rc=1
