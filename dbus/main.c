@@ -150,8 +150,11 @@ int main(int argc, char **argv)
 			err ? err->message : "no interface");
 		return 1;
 	}
-	if (argc == 2 && !strcmp(argv[1], "--check-interface"))
-		return check_interface();
+	if (argc == 2 && !strcmp(argv[1], "--check-interface")) {
+		int bad = check_interface();
+		g_dbus_node_info_unref(node);
+		return bad;
+	}
 	if (argc == 2 && !strcmp(argv[1], "--print-interface")) {
 		fputs(jf_iface_xml, stdout);
 		return 0;

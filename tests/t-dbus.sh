@@ -139,7 +139,7 @@ monitor_start() {
 	(cd "$TDIR" && exec "${RUNAS[@]}" env "DBUS_SESSION_BUS_ADDRESS=$BUS" \
 		gdbus monitor --session --dest "$JF_IFACE") >"$TDIR/monitor.out" 2>&1 &
 	for ((i = 0; i < 50; i++)); do
-		grep -q "owned by" "$TDIR/monitor.out" && return 0
+		grep -qs "owned by" "$TDIR/monitor.out" && return 0
 		sleep 0.1
 	done
 	diag_file "gdbus monitor" "$TDIR/monitor.out"
