@@ -42,10 +42,31 @@ static void resume(NotifyNotification *n, char *action, gpointer data)
 	thaw_job(id, NULL, NULL, "the notification's Resume button");
 }
 
-/* The notification lives until the server closes it, so that its Resume
- * button still reaches us; it holds no reference on the service. */
+/* A Resume button works only while the service runs: a "Frozen" notice
+ * keeps it from its idle exit until the notice is closed, or for
+ * RESUME_HOLD_S at most (some servers keep notices for ever). */
+#define RESUME_HOLD_S 600
+
+struct notice {
+	guint cap;		/* 0 once the service is no longer held */
+};
+
+static gboolean cap_reached(gpointer data)
+{
+	struct notice *nt = data;
+	nt->cap = 0;
+	daemon_release();
+	return G_SOURCE_REMOVE;
+}
+
 static void closed(NotifyNotification *n, gpointer data)
 {
+	struct notice *nt = data;
+	if (nt->cap) {
+		g_source_remove(nt->cap);
+		daemon_release();
+	}
+	g_free(nt);
 	g_object_unref(n);
 }
 
@@ -64,9 +85,14 @@ void notify_frozen(GVariant *info)
 	char *body = g_strdup_printf("Job %s is saved to disk; Resume thaws it in a terminal.", id);
 	NotifyNotification *n = notify_notification_new(summary, body, "media-playback-pause");
 	notify_notification_add_action(n, "resume", "Resume", resume, g_strdup(id), g_free);
-	g_signal_connect(n, "closed", G_CALLBACK(closed), NULL);
-	if (!show(n))
+	if (!show(n)) {
 		g_object_unref(n);
+	} else {
+		struct notice *nt = g_new0(struct notice, 1);
+		daemon_hold();
+		nt->cap = g_timeout_add_seconds(RESUME_HOLD_S, cap_reached, nt);
+		g_signal_connect(n, "closed", G_CALLBACK(closed), nt);
+	}
 	g_free(summary);
 	g_free(body);
 }

@@ -16,15 +16,24 @@ struct thaw {
 	gint64 deadline;
 	int term_status;		/* -2 while the terminal command runs */
 	char *command;			/* of the job, for notifications */
+	int refs;			/* the operation, the terminal's wait */
 };
 
-static void thaw_free(struct thaw *t)
+static void thaw_unref(struct thaw *t)
 {
+	if (--t->refs)
+		return;
 	g_free(t->id);
 	g_strfreev(t->terminal);
 	g_free(t->who);
 	g_free(t->command);
 	g_free(t);
+}
+
+/* The operation is over (the terminal it opened may well run on). */
+static void thaw_free(struct thaw *t)
+{
+	thaw_unref(t);
 	daemon_release();
 }
 
@@ -88,10 +97,11 @@ static void terminal_ended(GObject *obj, GAsyncResult *res, gpointer data)
 	struct thaw *t = data;
 	GSubprocess *p = G_SUBPROCESS(obj);
 
-	/* the watch owns t: only note how the terminal command ended */
+	/* only note how the terminal command ended: the watch decides */
 	if (g_subprocess_wait_finish(p, res, NULL))
 		t->term_status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : 128;
 	g_object_unref(p);
+	thaw_unref(t);
 }
 
 static char **default_terminal(void)
@@ -136,6 +146,9 @@ static void in_terminal(struct thaw *t)
 	t->inv = NULL;
 	t->term_status = -2;
 	t->deadline = g_get_monotonic_time() + THAW_WAIT_MS * 1000LL;
+	/* a terminal window lives as long as the job in it: t must outlive
+	 * the watch for this callback */
+	t->refs++;
 	g_subprocess_wait_async(p, NULL, terminal_ended, t);
 	g_timeout_add(THAW_POLL_MS, poll_store, t);
 }
@@ -186,6 +199,7 @@ void thaw_job(const char *id, char **terminal, GDBusMethodInvocation *inv, const
 	struct thaw *t = g_new0(struct thaw, 1);
 
 	daemon_hold();
+	t->refs = 1;
 	t->id = g_strdup(id);
 	t->terminal = g_strdupv(terminal);
 	t->inv = inv;

@@ -419,8 +419,9 @@ t_dbus_errors() {
 }
 
 # Notifications reach a notification server on the bus: "Frozen: ..."
-# with a Resume button that thaws the job in the configured terminal, then
-# "Thawed: ..."; a failure has its own notice.
+# with a Resume button that thaws the job in the configured terminal (the
+# service waits for it past its idle timeout), then "Thawed: ..."; a
+# failure has its own notice.
 t_dbus_notify() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return; }
 	local id pid nid
@@ -436,6 +437,9 @@ t_dbus_notify() {
 		id=$(reply_string)
 		wait_in "$TDIR/notify.log" "summary=Frozen: $WL/counter 25 \([0-9]+ MiB on disk\) .*actions=resume,Resume" 5 || ok=0
 		nid=$(sed -n 's/^id=\([0-9]*\) .*summary=Frozen:.*/\1/p' "$TDIR/notify.log" | head -n 1)
+		# the notice keeps the service (idle-timeout=1) for its Resume button
+		sleep 2.5
+		has_owner "$JF_IFACE" || { diag "the service exited while its Frozen notice was shown"; ok=0; }
 		# the user clicks Resume
 		[ $ok = 1 ] && on_bus gdbus call --session --dest org.freedesktop.Notifications \
 			--object-path /org/freedesktop/Notifications --method org.jobfreeze.Test.Invoke \
@@ -541,7 +545,7 @@ run_test "dbus: Freeze, List, JobFrozen, Thaw detached" dbus_test t_dbus_freeze_
 run_test "dbus: Thaw in a tmux window"          dbus_test t_dbus_thaw_terminal
 run_test "dbus: Remove"                         dbus_test t_dbus_remove
 run_test "dbus: errors"                         dbus_test t_dbus_errors
-CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5")
+CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5" idle-timeout=1)
 run_test "dbus: notifications and Resume"       dbus_test t_dbus_notify
 run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
 CONFIG=(allow-sandboxed=true)
