@@ -482,7 +482,25 @@ sandboxed_call() {
 	wait "$pid"
 }
 
-# A caller in a Snap sandbox (a snap.* cgroup, made here as root) is refused;
+# flatpak_call METHOD ARGS...: call, as the test user, from a fake Flatpak
+# sandbox: a chroot whose root has /.flatpak-info, made of bind mounts of
+# the system's directories in a mount namespace of its own (gone with it)
+flatpak_call() {
+	local root=$TDIR/flatpak l d
+	mkdir -p "$root/usr" "$root/etc" "$root/dev" "$root/proc" "$root/tmp"
+	# (/tmp: the bus's socket is there)
+	for l in /bin /lib /lib32 /lib64 /sbin; do
+		[ -L "$l" ] && cp -P "$l" "$root$l"
+	done
+	printf '[Application]\nname=org.example.Fake\n' >"$root/.flatpak-info"
+	d='for d in usr etc dev proc tmp; do mount --bind "/$d" "$0/$d" || exit 125; done; exec chroot "$0" "$@"'
+	unshare -m --propagation private /bin/sh -c "$d" "$root" "${RUNAS[@]}" \
+		env "DBUS_SESSION_BUS_ADDRESS=$BUS" gdbus call --session --dest "$JF_IFACE" \
+		--object-path "$JF_PATH" --method "$JF_IFACE.$1" "${@:2}" >"$TDIR/call.out" 2>"$TDIR/call.err"
+}
+
+# A caller in a Snap sandbox (a snap.* cgroup, made here as root) or in a
+# Flatpak one (a chroot with /.flatpak-info) is refused;
 # with allow-sandboxed=true it is served but cannot choose the terminal
 # command (that would run a program of its choosing outside its sandbox).
 t_dbus_sandbox() {
@@ -504,6 +522,10 @@ t_dbus_sandbox() {
 			rc=1
 		else
 			rc=0
+		fi
+		if flatpak_call List || ! grep -q "Error.NotPermitted: callers in a Flatpak or Snap sandbox" "$TDIR/call.err"; then
+			diag "List from a fake Flatpak: $(cat "$TDIR/call.out" "$TDIR/call.err")"
+			rc=1
 		fi
 	else
 		sandboxed_call "$cg" List || { diag "$(cat "$TDIR/call.err")"; rc=1; }
@@ -547,6 +569,7 @@ run_test "dbus: Remove"                         dbus_test t_dbus_remove
 run_test "dbus: errors"                         dbus_test t_dbus_errors
 CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5" idle-timeout=1)
 run_test "dbus: notifications and Resume"       dbus_test t_dbus_notify
+CONFIG=()
 run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
 CONFIG=(allow-sandboxed=true)
 run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox yes
