@@ -90,12 +90,23 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 
+# Completions go where bash-completion and zsh look under PREFIX; jobthaw
+# is a link (the binary acts as `jobfreeze thaw` under that name).
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  := $(PREFIX)/share/zsh/site-functions
+
 install: $(O)/jobfreeze
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(O)/jobfreeze $(DESTDIR)$(BINDIR)/jobfreeze
+	ln -sf jobfreeze $(DESTDIR)$(BINDIR)/jobthaw
+	install -m 0644 completions/jobfreeze.bash $(DESTDIR)$(BASHCOMPDIR)/jobfreeze
+	ln -sf jobfreeze $(DESTDIR)$(BASHCOMPDIR)/jobthaw
+	install -m 0644 completions/_jobfreeze $(DESTDIR)$(ZSHCOMPDIR)/_jobfreeze
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/jobfreeze
+	rm -f $(DESTDIR)$(BINDIR)/jobfreeze $(DESTDIR)$(BINDIR)/jobthaw
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/jobfreeze $(DESTDIR)$(BASHCOMPDIR)/jobthaw
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_jobfreeze
 
 clean:
 	rm -rf build build-asan

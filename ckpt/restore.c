@@ -574,6 +574,10 @@ static int restore_tree(struct restore_job *j)
 					  r->img->threads[t]->tid);
 				return -1;
 			}
+		/* Continued, it hears it as after `fg`: programs that redraw or
+		 * set their terminal up again in a SIGCONT handler do so. */
+		if (j->inv->procs[i]->stopped && j->o->resume_stopped && !j->o->leave_stopped)
+			kill(r->job, SIGCONT);
 	}
 	return 0;
 }

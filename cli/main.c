@@ -112,8 +112,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* Bare `jobfreeze PID...` freezes. */
-	if (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '%')
+	/* Bare `jobfreeze [options] PID...` freezes. */
+	if (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '%' ||
+	    (argv[1][0] == '-' && strcmp(argv[1], "--version")))
 		return cmd_freeze(argc, argv);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);

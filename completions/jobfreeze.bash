@@ -7,10 +7,11 @@ __jobfreeze_ids() {
 }
 
 __jobfreeze_jobspecs() {
-	local line
+	local line list
+	list=$(jobs)
 	while IFS= read -r line; do
 		[[ $line =~ ^\[([0-9]+)\] ]] && echo "%${BASH_REMATCH[1]}"
-	done < <(jobs)
+	done <<<"$list"
 }
 
 _jobthaw() {

@@ -175,6 +175,30 @@ static char *link_of(pid_t pid, const char *what)
 	return xstrdup(buf);
 }
 
+/* Every process of group PGID is ours: it is a job of ours (a script's
+ * group may hold its caller's processes, root's in a test harness). */
+static bool group_is_ours(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	bool ours = d != NULL;
+
+	while (ours && (de = readdir(d))) {
+		struct proc_stat st;
+		struct stat sb;
+		char path[64];
+		int pid;
+		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 || st.pgrp != pgid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d", pid);
+		if (stat(path, &sb) == 0 && sb.st_uid != geteuid())
+			ours = false;
+	}
+	if (d)
+		closedir(d);
+	return ours;
+}
+
 /* Which processes: the job (process group) PID belongs to, or the tree
  * under PID when its group is the shell's own or ours. */
 static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
@@ -217,7 +241,7 @@ static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
 		}
 		return 0;
 	}
-	if (st.pgrp != st.session && st.pgrp != getpgrp())
+	if (st.pgrp != st.session && st.pgrp != getpgrp() && group_is_ours(st.pgrp))
 		*pgid = st.pgrp;
 	else
 		*pid = o->pid;

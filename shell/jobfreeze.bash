@@ -48,6 +48,8 @@ jobfreeze() {
 	freeze) shift; __jobfreeze_freeze "$@" ;;
 	thaw) shift; jobthaw "$@" ;;
 	%*|[0-9]*) __jobfreeze_freeze "$@" ;;
+	-h|--help|--version) "$__jobfreeze_bin" "$@" ;;
+	-*) __jobfreeze_freeze "$@" ;;
 	*) "$__jobfreeze_bin" "$@" ;;
 	esac
 }
@@ -67,11 +69,13 @@ jobthaw() {
 # The key: at an empty prompt, freezes the most recent stopped job.
 __jobfreeze_key_action() {
 	[[ -z $READLINE_LINE ]] || return 0
-	local line spec=
+	local line spec= list re='^\[([0-9]+)\](.)'
+	# $(jobs) is the one subshell in which bash lists its parent's jobs
+	list=$(jobs -s)
 	while IFS= read -r line; do
-		[[ $line =~ ^\[([0-9]+)\]([+-\ ]) ]] || continue
+		[[ $line =~ $re ]] || continue
 		[[ -z $spec || ${BASH_REMATCH[2]} == + ]] && spec=%${BASH_REMATCH[1]}
-	done < <(jobs -s)
+	done <<<"$list"
 	if [[ -z $spec ]]; then
 		echo "jobfreeze: no stopped job to freeze (stop one with ctrl+z first)" >&2
 		return 0

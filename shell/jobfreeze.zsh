@@ -38,6 +38,8 @@ __jobfreeze_pgid_of() {
 # freeze [options] TARGET...: job specs become --pgid, and a frozen job
 # leaves the shell's job table (its processes are gone: to disk).
 __jobfreeze_freeze() {
+	# The frozen job is killed: no "killed" notice, it is disowned below.
+	setopt localoptions nonotify
 	local -a opts specs pids
 	local a n rc=0 r
 	while (( $# )); do
@@ -76,6 +78,8 @@ jobfreeze() {
 	freeze) shift; __jobfreeze_freeze "$@" ;;
 	thaw) shift; jobthaw "$@" ;;
 	%*|<->) __jobfreeze_freeze "$@" ;;
+	-h|--help|--version) "$__jobfreeze_bin" "$@" ;;
+	-*) __jobfreeze_freeze "$@" ;;
 	*) "$__jobfreeze_bin" "$@" ;;
 	esac
 }

@@ -22,13 +22,15 @@ disown "$pid"	# no "Killed" notice from this shell when the freeze ends it
 tail -n +1 -f "$dir/out.txt" &
 tailpid=$!
 sleep 1.5
-echo "== freezing process $pid to $dir/img (no root needed)"
-"$J" dump -t "$pid" -D "$dir/img" --display-stats || exit 1
-echo "== process $pid is gone; this is what is left of it:"
-ls -l "$dir/img"
-echo "== waiting 2 s ... then thawing it: it counts on from where it stopped"
+# The demo's job store is its own, deleted at the end.
+export XDG_STATE_HOME=$dir/state
+echo "== freezing process $pid into the job store (no root needed): jobfreeze $pid"
+"$J" freeze "$pid" 2>/dev/null || exit 1
+echo "== process $pid is gone; the store holds it: jobfreeze list"
+"$J" list
+echo "== waiting 2 s ... then thawing it (jobthaw): it counts on from where it stopped"
 sleep 2
-"$J" restore -D "$dir/img" < /dev/null
+"$J" thaw < /dev/null
 status=$?
 sleep 0.3
 echo "== the thawed job exited with status $status; its whole output:"
