@@ -198,6 +198,18 @@ tmux_counter() {
 	sleep 1
 }
 
+# wait_screen WINDOW REGEX SECS: until a line of the tmux WINDOW's screen
+# matches; the screen is left in SCREEN
+wait_screen() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		SCREEN=$(as_user "${TM[@]}" capture-pane -p -t "$1")
+		grep -Eq "$2" <<<"$SCREEN" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # start_locked_job: a job the engine refuses to freeze (it holds a file
 # lock), in $TDIR/lock; JOB_PID once it holds the lock
 start_locked_job() {
@@ -298,7 +310,7 @@ t_dbus_freeze_thaw() {
 t_dbus_thaw_terminal() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return; }
 	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
-	local sock=$TDIR/tmux.sock id pid i tty="" p screen
+	local sock=$TDIR/tmux.sock id pid i tty="" p
 	tmux_counter 25 || return 1
 	pid=$JOB_PID
 	call Freeze "$pid" "{}" || { as_user "${TM[@]}" kill-server; fail "Freeze of the counter in tmux failed"; return; }
@@ -325,13 +337,9 @@ t_dbus_thaw_terminal() {
 	local ok=$((i < 50))
 	wait_in "$TDIR/monitor.out" "JobThawed \('$id',\)" 10 || ok=0
 	wait_output "$REF.out" "$TDIR/run/out.txt" 20 || ok=0
-	for ((i = 0; i < 30; i++)); do
-		screen=$(as_user "${TM[@]}" capture-pane -p -t t:5)
-		grep -q '^RC=' <<<"$screen" && break
-		sleep 0.1
-	done
+	wait_screen t:5 '^RC=' 3
 	as_user "${TM[@]}" kill-server
-	grep -q '^RC=0$' <<<"$screen" || { diag "window 5: $screen"; ok=0; }
+	grep -q '^RC=0$' <<<"$SCREEN" || { diag "window 5: $SCREEN"; ok=0; }
 	[ $ok = 1 ] || fail "the job did not go on to its end in the new tmux window"
 }
 
@@ -562,6 +570,54 @@ t_dbus_idle() {
 	grep -q "idle for 2 s: exiting" "$TDIR/daemon.log" || { diag_file daemon "$TDIR/daemon.log"; fail "no idle exit in the log"; }
 }
 
+# The "Frozen jobs" desktop entry: make install puts it, the activation
+# file and the user unit under PREFIX with PREFIX's paths; the picker it
+# opens lists the jobs in its terminal and thaws the one typed there.
+t_desktop_pick() {
+	command -v tmux >/dev/null || { skip "tmux is not installed"; return; }
+	local inst=$TDIR/inst f
+	make -s -C "$HERE/.." O="$BUILD" DESTDIR="$inst" PREFIX=/opt/jf install-desktop \
+		>"$TDIR/make.out" 2>&1 || { diag_file "make install-desktop" "$TDIR/make.out"; fail "make install-desktop failed"; return; }
+	for f in libexec/jobfreeze-daemon bin/jobfreeze-pick share/dbus-1/services/$JF_IFACE.service \
+		 lib/systemd/user/jobfreeze.service share/applications/jobfreeze-frozen-jobs.desktop; do
+		[ -f "$inst/opt/jf/$f" ] || { fail "make install did not install /opt/jf/$f"; return; }
+	done
+	grep -q '^Exec=/opt/jf/libexec/jobfreeze-daemon$' "$inst/opt/jf/share/dbus-1/services/$JF_IFACE.service" &&
+		grep -q '^SystemdService=jobfreeze.service$' "$inst/opt/jf/share/dbus-1/services/$JF_IFACE.service" &&
+		grep -q '^ExecStart=/opt/jf/libexec/jobfreeze-daemon$' "$inst/opt/jf/lib/systemd/user/jobfreeze.service" &&
+		grep -q '^Type=dbus$' "$inst/opt/jf/lib/systemd/user/jobfreeze.service" &&
+		grep -q '^Exec=/opt/jf/bin/jobfreeze-pick$' "$inst/opt/jf/share/applications/jobfreeze-frozen-jobs.desktop" &&
+		grep -q '^Name=Frozen jobs$' "$inst/opt/jf/share/applications/jobfreeze-frozen-jobs.desktop" ||
+		{ fail "the installed files do not name PREFIX's paths"; return; }
+	! grep -rq '@[A-Z]*DIR@' "$inst" || { fail "a template was left unsubstituted"; return; }
+	# the picker, next to a jobfreeze, in a terminal: freeze a job, pick it
+	mkdir_user "$TDIR/bin"
+	cp "$HERE/../desktop/jobfreeze-pick" "$TDIR/bin/"
+	ln -s "$JF" "$TDIR/bin/jobfreeze"
+	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
+	start_again counter25 500 1000 "$WL/counter" 25 || return 1
+	jf "$TDIR" "$TDIR/freeze.out" "$TDIR/freeze.err" 30 freeze --name picked "$JOB_PID"
+	[ "$JF_STATUS" = 0 ] || { diag_file freeze "$TDIR/freeze.err"; fail "jobfreeze freeze exited $JF_STATUS"; return; }
+	wait_gone "$JOB_PID" 5
+	TM=(env "HOME=$WORK/home" tmux -S "$TDIR/tmux.sock")
+	# (not in run/: wait_output waits for nothing to run there)
+	as_user "${TM[@]}" new-session -d -s t -c "$TDIR" -x 120 -y 30 \
+		"$TDIR/bin/jobfreeze-pick; echo PICK=\$?; exec sleep 60" || { fail "tmux did not start"; return; }
+	if ! wait_screen t:0 "Job to thaw" 5 || ! grep -q "picked" <<<"$SCREEN"; then
+		as_user "${TM[@]}" kill-server
+		diag "picker screen: $SCREEN"
+		fail "the picker did not list the frozen job"
+		return
+	fi
+	as_user "${TM[@]}" send-keys -t t:0 picked Enter
+	local ok=1
+	wait_output "$REF.out" "$TDIR/run/out.txt" 20 || ok=0
+	wait_screen t:0 '^PICK=' 3
+	as_user "${TM[@]}" kill-server
+	grep -q '^PICK=0$' <<<"$SCREEN" || { diag "picker screen: $SCREEN"; ok=0; }
+	[ $ok = 1 ] || fail "the job picked did not thaw and finish in the picker's terminal"
+}
+
 run_test "dbus: activation and introspection" dbus_test t_dbus_activation
 run_test "dbus: Freeze, List, JobFrozen, Thaw detached" dbus_test t_dbus_freeze_thaw
 run_test "dbus: Thaw in a tmux window"          dbus_test t_dbus_thaw_terminal
@@ -576,3 +632,4 @@ run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox ye
 CONFIG=(idle-timeout=2)
 run_test "dbus: jobfreeze daemon exits when idle" dbus_test t_dbus_idle
 CONFIG=()
+run_test "desktop: make install, the Frozen jobs picker" t_desktop_pick
