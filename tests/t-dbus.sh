@@ -28,7 +28,8 @@ BUS=""
 # bus_start [CONFIG_LINE...]: start dbus-run-session as the test user in
 # $TDIR, with only our .service file to activate; the service gets
 # $TDIR/config/jobfreeze/config (the lines given, @TDIR@ replaced) and its own job store
-# $TDIR/state/jobfreeze. Sets BUS (the address); the bus log is $TDIR/bus.log.
+# $TDIR/state/jobfreeze; SLOW_FREEZE=S makes its CLI's freeze S s slower.
+# Sets BUS (the address); the bus log is $TDIR/bus.log.
 bus_start() {
 	local i l
 	command -v dbus-run-session >/dev/null || { skip "dbus-run-session is not installed"; return; }
@@ -39,6 +40,13 @@ bus_start() {
 		return
 	fi
 	mkdir_user "$TDIR/services" "$TDIR/config" "$TDIR/config/jobfreeze" "$TDIR/state"
+	local cli=$DBUS_CLI
+	if [ -n "${SLOW_FREEZE:-}" ]; then
+		# a freeze that takes SLOW_FREEZE seconds more
+		cli=$TDIR/slow-jobfreeze
+		printf '#!/bin/sh\n[ "$1" = freeze ] && sleep %s\nexec "%s" "$@"\n' "$SLOW_FREEZE" "$DBUS_CLI" >"$cli"
+		chmod 755 "$cli"
+	fi
 	printf '[D-BUS Service]\nName=%s\nExec=%s\n' "$JF_IFACE" "$DAEMON" \
 		>"$TDIR/services/$JF_IFACE.service"
 	: >"$TDIR/config/jobfreeze/config"
@@ -64,7 +72,7 @@ bus_start() {
 	EOF
 	(
 		cd "$TDIR" || exit 1
-		exec "${RUNAS[@]}" env "JOBFREEZE_CLI=$DBUS_CLI" "XDG_CONFIG_HOME=$TDIR/config" \
+		exec "${RUNAS[@]}" env "JOBFREEZE_CLI=$cli" "XDG_CONFIG_HOME=$TDIR/config" \
 			"XDG_STATE_HOME=$TDIR/state" \
 			dbus-run-session --config-file="$TDIR/bus.conf" -- /bin/sh -c \
 			'echo $$ >"$1.pid"; echo "$DBUS_SESSION_BUS_ADDRESS" >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300' \
@@ -546,6 +554,30 @@ t_dbus_sandbox() {
 	[ $rc = 0 ] || fail "a caller in a snap sandbox was not treated as one (allow-sandboxed: $allowed)"
 }
 
+# The bus is never blocked: while a slow Freeze runs (its CLI made 3 s
+# slower), List is answered at once; then the Freeze ends well.
+t_dbus_async() {
+	local fpid t0 took id
+	call List || return 1
+	# (long enough to be still running when the slow freeze takes it)
+	start_again counter40 300 600 "$WL/counter" 40 || return 1
+	on_bus gdbus call --session --dest "$JF_IFACE" --object-path "$JF_PATH" \
+		--method "$JF_IFACE.Freeze" "$JOB_PID" "{}" >"$TDIR/freeze.out" 2>"$TDIR/freeze.err" &
+	fpid=$!
+	sleep 0.5
+	t0=$(now_ms)
+	call List || { kill "$fpid"; wait "$fpid"; fail "List failed during a Freeze"; return; }
+	took=$(( $(now_ms) - t0 ))
+	kill -0 "$fpid" 2>/dev/null || { wait "$fpid"; fail "the Freeze was over before List: the test proves nothing"; return; }
+	wait "$fpid" || { diag_file Freeze "$TDIR/freeze.err"; fail "the slow Freeze failed"; return; }
+	[ "$took" -lt 1500 ] || { fail "List took $took ms during a Freeze: the service was blocked"; return; }
+	diag "List answered in $took ms during a Freeze"
+	id=$(sed -n "s/^('\(.*\)',)\$/\1/p" "$TDIR/freeze.out")
+	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
+	call Thaw "$id" "{}" || { fail "Thaw of job $id failed"; return; }
+	wait_output "$REF.out" "$TDIR/run/out.txt" 20 || fail "the thawed job did not finish as the reference"
+}
+
 # `jobfreeze daemon` serves on the bus and exits once idle (idle-timeout
 # from the config), giving up its name.
 t_dbus_idle() {
@@ -629,6 +661,9 @@ CONFIG=()
 run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
 CONFIG=(allow-sandboxed=true)
 run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox yes
+SLOW_FREEZE=3
+run_test "dbus: List answered during a slow Freeze" dbus_test t_dbus_async
+SLOW_FREEZE=""
 CONFIG=(idle-timeout=2)
 run_test "dbus: jobfreeze daemon exits when idle" dbus_test t_dbus_idle
 CONFIG=()
