@@ -114,6 +114,17 @@ static char **default_terminal(void)
 	return g_strdupv(argv);
 }
 
+/* What the terminal runs: the thaw, and when it did not happen (the job is
+ * still in the store) its error stays on the screen until Enter, instead
+ * of vanishing with the window. $0 is the CLI, $1 the job. */
+static const char thaw_script[] =
+	"\"$0\" thaw \"$1\"; s=$?\n"
+	"if \"$0\" show \"$1\" >/dev/null 2>&1; then\n"
+	"\tprintf '\\njobfreeze: job %s was not thawed; press Enter to close. ' \"$1\"\n"
+	"\tread _\n"
+	"fi\n"
+	"exit $s\n";
+
 static void in_terminal(struct thaw *t)
 {
 	GPtrArray *argv = g_ptr_array_new();
@@ -123,8 +134,10 @@ static void in_terminal(struct thaw *t)
 		t->terminal = default_terminal();
 	for (int i = 0; t->terminal[i]; i++)
 		g_ptr_array_add(argv, t->terminal[i]);
+	g_ptr_array_add(argv, (char *)"/bin/sh");
+	g_ptr_array_add(argv, (char *)"-c");
+	g_ptr_array_add(argv, (char *)thaw_script);
 	g_ptr_array_add(argv, (char *)cli_path());
-	g_ptr_array_add(argv, (char *)"thaw");
 	g_ptr_array_add(argv, t->id);
 	g_ptr_array_add(argv, NULL);
 	GSubprocess *p = g_subprocess_newv((const char *const *)argv->pdata,

@@ -192,26 +192,27 @@ wait_output() {
 	return 1
 }
 
-# tmux_counter N: a tmux server of the test user (session t) whose window
-# 0 runs `counter N` with its stdout in $TDIR/run/out.txt and the window as
+# tmux_counter N [PROGRAM]: a tmux server of the test user (session t) whose
+# window 0 runs `counter N` (or PROGRAM N) with its stdout in
+# $TDIR/run/out.txt and the window as
 # its terminal (window 1 keeps the session open); sets TM (the tmux command)
 # and JOB_PID. The windows use the service's job store, as a user's do.
 tmux_counter() {
 	TM=(env "XDG_STATE_HOME=$TDIR/state" tmux -S "$TDIR/tmux.sock")
 	mkdir_user "$TDIR/run"
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR/run" -x 100 -y 30 \
-		"exec $WL/counter $1 >$TDIR/run/out.txt" || { fail "tmux did not start"; return; }
+		"exec ${2:-$WL/counter} $1 >$TDIR/run/out.txt" || { fail "tmux did not start"; return; }
 	as_user "${TM[@]}" new-window -d -t t:1 "exec sleep 60"
 	JOB_PID=$(as_user "${TM[@]}" display-message -p -t t:0 '#{pane_pid}')
 	sleep 1
 }
 
 # wait_screen WINDOW REGEX SECS: until a line of the tmux WINDOW's screen
-# matches; the screen is left in SCREEN
+# matches; the screen (wrapped lines joined) is left in SCREEN
 wait_screen() {
 	local i
 	for ((i = 0; i < $3 * 10; i++)); do
-		SCREEN=$(as_user "${TM[@]}" capture-pane -p -t "$1")
+		SCREEN=$(as_user "${TM[@]}" capture-pane -p -J -t "$1")
 		grep -Eq "$2" <<<"$SCREEN" && return 0
 		sleep 0.1
 	done
@@ -349,6 +350,33 @@ t_dbus_thaw_terminal() {
 	as_user "${TM[@]}" kill-server
 	grep -q '^RC=0$' <<<"$SCREEN" || { diag "window 5: $SCREEN"; ok=0; }
 	[ $ok = 1 ] || fail "the job did not go on to its end in the new tmux window"
+}
+
+# A thaw that fails in its terminal (the job's program changed on disk)
+# leaves the error on that terminal until Enter, and the job in the store.
+t_dbus_thaw_fails() {
+	command -v tmux >/dev/null || { skip "tmux is not installed"; return; }
+	local id
+	mkdir_user "$TDIR/bin"
+	cp "$WL/counter" "$TDIR/bin/counter"
+	[ -z "$TEST_USER" ] || chown "$TEST_USER:" "$TDIR/bin/counter"
+	tmux_counter 100 "$TDIR/bin/counter" || return 1
+	call Freeze "$JOB_PID" "{}" || { as_user "${TM[@]}" kill-server; fail "Freeze failed"; return; }
+	id=$(reply_string)
+	echo >>"$TDIR/bin/counter"
+	call Thaw "$id" "{'terminal': <['tmux', '-S', '$TDIR/tmux.sock', 'new-window', '-t', 't:5']>}" ||
+		{ as_user "${TM[@]}" kill-server; fail "Thaw did not start the terminal"; return; }
+	if ! wait_screen t:5 "job $id was not thawed; press Enter to close" 15 ||
+	   ! grep -q "jobfreeze: error: .*counter" <<<"$SCREEN"; then
+		as_user "${TM[@]}" kill-server
+		diag "window 5: $SCREEN"
+		fail "the failed thaw did not leave its error in the terminal"
+		return
+	fi
+	as_user "${TM[@]}" send-keys -t t:5 Enter
+	as_user "${TM[@]}" kill-server
+	call List || return 1
+	grep -q "'id': <'$id'>" "$TDIR/call.out" || fail "job $id left the store after a failed thaw"
 }
 
 # Remove deletes a job from the store and its images from the disk; a
@@ -653,6 +681,7 @@ t_desktop_pick() {
 run_test "dbus: activation and introspection" dbus_test t_dbus_activation
 run_test "dbus: Freeze, List, JobFrozen, Thaw detached" dbus_test t_dbus_freeze_thaw
 run_test "dbus: Thaw in a tmux window"          dbus_test t_dbus_thaw_terminal
+run_test "dbus: a failed thaw says why in its terminal" dbus_test t_dbus_thaw_fails
 run_test "dbus: Remove"                         dbus_test t_dbus_remove
 run_test "dbus: errors"                         dbus_test t_dbus_errors
 CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5" idle-timeout=1)
