@@ -119,8 +119,13 @@ int pid_owned_by(guint32 pid, guint32 uid, const char **err_name, char **msg)
 	char path[64], *text = NULL;
 	guint r, e, s, f;
 
+	if (pid == 1) {
+		*err_name = JF_ERROR "NotPermitted";
+		*msg = g_strdup("process 1 (init) cannot be frozen");
+		return -1;
+	}
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	if (pid <= 1 || !g_file_get_contents(path, &text, NULL, NULL)) {
+	if (pid == 0 || !g_file_get_contents(path, &text, NULL, NULL)) {
 		*err_name = JF_ERROR "NoSuchProcess";
 		*msg = g_strdup_printf("there is no process %u", pid);
 		return -1;

@@ -411,6 +411,7 @@ t_dbus_errors() {
 	expect_error "$JF_IFACE.Error.NoSuchJob" Remove nosuchname || rc=1
 	expect_error "$JF_IFACE.Error.NoSuchProcess" Freeze 999999999 "{}" || rc=1
 	expect_error "$JF_IFACE.Error.NoSuchProcess" Freeze 0 "{}" || rc=1
+	expect_error "$JF_IFACE.Error.NotPermitted" Freeze 1 "{}" || rc=1
 	# a process of another user (this shell's user, root when run as root)
 	if [ -n "$TEST_USER" ]; then
 		sleep 30 &
