@@ -2,7 +2,8 @@
  * timerfd and epoll. Their state is in /proc/PID/fdinfo, kept as text in
  * the image. eventfd, signalfd and timerfd are made again in init and
  * handed to the job like files; an epoll set is made inside the process
- * that owns it, since it names its targets by that process's fd numbers. */
+ * that owns it (the first of those sharing it, after fork, which pass it
+ * on), since it names its targets by that process's fd numbers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,6 +32,8 @@ int anonfd_kind(const char *link)
 		return FD__KIND__TIMERFD;
 	if (!strcmp(link, "anon_inode:[eventpoll]"))
 		return FD__KIND__EPOLL;
+	if (!strcmp(link, "anon_inode:inotify"))
+		return FD__KIND__INOTIFY;
 	return -1;
 }
 
@@ -42,7 +45,7 @@ int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info)
 		return -1;
 	}
 	f->kind = kind;
-	return 0;
+	return kind == FD__KIND__INOTIFY ? inotify_dump(c, f, info) : 0;
 }
 
 /* The value after "KEY" in the fdinfo text, or NULL. */
@@ -145,7 +148,7 @@ int epoll_restore(struct restore_ctx *r)
 		const char *p;
 		long ep;
 
-		if (f->kind != FD__KIND__EPOLL)
+		if (f->kind != FD__KIND__EPOLL || (r->epoll_given && r->epoll_given[i]))
 			continue;
 		ep = INJECT(&r->in, SYS_epoll_create1, f->cloexec ? EPOLL_CLOEXEC : 0);
 		if (ep >= 0 && ep != f->fd) {
@@ -180,6 +183,43 @@ int epoll_restore(struct restore_ctx *r)
 		}
 		if ((f->flags & O_NONBLOCK) && INJECT(&r->in, SYS_fcntl, f->fd, F_SETFL, O_NONBLOCK) < 0)
 			pr_warn("cannot make the epoll fd %d non-blocking", f->fd);
+	}
+	return 0;
+}
+
+int epoll_share(struct restore_ctx *procs, size_t n, size_t i)
+{
+	struct restore_ctx *r = &procs[i];
+
+	for (size_t a = 0; r->img && a < r->img->n_fds; a++) {
+		const Fd *f = r->img->fds[a];
+		int ep = -1;
+
+		if (f->kind != FD__KIND__EPOLL || !f->has_desc_id || (r->epoll_given && r->epoll_given[a]))
+			continue;
+		for (size_t k = i + 1; k < n; k++)
+			for (size_t b = 0; procs[k].img && b < procs[k].img->n_fds; b++) {
+				const Fd *g = procs[k].img->fds[b];
+				if (g->kind != FD__KIND__EPOLL || !g->has_desc_id || g->desc_id != f->desc_id)
+					continue;
+				/* The set itself, from the process that built it, in
+				 * place of the placeholder prepared for it. */
+				if (ep < 0 && (ep = grab_fd(r->job, f->fd)) < 0)
+					return -1;
+				int dup = fcntl(ep, F_DUPFD_CLOEXEC, 0);
+				if (dup < 0) {
+					pr_perror("cannot duplicate the epoll set of fd %d", f->fd);
+					close(ep);
+					return -1;
+				}
+				close(procs[k].fd_src[b]);
+				procs[k].fd_src[b] = dup;
+				if (!procs[k].epoll_given)
+					procs[k].epoll_given = xcalloc(procs[k].img->n_fds, sizeof(bool));
+				procs[k].epoll_given[b] = true;
+			}
+		if (ep >= 0)
+			close(ep);
 	}
 	return 0;
 }

@@ -21,6 +21,8 @@ struct dump_opts {
 	const char *dir;
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
+	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
+	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	struct ckpt_stats *stats; /* may be NULL */
 	/* Called once the images are complete and synced, before the job is
 	 * killed (or let go): a job store moves them into place here. When it

@@ -83,25 +83,6 @@ static int check_target(struct dump_ctx *c)
 	return 0;
 }
 
-/* Refused for now rather than lost: POSIX timers, which only
- * /proc/PID/timers shows. (File locks are refused per fd, in files.c.) */
-static int check_timers(struct dump_ctx *c)
-{
-	char path[64], *text;
-	bool any;
-
-	snprintf(path, sizeof(path), "/proc/%d/timers", c->pid);
-	text = read_file(path, NULL);
-	any = text && text[0];
-	free(text);
-	if (any) {
-		pr_err("process %d has POSIX timers (timer_create): they cannot be frozen yet",
-		       c->pid);
-		return -1;
-	}
-	return 0;
-}
-
 static int dump_exe(struct dump_ctx *c)
 {
 	char path[64], link[4096];
@@ -422,7 +403,7 @@ static int do_dump(struct dump_ctx *c)
 		return -1;
 	c->stats->info_ns = now_ns() - t;
 	t = now_ns();
-	if (files_dump(c) < 0 || check_timers(c) < 0)
+	if (files_dump(c) < 0 || ptimers_dump(c) < 0)
 		return -1;
 	c->stats->files_ns = now_ns() - t;
 	t = now_ns();
@@ -542,7 +523,8 @@ int ckpt_dump(const struct dump_opts *o)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
 	t = now_ns();
-	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 || write_images(ctx, n) < 0)
+	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
+	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 || write_images(ctx, n) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;

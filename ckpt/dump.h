@@ -61,6 +61,27 @@ int pipes_check_outside(struct dump_ctx *ctx, size_t n);
  * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
 int anonfd_kind(const char *link);
 int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
+/* unixsk.c: records socket INO behind fd FD (a unix socket, with what
+ * waits in it); refuses other families naming their addresses */
+int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
+/* inetsk.c: a TCP or UDP socket S (a copy of F's), refused when connected
+ * unless the options let it go */
+int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
+/* refuses unix sockets connected to a socket outside the job */
+int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */
+int grab_fd(pid_t pid, int fd);
+/* locks.c: the file locks held through F, from its fdinfo text INFO */
+int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
+/* ptimers.c: the process's POSIX timers, with the time they have left */
+int ptimers_dump(struct dump_ctx *c);
+/* inotify.c: the watches of inotify fd F (from its fdinfo INFO); their
+ * paths, looked for among those the whole job uses */
+int inotify_dump(struct dump_ctx *c, Fd *f, const char *info);
+int inotify_resolve(struct dump_ctx *ctx, size_t n);
+/* sysvshm.c: V maps the SysV shared memory segment of PV (refused if it
+ * would not outlive the job) */
+int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
 /* tree.c: PID and its descendants, parents before children */

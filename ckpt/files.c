@@ -112,18 +112,8 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		free(info);
 		return -1;
 	}
-	if (fi.locked) {
-		pr_err("process %d holds a file lock on fd %d (%s): locks cannot be frozen yet",
-		       c->pid, fd, link);
-		free(info);
-		return -1;
-	}
 	/* The text is the state of an anon inode fd (anonfd.c); nothing else keeps it. */
 	int anon = anonfd_kind(link);
-	if (anon < 0) {
-		free(info);
-		info = NULL;
-	}
 
 	f = xmalloc(sizeof(*f));
 	fd__init(f);
@@ -133,6 +123,14 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	f->cloexec = !!(fi.flags & O_CLOEXEC);
 	f->pos = fi.pos;
 	f->path = xstrdup(link);
+	if (fi.locked && locks_dump(c, f, info) < 0) {
+		free(info);
+		return -1;
+	}
+	if (anon < 0) {
+		free(info);
+		info = NULL;
+	}
 
 	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev)) {
 		f->kind = FD__KIND__TTY;
@@ -143,6 +141,9 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		return pipe_dump(c, fd, f, pipe_ino);
 	if (anon >= 0)
 		return anonfd_dump(c, f, anon, info);
+	unsigned long long sock_ino;
+	if (sscanf(link, "socket:[%llu]", &sock_ino) == 1)
+		return sock_dump(c, fd, f, sock_ino);
 	if (link[0] != '/') {
 		const char *k = kind_of_link(link);
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet; close it "
@@ -287,21 +288,6 @@ int files_share(struct dump_ctx *ctx, size_t n)
 						fb->desc_id = fa->desc_id;
 					}
 				}
-		}
-	/* An epoll set is rebuilt inside the one process that owns it. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
-			const Fd *fa = ctx[i].img->fds[a];
-			if (fa->kind != FD__KIND__EPOLL)
-				continue;
-			for (size_t j = i + 1; j < n; j++)
-				for (size_t b = 0; ctx[j].img && b < ctx[j].img->n_fds; b++)
-					if (ctx[j].img->fds[b]->desc_id == fa->desc_id) {
-						pr_err("processes %d and %d share one epoll set (fd %d): "
-						       "that cannot be frozen yet", ctx[i].pid, ctx[j].pid,
-						       fa->fd);
-						return -1;
-					}
 		}
 	return 0;
 }
@@ -465,10 +451,16 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return fifo_open(f);
 	case FD__KIND__PIPE:
 		return pipe_open(r, f);
+	case FD__KIND__UNIX_SOCK:
+		return unixsk_open(r, f);
+	case FD__KIND__INET_SOCK:
+		return inet_open(r, f);
 	case FD__KIND__EVENTFD:
 	case FD__KIND__SIGNALFD:
 	case FD__KIND__TIMERFD:
 		return anonfd_open(f);
+	case FD__KIND__INOTIFY:
+		return inotify_open(f);
 	case FD__KIND__EPOLL:
 		/* made inside the process (epoll_restore); a placeholder until then */
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -85,9 +85,8 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		       (unsigned long)pv->start);
 		return -1;
 	} else if (!strncmp(p, "/SYSV", 5)) {
-		pr_err("process %d maps SysV shared memory %s at %#lx: not supported yet", c->pid,
-		       p, (unsigned long)pv->start);
-		return -1;
+		if (sysvshm_classify(c, pv, v) < 0)
+			return -1;
 	} else if (pv->shared && (pv->deleted || !strncmp(p, "/memfd:", 7))) {
 		/* Shared anonymous memory (a deleted /dev/zero), a deleted file or
 		 * a memfd: one object, perhaps shared with other processes. */
@@ -416,7 +415,7 @@ static int mem_validate(struct restore_ctx *r, bool *has_pages)
 		if (a->start >= a->end || a->start % PAGE || a->end % PAGE ||
 		    (a->end > TASK_SIZE_MAX && a->kind != VMA__KIND__VSYSCALL) ||
 		    (i && a->start < img->vmas[i - 1]->end) || (a->kind == VMA__KIND__FILE && !a->file) ||
-		    (a->kind == VMA__KIND__SHMEM && !a->has_shmem_id)) {
+		    ((a->kind == VMA__KIND__SHMEM || a->kind == VMA__KIND__SYSV_SHM) && !a->has_shmem_id)) {
 			pr_err("damaged image: memory area %zu (%#lx-%#lx) is invalid or overlaps another",
 			       i, (unsigned long)a->start, (unsigned long)a->end);
 			return -1;
@@ -497,6 +496,8 @@ int mem_restore_layout(struct restore_ctx *r)
 			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start, v->prot,
 				   MAP_FIXED | MAP_SHARED, sfd, v->pgoff);
 			INJECT(&r->in, SYS_close, sfd);
+		} else if (v->kind == VMA__KIND__SYSV_SHM) {
+			m = sysvshm_attach(r, i);
 		} else {
 			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
 				   map_prot(v, has_pages[i]), flags | MAP_ANONYMOUS, -1, 0);

@@ -88,6 +88,7 @@ struct restore_job {
 	int keep_at;                      /* the restore socket's fd in every process */
 	struct pipe_table pipes;
 	struct shm_table shm;
+	struct sock_table socks;
 	pid_t group;                      /* restore -d: the job's own process group */
 	int sock[2];                      /* init's end, the job's end */
 };
@@ -103,6 +104,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->dir = &j->dir;
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
+	r->socks = &j->socks;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -349,12 +351,14 @@ static int restore_task(struct restore_ctx *r)
 		goto out;
 	r->stats->mem_restore_ns = now_ns() - t0;
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
-	    epoll_restore(r) < 0)
+	    epoll_restore(r) < 0 || locks_restore(r) < 0)
 		goto out;
 	r->thr_in = xcalloc(r->img->n_threads, sizeof(struct inject));
 	for (size_t i = 1; i < r->img->n_threads; i++)
 		if (create_thread(r, i) < 0)
 			goto out;
+	if (ptimers_restore(r) < 0)
+		goto out;
 	for (size_t i = 0; i < r->img->n_threads; i++) {
 		const Thread *ti = r->img->threads[i];
 		if (thread_task_restore(r, thread_in(r, i), ti) < 0 ||
@@ -555,7 +559,7 @@ static int restore_tree(struct restore_job *j)
 			if (fork_child(j, p, c) < 0)
 				return -1;
 		}
-		if (restore_task(c) < 0)
+		if (restore_task(c) < 0 || epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < j->n; i++)
@@ -614,6 +618,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	close(j->sock[0]);
 	close(j->sock[1]);
 	pipe_table_close(&j->pipes);
+	sock_table_close(&j->socks);
 	shm_table_close(&j->shm);
 	/* The restoring side may leave as soon as it hears (restore -d): we
 	 * must outlive it from now on, as the job's reaper. Holding its
@@ -826,6 +831,7 @@ out:
 	for (size_t i = 0; i < j.n; i++) {
 		struct restore_ctx *r = &j.procs[i];
 		free(r->fd_src);
+		free(r->epoll_given);
 		free(r->has_pages);
 		free(r->thr_in);
 		if (r->img)

@@ -25,6 +25,16 @@ struct shm_table {
 	size_t n;
 };
 
+/* The unix sockets of the job (init's fds), by their inode at dump time. */
+struct sock_table {
+	struct job_sock {
+		uint64_t ino;
+		int fd;
+		bool configured;  /* buffer sizes and shutdown applied */
+	} *s;
+	size_t n;
+};
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -36,9 +46,11 @@ struct restore_ctx {
 	struct inject *thr_in;            /* per img->threads[i], i >= 1 */
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
+	bool *epoll_given;                /* per img->fds[i]: an epoll set built by a parent */
 	bool *has_pages;
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
+	struct sock_table *socks;         /* shared by the whole job */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */                  /* per img->vmas[i]: contents come from the image */
 };
@@ -93,6 +105,9 @@ long fd_recv(struct restore_ctx *r, int keep_at);
  * the epoll sets, made inside the process once its fds are in place */
 int anonfd_open(const Fd *f);
 int epoll_restore(struct restore_ctx *r);
+/* the epoll sets process PROCS[I] built, given as they are to the later
+ * processes that share them (fork): they get them instead of building */
+int epoll_share(struct restore_ctx *procs, size_t n, size_t i);
 
 /* shmem.c: the fd number, in the process, of shared memory object ID,
  * big enough for END bytes (to be closed once mapped) */
@@ -103,6 +118,28 @@ void shm_table_close(struct shm_table *t);
  * buffered data, the first time it is asked for) */
 int pipe_open(struct restore_ctx *r, const Fd *f);
 void pipe_table_close(struct pipe_table *t);
+
+/* unixsk.c: an init fd on the unix socket F names (made with its peer
+ * and their queued data the first time either is asked for) */
+int unixsk_open(struct restore_ctx *r, const Fd *f);
+void sock_table_close(struct sock_table *t);
+/* inetsk.c: an init fd for F's TCP/UDP socket: bound and listening again,
+ * or reset */
+int inet_open(struct restore_ctx *r, const Fd *f);
+
+/* locks.c: the process takes its file locks again (injected) */
+int locks_restore(struct restore_ctx *r);
+
+/* ptimers.c: the POSIX timers made again, with their ids (once the
+ * threads they may signal exist) */
+int ptimers_restore(struct restore_ctx *r);
+
+/* inotify.c: an init fd of F's inotify instance, watching again */
+int inotify_open(const Fd *f);
+
+/* sysvshm.c: the segment of img->vmas[I] attached again at its address
+ * (the address, or -errno) */
+long sysvshm_attach(struct restore_ctx *r, size_t i);
 
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
 struct proc_maps;

@@ -62,36 +62,54 @@ static bool is_freezer(pid_t pid)
 	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
 }
 
-/* Drops jobfreeze's own processes from the list, keeping the order. */
-static void drop_freezers(pid_t *pids, size_t *n)
+/* Drops jobfreeze's own processes from the list (PARENT[i]: the index of
+ * pids[i]'s parent, i > 0), keeping the order. When the tree holds a
+ * thawed job, that job is all that is kept: a shell that forked to wait
+ * for its jobthaw (zsh does, when a function is stopped) stays out. */
+static void drop_freezers(pid_t *pids, const size_t *parent, size_t *n)
 {
+	bool *freezer = xcalloc(*n, sizeof(bool)), *under = xcalloc(*n, sizeof(bool));
+	bool thawed = false;
 	size_t k = 0;
 
+	for (size_t i = 0; i < *n; i++) {
+		freezer[i] = is_freezer(pids[i]);
+		under[i] = i && (under[parent[i]] || freezer[parent[i]]);
+		thawed |= under[i] && !freezer[i];
+	}
 	for (size_t i = 0; i < *n; i++)
-		if (!is_freezer(pids[i]))
+		if (!freezer[i] && (under[i] || !thawed))
 			pids[k++] = pids[i];
 	*n = k;
+	free(freezer);
+	free(under);
 }
 
 /* ROOT and its descendants but jobfreeze's own; possibly none. */
 static int tree_walk(pid_t root, pid_t **pids, size_t *n)
 {
-	size_t cap = 8;
+	size_t cap = 8, *parent = NULL;
 
 	*pids = xmalloc(cap * sizeof(pid_t));
 	(*pids)[0] = root;
 	*n = 1;
 	for (size_t i = 0; i < *n; i++) {
+		size_t before = *n;
 		if (*n > 4096) {
 			pr_err("process %d has more than 4096 descendants: too many to freeze", root);
 			goto fail;
 		}
 		if (add_children((*pids)[i], pids, n, &cap) < 0)
 			goto fail;
+		parent = xrealloc(parent, cap * sizeof(size_t));
+		for (size_t c = before; c < *n; c++)
+			parent[c] = i;
 	}
-	drop_freezers(*pids, n);
+	drop_freezers(*pids, parent, n);
+	free(parent);
 	return 0;
 fail:
+	free(parent);
 	free(*pids);
 	*pids = NULL;
 	return -1;

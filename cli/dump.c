@@ -22,6 +22,10 @@ static void usage(FILE *f)
 		"  -D, --images-dir DIR    where the image goes\n"
 		"  -R, --leave-running     take a snapshot: the process goes on running\n"
 		"  -s, --leave-stopped     leave the process stopped (SIGSTOP) after the dump\n"
+		"      --tcp-close         drop the job's TCP/UDP connections: after the thaw\n"
+		"                          it finds them reset (else they are refused)\n"
+		"      --ext-unix-close    drop unix sockets connected outside the job (X11,\n"
+		"                          D-Bus...): after the thaw it finds them closed\n"
 		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
 		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
 		"      --display-stats     print times, pages and bytes\n"
@@ -41,6 +45,8 @@ int cmd_dump(int argc, char **argv)
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
+		{ "tcp-close", no_argument, NULL, 'T' },
+		{ "ext-unix-close", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -67,6 +73,8 @@ int cmd_dump(int argc, char **argv)
 		case 'R': o.leave_running = true; break;
 		case 's': o.leave_stopped = true; break;
 		case 'S': show_stats = true; break;
+		case 'T': o.tcp_close = true; break;
+		case 'U': o.ext_unix_close = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
 		case 'v':

@@ -30,16 +30,27 @@ __jobfreeze_jobnum() {
 
 # The process group of job number $1: its first process (the leader).
 __jobfreeze_pgid_of() {
-	local st=${jobstates[$1]}
+	local st=${jobstates[$1]} p best= f
 	st=${st#*:*:}
 	REPLY=${st%%=*}
+	# A function stopped by ^Z (jobthaw) goes on in a subshell that zsh
+	# forks, and the job names that subshell; the thawed job is the group
+	# of the jobthaw it was running: a child of ours, started before it.
+	[[ $(</proc/$REPLY/comm) == zsh ]] 2>/dev/null || return 0
+	for p in /proc/<->(N:t); do
+		f=(${=${"$(</proc/$p/stat)"#*\) }}) 2>/dev/null
+		[[ $f[2] == $$ && $f[3] == $p && $(</proc/$p/comm) == jobfreeze ]] 2>/dev/null &&
+			(( p < REPLY )) && best=$p
+	done
+	[[ -n $best ]] && REPLY=$best
+	return 0
 }
 
 # freeze [options] TARGET...: job specs become --pgid, and a frozen job
 # leaves the shell's job table (its processes are gone: to disk).
 __jobfreeze_freeze() {
 	# The frozen job is killed: no "killed" notice, it is disowned below.
-	setopt localoptions nonotify
+	setopt localoptions nonotify nomonitor
 	local -a opts specs pids
 	local a n rc=0 r
 	while (( $# )); do
@@ -62,7 +73,9 @@ __jobfreeze_freeze() {
 		"$__jobfreeze_bin" freeze "${opts[@]}" --pgid "$REPLY"
 		r=$?
 		if (( r == 0 )); then
-			disown %$n 2>/dev/null
+			# (a job zsh already saw die cannot be disowned: waiting
+			# for it drops it without a "killed" notice)
+			{ disown %$n || wait %$n } 2>/dev/null
 		elif (( rc == 0 )); then
 			rc=$r
 		fi

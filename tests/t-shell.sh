@@ -241,7 +241,54 @@ t_sh_completion() {
 	sh_stop
 }
 
+# A thawed job frozen again from the shell (its job is now jobthaw's
+# process group: the job under it is taken, not jobfreeze itself), and
+# thawed again to its end.
+t_sh_refreeze() {
+	sh_start "$1" || return
+	sh_type t:0 "$WL/counter 30 >out.txt"
+	sleep 1
+	sh_keys t:0 C-z
+	sh_expect t:0 "$STOPPED_RE" "^Z did not stop the job" || return 1
+	sh_type t:0 'jobfreeze %1'
+	sh_expect t:0 '^frozen 1: ' "first freeze" || return 1
+	sh_type t:0 'jobthaw'
+	sleep 1
+	sh_keys t:0 C-z
+	sleep 0.5
+	sh_type t:0 'jobfreeze %1'
+	sh_expect t:0 '^frozen 2: .*counter 30 ' "the thawed job was not frozen again" || return 1
+	sh_type t:0 'jobthaw 2; echo RC=$?'
+	sh_expect t:0 '^RC=0$' "the job thawed twice did not end well" 30 || return 1
+	sh_stop
+	sh_same_output "$TDIR/run/out.txt" 30
+}
+
+# A full-screen program frozen while it runs in the foreground (from
+# elsewhere: by pid, as the desktop does) gets its terminal settings back
+# in the thawing terminal: less is in raw mode there, one 'q' quits it.
+t_sh_termios() {
+	sh_start "$1" || return
+	seq -f 'row %g' 1 100 >"$TDIR/run/rows.txt"
+	chmod 0644 "$TDIR/run/rows.txt"
+	sh_type t:0 "less rows.txt"
+	sh_expect t:0 '^row 29$' "less did not start" || return 1
+	local pid
+	pid=$(pgrep -u "$TEST_UID" -x less | head -n 1)
+	[ -n "$pid" ] || { fail "no less process"; sh_stop; return 1; }
+	st_expect 0 '^frozen 1: less rows.txt' "freeze of less running in the foreground" \
+		freeze "$pid" || { sh_stop; return 1; }
+	sh_window 1 || { fail "no second window"; sh_stop; return 1; }
+	sh_type t:1 'jobthaw; echo RC=$?'
+	sh_expect t:1 '^row 29$' "less did not redraw in the new window" || return 1
+	sh_keys t:1 q
+	sh_expect t:1 '^RC=0$' "less did not quit on one key: its raw mode was lost" 5 || return 1
+	sh_stop
+}
+
 for __sh in bash zsh; do
+	run_test "$__sh: less frozen running keeps its raw mode" t_sh_termios "$__sh"
+	run_test "$__sh: a thawed job frozen and thawed again" t_sh_refreeze "$__sh"
 	run_test "$__sh: ^Z, jobfreeze %1, thaw in another window" t_sh_freeze_spec "$__sh"
 	run_test "$__sh: key binding, ^Z/fg and ^C of the thawed job" t_sh_key_jobcontrol "$__sh"
 	run_test "$__sh: less thawed in a smaller terminal redraws" t_sh_less_resize "$__sh"

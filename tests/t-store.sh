@@ -3,33 +3,6 @@
 # once; a job that had a terminal thawed where there is none.
 # Sourced by tests/run.sh.
 
-# st OUT ERR ARGS...: `jobfreeze ARGS` as the test user, with the job store
-# of this test, stdin from /dev/null, in $TDIR/run; status in ST.
-st() {
-	local out=$1 err=$2
-	shift 2
-	(
-		timeout -k 5 "$T_RESTORE" "${RUNAS[@]}" env "XDG_STATE_HOME=$TDIR/state" \
-			"${USER_SH[@]}" "$TDIR/run" "$out" "$err" "$JF" "$@"
-		exit $?
-	) 2>/dev/null
-	ST=$?
-}
-
-# st_expect STATUS PATTERN WHAT ARGS...: the command exits STATUS and says
-# something matching PATTERN (on stdout or stderr).
-st_expect() {
-	local want=$1 pattern=$2 what=$3
-	shift 3
-	st "$TDIR/st.out" "$TDIR/st.err" "$@"
-	if [ "$ST" != "$want" ] || ! grep -Eq -- "$pattern" "$TDIR/st.out" "$TDIR/st.err"; then
-		diag "jobfreeze $* exited $ST (expected $want), saying:"
-		diag "$(cat "$TDIR/st.out" "$TDIR/st.err")"
-		fail "$what"
-		return 1
-	fi
-}
-
 # A counter job of N lines in $TDIR/run (N = 0: endless, no reference run),
 # started and let run a while.
 st_counter() {

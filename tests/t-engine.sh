@@ -1,0 +1,273 @@
+# tests/t-engine.sh: the engine's kernel objects beyond memory and files:
+# unix sockets, file locks (sourced by tests/run.sh, sharing its helpers).
+# shellcheck shell=bash
+
+# a client and its forked server over stream, datagram and seqpacket
+# socketpairs, with messages waiting in both directions when frozen
+t_sockpair() { freeze_thaw sockpair 0 300 1500 "$WL/sockpair"; }
+
+run_test "freeze/thaw socketpairs across fork, queued both ways" t_sockpair
+
+# python asyncio: its event loop wakes itself through a socketpair
+t_asyncio() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	EXPECT_EXE=$PYTHON freeze_thaw aio.py 0 300 1800 "$PYTHON" "$PYDIR/aio.py"
+}
+run_test "freeze/thaw a python asyncio loop" t_asyncio
+
+# an fd in flight (sent with SCM_RIGHTS, not received yet) is refused
+t_dump_inflight() {
+	refused_cpuloop "an fd in flight" "in flight" '
+import os, socket, sys
+a, b = socket.socketpair()
+socket.send_fds(a, [b"x"], [1])
+os.set_inheritable(a.fileno(), True)
+os.set_inheritable(b.fileno(), True)'
+}
+run_test "dump refuses a socket with an fd in flight" t_dump_inflight
+
+# flock, POSIX and OFD locks held across the freeze: a checker process the
+# job forks every 100 ms sees them held, by the same pid, before and after
+t_locks() {
+	freeze_thaw locker 0 300 1500 "$WL/locker" || return 1
+	[ ! -e "$TDIR/run/lock.dat" ] || fail "the thawed job did not finish its rounds"
+}
+run_test "freeze/thaw flock, POSIX and OFD locks" t_locks
+
+# a snapshot (dump -R) of the lock holder cannot be thawed while the
+# original still holds the locks: the restore says so and nothing runs
+t_locks_taken() {
+	start_again locker 300 800 "$WL/locker" || return 1
+	local pid=$JOB_PID
+	dump_job "$pid" "$TDIR/img" -R || return 1
+	jf "$TDIR" "$TDIR/r.out" "$TDIR/r.err" "$T_RESTORE" restore -D "$TDIR/img"
+	if [ "$JF_STATUS" = 0 ] || ! grep -q "another process holds it now" "$TDIR/r.err"; then
+		diag_file "restore stderr" "$TDIR/r.err"
+		fail "restore of a lock taken by another process exited $JF_STATUS"
+		return
+	fi
+	wait_job "$pid" "$T_RUN"
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the original job was disturbed"
+}
+run_test "thaw refused while the lock is held elsewhere" t_locks_taken
+
+# dump_retry PID IMG [ARGS...]: dump_job, tried again (a refused dump
+# leaves the job running untouched) while it is refused only because it
+# was caught in the middle of making one of its own connections, or with
+# inotify events it had not read yet
+dump_retry() {
+	local i
+	for ((i = 0; i < 8; i++)); do
+		dump_job "$@" && return 0
+		grep -Eq "TCP socket|unix socket connected|not accepted yet|not read yet" "$TDIR/dump.err" || return 1
+		sleep "0.0$((RANDOM % 9 + 1))"
+	done
+	return 1
+}
+
+# listener DIR HOLD tcp PORT|unix PATH: a listener of the test user,
+# outside any job, at that address (a unix PATH is replaced); it touches
+# DIR/listening, and with HOLD >= 0 greets one client and closes that
+# connection after HOLD s, else just sleeps; its pid in LISTENER
+listener() {
+	local dir=$1 i
+	rm -f "$dir/listening"
+	(cd "$dir" && exec "${RUNAS[@]}" "$PYTHON" -c '
+import os, socket, sys, time
+hold, kind, addr = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+if kind == "tcp":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(addr)))
+else:
+    if os.path.exists(addr):
+        os.unlink(addr)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(addr)
+s.listen()
+open("listening", "w").close()
+if hold < 0:
+    time.sleep(60)
+c, _ = s.accept()
+c.sendall(b"hello\n")
+time.sleep(hold)
+c.close()' "${@:2}") &
+	LISTENER=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$dir/listening" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# occupy DIR tcp PORT | DIR unix PATH: someone else listens there (OCC)
+occupy() {
+	listener "$1" -1 "$2" "$3"
+	local rc=$?
+	OCC=$LISTENER
+	return $rc
+}
+
+unoccupy() {
+	kill "$OCC" 2>/dev/null
+	wait "$OCC" 2>/dev/null
+}
+
+# expect_refused_restore IMG PATTERN WHAT: restore must fail saying PATTERN
+expect_refused_restore() {
+	jf "$TDIR" "$TDIR/rr.out" "$TDIR/rr.err" "$T_RESTORE" restore -D "$1"
+	if [ "$JF_STATUS" = 0 ] || ! grep -Eq "$2" "$TDIR/rr.err"; then
+		diag_file "restore stderr" "$TDIR/rr.err"
+		fail "restore with $3 exited $JF_STATUS without saying so"
+		return
+	fi
+}
+
+# a TCP and a unix listener: refused at thaw (naming the address) while
+# someone else listens there; once free, bound again and accepting
+t_listeners() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	local port=$((20000 + RANDOM % 20000))
+	start_again "netserve-$port" 300 1500 "$WL/netserve" "$port" || return 1
+	local pid=$JOB_PID
+	dump_retry "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
+	occupy "$TDIR" tcp "$port" || { unoccupy; fail "cannot occupy port $port"; return; }
+	expect_refused_restore "$TDIR/img" "127\.0\.0\.1:$port" "port $port taken"
+	local rc=$?
+	unoccupy
+	[ $rc = 0 ] || return 1
+	occupy "$TDIR/run" unix srv.sock || { unoccupy; fail "cannot occupy srv.sock"; return; }
+	expect_refused_restore "$TDIR/img" "srv\.sock" "srv.sock taken"
+	rc=$?
+	unoccupy
+	[ $rc = 0 ] || return 1
+	thaw_compare "$TDIR/img" || fail "thawed server differs from the uninterrupted run"
+}
+run_test "freeze/thaw TCP and unix listeners, re-bound at thaw" t_listeners
+
+# outside_server DIR tcp PORT|unix PATH HOLD: a server outside the job that
+# greets one client and closes the connection after HOLD s; sets OUTSIDE
+outside_server() {
+	listener "$1" "$4" "$2" "$3"
+	OUTSIDE=$LISTENER
+}
+
+# a connection to a server outside the job: refused naming ADDR; with
+# FLAG the dump goes through and the thawed job finds it lost and goes on
+# (the uninterrupted run loses it when the server closes it)
+lost_connection() {
+	local kind=$1 addr=$2 pattern=$3 flag=$4 key=netclient-$1
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	mkdir_user "$WORK/ref" "$WORK/ref/$key.d" "$TDIR/run"
+	outside_server "$WORK/ref/$key.d" "$kind" "$addr" 0.5
+	reference "$key" "$WORK/ref/$key.d" "$WL/netclient" "$kind" "$addr"
+	local rc=$?
+	kill "$OUTSIDE" 2>/dev/null
+	wait "$OUTSIDE" 2>/dev/null
+	[ $rc = 0 ] || return 1
+	REFST=$(cat "$REF.status")
+	outside_server "$TDIR/run" "$kind" "$addr" 60
+	start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$WL/netclient" "$kind" "$addr" ||
+		{ kill "$OUTSIDE"; wait "$OUTSIDE"; fail "the job did not start"; return; }
+	local pid=$JOB_PID
+	rand_sleep 300 600
+	jf "$TDIR" "$TDIR/d1.out" "$TDIR/d1.err" "$T_DUMP" dump -t "$pid" -D "$TDIR/img1"
+	if [ "$JF_STATUS" = 0 ] || ! grep -Eq "$pattern" "$TDIR/d1.err" || ! running "$pid"; then
+		diag_file "dump stderr" "$TDIR/d1.err"
+		kill "$OUTSIDE"; wait "$OUTSIDE" 2>/dev/null
+		fail "dump without $flag exited $JF_STATUS, the job is '$(proc_state "$pid")'"
+		return
+	fi
+	dump_job "$pid" "$TDIR/img" "$flag"
+	rc=$?
+	kill "$OUTSIDE" 2>/dev/null
+	wait "$OUTSIDE" 2>/dev/null
+	[ $rc = 0 ] || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
+	thaw_compare "$TDIR/img" || fail "the thawed job did not go on as after a lost connection"
+}
+
+t_tcp_close() {
+	local port=$((20000 + RANDOM % 20000))
+	lost_connection tcp "$port" "TCP socket.*127\.0\.0\.1:$port" --tcp-close
+}
+t_ext_unix_close() { lost_connection unix out.sock "connected to out\.sock" --ext-unix-close; }
+run_test "dump --tcp-close: a TCP connection is found reset" t_tcp_close
+run_test "dump --ext-unix-close: a unix connection is found closed" t_ext_unix_close
+
+# POSIX timers: periodic ones signalling the process and a thread, and a
+# one-shot, used by their ids after the thaw
+t_ptimers() { freeze_thaw ptimer 0 300 2000 "$WL/ptimer"; }
+run_test "freeze/thaw POSIX timers" t_ptimers
+
+# inotify: a directory watched (with a gap in the watch numbers) still
+# gives its events after the thaw, under the same watch numbers
+t_inotify() {
+	start_again inotify 300 1500 "$WL/inotify" || return 1
+	local pid=$JOB_PID
+	dump_retry "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
+	thaw_compare "$TDIR/img" || fail "thawed job differs from the uninterrupted run"
+}
+run_test "freeze/thaw inotify watches" t_inotify
+
+# an inotify watch on a directory the job names nowhere: refused, saying so
+t_dump_inotify_lost() {
+	refused_cpuloop "a watch on an unknown path" "could not find" '
+import ctypes, os, sys
+os.makedirs("../elsewhere/deep", exist_ok=True)
+libc = ctypes.CDLL(None)
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, b"../elsewhere/deep", 0x100) < 0:
+    sys.exit(1)'
+}
+run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inotify_lost
+
+# an epoll set shared by a parent and its child (fork), used by both
+t_epoll_shared() { freeze_thaw epshare 0 300 1800 "$WL/epshare"; }
+run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
+
+# ipc_cleanup DIR: remove the SysV objects whose ids DIR/ipc.ids names, if
+# the job did not get to remove them itself
+ipc_cleanup() {
+	local shm sem
+	read -r shm sem <"$1/ipc.ids" 2>/dev/null || return 0
+	as_user ipcrm -m "$shm" 2>/dev/null
+	as_user ipcrm -s "$sem" 2>/dev/null
+	return 0
+}
+
+# SysV shared memory and semaphores between a parent and its child: the
+# segment is attached again, the semaphores are found where they were
+t_sysv() {
+	freeze_thaw sysv 0 300 1500 "$WL/sysv"
+	local rc=$?
+	ipc_cleanup "$TDIR/run"
+	ipc_cleanup "$WORK/ref/sysv.d"
+	return $rc
+}
+run_test "freeze/thaw SysV shared memory and semaphores" t_sysv
+
+# a SysV segment marked for removal would vanish with the job: refused,
+# naming it, and the job goes on untouched
+t_dump_sysv_rmid() {
+	start_again sysv-rmid 300 1200 "$WL/sysv" rmid || return 1
+	expect_refused_dump "$JOB_PID" "segment [0-9]+ \(key 0x[0-9a-f]+\).*marked for removal" \
+		"a SysV segment marked for removal"
+	local rc=$?
+	ipc_cleanup "$TDIR/run"
+	ipc_cleanup "$WORK/ref/sysv-rmid.d"
+	return $rc
+}
+run_test "dump refuses SysV memory marked for removal" t_dump_sysv_rmid
+
+# an accepted unix connection whose client has gone, its messages unread,
+# and the listener it came from
+t_unix_orphan() { freeze_thaw uxconn 0 500 1400 "$WL/uxconn"; }
+run_test "freeze/thaw a unix connection whose client has gone" t_unix_orphan
+
+# dump -R of the socketpairs: the queues the dump peeked at stay whole in
+# the original, and the snapshot gets them too
+t_sock_snapshot() { snapshot_check sockpair "$WL/sockpair"; }
+run_test "snapshot (dump -R) of socketpairs with queued messages" t_sock_snapshot
