@@ -219,17 +219,33 @@ wait_screen() {
 	return 1
 }
 
-# start_locked_job: a job the engine refuses to freeze (it holds a file
-# lock), in $TDIR/lock; JOB_PID once it holds the lock
-start_locked_job() {
-	mkdir_user "$TDIR/lock"
-	start_job "$TDIR/lock" "$TDIR/lock/out.txt" "$TDIR/lock/err.txt" "$PYTHON" -c '
-import fcntl, os, time
-fd = os.open("lock.dat", os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(60)' || { fail "python did not start"; return; }
-	wait_in "$TDIR/lock/out.txt" "^locked$" 5 || { fail "python did not take its lock"; return; }
+# start_refused_job: a job the engine refuses to freeze by design: a
+# process alone in its group reading a pipe whose write end its parent,
+# outside the job, holds (freezing it would cut the pipe). JOB_PID is that
+# process; REFUSED_PARENT the parent, which ends when it does.
+start_refused_job() {
+	mkdir_user "$TDIR/refused"
+	start_job "$TDIR/refused" "$TDIR/refused/out.txt" "$TDIR/refused/err.txt" "$PYTHON" -c '
+import os, time
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w)
+    os.setpgid(0, 0)
+    open("child.pid", "w").write("%d\n" % os.getpid())
+    time.sleep(60)
+    os._exit(0)
+os.close(r)
+os.waitpid(pid, 0)' || { fail "python did not start"; return; }
+	REFUSED_PARENT=$JOB_PID
+	wait_in "$TDIR/refused/child.pid" "^[0-9]+$" 5 || { fail "the python child did not start"; return; }
+	JOB_PID=$(cat "$TDIR/refused/child.pid")
+}
+
+# end_refused_job: kill it (and so its parent)
+end_refused_job() {
+	kill -KILL "$JOB_PID"
+	wait_gone "$REFUSED_PARENT" 5
 }
 
 # dbus_test FN: run FN between bus_start and bus_stop (bus_start's skip or
@@ -449,18 +465,17 @@ t_dbus_errors() {
 		fi
 	fi
 	[ $rc = 0 ] || return 1
-	# the engine refuses a job holding a lock: Freeze fails and says why
+	# the engine refuses a job with a pipe to outside: Freeze fails, says why
 	[ -n "$PYTHON" ] || return 0
-	start_locked_job || return 1
+	start_refused_job || return 1
 	if call Freeze "$JOB_PID" "{}"; then
-		fail "Freeze of a job holding a lock succeeded"
+		fail "Freeze of a job with a pipe to outside succeeded"
 		return
 	fi
 	grep -q "GDBus.Error:$JF_IFACE.Error.Failed:" "$TDIR/call.err" || { fail "a failed freeze is not Error.Failed"; return; }
-	wait_in "$TDIR/monitor.out" "JobFailed \('', 'freeze', '.+'\)" 5 || return 1
+	wait_in "$TDIR/monitor.out" "JobFailed \('', 'freeze', '.*outside the job.*'\)" 5 || return 1
 	running "$JOB_PID" || { fail "the refused job does not run on"; return; }
-	kill -KILL "$JOB_PID"
-	wait_gone "$JOB_PID" 5
+	end_refused_job
 }
 
 # Notifications reach a notification server on the bus: "Frozen: ..."
@@ -499,11 +514,10 @@ t_dbus_notify() {
 	[ $ok = 1 ] || { fail "Frozen, Resume, Thawed did not go through the notification server"; return; }
 	# a failure has its notice with the reason
 	[ -n "$PYTHON" ] || return 0
-	start_locked_job || return 1
+	start_refused_job || return 1
 	call Freeze "$JOB_PID" "{}"
-	wait_in "$TDIR/notify.log" "summary=Could not freeze body=.+" 5 || ok=0
-	kill -KILL "$JOB_PID"
-	wait_gone "$JOB_PID" 5
+	wait_in "$TDIR/notify.log" "summary=Could not freeze body=.*outside the job" 5 || ok=0
+	end_refused_job
 	[ $ok = 1 ] || fail "no notice of the failed freeze"
 }
 
