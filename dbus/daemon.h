@@ -35,7 +35,7 @@ struct cli_result {
 typedef void (*cli_done_fn)(struct cli_result *r, gpointer data);
 const char *cli_path(void);
 void cli_run(const char *const *args, cli_done_fn done, gpointer data);
-/* The message of a failed run: the CLI's "error:" line, else its stderr. */
+/* The message of a failed run: the CLI's "error:" line, else its first. */
 char *cli_message(const struct cli_result *r);
 /* The D-Bus error name for a CLI exit code (contract: 1..5). */
 const char *cli_error_name(int status);

@@ -101,10 +101,11 @@ char *cli_message(const struct cli_result *r)
 	const char *m = strstr(e, tag);
 	char *msg;
 
+	/* without its "error:" line, the first line (not a usage text after it) */
 	if (m)
 		msg = g_strndup(m + strlen(tag), strcspn(m + strlen(tag), "\n"));
 	else
-		msg = g_strstrip(g_strdup(e));
+		msg = g_strstrip(g_strndup(e, strcspn(e, "\n")));
 	if (!*msg) {
 		g_free(msg);
 		msg = g_strdup_printf("jobfreeze exited with status %d and no message", r->status);

@@ -597,6 +597,33 @@ t_dbus_sandbox() {
 	[ $rc = 0 ] || fail "a caller in a snap sandbox was not treated as one (allow-sandboxed: $allowed)"
 }
 
+# Freeze options reach the CLI: a job with a connected UDP socket is
+# refused, and frozen with tcp-close (its socket dropped), thawed, it ends
+# as the uninterrupted run does.
+t_dbus_tcp_close() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	"$DBUS_CLI" freeze --help 2>&1 | grep -q -- --tcp-close ||
+		{ skip "jobfreeze freeze has no --tcp-close yet (the contract has it)"; return; }
+	local id
+	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	mkdir_user "$TDIR/run"
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
+		"$PYTHON" -c '
+import os, socket, sys
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.connect(("127.0.0.1", 9))
+os.set_inheritable(a.fileno(), True)
+os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not start"; return; }
+	rand_sleep 300 800
+	expect_error "$JF_IFACE.Error.Failed" Freeze "$JOB_PID" "{}" || return 1
+	grep -q "UDP" "$TDIR/call.err" || { fail "the refusal does not name the UDP socket"; return; }
+	call Freeze "$JOB_PID" "{'tcp-close': <true>}" || { fail "Freeze with tcp-close failed"; return; }
+	id=$(reply_string)
+	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
+	call Thaw "$id" "{}" || { fail "Thaw of job $id failed"; return; }
+	wait_output "$REF.out" "$TDIR/run/out.txt" 30 || fail "the thawed job did not finish as the reference"
+}
+
 # The bus is never blocked: while a slow Freeze runs (its CLI made 3 s
 # slower), List is answered at once; then the Freeze ends well.
 t_dbus_async() {
@@ -698,6 +725,7 @@ run_test "dbus: Freeze, List, JobFrozen, Thaw detached" dbus_test t_dbus_freeze_
 run_test "dbus: Thaw in a tmux window"          dbus_test t_dbus_thaw_terminal
 run_test "dbus: a failed thaw says why in its terminal" dbus_test t_dbus_thaw_fails
 run_test "dbus: Remove"                         dbus_test t_dbus_remove
+run_test "dbus: Freeze option tcp-close"        dbus_test t_dbus_tcp_close
 run_test "dbus: errors"                         dbus_test t_dbus_errors
 CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5" idle-timeout=1)
 run_test "dbus: notifications and Resume"       dbus_test t_dbus_notify
