@@ -582,7 +582,10 @@ t_dbus_sandbox() {
 		else
 			rc=0
 		fi
-		if flatpak_call List || ! grep -q "Error.NotPermitted: callers in a Flatpak or Snap sandbox" "$TDIR/call.err"; then
+		# (a container may forbid mount namespaces: no fake Flatpak there)
+		if ! unshare -m --propagation private true 2>/dev/null; then
+			:
+		elif flatpak_call List || ! grep -q "Error.NotPermitted: callers in a Flatpak or Snap sandbox" "$TDIR/call.err"; then
 			diag "List from a fake Flatpak: $(cat "$TDIR/call.out" "$TDIR/call.err")"
 			rc=1
 		fi
