@@ -48,6 +48,11 @@ struct restore_opts {
 	const struct inherit_fd *inherit;
 	size_t nr_inherit;
 	struct ckpt_stats *stats; /* may be NULL */
+	/* Called in the namespace's init with the job rebuilt, just before it
+	 * is let go, once nothing can stop it any more (not even the death of
+	 * the restoring process); when it fails, the job is killed instead. */
+	int (*releasing)(void *arg);
+	void *releasing_arg;
 	/* Called once the job runs again (JOB: its pid as we see it). */
 	void (*ready)(void *arg, pid_t job);
 	void *ready_arg;

@@ -167,6 +167,7 @@ int proc_parse_stat_text(char *text, struct proc_stat *s)
 	s->tty_nr = f[6];
 	s->tpgid = f[7];
 	s->num_threads = f[19];
+	s->start_time = f[21];
 	s->startcode = f[25];
 	s->endcode = f[26];
 	s->startstack = f[27];

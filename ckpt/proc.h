@@ -46,6 +46,7 @@ struct proc_stat {
 	int tty_nr;
 	pid_t tpgid;           /* foreground group of its terminal, -1 if none */
 	long num_threads;
+	unsigned long long start_time; /* clock ticks after boot */
 	uint64_t startcode, endcode, startstack;
 	uint64_t start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end;
 	int exit_code;        /* field 52: the wait status of an exited process */

@@ -565,6 +565,12 @@ static int restore_tree(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
+	return 0;
+}
+
+/* The point of no return: the rebuilt job is let go. */
+static int release_job(struct restore_job *j)
+{
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *r = &j->procs[i];
 		if (!r->img)
@@ -622,8 +628,15 @@ static void restore_init(struct restore_job *j, int status_fd)
 	shm_table_close(&j->shm);
 	/* The restoring side may leave as soon as it hears (restore -d): we
 	 * must outlive it from now on, as the job's reaper. Holding its
-	 * terminal or pipes would keep them open for nothing. */
+	 * terminal or pipes would keep them open for nothing. From here on,
+	 * the job runs whatever happens to the restoring side: the caller
+	 * marks its images used up first (a job store deletes them), so that
+	 * a crash never leaves the job both running and still frozen. */
 	prctl(PR_SET_PDEATHSIG, 0);
+	if (j->o->releasing && j->o->releasing(j->o->releasing_arg) < 0)
+		goto fail_kill;
+	if (release_job(j) < 0)
+		goto fail_kill;
 	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	for (int fd = 0; fd < 1024; fd++)
 		if (fd != status_fd)

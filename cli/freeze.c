@@ -24,6 +24,10 @@ static void usage(FILE *f)
 		"  -n, --name NAME        a name to thaw it by, besides its id\n"
 		"  -G, --pgid PGID        the job is process group PGID\n"
 		"  -R, --leave-running    a snapshot: the job goes on running\n"
+		"      --tcp-close        drop its TCP/UDP connections: after the thaw it\n"
+		"                         finds them reset, as after a network loss\n"
+		"      --ext-unix-close   drop its unix sockets to services outside it (X11,\n"
+		"                         D-Bus, ssh-agent): after the thaw it finds them closed\n"
 		"      --command TEXT     how to describe the job (shells pass their job text)\n"
 		"      --json             print the new jobs as JSON (see 'list --json')\n"
 		"  -o, --log-file FILE    write engine messages to FILE\n"
@@ -64,6 +68,8 @@ int cmd_freeze(int argc, char **argv)
 		{ "pgid", required_argument, NULL, 'G' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "command", required_argument, NULL, 'c' },
+		{ "tcp-close", no_argument, NULL, 'T' },
+		{ "ext-unix-close", no_argument, NULL, 'U' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
@@ -86,6 +92,8 @@ int cmd_freeze(int argc, char **argv)
 			break;
 		case 'R': o.leave_running = true; break;
 		case 'c': o.command = optarg; break;
+		case 'T': o.tcp_close = true; break;
+		case 'U': o.ext_unix_close = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':

@@ -147,13 +147,13 @@ static int commit(void *arg)
 		pr_perror("cannot open %s", c->tmp);
 		return -1;
 	}
+	c->m->image_bytes = dir_bytes(c->tmp);
+	/* Written last: with it, the images are complete (store.c's sweep
+	 * tells a finished freeze from a broken one by it). */
 	if (meta_write(fd, c->m) < 0)
 		goto out;
-	c->m->image_bytes = dir_bytes(c->tmp);
-	/* The size is known only now; it is rewritten in place, before the
-	 * directory is synced and moved in. */
-	if (unlinkat(fd, META_FILE, 0) < 0 || meta_write(fd, c->m) < 0 || fsync(fd) < 0) {
-		pr_perror("cannot write the job's metadata in %s", c->tmp);
+	if (fsync(fd) < 0) {
+		pr_perror("cannot sync %s", c->tmp);
 		goto out;
 	}
 	ret = store_commit(c->s, c->tmp, c->m);
@@ -286,7 +286,8 @@ static int name_taken(struct store *s, const char *name)
 int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
 {
 	struct ckpt_stats stats = { 0 };
-	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running };
+	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
+			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
@@ -324,6 +325,8 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 	if (proc_stat_quiet(top, &st) == 0) {
 		m->stopped = st.state == 'T';
 		m->pgid = st.pgrp;
+		m->pid = top;
+		m->start_time = st.start_time;
 	}
 	tty_describe(top, m->pgid, &tty);
 	m->tty = xstrdup(tty.path ? tty.path : "");

@@ -61,9 +61,10 @@ int meta_write(int dirfd, const struct job_meta *m)
 	put_str(f, "kernel", m->kernel);
 	put_str(f, "boot_id", m->boot_id);
 	fprintf(f, "frozen_at=%" PRId64 "\nmemory_bytes=%" PRIu64 "\nimage_bytes=%" PRIu64
-		   "\nprocesses=%u\nstopped=%d\ntty_foreground=%d\npgid=%d\n",
+		   "\nprocesses=%u\nstopped=%d\ntty_foreground=%d\npgid=%d\npid=%d\n"
+		   "start_time=%" PRIu64 "\n",
 		m->frozen_at, m->memory_bytes, m->image_bytes, m->processes, m->stopped,
-		m->tty_foreground, m->pgid);
+		m->tty_foreground, m->pgid, m->pid, m->start_time);
 	put_str(f, "termios", m->termios);
 	if (fclose(f) != 0) {
 		pr_perror("writing the job's metadata");
@@ -109,6 +110,8 @@ static int set_field(struct job_meta *m, const char *key, const char *val)
 		return parse_u64(val, 10, &m->memory_bytes);
 	if (!strcmp(key, "image_bytes"))
 		return parse_u64(val, 10, &m->image_bytes);
+	if (!strcmp(key, "start_time"))
+		return parse_u64(val, 10, &m->start_time);
 	if (parse_int(val, &i) < 0)
 		return 0;	/* a field of a newer version: ignored */
 	if (!strcmp(key, "processes"))
@@ -119,6 +122,8 @@ static int set_field(struct job_meta *m, const char *key, const char *val)
 		m->tty_foreground = i;
 	else if (!strcmp(key, "pgid"))
 		m->pgid = i;
+	else if (!strcmp(key, "pid"))
+		m->pid = i;
 	return 0;
 }
 

@@ -20,6 +20,9 @@ struct job_meta {
 	bool tty_foreground;  /* it was its terminal's foreground job */
 	char *termios;        /* its terminal's settings (hex), "" if unknown */
 	pid_t pgid;
+	pid_t pid;            /* its top process when frozen, and when that started: */
+	uint64_t start_time;  /* a freeze that died half-way tells by them whether
+			       * the job still runs */
 	char *dir;            /* its directory in the store (not stored: found) */
 };
 

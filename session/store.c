@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ckpt/log.h"
+#include "ckpt/proc.h"
 #include "ckpt/util.h"
 #include "session/store.h"
 
 #define TMP_PREFIX ".new-"
 #define DEL_PREFIX ".del-"
+#define THAW_PREFIX ".thawing-"
 #define ID_FILE ".last-id"
 
 static char *store_path(void)
@@ -99,9 +101,43 @@ static int remove_dir(struct store *s, const char *name)
 	return ret;
 }
 
+/* Does the job M describes still run (its top process, same start)? */
+static bool job_alive(const struct job_meta *m)
+{
+	struct proc_stat st;
+
+	return m->pid > 0 && proc_stat_quiet(m->pid, &st) == 0 && st.state != 'Z' &&
+	       st.start_time == m->start_time;
+}
+
+/* A freeze that died in its commit: its images are complete once their
+ * metadata is there. If the job died with the freeze, they are all that is
+ * left of it and become a job; if it runs on, they go. */
+static bool rescue_freeze(struct store *s, const char *name)
+{
+	int fd = openat(s->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct job_meta m;
+	bool kept = false;
+
+	if (fd < 0)
+		return false;
+	if (meta_read(fd, &m) == 0) {
+		if (!job_alive(&m) && store_commit(s, name, &m) == 0) {
+			pr_err("a freeze was interrupted after its job had ended: its images "
+			       "are kept as job %s", m.id);
+			kept = true;
+		}
+		meta_free(&m);
+	}
+	close(fd);
+	return kept;
+}
+
+static void sweep_thaws(struct store *s);
+
 /* A freeze or removal that died half-way left ".new-PID-*" or
- * ".del-PID-*": gone with their process, they are deleted. A freeze's
- * job was never killed before its directory got its final name. */
+ * ".del-PID-*": gone with their process, they are deleted, but for a
+ * freeze whose job died with it. */
 static void sweep(struct store *s)
 {
 	DIR *d = open_listing(s);
@@ -115,10 +151,39 @@ static void sweep(struct store *s)
 		if (strncmp(de->d_name, TMP_PREFIX, 5) && strncmp(de->d_name, DEL_PREFIX, 5))
 			continue;
 		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(de->d_name + 5, "-"), de->d_name + 5);
-		if (parse_int(buf, &pid) < 0 || (kill(pid, 0) < 0 && errno == ESRCH))
-			remove_dir(s, de->d_name);
+		if (parse_int(buf, &pid) == 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;	/* its command is still at work */
+		if (!strncmp(de->d_name, TMP_PREFIX, 5) && rescue_freeze(s, de->d_name))
+			continue;
+		remove_dir(s, de->d_name);
 	}
 	closedir(d);
+	sweep_thaws(s);
+}
+
+/* A thaw that died before its job ran left ".thawing-PID-ID": the job is
+ * still frozen, under its id again. */
+static void sweep_thaws(struct store *s)
+{
+	DIR *d = open_listing(s);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		const char *p = de->d_name + strlen(THAW_PREFIX), *id;
+		char buf[32];
+		int pid;
+		if (strncmp(de->d_name, THAW_PREFIX, strlen(THAW_PREFIX)))
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, "-"), p);
+		id = strchr(p, '-');
+		if (!id || parse_int(buf, &pid) < 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) < 0)
+			pr_perror("cannot put the images of an interrupted thaw back as job %s; "
+				  "they are in %s/%s", id + 1, s->path, de->d_name);
+	}
+	if (d)
+		closedir(d);
 }
 
 int store_open(struct store *s)
@@ -389,4 +454,56 @@ int store_remove(struct store *s, const char *id)
 		ret = JF_FAILED;
 	free(del);
 	return ret;
+}
+
+/* A thaw's names for job ID's directory while it is at work: being read
+ * (.thawing-PID-ID), used up by a job that runs again (.del-PID-ID). */
+static char *thaw_name(const char *prefix, const char *id)
+{
+	return xasprintf("%s%d-%s", prefix, (int)getpid(), id);
+}
+
+char *store_thaw_path(struct store *s, const char *id, bool used)
+{
+	char *name = thaw_name(used ? DEL_PREFIX : THAW_PREFIX, id);
+	char *path = xasprintf("%s/%s", s->path, name);
+
+	free(name);
+	return path;
+}
+
+int store_thaw_begin(struct store *s, const char *id)
+{
+	char *name = thaw_name(THAW_PREFIX, id);
+	int ret = 0;
+
+	/* Out of the listing while it is read: nobody else takes it. */
+	if (renameat(s->fd, id, s->fd, name) < 0 || fsync(s->fd) < 0) {
+		pr_perror("cannot set job %s aside for its thaw in %s", id, s->path);
+		ret = -1;
+	}
+	free(name);
+	return ret;
+}
+
+void store_thaw_undo(struct store *s, const char *id)
+{
+	for (int used = 0; used <= 1; used++) {
+		char *name = thaw_name(used ? DEL_PREFIX : THAW_PREFIX, id);
+		if (renameat2(s->fd, name, s->fd, id, RENAME_NOREPLACE) == 0)
+			fsync(s->fd);
+		else if (errno != ENOENT)
+			pr_perror("cannot put job %s back in %s (its images are in %s)", id, s->path, name);
+		free(name);
+	}
+}
+
+void store_thaw_done(struct store *s, const char *id)
+{
+	char *name = thaw_name(DEL_PREFIX, id);
+
+	if (remove_dir(s, name) < 0)
+		pr_err("job %s runs again, but its images could not all be deleted from %s/%s",
+		       id, s->path, name);
+	free(name);
 }

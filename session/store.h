@@ -43,5 +43,12 @@ int store_lock(struct store *s, const char *id);
 /* Deletes the job (its lock held by the caller): gone from the listing at
  * once (renamed), then its files. */
 int store_remove(struct store *s, const char *id);
+/* A thaw of job ID (its lock held): set aside while it is read, used up
+ * once the job runs (renamed from the first path to the second, by the
+ * restore, at the point of no return), then deleted; or put back. */
+int store_thaw_begin(struct store *s, const char *id);
+char *store_thaw_path(struct store *s, const char *id, bool used);
+void store_thaw_undo(struct store *s, const char *id);
+void store_thaw_done(struct store *s, const char *id);
 /* Is NAME usable as a job name (not a number, no '/', short)? */
 bool store_name_ok(const char *name);

@@ -49,7 +49,22 @@ struct thaw {
 	struct job_meta *m;
 	int lock;
 	bool winch;
+	char *reading, *used;     /* the job's directory while read, once used up */
 };
+
+/* In the restore's init, the job rebuilt and about to run: its images are
+ * used up from now on (renamed: a crash of anything from here on leaves
+ * the job running and its images gone, never both). */
+static int releasing(void *arg)
+{
+	struct thaw *t = arg;
+
+	if (rename(t->reading, t->used) < 0) {
+		pr_perror("cannot mark the images of job %s used (%s)", t->m->id, t->reading);
+		return -1;
+	}
+	return 0;
+}
 
 /* The job runs again: its images go (unless kept), the lock with them,
  * and a full-screen program learns the size of its new terminal. */
@@ -57,9 +72,10 @@ static void ready(void *arg, pid_t job)
 {
 	struct thaw *t = arg;
 
-	if (!t->o->keep && store_remove(t->s, t->m->id))
-		pr_err("job %s runs again, but its images could not all be deleted: "
-		       "'jobfreeze rm %s' finishes it", t->m->id, t->m->id);
+	if (t->o->keep)
+		store_thaw_undo(t->s, t->m->id);
+	else
+		store_thaw_done(t->s, t->m->id);
 	close(t->lock);
 	t->lock = -1;
 	if (t->winch)
@@ -104,12 +120,23 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 		}
 		t.winch = fg || o->new_pty;
 	}
-	r.dir = m.dir;
+	if (store_thaw_begin(s, m.id) < 0) {
+		ret = JF_FAILED;
+		goto out;
+	}
+	t.reading = store_thaw_path(s, m.id, false);
+	t.used = store_thaw_path(s, m.id, true);
+	r.dir = t.reading;
 	r.detached = o->detach;
 	r.ready = ready;
 	r.ready_arg = &t;
+	if (!o->keep) {
+		r.releasing = releasing;
+		r.releasing_arg = &t;
+	}
 	fprintf(stderr, "%s\n", m.command);
 	if (ckpt_restore(&r, wstatus) < 0) {
+		store_thaw_undo(s, m.id);
 		pr_err("job %s was not thawed; its images are kept in %s", m.id, m.dir);
 		ret = JF_FAILED;
 	}
@@ -122,6 +149,8 @@ out:
 		pty_relay_finish(relay);
 	if (t.lock >= 0)
 		close(t.lock);
+	free(t.reading);
+	free(t.used);
 	meta_free(&m);
 	return ret;
 }
