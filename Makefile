@@ -165,3 +165,5 @@ help:
 	@echo "make stress     50 dump/restore cycles of one job, timed (bench/stress.sh)"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
+
+include dbus/dbus.mk

@@ -5,6 +5,7 @@
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 
 int cmd_freeze(int argc, char **argv);
 int cmd_thaw(int argc, char **argv);

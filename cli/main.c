@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "show",    cmd_show,    "show one frozen job" },
 	{ "rm",      cmd_rm,      "delete frozen jobs" },
 	{ "init",    cmd_init,    "print the shell integration: eval \"$(jobfreeze init bash)\"" },
+	{ "daemon",  cmd_daemon,  "serve freeze and thaw to the desktop on D-Bus" },
 };
 
 static void usage(FILE *f)

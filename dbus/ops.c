@@ -1,0 +1,208 @@
+/* ops.c: the Freeze, List and Remove methods: each checks its arguments,
+ * runs one jobfreeze command and answers when that command ends. */
+#include <string.h>
+#include "dbus/daemon.h"
+
+struct op {
+	struct caller *c;
+	GDBusMethodInvocation *inv;
+	guint32 pid;
+	char *id;
+};
+
+static void op_free(struct op *op)
+{
+	caller_free(op->c);
+	g_free(op->id);
+	g_free(op);
+}
+
+void emit_failed(const char *id, const char *op, const char *msg)
+{
+	g_dbus_connection_emit_signal(jf_bus, NULL, JF_OBJ_PATH, JF_IFACE, "JobFailed",
+				      g_variant_new("(sss)", id, op, msg), NULL);
+	notify_failed(id, op, msg);
+}
+
+/* Bad usage (2) and no such job (3) are the caller's mistake, answered
+ * with an error only; the rest failed while working on a job. */
+gboolean failure_is_operational(int status)
+{
+	return status != 2 && status != 3;
+}
+
+/* Answers a failed command with its named error and logs it; SIGNAL: a
+ * failed freeze is also told to listeners (JobFailed, a notification). */
+static void op_failed(struct op *op, const char *what, const struct cli_result *r, gboolean signal)
+{
+	char *msg = cli_message(r);
+	jf_log("%s for %s (uid %u pid %u) failed: %s", what, op->c->sender, op->c->uid,
+	       op->c->pid, msg);
+	if (signal && failure_is_operational(r->status))
+		emit_failed(op->id ? op->id : "", what, msg);
+	g_dbus_method_invocation_return_dbus_error(op->inv, cli_error_name(r->status), msg);
+	g_free(msg);
+}
+
+static void bad_args(GDBusMethodInvocation *inv, struct caller *c, char *msg)
+{
+	jf_log("%s from %s (uid %u pid %u): bad arguments: %s",
+	       g_dbus_method_invocation_get_method_name(inv), c->sender, c->uid, c->pid, msg);
+	g_dbus_method_invocation_return_dbus_error(inv, JF_ERROR "InvalidArgs", msg);
+	g_free(msg);
+	caller_free(c);
+}
+
+/* ---- Freeze ------------------------------------------------------------- */
+
+static void frozen(struct cli_result *r, gpointer data)
+{
+	struct op *op = data;
+	GVariant *jobs = cli_json(r, "freeze", FALSE);
+
+	if (r->status != 0) {
+		op_failed(op, "freeze", r, TRUE);
+		op_free(op);
+		return;
+	}
+	/* one pid is one job: the first (only) object is ours */
+	GVariant *info = g_variant_n_children(jobs) ? g_variant_get_child_value(jobs, 0) : NULL;
+	const char *id = "";
+	if (!info || !g_variant_lookup(info, "id", "&s", &id)) {
+		struct cli_result bad = { 1, NULL, (char *)"jobfreeze freeze --json named no job" };
+		op_failed(op, "freeze", &bad, TRUE);
+	} else {
+		jf_log("froze pid %u as job %s for %s (uid %u pid %u)", op->pid, id,
+		       op->c->sender, op->c->uid, op->c->pid);
+		g_dbus_method_invocation_return_value(op->inv, g_variant_new("(s)", id));
+		g_dbus_connection_emit_signal(jf_bus, NULL, JF_OBJ_PATH, JF_IFACE, "JobFrozen",
+					      g_variant_new("(s@a{sv})", id, info), NULL);
+		notify_frozen(info);
+	}
+	if (info)
+		g_variant_unref(info);
+	g_variant_unref(jobs);
+	op_free(op);
+}
+
+static const char *const freeze_flags[] = { "leave-running", "tcp-close", "ext-unix-close", NULL };
+
+void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
+{
+	GVariant *params = g_dbus_method_invocation_get_parameters(inv);
+	GVariant *opts, *val;
+	GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
+	const char *key, *err_name;
+	char *msg = NULL;
+	guint32 pid;
+	GVariantIter it;
+
+	g_variant_get(params, "(u@a{sv})", &pid, &opts);
+	g_ptr_array_add(args, g_strdup("freeze"));
+	g_ptr_array_add(args, g_strdup("--json"));
+	g_variant_iter_init(&it, opts);
+	while (!msg && g_variant_iter_next(&it, "{&sv}", &key, &val)) {
+		if (!strcmp(key, "name") && g_variant_is_of_type(val, G_VARIANT_TYPE_STRING)) {
+			const char *name = g_variant_get_string(val, NULL);
+			if (!valid_job_ref(name))
+				msg = g_strdup_printf("name '%s': use letters, digits, _ . - (not first)", name);
+			g_ptr_array_add(args, g_strdup("--name"));
+			g_ptr_array_add(args, g_strdup(name));
+		} else if (g_strv_contains(freeze_flags, key) &&
+			   g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
+			if (g_variant_get_boolean(val))
+				g_ptr_array_add(args, g_strconcat("--", key, NULL));
+		} else {
+			msg = g_strdup_printf("unknown option '%s' of type %s (Freeze takes name (s), "
+					      "leave-running, tcp-close, ext-unix-close (b))",
+					      key, g_variant_get_type_string(val));
+		}
+		g_variant_unref(val);
+	}
+	g_variant_unref(opts);
+	if (msg) {
+		g_ptr_array_free(args, TRUE);
+		bad_args(inv, c, msg);
+		return;
+	}
+	if (pid_owned_by(pid, c->uid, &err_name, &msg) < 0) {
+		jf_log("refused Freeze of pid %u from %s (uid %u pid %u): %s", pid, c->sender,
+		       c->uid, c->pid, msg);
+		g_dbus_method_invocation_return_dbus_error(inv, err_name, msg);
+		g_free(msg);
+		g_ptr_array_free(args, TRUE);
+		caller_free(c);
+		return;
+	}
+	g_ptr_array_add(args, g_strdup_printf("%u", pid));
+	g_ptr_array_add(args, NULL);
+
+	struct op *op = g_new0(struct op, 1);
+	op->c = c;
+	op->inv = inv;
+	op->pid = pid;
+	jf_log("Freeze pid %u for %s (uid %u pid %u)", pid, c->sender, c->uid, c->pid);
+	cli_run((const char *const *)args->pdata, frozen, op);
+	g_ptr_array_free(args, TRUE);
+}
+
+/* ---- List --------------------------------------------------------------- */
+
+static void listed(struct cli_result *r, gpointer data)
+{
+	struct op *op = data;
+	GVariant *jobs = cli_json(r, "list", FALSE);
+
+	if (r->status != 0) {
+		op_failed(op, "list", r, FALSE);
+	} else {
+		g_dbus_method_invocation_return_value(op->inv, g_variant_new("(@aa{sv})", jobs));
+		g_variant_unref(jobs);
+	}
+	op_free(op);
+}
+
+void op_list(struct caller *c, GDBusMethodInvocation *inv)
+{
+	static const char *const args[] = { "list", "--json", NULL };
+	struct op *op = g_new0(struct op, 1);
+
+	op->c = c;
+	op->inv = inv;
+	jf_log("List for %s (uid %u pid %u)", c->sender, c->uid, c->pid);
+	cli_run(args, listed, op);
+}
+
+/* ---- Remove ------------------------------------------------------------- */
+
+static void removed(struct cli_result *r, gpointer data)
+{
+	struct op *op = data;
+
+	if (r->status != 0) {
+		op_failed(op, "remove", r, FALSE);
+	} else {
+		jf_log("removed job %s for %s (uid %u pid %u)", op->id, op->c->sender,
+		       op->c->uid, op->c->pid);
+		g_dbus_method_invocation_return_value(op->inv, NULL);
+	}
+	op_free(op);
+}
+
+void op_remove(struct caller *c, GDBusMethodInvocation *inv)
+{
+	const char *id;
+
+	g_variant_get(g_dbus_method_invocation_get_parameters(inv), "(&s)", &id);
+	if (!valid_job_ref(id)) {
+		bad_args(inv, c, g_strdup_printf("'%s' is not a job ID or name", id));
+		return;
+	}
+	struct op *op = g_new0(struct op, 1);
+	op->c = c;
+	op->inv = inv;
+	op->id = g_strdup(id);
+	const char *const args[] = { "rm", op->id, NULL };
+	jf_log("Remove job %s for %s (uid %u pid %u)", id, c->sender, c->uid, c->pid);
+	cli_run(args, removed, op);
+}
