@@ -150,7 +150,42 @@ t_store_no_tty() {
 	st_store_clean "" "the thawed job's images were not deleted"
 }
 
+# --tty PATH: the job is given another terminal (a tmux window's), from a
+# command that has none.
+t_store_tty_path() {
+	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
+	local tm=(tmux -S "$TDIR/tmux.sock") pid tty i screen
+	mkdir_user "$TDIR/run"
+	as_user "${tm[@]}" new-session -d -s t -x 80 -y 20 "exec cat -n" ||
+		{ fail "tmux did not start"; return; }
+	as_user "${tm[@]}" send-keys -t t:0 'line before' Enter
+	pid=$(as_user "${tm[@]}" display-message -p -t t:0 '#{pane_pid}')
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'line before' <(as_user "${tm[@]}" capture-pane -p -t t:0) && break
+		sleep 0.1
+	done
+	as_user "${tm[@]}" new-window -d -t t:1 "exec sleep 60"
+	tty=$(as_user "${tm[@]}" display-message -p -t t:1 '#{pane_tty}')
+	st_expect 0 '^frozen 1: cat -n ' "freeze of a job on a terminal" freeze "$pid" ||
+		{ as_user "${tm[@]}" kill-server; return; }
+	( st "$TDIR/thaw.out" "$TDIR/thaw.err" thaw --tty "$tty" 1; echo "$ST" >"$TDIR/thaw.st" ) &
+	local thaw=$!
+	sleep 1
+	as_user "${tm[@]}" send-keys -t t:1 'line after' Enter
+	sleep 0.3
+	as_user "${tm[@]}" send-keys -t t:1 C-d
+	wait $thaw
+	screen=$(as_user "${tm[@]}" capture-pane -p -t t:1)
+	as_user "${tm[@]}" kill-server
+	if [ "$(cat "$TDIR/thaw.st")" != 0 ] || ! grep -Eq '^ +2[[:space:]]+line after$' <<<"$screen"; then
+		diag "thaw --tty exited $(cat "$TDIR/thaw.st"); the window shows: $screen"
+		diag_file "thaw stderr" "$TDIR/thaw.err"
+		fail "cat -n did not go on in the terminal given by --tty"
+	fi
+}
+
 run_test "store: freeze, list, show, thaw by id"        t_store_cycle
+run_test "store: thaw --tty PATH gives the job that terminal" t_store_tty_path
 run_test "store: names, ids and every refusal"          t_store_errors
 run_test "store: two thaws of one job at once"          t_store_two_thaws
 run_test "store: a refused freeze leaves the job running" t_store_refused
