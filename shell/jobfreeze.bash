@@ -13,7 +13,7 @@ __jobfreeze_pgid() {
 # leaves the shell's job table (its processes are gone: to disk).
 __jobfreeze_freeze() {
 	local -a opts=() specs=() pids=()
-	local a rc=0 r
+	local a rc=0 r m=0
 	while (($#)); do
 		case $1 in
 		--name|-n|--command|-o|--pgid|-G) opts+=("$1" "$2"); shift ;;
@@ -29,8 +29,12 @@ __jobfreeze_freeze() {
 	fi
 	for a in "${specs[@]}"; do
 		__jobfreeze_pgid "$a" || { rc=3; continue; }
+		# (job control off meanwhile: bash would announce the frozen job
+		# as "Killed" before it is disowned)
+		[[ $- == *m* ]] && m=1 && set +m
 		"$__jobfreeze_bin" freeze "${opts[@]}" --pgid "$REPLY"
 		r=$?
+		((m)) && set -m
 		if ((r == 0)); then
 			disown -- "$a" 2>/dev/null
 		elif ((rc == 0)); then
@@ -88,7 +92,7 @@ if [[ -n $__jobfreeze_key && $- == *i* ]]; then
 	# ctrl+z is the terminal's suspend character: the terminal driver turns
 	# it into SIGTSTP before readline sees it. At the prompt it is undefined
 	# (nothing runs then for it to stop), and set again before each command.
-	if [[ $__jobfreeze_key == '\C-z' ]]; then
+	if [[ $__jobfreeze_key == *'\C-z'* ]]; then
 		__jobfreeze_prompt() { stty susp undef 2>/dev/null; }
 		__jobfreeze_ps0() { stty susp '^Z' 2>/dev/null; }
 		if [[ $(declare -p PROMPT_COMMAND 2>/dev/null) == "declare -a"* ]]; then

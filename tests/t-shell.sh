@@ -97,6 +97,17 @@ sh_stop() {
 
 STOPPED_RE='Stopped|suspended'
 
+# The shell must not announce the job it sent to disk as killed.
+sh_no_kill_notice() {
+	sleep 0.5
+	if sh_screen "$1" | grep -Eq '(Killed|killed) '; then
+		diag "$(sh_screen "$1")"
+		fail "the shell announced the frozen job as killed"
+		sh_stop
+		return 1
+	fi
+}
+
 # OUT must equal the uninterrupted run of counter N.
 sh_same_output() {
 	local out=$1 n=$2
@@ -119,6 +130,7 @@ t_sh_freeze_spec() {
 	sh_expect t:0 "$STOPPED_RE" "^Z did not stop the job" || return 1
 	sh_type t:0 'jobfreeze %1'
 	sh_expect t:0 '^frozen 1: .*counter 25 \| tee .*\(2 processes' "jobfreeze %1 did not freeze it" || return 1
+	sh_no_kill_notice t:0 || return 1
 	sh_type t:0 'jobs >jobs.txt; echo NJOBS=$(wc -l <jobs.txt)'
 	sh_expect t:0 '^NJOBS=0$' "the frozen job is still in the shell's job table" || return 1
 	sh_type t:0 'jobfreeze list'
@@ -146,6 +158,7 @@ t_sh_key_jobcontrol() {
 	sleep 0.3
 	sh_keys t:0 C-z
 	sh_expect t:0 '^frozen 1: ' "ctrl+z at the prompt did not freeze the stopped job" || return 1
+	sh_no_kill_notice t:0 || return 1
 	sh_type t:0 'jobthaw'
 	sh_expect t:0 'counter 30' "jobthaw did not name the job it thaws" || return 1
 	sleep 1
