@@ -73,7 +73,8 @@ static void drop_freezers(pid_t *pids, const size_t *parent, size_t *n)
 	size_t k = 0;
 
 	for (size_t i = 0; i < *n; i++) {
-		freezer[i] = is_freezer(pids[i]);
+		/* (this very process stays: the dump refuses a job it runs in) */
+		freezer[i] = pids[i] != getpid() && is_freezer(pids[i]);
 		under[i] = i && (under[parent[i]] || freezer[parent[i]]);
 		thawed |= under[i] && !freezer[i];
 	}
