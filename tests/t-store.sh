@@ -184,7 +184,41 @@ t_store_tty_path() {
 	fi
 }
 
+# The store's commands under valgrind: no error, no leak, in any process
+# they fork (a restore's starter and init too).
+t_store_valgrind() {
+	command -v valgrind >/dev/null || { skip "valgrind is not installed"; return 77; }
+	if ldd "$JF" | grep -q libasan; then
+		skip "sanitizer build: valgrind cannot run it"
+		return 77
+	fi
+	st_counter 25 || return
+	local jf_bin=$JF pid=$JOB_PID cmd
+	JF=valgrind
+	local vg=(-q --leak-check=full --errors-for-leak-kinds=definite "$jf_bin")
+	local ok=0
+	: >"$TDIR/vg.err"
+	st_expect 0 '^frozen 1: ' "freeze under valgrind" "${vg[@]}" freeze --name vg "$pid" || ok=1
+	cat "$TDIR/st.err" >>"$TDIR/vg.err"
+	[ $ok = 0 ] && { st_expect 0 '"name":"vg"' "list under valgrind" "${vg[@]}" list --json || ok=1; }
+	cat "$TDIR/st.err" >>"$TDIR/vg.err"
+	[ $ok = 0 ] && { st_expect 0 'command:' "show under valgrind" "${vg[@]}" show vg || ok=1; }
+	cat "$TDIR/st.err" >>"$TDIR/vg.err"
+	wait_job "$pid" 5
+	[ $ok = 0 ] && st "$TDIR/thaw.out" "$TDIR/thaw.err" "${vg[@]}" thaw vg
+	JF=$jf_bin
+	[ $ok = 0 ] || return
+	[ "$ST" = "$REFST" ] || { diag_file "thaw" "$TDIR/thaw.err" 20; fail "thaw under valgrind exited $ST"; return; }
+	if grep -Eq '^==[0-9]+==' "$TDIR/thaw.err" "$TDIR/vg.err"; then
+		diag "$(grep -hE -A5 '^==[0-9]+==' "$TDIR/thaw.err" "$TDIR/vg.err" | head -20)"
+		fail "valgrind found errors in the store's commands"
+		return
+	fi
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout"
+}
+
 run_test "store: freeze, list, show, thaw by id"        t_store_cycle
+run_test "valgrind: the store's commands clean"         t_store_valgrind
 run_test "store: thaw --tty PATH gives the job that terminal" t_store_tty_path
 run_test "store: names, ids and every refusal"          t_store_errors
 run_test "store: two thaws of one job at once"          t_store_two_thaws
