@@ -156,6 +156,10 @@ static int seize_threads(struct dump_ctx *c)
 		DIR *d = opendir(path);
 
 		more = false;
+		if (!d && errno == ENOENT) {
+			errno = EAGAIN;	/* it ended and was collected since listed */
+			return -1;
+		}
 		if (!d) {
 			pr_perror("cannot list the threads of process %d (%s)", c->pid, path);
 			return -1;
