@@ -19,6 +19,7 @@
 #include "ckpt/fileid.h"
 #include "ckpt/guard.h"
 #include "ckpt/log.h"
+#include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -310,6 +311,9 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 		pe[i].ppid = i ? job_pid_of(ctx, n, c->status.ppid) : 0;
 		pe[i].pgid = c->stat.pgrp;
 		pe[i].sid = c->stat.session;
+		pe[i].has_job_pgid = pe[i].has_job_sid = 1;
+		pe[i].job_pgid = c->status.nspgid;
+		pe[i].job_sid = c->status.nssid;
 		pe[i].n_tids = nt;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
@@ -318,6 +322,12 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 	}
 	inv.n_procs = n;
 	inv.procs = pes;
+	/* Refused now, while the job can go on running, rather than at thaw. */
+	struct pgrp_plan *plan = xcalloc(n, sizeof(*plan));
+	int planned = pgrp_plan(pes, n, plan);
+	free(plan);
+	if (planned < 0)
+		goto out;
 	/* The job's exit status is its last-started top process's (a
 	 * pipeline's last stage). */
 	for (size_t i = 0; i < n; i++)
