@@ -73,7 +73,9 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (proc_parse_status(pid, &c->status) < 0) {
-		if (errno == ENOENT || errno == ESRCH)
+		if ((errno == ENOENT || errno == ESRCH) && pid != c->o->pid)
+			errno = EAGAIN;	/* a descendant ended since listed */
+		else if (errno == ENOENT || errno == ESRCH)
 			pr_err("process %d does not exist", pid);
 		else
 			pr_perror("cannot read the status of process %d", pid);
