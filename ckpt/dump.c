@@ -269,6 +269,18 @@ static int32_t job_pid_of(struct dump_ctx *ctx, size_t n, pid_t host)
 	return 0;
 }
 
+/* Whether process group PGID (as we see it) lost its leader: it is no
+ * process of the job, and no process at all. */
+static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
+{
+	char path[64];
+
+	if (job_pid_of(ctx, n, pgid))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d", pgid);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
 static int write_inventory(struct dump_ctx *ctx, size_t n)
 {
 	Inventory inv = INVENTORY__INIT;
@@ -316,6 +328,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 		pe[i].has_job_pgid = pe[i].has_job_sid = 1;
 		pe[i].job_pgid = c->status.nspgid;
 		pe[i].job_sid = c->status.nssid;
+		pe[i].has_pgid_leader_gone = 1;
+		pe[i].pgid_leader_gone = leader_gone(ctx, n, c->stat.pgrp);
 		pe[i].n_tids = nt;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;

@@ -10,10 +10,12 @@ struct restore_ctx;
 
 /* What one process does at restore. The job's main group and session
  * (the root's: the restoring command's, or restore -d's own group) need
- * nothing; neither do groups and sessions whose leader is not in the job. */
+ * nothing; neither do groups and sessions led by a process outside the
+ * job, which come back as the main ones. */
 struct pgrp_plan {
 	bool setsid;      /* leads a session of the job: setsid() once made */
 	pid_t pgid;       /* a group of the job to be in; 0: the main group */
+	bool stand_in;    /* its leader has exited: a stand-in makes it */
 };
 
 /* Fills PLAN[N] from the inventory's N processes (parents before their

@@ -57,3 +57,28 @@ t_pgrp_twice() {
 	restore_sorted "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
 }
 run_test "pgrp: groups and session survive two freezes" t_pgrp_twice
+
+# a process of a session of the job that was reparented (to the job's
+# root, a subreaper) cannot be forked into that session again: refused
+t_pgrp_refused() {
+	refused_cpuloop "a process reparented out of its session's tree" "reparented" '
+import ctypes, os, sys, time
+def until_orphaned():
+    time.sleep(0.2)
+    p = os.getppid()
+    while os.getppid() == p:
+        time.sleep(0.05)
+    os._exit(0)
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+if os.fork() == 0:
+    os.setsid()
+    b = os.fork()
+    if b == 0:
+        if os.fork() == 0:
+            until_orphaned()
+        os._exit(0)
+    os.waitpid(b, 0)
+    until_orphaned()
+time.sleep(0.3)'
+}
+run_test "pgrp: dump refuses a process reparented out of its session" t_pgrp_refused
