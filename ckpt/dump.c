@@ -19,6 +19,7 @@
 #include "ckpt/fileid.h"
 #include "ckpt/guard.h"
 #include "ckpt/log.h"
+#include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -72,7 +73,9 @@ static int check_target(struct dump_ctx *c)
 		return -1;
 	}
 	if (proc_parse_status(pid, &c->status) < 0) {
-		if (errno == ENOENT || errno == ESRCH)
+		if ((errno == ENOENT || errno == ESRCH) && pid != c->o->pid)
+			errno = EAGAIN;	/* a descendant ended since listed */
+		else if (errno == ENOENT || errno == ESRCH)
 			pr_err("process %d does not exist", pid);
 		else
 			pr_perror("cannot read the status of process %d", pid);
@@ -156,6 +159,10 @@ static int seize_threads(struct dump_ctx *c)
 		DIR *d = opendir(path);
 
 		more = false;
+		if (!d && errno == ENOENT) {
+			errno = EAGAIN;	/* it ended and was collected since listed */
+			return -1;
+		}
 		if (!d) {
 			pr_perror("cannot list the threads of process %d (%s)", c->pid, path);
 			return -1;
@@ -262,6 +269,18 @@ static int32_t job_pid_of(struct dump_ctx *ctx, size_t n, pid_t host)
 	return 0;
 }
 
+/* Whether process group PGID (as we see it) lost its leader: it is no
+ * process of the job, and no process at all. */
+static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
+{
+	char path[64];
+
+	if (job_pid_of(ctx, n, pgid))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d", pgid);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
 static int write_inventory(struct dump_ctx *ctx, size_t n)
 {
 	Inventory inv = INVENTORY__INIT;
@@ -306,6 +325,11 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 		pe[i].ppid = i ? job_pid_of(ctx, n, c->status.ppid) : 0;
 		pe[i].pgid = c->stat.pgrp;
 		pe[i].sid = c->stat.session;
+		pe[i].has_job_pgid = pe[i].has_job_sid = 1;
+		pe[i].job_pgid = c->status.nspgid;
+		pe[i].job_sid = c->status.nssid;
+		pe[i].has_pgid_leader_gone = 1;
+		pe[i].pgid_leader_gone = leader_gone(ctx, n, c->stat.pgrp);
 		pe[i].n_tids = nt;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
@@ -314,6 +338,12 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 	}
 	inv.n_procs = n;
 	inv.procs = pes;
+	/* Refused now, while the job can go on running, rather than at thaw. */
+	struct pgrp_plan *plan = xcalloc(n, sizeof(*plan));
+	int planned = pgrp_plan(pes, n, plan);
+	free(plan);
+	if (planned < 0)
+		goto out;
 	/* The job's exit status is its last-started top process's (a
 	 * pipeline's last stage). */
 	for (size_t i = 0; i < n; i++)

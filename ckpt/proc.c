@@ -227,6 +227,12 @@ int proc_parse_status_text(char *text, struct proc_status *s)
 				s->ns_depth++;
 			}
 			seen |= 2;
+		} else if (!strcmp(line, "NSpgid") || !strcmp(line, "NSsid")) {
+			pid_t *to = line[2] == 'p' ? &s->nspgid : &s->nssid;
+			char *sv = NULL;
+			for (char *t = strtok_r(v, " \t", &sv); t; t = strtok_r(NULL, " \t", &sv))
+				if (parse_int(t, to) < 0)
+					return -1;
 		} else if (!strcmp(line, "Threads")) {
 			if (parse_int(v, &s->threads) < 0)
 				return -1;

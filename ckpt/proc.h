@@ -60,6 +60,7 @@ int proc_stat_quiet(pid_t pid, struct proc_stat *s);
 struct proc_status {
 	pid_t tgid, ppid;
 	pid_t nspid;          /* last NSpid: the pid as the process itself sees it */
+	pid_t nspgid, nssid;  /* last NSpgid, NSsid: its group and session, so seen */
 	int   ns_depth;       /* number of NSpid entries */
 	int   threads;
 	uid_t uid[4];         /* real, effective, saved, fs */

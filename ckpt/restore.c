@@ -20,6 +20,7 @@
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
+#include "ckpt/pgrp.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
@@ -93,6 +94,7 @@ struct restore_job {
 	struct shm_table shm;
 	struct sock_table socks;
 	pid_t group;                      /* restore -d: the job's own process group */
+	struct pgrp_plan *plan;           /* per process: its group and session */
 	int sock[2];                      /* init's end, the job's end */
 };
 
@@ -130,6 +132,9 @@ static int load_job(struct restore_job *j)
 	j->procs = xcalloc(inv->n_procs, sizeof(struct restore_ctx));
 	j->n = inv->n_procs;
 	j->keep_at = 3;
+	j->plan = xcalloc(j->n ? j->n : 1, sizeof(*j->plan));
+	if (pgrp_plan(inv->procs, j->n, j->plan) < 0)
+		return -1;
 	for (size_t i = 0; i < j->n; i++) {
 		if (inv->procs[i]->zombie)
 			continue;	/* no image: it only has an exit status */
@@ -435,17 +440,23 @@ static int exit_code(int status)
 }
 
 /* A child that had exited and that its parent had not collected: forked
- * from the parent, it exits again the same way, and waits as a zombie for
- * the parent to collect it. (The parent may get one more SIGCHLD.) */
+ * from the parent, it is held until it is in its group (zombie_exit). */
 static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcEntry *pe)
 {
-	struct user_regs_struct regs;
-	struct inject in;
-	int st = pe->exit_status;
-
-	if (clone_task(p, SIGCHLD, pe->pid, "exited child", &in) < 0)
+	if (clone_task(p, SIGCHLD, pe->pid, "exited child", &z->in) < 0)
 		return -1;
 	z->job = pe->pid;
+	return 0;
+}
+
+/* The held child Z exits again the same way, and waits as a zombie for
+ * the parent to collect it. (The parent may get one more SIGCHLD.) */
+static int zombie_exit(struct restore_ctx *z, const ProcEntry *pe)
+{
+	struct user_regs_struct regs;
+	struct inject in = z->in;
+	int st = pe->exit_status;
+
 	regs = in.base;
 	if (WIFSIGNALED(st)) {
 		/* Killed by a signal: the default action of that signal, once
@@ -463,7 +474,7 @@ static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcE
 		regs.rax = SYS_exit_group;
 		regs.orig_rax = -1;
 		regs.rdi = WEXITSTATUS(st);
-		regs.rip = p->in.syscall_ip;
+		regs.rip = in.syscall_ip;
 		if (ptrace_set_regs(z->job, &regs) < 0)
 			return -1;
 	}
@@ -519,16 +530,25 @@ static int restore_tree(struct restore_job *j)
 			if (!p)
 				return -1;
 			if (j->inv->procs[i]->zombie) {
-				if (make_zombie(p, c, j->inv->procs[i]) < 0)
+				if (make_zombie(p, c, j->inv->procs[i]) < 0 ||
+				    pgrp_make_session(c, &j->plan[i]) < 0)
 					return -1;
 				continue;
 			}
 			if (fork_child(j, p, c) < 0)
 				return -1;
 		}
-		if (restore_task(c) < 0 || epoll_share(j->procs, j->n, i) < 0)
+		/* its session (once its own program runs: injection needs it)
+		 * before it forks its children into it */
+		if (restore_task(c) < 0 || pgrp_make_session(c, &j->plan[i]) < 0 ||
+		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
+	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+		return -1;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
+			return -1;
 	crash_point("restore-built");
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
@@ -820,6 +840,7 @@ out:
 			protobuf_c_message_free_unpacked(&r->img->base, NULL);
 	}
 	free(j.procs);
+	free(j.plan);
 	if (j.inv)
 		protobuf_c_message_free_unpacked(&j.inv->base, NULL);
 	image_dir_close(&j.dir);

@@ -411,20 +411,27 @@ t_make() {
 		{ fail "the thawed build made another program"; return; }
 }
 
+# freeze_twice PID LO HI: job PID frozen into $TDIR/img1, thawed detached,
+# frozen again LO..HI ms later from outside the namespace of that thaw
+# into $TDIR/img2 (failing the test and returning 1 on the way)
+freeze_twice() {
+	local pid=$1 thawed
+	dump_job "$pid" "$TDIR/img1" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the first dump"; return 1; }
+	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first restore exited $JF_STATUS"; return 1; }
+	thawed=$(cat "$TDIR/pid")
+	BG_PIDS+=("$thawed")
+	rand_sleep "$2" "$3"
+	dump_job "$thawed" "$TDIR/img2" || return 1
+	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return 1; }
+}
+
 # a process tree frozen, thawed detached, frozen again from inside the
 # namespace of the first thaw, and thawed again
 t_tree_twice() {
 	start_again forker 300 700 "$WL/forker" || return 1
-	local pid=$JOB_PID thawed
-	dump_job "$pid" "$TDIR/img1" || return 1
-	wait_gone "$pid" 5 || { fail "job still there after the first dump"; return; }
-	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
-	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first restore exited $JF_STATUS"; return; }
-	thawed=$(cat "$TDIR/pid")
-	BG_PIDS+=("$thawed")
-	rand_sleep 200 500
-	dump_job "$thawed" "$TDIR/img2" || return 1
-	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return; }
+	freeze_twice "$JOB_PID" 200 500 || return 1
 	thaw_compare "$TDIR/img2" || fail "the tree frozen twice differs from the uninterrupted run"
 }
 

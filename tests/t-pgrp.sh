@@ -1,0 +1,84 @@
+# tests/t-pgrp.sh: process groups and sessions the job made itself come
+# back (sourced by tests/run.sh, sharing its helpers). Their processes
+# print concurrently: outputs are compared sorted.
+# shellcheck shell=bash
+
+# same_sorted: the thawed run's stdout ($TDIR/run/out.txt) holds the lines
+# of the uninterrupted run's ($REF.out), in any order
+same_sorted() {
+	sort "$REF.out" >"$TDIR/ref.sorted"
+	sort "$TDIR/run/out.txt" >"$TDIR/run.sorted"
+	same_file "$TDIR/ref.sorted" "$TDIR/run.sorted" "stdout (sorted)"
+}
+
+# restore_sorted IMG: restore IMG waiting for the job; its exit status is
+# $REFST and its output the reference's, sorted
+restore_sorted() {
+	local img=$1 tag=${1##*/}
+	jf "$TDIR" "$TDIR/$tag.restore.out" "$TDIR/$tag.restore.err" "$T_RESTORE" restore -D "$img"
+	if [ "$JF_STATUS" != "$REFST" ]; then
+		diag "restore of $tag exited $JF_STATUS, the uninterrupted run $REFST"
+		diag_file "restore stderr" "$TDIR/$tag.restore.err"
+		return 1
+	fi
+	same_sorted
+}
+
+# pgrp_freeze_thaw KEY LO HI CMD...: CMD frozen after LO..HI ms, thawed in
+# the foreground, compared with an uninterrupted run
+pgrp_freeze_thaw() {
+	local key=$1 lo=$2 hi=$3
+	shift 3
+	start_again "$key" "$lo" "$hi" "$@" || return 1
+	local pid=$JOB_PID
+	alive "$pid" || { fail "the job ended before it could be frozen"; return; }
+	dump_job "$pid" "$TDIR/img" || return 1
+	wait_gone "$pid" 5 || { fail "job $pid still there after the dump"; return; }
+	restore_sorted "$TDIR/img" || fail "the thawed job differs from the uninterrupted run"
+}
+
+# a C job: groups made with setpgid (one joined by a sibling forked before
+# its leader, one whose leader has exited uncollected), a session made
+# with setsid with a group inside it; kill(-pgid) and waitpid(-pgid)
+t_pgrp_c() { pgrp_freeze_thaw pgrp 300 3000 "$WL/pgrp"; }
+run_test "pgrp: setpgid/setsid groups and a session come back" t_pgrp_c
+
+# bash with set -m: each background job (one a pipeline) is its own group
+t_pgrp_bash() {
+	EXPECT_EXE=/bin/bash pgrp_freeze_thaw pgrp.sh 300 2500 /bin/bash "$PYDIR/pgrp.sh"
+}
+run_test "pgrp: set -m background jobs keep their groups" t_pgrp_bash
+
+# frozen, thawed detached, frozen again from outside the thawed job's pid
+# namespace (its groups seen there by other numbers), thawed again
+t_pgrp_twice() {
+	start_again pgrp 300 1500 "$WL/pgrp" || return 1
+	freeze_twice "$JOB_PID" 300 1200 || return 1
+	restore_sorted "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
+}
+run_test "pgrp: groups and session survive two freezes" t_pgrp_twice
+
+# a process of a session of the job that was reparented (to the job's
+# root, a subreaper) cannot be forked into that session again: refused
+t_pgrp_refused() {
+	refused_cpuloop "a process reparented out of its session's tree" "reparented" '
+import ctypes, os, sys, time
+def until_orphaned():
+    time.sleep(0.2)
+    p = os.getppid()
+    while os.getppid() == p:
+        time.sleep(0.05)
+    os._exit(0)
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+if os.fork() == 0:
+    os.setsid()
+    b = os.fork()
+    if b == 0:
+        if os.fork() == 0:
+            until_orphaned()
+        os._exit(0)
+    os.waitpid(b, 0)
+    until_orphaned()
+time.sleep(0.3)'
+}
+run_test "pgrp: dump refuses a process reparented out of its session" t_pgrp_refused
