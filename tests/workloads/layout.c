@@ -70,7 +70,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: layout DATAFILE SUBDIR\n");
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	/* (glibc ignores the size unless it is given the buffer) */
+	static char out_buf[1 << 16];
+	setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
 	prctl(PR_SET_NAME, "layout-job");
 	umask(027);
 	setrlimit(RLIMIT_NOFILE, &rl);

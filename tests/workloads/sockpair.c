@@ -73,7 +73,9 @@ int main(void)
 	pid_t pid;
 
 	/* all in memory until the end: a snapshot's thaw prints it all too */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	/* (glibc ignores the size unless it is given the buffer) */
+	static char out_buf[1 << 16];
+	setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, st) < 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, last) < 0) {
 		perror("socketpair");
