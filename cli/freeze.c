@@ -53,9 +53,9 @@ static void warn_once(struct store *s)
 	close(fd);
 	fprintf(stderr,
 		"jobfreeze: note: a frozen job's images hold its memory, passwords and keys\n"
-		"included. They are kept in %s, readable only by you;\n"
+		"included. They are kept in %s, readable only by %s;\n"
 		"put that directory on an encrypted disk if the job handles secrets.\n",
-		s->path);
+		s->path, s->uid == geteuid() ? "you" : "its owner");
 }
 
 static void report(const struct job_meta *m)
