@@ -260,13 +260,21 @@ int store_open_user(struct store *s, uid_t uid)
 	s->path = store_path(s);
 	if (!s->path)
 		goto fail;
+	if (other && geteuid() != 0) {
+		pr_err("only root can open the job store of uid %u", uid);
+		goto fail;
+	}
 	if (other && become(s->uid, s->gid) < 0)
 		goto fail;
 	r = open_dir(s);
 	if (other)
 		become_root();
-	if (r < 0)
+	if (r < 0) {
+		if (other)
+			pr_err("uid %u's job store %s cannot be made as that user (is its home "
+			       "there?): freeze the job as that user", uid, s->path);
 		goto fail;
+	}
 	if (fstat(s->fd, &st) < 0) {
 		pr_perror("cannot stat the job store %s", s->path);
 		goto fail;
