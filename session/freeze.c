@@ -194,9 +194,8 @@ static char *link_of(pid_t pid, const char *what)
 	return xstrdup(buf);
 }
 
-/* A process of the job held by another jobfreeze command (traced by it:
- * a freeze at work, or the restore of a thaw): its pid, 0 if none. PID is
- * the job's top process, or 0 for every process of group PGID. */
+/* The jobfreeze command that traces PID (a freeze at work, or the
+ * restore of a thaw), 0 if none does. */
 static pid_t holder_of(pid_t pid)
 {
 	struct proc_status ps;
@@ -215,6 +214,9 @@ static pid_t holder_of(pid_t pid)
 	return ours ? ps.tracer : 0;
 }
 
+/* A process of the job (*PROC) held by another jobfreeze command: that
+ * command's pid, 0 if none. PID is the job's top process, or 0 for every
+ * process of group PGID. */
 static pid_t held_by_other(pid_t pid, pid_t pgid, pid_t *proc)
 {
 	DIR *d;

@@ -133,7 +133,7 @@ crash_store() {
 crash_store_freeze() {
 	local phase=$1 pid verdict=0
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	start_again counter 300 1500 "$WL/counter" 25 || return 1
+	start_again counter25 300 1500 "$WL/counter" 25 || return 1
 	pid=$JOB_PID
 	local cjf=$CJF
 	CJF=env
@@ -171,7 +171,7 @@ crash_store_freeze() {
 crash_store_rm() {
 	local phase=$1 verdict=0 r
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	start_again counter 300 800 "$WL/counter" 25 || return 1
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
 	st_expect 0 '^frozen 1: ' "freeze" freeze "$JOB_PID" || return
 	wait_job "$JOB_PID" 5
 	local cjf=$CJF
@@ -202,7 +202,7 @@ crash_store_rm() {
 crash_store_thaw() {
 	local phase=$1 pid verdict=0
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	start_again counter 300 1500 "$WL/counter" 25 || return 1
+	start_again counter25 300 1500 "$WL/counter" 25 || return 1
 	pid=$JOB_PID
 	st_expect 0 '^frozen 1: ' "freeze" freeze "$pid" || return
 	wait_job "$pid" 5

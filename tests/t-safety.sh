@@ -58,7 +58,7 @@ sf_entries() {
 # sf_frozen: a counter job of 25 lines run a while and frozen as job 1
 sf_frozen() {
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return 1; }
-	start_again counter 300 800 "$WL/counter" 25 || return 1
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
 	st_expect 0 '^frozen 1: ' "freeze" freeze "$JOB_PID" || return 1
 	wait_job "$JOB_PID" 5
 }
@@ -67,7 +67,7 @@ sf_frozen() {
 # and exits 5 leaving nothing; the first freezes it.
 t_sf_two_freezes() {
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	start_again counter 300 800 "$WL/counter" 25 || return 1
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
 	local pid=$JOB_PID left
 	sf_hold dump-seized first freeze "$pid" || { fail "the first freeze was not held"; return; }
 	st_expect 5 "held by another jobfreeze command" "a second freeze of a job being frozen" \
@@ -119,7 +119,7 @@ t_sf_freeze_thawing() {
 # it is being removed; rm goes on. The snapshots leave the job undisturbed.
 t_sf_thaw_removing() {
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
-	start_again counter 300 800 "$WL/counter" 25 || return 1
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
 	local pid=$JOB_PID phase id=0
 	st_expect 0 '^frozen 1: ' "snapshot" freeze -R "$pid" || return
 	st_expect 0 '^frozen 2: ' "snapshot" freeze -R "$pid" || return
@@ -157,7 +157,7 @@ t_sf_rm_thawing() {
 # refused naming it, exit 1, the job stays frozen; with the file back it
 # thaws as the uninterrupted run.
 t_sf_changed_binary() {
-	reference counter "$WORK/ref/counter.d" "$WL/counter" 25 || return 1
+	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
 	REFST=$(cat "$REF.status")
 	local run=$TDIR/run
 	mkdir_user "$run"
@@ -213,7 +213,7 @@ t_sf_unsafe_dirs() {
 # rm of damaged jobs (no job.meta, a bad one) and of a job with what dead
 # commands left of it: all gone. The job snapshotted goes on undisturbed.
 t_sf_rm_damaged() {
-	start_again counter 300 800 "$WL/counter" 25 || return 1
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
 	local pid=$JOB_PID store=$TDIR/state/jobfreeze dead
 	st_expect 0 '^frozen 1: ' "snapshot" freeze -R "$pid" || return
 	st_expect 0 '^frozen 2: ' "snapshot" freeze -R "$pid" || return
@@ -243,7 +243,7 @@ t_sf_other_user() {
 	[ -n "$TEST_USER" ] || { skip "needs root"; return; }
 	local u=jfo$$ ret
 	# (the reference as the test user, before RUNAS is the other one's)
-	reference counter "$WORK/ref/counter.d" "$WL/counter" 25 || return 1
+	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
 	REFST=$(cat "$REF.status")
 	useradd --system --no-create-home --home-dir "$TDIR/ohome" --shell /usr/sbin/nologin "$u" ||
 		{ fail "cannot make user $u"; return; }
