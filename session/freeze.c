@@ -246,8 +246,8 @@ static int busy(pid_t pid, pid_t pgid)
 	if (!holder)
 		return 0;
 	pr_err("process %d of the job is held by another jobfreeze command (process %d), which "
-	       "is freezing or thawing it: not frozen again; 'jobfreeze list' shows it once "
-	       "that one is done", proc, holder);
+	       "is freezing or thawing it: not frozen; try again once that one is done",
+	       proc, holder);
 	return JF_BUSY;
 }
 
@@ -440,6 +440,7 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 	d.prepare = prepare;
 	d.commit = commit;
 	d.commit_arg = &c;
+	crash_point("store-checked");
 	if (ckpt_dump(&d) < 0) {
 		store_drop_tmp(s, d.dir);
 		free((char *)d.dir);

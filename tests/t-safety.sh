@@ -87,6 +87,30 @@ t_sf_two_freezes() {
 	sf_thaw_compare 1
 }
 
+# The same race lost later: the second freeze looked before the first one
+# seized the job, and finds it traced when it attaches: busy all the same.
+t_sf_freeze_race() {
+	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
+	local pid=$JOB_PID
+	sf_hold store-checked second freeze "$pid" || { fail "the second freeze was not held"; return; }
+	local second=$HOLD_PID late=$HOLD
+	sf_hold dump-seized first freeze "$pid" || { touch "$late"; wait "$second"; fail "no first freeze"; return; }
+	touch "$late"
+	wait "$second"
+	local st=$?
+	sf_release
+	if [ "$st" != 5 ] || ! grep -q "held by another jobfreeze command" "$TDIR/second.err"; then
+		diag_file "second freeze's stderr" "$TDIR/second.err"
+		fail "the freeze that lost the race at the attach exited $st, not 5 saying why"
+		return
+	fi
+	grep -q '^frozen 1: ' "$TDIR/first.out" ||
+		{ diag_file "first freeze's stderr" "$TDIR/first.err"; fail "the first freeze exited $HOLD_ST"; return; }
+	wait_job "$pid" 5
+	sf_thaw_compare 1
+}
+
 # A freeze of a job while its thaw rebuilds it: busy; the thaw goes on.
 t_sf_freeze_thawing() {
 	sf_frozen || return
@@ -305,6 +329,7 @@ sf_other_user() {
 }
 
 run_test "safety: two freezes of one job at once"          t_sf_two_freezes
+run_test "safety: two freezes, the second losing at the attach" t_sf_freeze_race
 run_test "safety: a freeze of a job being thawed"          t_sf_freeze_thawing
 run_test "safety: a thaw of a job being removed"           t_sf_thaw_removing
 run_test "safety: rm and thaw of a job being thawed"       t_sf_rm_thawing
