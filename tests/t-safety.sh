@@ -193,12 +193,42 @@ t_sf_changed_binary() {
 	wait_job "$JOB_PID" 5
 	as_user mv "$run/counter" "$run/counter.away"
 	st_expect 1 "$run/counter.*gone" "a thaw without the job's binary" thaw 1 || return
-	as_user cp -p "$run/counter.away" "$run/counter"
-	printf 'x' | as_user tee -a "$run/counter" >/dev/null
-	st_expect 1 "$run/counter.*changed" "a thaw with the job's binary changed" thaw 1 || return
+	as_user mv "$run/counter.away" "$run/counter"
+	sf_spoil_thaw "$run/counter" "the job's binary"
+}
+
+# sf_spoil_thaw FILE WHAT: FILE of frozen job 1 made a byte longer: the
+# thaw is refused naming it, exit 1, the job stays listed; with FILE back
+# it thaws as the uninterrupted run.
+sf_spoil_thaw() {
+	local file=$1 what=$2
+	as_user cp -p "$file" "$file.orig"
+	printf 'x' | as_user tee -a "$file" >/dev/null
+	st_expect 1 "$file.*changed" "a thaw with $what changed" thaw 1 || return
 	st_expect 0 '^1	' "the job is still listed" list --completion || return
-	as_user mv -f "$run/counter.away" "$run/counter"
+	as_user mv -f "$file.orig" "$file"
 	sf_thaw_compare 1
+}
+
+# The same for a library the job maps: a copy of its libc, by
+# LD_LIBRARY_PATH; changed (a byte more), the thaw names it.
+t_sf_changed_library() {
+	local libc
+	libc=$(ldd "$WL/counter" | awk '$1 == "libc.so.6" { print $3 }')
+	[ -f "$libc" ] || { skip "no libc.so.6 in ldd's answer"; return; }
+	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
+	REFST=$(cat "$REF.status")
+	local run=$TDIR/run
+	mkdir_user "$run" "$run/lib"
+	as_user cp "$libc" "$run/lib/libc.so.6" || { fail "cannot copy $libc"; return; }
+	EXPECT_EXE=$WL/counter start_job "$run" "$run/out.txt" "$run/err.txt" \
+		env "LD_LIBRARY_PATH=$run/lib" "$WL/counter" 25 || { fail "the job did not start"; return; }
+	grep -q "$run/lib/libc.so.6" "/proc/$JOB_PID/maps" ||
+		{ fail "the job does not map the copy of libc"; return; }
+	rand_sleep 300 800
+	st_expect 0 '^frozen 1: ' "freeze" freeze "$JOB_PID" || return
+	wait_job "$JOB_PID" 5
+	sf_spoil_thaw "$run/lib/libc.so.6" "a library of the job"
 }
 
 # Stores and job directories that are not safe: refused, saying why.
@@ -334,6 +364,7 @@ run_test "safety: a freeze of a job being thawed"          t_sf_freeze_thawing
 run_test "safety: a thaw of a job being removed"           t_sf_thaw_removing
 run_test "safety: rm and thaw of a job being thawed"       t_sf_rm_thawing
 run_test "safety: a thaw after the job's binary changed"   t_sf_changed_binary
+run_test "safety: a thaw after a library of the job changed" t_sf_changed_library
 run_test "safety: unsafe store and job directories"        t_sf_unsafe_dirs
 run_test "safety: rm of damaged jobs and leftovers"        t_sf_rm_damaged
 run_test "safety: root freezes another user's job"         t_sf_other_user
