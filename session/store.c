@@ -196,11 +196,13 @@ static void sweep_thaws(struct store *s)
 		id = strchr(p, '-');
 		if (!id || parse_int(buf, &pid) < 0 || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) < 0 && errno == EEXIST)
+		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) == 0)
+			continue;
+		if (errno == EEXIST)
 			pr_err("the images of an interrupted thaw of job %s are in %s/%s, but there is "
 			       "a job %s too: 'jobfreeze rm %s' deletes both", id + 1, s->path,
 			       de->d_name, id + 1, id + 1);
-		else if (errno != EEXIST)
+		else
 			pr_perror("cannot put the images of an interrupted thaw back as job %s; "
 				  "they are in %s/%s", id + 1, s->path, de->d_name);
 	}

@@ -214,6 +214,12 @@ crash_store_thaw() {
 	[ $r = 0 ] || { fail "no crash at $phase"; return; }
 	sleep 0.5
 	st "$TDIR/list.out" "$TDIR/list.err" list --completion
+	# putting the images back (or finding them used) is no error
+	if [ -s "$TDIR/list.err" ]; then
+		diag_file "list stderr" "$TDIR/list.err"
+		fail "the first command after a thaw killed at $phase complained"
+		verdict=1
+	fi
 	if [ -s "$TDIR/list.out" ]; then
 		diag "the job is frozen again after the crash at $phase"
 		# nothing of it may run meanwhile
