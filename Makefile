@@ -93,6 +93,7 @@ bench: all
 # 50 dump/restore cycles of one running job (STRESS_CYCLES), timed.
 stress: all
 	bench/stress.sh $(O)
+	bench/stress.sh $(O) store
 
 # Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
 # with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
@@ -162,7 +163,7 @@ help:
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make stress     50 dump/restore cycles of one job, timed (bench/stress.sh)"
+	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
 

@@ -1,7 +1,8 @@
 #!/bin/bash
-# stress.sh BUILD_DIR: one running job frozen and thawed CYCLES times in a
-# row (dump -t PID, then restore -d --pidfile, then dump the restored pid
-# again...); its output at the end must equal an uninterrupted run's, and no
+# stress.sh BUILD_DIR [store]: one running job frozen and thawed CYCLES times
+# in a row (dump -t PID, then restore -d --pidfile, then dump the restored
+# pid again...; with "store", through the job store: jobfreeze freeze PID,
+# then jobfreeze thaw --detach ID, the store empty at the end); its output at the end must equal an uninterrupted run's, and no
 # process, namespace or file of it may be left. Prints the dump and restore
 # time of every cycle against a baseline (the median of the first 5 cycles
 # of the same run) and exits 1 on any failure. Called by `make stress`.
@@ -18,7 +19,9 @@ export LC_ALL=C
 exec 251>&- 2>/dev/null
 
 BUILD=${1:-}
-[ -n "$BUILD" ] && [ $# = 1 ] || { echo "usage: bench/stress.sh BUILD_DIR" >&2; exit 2; }
+MODE=${2:-engine}
+[ -n "$BUILD" ] && [ $# -le 2 ] && [[ $MODE =~ ^(engine|store)$ ]] ||
+	{ echo "usage: bench/stress.sh BUILD_DIR [store]" >&2; exit 2; }
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "stress: no $1" >&2; exit 2; }
 JF=$BUILD/jobfreeze
 WL=$BUILD/tests/workloads/cpuloop
@@ -32,6 +35,7 @@ die() { echo "stress: $*" >&2; exit 1; }
 
 TMPD=$(mktemp -d "${TMPDIR:-/tmp}/jfstress.XXXXXX") || die "mktemp failed"
 cd "$TMPD" || die "cannot enter $TMPD"
+export XDG_STATE_HOME=$TMPD/state	# store mode: a store of our own
 PID=""
 cleanup() {
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
@@ -60,7 +64,7 @@ mkdir -p "$TMPD/ref" "$TMPD/run"
 t0=$EPOCHREALTIME
 (cd "$TMPD/ref" && exec "$WL" "$CHUNKS" >out.txt 2>err.txt </dev/null) || die "reference run failed"
 ref_ms=$(ms_since "$t0")
-echo "stress: cpuloop $CHUNKS uninterrupted: $ref_ms ms; $CYCLES cycles, job runs $RUN_MS ms between them"
+echo "stress ($MODE): cpuloop $CHUNKS uninterrupted: $ref_ms ms; $CYCLES cycles, job runs $RUN_MS ms between them"
 
 # The job, not our child (a subshell that exits at once), as in real use.
 (cd "$TMPD/run" && exec "$WL" "$CHUNKS" >out.txt 2>err.txt </dev/null &)
@@ -77,16 +81,30 @@ for ((c = 1; c <= CYCLES; c++)); do
 	gone "$PID" && die "cycle $c: the job ended too early (give it more STRESS_CHUNKS)"
 	NS+=("$(readlink "/proc/$PID/ns/pid")" "$(readlink "/proc/$PID/ns/user")")
 	t0=$EPOCHREALTIME
-	"$JF" dump -t "$PID" -D "$TMPD/img" 2>"$TMPD/dump.err" ||
-		{ cat "$TMPD/dump.err" >&2; die "cycle $c: dump of $PID failed"; }
+	if [ "$MODE" = store ]; then
+		"$JF" freeze "$PID" >"$TMPD/freeze.out" 2>"$TMPD/dump.err" ||
+			{ cat "$TMPD/dump.err" >&2; die "cycle $c: jobfreeze freeze $PID failed"; }
+		id=$(sed -n 's/^frozen \([0-9]*\): .*/\1/p' "$TMPD/freeze.out")
+	else
+		"$JF" dump -t "$PID" -D "$TMPD/img" 2>"$TMPD/dump.err" ||
+			{ cat "$TMPD/dump.err" >&2; die "cycle $c: dump of $PID failed"; }
+	fi
 	DUMP_MS+=("$(ms_since "$t0")")
 	wait_gone "$PID" 5 || die "cycle $c: job $PID still there after its dump"
 	t0=$EPOCHREALTIME
-	"$JF" restore -d --pidfile "$TMPD/pid" -D "$TMPD/img" 2>"$TMPD/restore.err" ||
-		{ cat "$TMPD/restore.err" >&2; die "cycle $c: restore failed"; }
-	RESTORE_MS+=("$(ms_since "$t0")")
-	PID=$(cat "$TMPD/pid")
-	rm -rf "$TMPD/img" "$TMPD/pid"
+	if [ "$MODE" = store ]; then
+		"$JF" thaw --detach "$id" 2>"$TMPD/restore.err" ||
+			{ cat "$TMPD/restore.err" >&2; die "cycle $c: jobfreeze thaw --detach $id failed"; }
+		RESTORE_MS+=("$(ms_since "$t0")")
+		# the thawed job has its command line back
+		PID=$(pgrep -n -f "^$WL $CHUNKS\$") || die "cycle $c: no job after the thaw of $id"
+	else
+		"$JF" restore -d --pidfile "$TMPD/pid" -D "$TMPD/img" 2>"$TMPD/restore.err" ||
+			{ cat "$TMPD/restore.err" >&2; die "cycle $c: restore failed"; }
+		RESTORE_MS+=("$(ms_since "$t0")")
+		PID=$(cat "$TMPD/pid")
+		rm -rf "$TMPD/img" "$TMPD/pid"
+	fi
 done
 NS+=("$(readlink "/proc/$PID/ns/pid")" "$(readlink "/proc/$PID/ns/user")")
 wait_gone "$PID" 300 || die "the job did not end"
@@ -114,13 +132,16 @@ for p in /proc/[0-9]*; do
 done
 [ -z "$left" ] || { echo "stress: FAIL: processes left:$left"; fail=1; }
 pgrep -f "^$WL $CHUNKS\$" >/dev/null && { echo "stress: FAIL: a cpuloop is left"; fail=1; }
-extra=$(cd "$TMPD" && find . -mindepth 1 | sort | grep -vxE '\./(ref|run)(/(out|err)\.txt)?|\./(dump|restore)\.err')
+# (the store keeps its id counter and the note that it warned once)
+extra=$(cd "$TMPD" && find . -mindepth 1 | sort |
+	grep -vxE '\./(ref|run)(/(out|err)\.txt)?|\./(dump|restore)\.err|\./freeze\.out|\./state(/jobfreeze(/\.last-id|/\.warned)?)?')
 [ -z "$extra" ] || { echo "stress: FAIL: files left: $extra"; fail=1; }
 
 # Timings: each cycle against the median of the first five.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 base_d=$(printf '%s\n' "${DUMP_MS[@]:0:5}" | median)
 base_r=$(printf '%s\n' "${RESTORE_MS[@]:0:5}" | median)
+[ "$MODE" = store ] && echo "(dump = jobfreeze freeze, restore = jobfreeze thaw --detach)"
 echo "cycle   dump ms (x baseline)   restore ms (x baseline)"
 for ((c = 1; c <= CYCLES; c++)); do
 	awk -v c="$c" -v d="${DUMP_MS[c - 1]}" -v r="${RESTORE_MS[c - 1]}" -v bd="$base_d" -v br="$base_r" \
@@ -135,5 +156,5 @@ for what in DUMP_MS RESTORE_MS; do
 		"last 10 cycles' median $last ms vs baseline $first ms (x$(awk -v a="$last" -v b="$first" 'BEGIN { printf "%.2f", a / (b ? b : 1) }'))"
 	unset -n arr
 done
-[ $fail = 0 ] && echo "stress: $CYCLES cycles, output equal, nothing left: ok"
+[ $fail = 0 ] && echo "stress ($MODE): $CYCLES cycles, output equal, nothing left: ok"
 exit $fail

@@ -9,7 +9,7 @@
 #define CRASH_PHASES                                                        \
 	"dump-seized", "dump-memory", "dump-writing", "dump-synced", "dump-kill", \
 	"restore-memory", "restore-built", "restore-run",                   \
-	"store-commit", "thaw-aside", "thaw-ready"
+	"store-checked", "store-commit", "thaw-aside", "thaw-ready", "rm-locked", "rm-renamed"
 
 #ifdef JF_CRASH_HOOKS
 void crash_point(const char *phase);

@@ -29,12 +29,17 @@ static void usage(FILE *f)
 		"      --ext-unix-close   drop its unix sockets to services outside it (X11,\n"
 		"                         D-Bus, ssh-agent): after the thaw it finds them closed\n"
 		"      --command TEXT     how to describe the job (shells pass their job text)\n"
+		"      --allow-other-user as root: freeze another user's job into THAT user's\n"
+		"                         job store (~/.local/state/jobfreeze in their home),\n"
+		"                         its images theirs: they thaw it with 'jobthaw'\n"
 		"      --json             print the new jobs as JSON (see 'list --json')\n"
 		"  -o, --log-file FILE    write engine messages to FILE\n"
 		"  -v[N]                  more messages (0 errors only ... 4 debug)\n"
 		"  -h, --help             this help\n\n"
 		"Exit status: 0 frozen, 1 failed (the job goes on running), 2 bad usage,\n"
-		"3 no such process, 4 not permitted.\n");
+		"3 no such process, 4 not permitted (another user's process: run as that\n"
+		"user, or as root with --allow-other-user), 5 busy (another jobfreeze\n"
+		"command is freezing or thawing it).\n");
 }
 
 /* Once per store: images are the job's memory, secrets included. */
@@ -44,12 +49,13 @@ static void warn_once(struct store *s)
 
 	if (fd < 0)
 		return;
+	store_own(s, fd, ".warned");
 	close(fd);
 	fprintf(stderr,
 		"jobfreeze: note: a frozen job's images hold its memory, passwords and keys\n"
-		"included. They are kept in %s, readable only by you;\n"
+		"included. They are kept in %s, readable only by %s;\n"
 		"put that directory on an encrypted disk if the job handles secrets.\n",
-		s->path);
+		s->path, s->uid == geteuid() ? "you" : "its owner");
 }
 
 static void report(const struct job_meta *m)
@@ -70,6 +76,7 @@ int cmd_freeze(int argc, char **argv)
 		{ "command", required_argument, NULL, 'c' },
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
+		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
@@ -94,6 +101,7 @@ int cmd_freeze(int argc, char **argv)
 		case 'c': o.command = optarg; break;
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
+		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
@@ -128,19 +136,29 @@ int cmd_freeze(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (store_open(&s))
-		return 1;
-	warn_once(&s);
+	s.fd = -1;
+	s.path = NULL;
 	if (json)
 		printf("[");
 	for (int i = o.pgid ? optind - 1 : optind; i < argc; i++) {
 		struct job_meta m;
 		struct freeze_opts one = o;
+		uid_t owner;
 		int r;
 
 		if (i >= optind) {
 			one.pgid = 0;
 			parse_int(argv[i], &one.pid);
+		}
+		/* each job into its owner's store (root's --allow-other-user) */
+		session_job_owner(&one, &owner);
+		if (s.fd < 0 || s.uid != owner) {
+			store_close(&s);
+			if (store_open_user(&s, owner)) {
+				ret = ret ? ret : 1;
+				continue;
+			}
+			warn_once(&s);
 		}
 		r = session_freeze(&s, &one, &m);
 		if (r) {

@@ -142,7 +142,10 @@ int cmd_rm(int argc, char **argv)
 	int ret = 0;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: jobfreeze rm ID|NAME...\n\nDeletes frozen jobs and their images.\n");
+		printf("usage: jobfreeze rm ID|NAME...\n\nDeletes frozen jobs and their images, damaged ones\n"
+		       "too, with what interrupted commands left of them.\n\n"
+		       "Exit status: 0 removed, 1 failed, 3 no such job, 5 another command is\n"
+		       "thawing or removing it.\n");
 		return 0;
 	}
 	if (argc < 2) {
@@ -152,17 +155,11 @@ int cmd_rm(int argc, char **argv)
 	if (store_open(&s))
 		return 1;
 	for (int i = 1; i < argc; i++) {
-		struct job_meta m;
-		int r = store_find(&s, argv[i], &m), lock;
-		if (!r) {
-			lock = store_lock(&s, m.id);
-			r = lock < 0 ? -lock : store_remove(&s, m.id);
-			if (lock >= 0)
-				close(lock);
-			if (!r)
-				printf("removed %s: %s\n", m.id, m.command);
-			meta_free(&m);
-		}
+		char *what;
+		int r = store_rm(&s, argv[i], &what);
+		if (!r)
+			printf("removed %s\n", what);
+		free(what);
 		if (r && !ret)
 			ret = r;
 	}

@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"  -v[N]             more messages (0 errors only ... 4 debug)\n"
 		"  -h, --help        this help\n\n"
 		"Exit status: the job's; before it runs: 1 failed (images kept), 2 bad\n"
-		"usage or no terminal, 3 no such job, 5 another command is thawing it.\n");
+		"usage or no terminal, 3 no such job, 5 another command is thawing or\n"
+		"removing it.\n");
 }
 
 int cmd_thaw(int argc, char **argv)

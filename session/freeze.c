@@ -154,6 +154,14 @@ static int prepare(void *arg)
 	 * tells a finished freeze from a broken one by it). */
 	if (meta_write(fd, c->m) < 0)
 		goto out;
+	if (c->s->uid != geteuid()) {
+		int mfd = openat(fd, META_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int r = mfd < 0 ? -1 : store_own(c->s, mfd, META_FILE);
+		if (mfd >= 0)
+			close(mfd);
+		if (r < 0)
+			goto out;
+	}
 	if (fsync(fd) < 0) {
 		pr_perror("cannot sync %s", c->tmp);
 		goto out;
@@ -186,9 +194,66 @@ static char *link_of(pid_t pid, const char *what)
 	return xstrdup(buf);
 }
 
+/* The jobfreeze command that traces PID (a freeze at work, or the
+ * restore of a thaw), 0 if none does. */
+static pid_t holder_of(pid_t pid)
+{
+	struct proc_status ps;
+	char *exe, *base;
+	bool ours;
+
+	if (proc_stat_quiet(pid, &(struct proc_stat){ 0 }) < 0 || proc_parse_status(pid, &ps) < 0 ||
+	    ps.tracer <= 0)
+		return 0;
+	/* jobfreeze, jobthaw, the crash-test build: by name, as they may be
+	 * other binaries than ours */
+	exe = link_of(ps.tracer, "exe");
+	base = strrchr(exe, '/');
+	ours = same_exe_as_self(ps.tracer) || (base && !strncmp(base + 1, "jobfreeze", 9));
+	free(exe);
+	return ours ? ps.tracer : 0;
+}
+
+/* A process of the job (*PROC) held by another jobfreeze command: that
+ * command's pid, 0 if none. PID is the job's top process, or 0 for every
+ * process of group PGID. */
+static pid_t held_by_other(pid_t pid, pid_t pgid, pid_t *proc)
+{
+	DIR *d;
+	struct dirent *de;
+	pid_t holder = 0;
+
+	if (pid) {
+		*proc = pid;
+		return holder_of(pid);
+	}
+	d = opendir("/proc");
+	while (!holder && d && (de = readdir(d))) {
+		struct proc_stat st;
+		int p;
+		if (parse_int(de->d_name, &p) == 0 && proc_stat_quiet(p, &st) == 0 && st.pgrp == pgid)
+			holder = holder_of(*proc = p);
+	}
+	if (d)
+		closedir(d);
+	return holder;
+}
+
+static int busy(pid_t pid, pid_t pgid)
+{
+	pid_t proc = 0, holder = held_by_other(pid, pgid, &proc);
+
+	if (!holder)
+		return 0;
+	pr_err("process %d of the job is held by another jobfreeze command (process %d), which "
+	       "is freezing or thawing it: not frozen; try again once that one is done",
+	       proc, holder);
+	return JF_BUSY;
+}
+
 /* Every process of group PGID is ours: it is a job of ours (a script's
  * group may hold its caller's processes, root's in a test harness). */
-static bool group_is_ours(pid_t pgid)
+static bool group_is_ours(pid_t pgid, uid_t uid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -202,7 +267,7 @@ static bool group_is_ours(pid_t pgid)
 		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 || st.pgrp != pgid)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d", pid);
-		if (stat(path, &sb) == 0 && sb.st_uid != geteuid())
+		if (stat(path, &sb) == 0 && sb.st_uid != uid)
 			ours = false;
 	}
 	if (d)
@@ -240,6 +305,12 @@ static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
 		       probe, ps.uid[0]);
 		return JF_NOT_PERMITTED;
 	}
+	if (ps.uid[0] != geteuid() && !o->allow_other_user) {
+		pr_err("process %d belongs to uid %u, not to root: freeze it as that user (its "
+		       "job goes to their job store), or as root with --allow-other-user (the job "
+		       "goes to that user's store too, its images theirs)", probe, ps.uid[0]);
+		return JF_NOT_PERMITTED;
+	}
 	if (ps.kthread) {
 		pr_err("process %d is a kernel thread: it cannot be frozen", probe);
 		return JF_NOT_PERMITTED;
@@ -252,10 +323,24 @@ static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
 		}
 		return 0;
 	}
-	if (st.pgrp != st.session && st.pgrp != getpgrp() && group_is_ours(st.pgrp))
+	if (st.pgrp != st.session && st.pgrp != getpgrp() && group_is_ours(st.pgrp, ps.uid[0]))
 		*pgid = st.pgrp;
 	else
 		*pid = o->pid;
+	return 0;
+}
+
+int session_job_owner(const struct freeze_opts *o, uid_t *uid)
+{
+	struct proc_status ps;
+	pid_t probe = o->pgid ? o->pgid : o->pid;
+
+	/* Our own store, but for root's --allow-other-user; every refusal is
+	 * choose_target's, with the store of whoever runs us. */
+	*uid = geteuid();
+	if (*uid == 0 && o->allow_other_user && probe > 1 &&
+	    proc_stat_quiet(probe, &(struct proc_stat){ 0 }) == 0 && proc_parse_status(probe, &ps) == 0)
+		*uid = ps.uid[0];
 	return 0;
 }
 
@@ -298,7 +383,8 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 {
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
-			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close };
+			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close,
+			       .allow_other_user = o->allow_other_user };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
@@ -313,7 +399,7 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 	}
 	if (o->name && (r = name_taken(s, o->name)))
 		return r;
-	if ((r = choose_target(o, &d.pid, &d.pgid)))
+	if ((r = choose_target(o, &d.pid, &d.pgid)) || (r = busy(d.pid, d.pgid)))
 		return r;
 	if (d.pgid) {
 		char *cmd = group_command(d.pgid, &top);
@@ -354,11 +440,13 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 	d.prepare = prepare;
 	d.commit = commit;
 	d.commit_arg = &c;
+	crash_point("store-checked");
 	if (ckpt_dump(&d) < 0) {
 		store_drop_tmp(s, d.dir);
 		free((char *)d.dir);
 		meta_free(m);
-		return JF_FAILED;
+		/* another freeze came first, between our look and our attach */
+		return busy(d.pid, d.pgid) ? JF_BUSY : JF_FAILED;
 	}
 	free((char *)d.dir);
 	return 0;

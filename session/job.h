@@ -14,7 +14,11 @@ struct freeze_opts {
 	bool leave_running;       /* a snapshot: the job goes on */
 	bool tcp_close;           /* its TCP/UDP connections are found reset at thaw */
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
+	bool allow_other_user;    /* root: another user's job, into that user's store */
 };
+
+/* Whose job TARGET (O->pid or O->pgid) is: *UID; the store it goes to. */
+int session_job_owner(const struct freeze_opts *o, uid_t *uid);
 
 /* Freezes the job into the store; fills M (the new job's metadata). */
 int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m);

@@ -3,12 +3,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
 #include "ckpt/util.h"
@@ -19,10 +22,22 @@
 #define THAW_PREFIX ".thawing-"
 #define ID_FILE ".last-id"
 
-static char *store_path(void)
+static char *store_path(struct store *s)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 
+	/* Another user's: their environment is not ours to know; their home
+	 * from the password database, the XDG default under it. */
+	if (s->uid != geteuid()) {
+		struct passwd *pw = getpwuid(s->uid);
+		if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/') {
+			pr_err("uid %u has no home directory in the password database: there is no "
+			       "job store to put its job in", s->uid);
+			return NULL;
+		}
+		s->gid = pw->pw_gid;
+		return xasprintf("%s/.local/state/jobfreeze", pw->pw_dir);
+	}
 	if (state && state[0] == '/')
 		return xasprintf("%s/jobfreeze", state);
 	if (!home || home[0] != '/') {
@@ -78,6 +93,9 @@ static int remove_dir(struct store *s, const char *name)
 
 	if (fd < 0) {
 		if (errno == ENOENT)
+			return 0;
+		/* a symlink planted as a job: the link goes, never what it names */
+		if ((errno == ELOOP || errno == ENOTDIR) && unlinkat(s->fd, name, 0) == 0)
 			return 0;
 		pr_perror("cannot open %s/%s", s->path, name);
 		return -1;
@@ -178,7 +196,13 @@ static void sweep_thaws(struct store *s)
 		id = strchr(p, '-');
 		if (!id || parse_int(buf, &pid) < 0 || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) < 0)
+		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) == 0)
+			continue;
+		if (errno == EEXIST)
+			pr_err("the images of an interrupted thaw of job %s are in %s/%s, but there is "
+			       "a job %s too: 'jobfreeze rm %s' deletes both", id + 1, s->path,
+			       de->d_name, id + 1, id + 1);
+		else
 			pr_perror("cannot put the images of an interrupted thaw back as job %s; "
 				  "they are in %s/%s", id + 1, s->path, de->d_name);
 	}
@@ -186,26 +210,86 @@ static void sweep_thaws(struct store *s)
 		closedir(d);
 }
 
-int store_open(struct store *s)
-{
-	struct stat st;
+/* Root acting in user UID's home: as that user (effective ids and no
+ * groups of root's), so that what is made is theirs and a symlink they
+ * planted leads nowhere they could not go themselves. */
+static gid_t root_groups[256];
+static int nr_root_groups;
 
-	s->fd = -1;
-	s->path = store_path();
-	if (!s->path || make_dirs(s->path) < 0)
-		goto fail;
+static int become(uid_t uid, gid_t gid)
+{
+	nr_root_groups = getgroups(256, root_groups);
+	if (nr_root_groups < 0 || setgroups(0, NULL) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+		pr_perror("cannot act as uid %u to open its job store", uid);
+		return -1;
+	}
+	return 0;
+}
+
+static void become_root(void)
+{
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(nr_root_groups, root_groups) < 0)
+		pr_perror("cannot become root again after opening another user's job store");
+}
+
+static int open_dir(struct store *s)
+{
+	if (make_dirs(s->path) < 0)
+		return -1;
 	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->fd < 0) {
 		pr_perror("cannot open the job store %s%s", s->path,
 			  errno == ELOOP || errno == ENOTDIR ? " (it must be a directory, not a symlink)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(struct store *s)
+{
+	return store_open_user(s, geteuid());
+}
+
+int store_open_user(struct store *s, uid_t uid)
+{
+	bool other = uid != geteuid();
+	struct stat st;
+	int r;
+
+	s->fd = -1;
+	s->uid = uid;
+	s->gid = getegid();
+	s->path = store_path(s);
+	if (!s->path)
+		goto fail;
+	if (other && geteuid() != 0) {
+		pr_err("only root can open the job store of uid %u", uid);
+		goto fail;
+	}
+	if (other && become(s->uid, s->gid) < 0)
+		goto fail;
+	r = open_dir(s);
+	if (other)
+		become_root();
+	if (r < 0) {
+		if (other)
+			pr_err("uid %u's job store %s cannot be made as that user (is its home "
+			       "there?): freeze the job as that user", uid, s->path);
 		goto fail;
 	}
 	if (fstat(s->fd, &st) < 0) {
 		pr_perror("cannot stat the job store %s", s->path);
 		goto fail;
 	}
-	if (st.st_uid != geteuid()) {
-		pr_err("the job store %s belongs to uid %u, not to you: refusing it", s->path, st.st_uid);
+	if (st.st_uid != s->uid) {
+		pr_err("the job store %s belongs to uid %u, not to uid %u: refusing it (someone "
+		       "else could read or change the jobs in it)", s->path, st.st_uid, s->uid);
+		goto fail;
+	}
+	/* Someone else may have put anything in it: not ours to trust. */
+	if (st.st_mode & 022) {
+		pr_err("the job store %s can be written by others (mode %04o): refusing it; check "
+		       "what is in it, then 'chmod 700 %s'", s->path, st.st_mode & 07777, s->path);
 		goto fail;
 	}
 	/* Images hold the jobs' memory: nobody else may even list them. */
@@ -218,6 +302,48 @@ int store_open(struct store *s)
 fail:
 	store_close(s);
 	return JF_FAILED;
+}
+
+int store_own(struct store *s, int fd, const char *what)
+{
+	if (s->uid == geteuid() || fchown(fd, s->uid, s->gid) == 0)
+		return 0;
+	pr_perror("cannot give %s to uid %u", what, s->uid);
+	return -1;
+}
+
+int store_open_job(struct store *s, const char *name)
+{
+	int fd = openat(s->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return -1;
+		if ((e == ELOOP || e == ENOTDIR) && fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			pr_err("job directory %s/%s is a symlink, not a directory: refusing it; "
+			       "'jobfreeze rm %s' deletes the link", s->path, name, name);
+		else
+			pr_perror("cannot open job directory %s/%s", s->path, name);
+		errno = EPERM;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		pr_perror("cannot stat job directory %s/%s", s->path, name);
+	} else if (st.st_uid != s->uid) {
+		pr_err("job directory %s/%s belongs to uid %u, not to uid %u: refusing it; "
+		       "'jobfreeze rm %s' deletes it", s->path, name, st.st_uid, s->uid, name);
+	} else if (st.st_mode & 022) {
+		pr_err("job directory %s/%s can be written by others (mode %04o): refusing it; "
+		       "'jobfreeze rm %s' deletes it", s->path, name, st.st_mode & 07777, name);
+	} else {
+		return fd;
+	}
+	close(fd);
+	errno = EPERM;
+	return -1;
 }
 
 void store_close(struct store *s)
@@ -260,9 +386,9 @@ int store_list(struct store *s, struct job_meta **jobs, size_t *n)
 		int fd;
 		if (!is_id(de->d_name))
 			continue;
-		fd = openat(s->fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = store_open_job(s, de->d_name);
 		if (fd < 0)
-			continue;	/* thawed or removed meanwhile */
+			continue;	/* refused (reported), or thawed or removed meanwhile */
 		if (meta_read(fd, &m) == 0) {
 			free(m.dir);
 			m.dir = xasprintf("%s/%s", s->path, de->d_name);
@@ -290,6 +416,76 @@ void store_list_free(struct job_meta *jobs, size_t n)
 	free(jobs);
 }
 
+/* The command PID and job id of an entry ".thawing-PID-ID" or
+ * ".del-PID-ID" (a thaw or a removal at work); NULL for others. */
+static const char *at_work(const char *name, int *pid, bool *thawing)
+{
+	const char *p, *id;
+	char buf[32];
+
+	*thawing = !strncmp(name, THAW_PREFIX, strlen(THAW_PREFIX));
+	if (*thawing)
+		p = name + strlen(THAW_PREFIX);
+	else if (!strncmp(name, DEL_PREFIX, strlen(DEL_PREFIX)))
+		p = name + strlen(DEL_PREFIX);
+	else
+		return NULL;
+	id = strchr(p, '-');
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, "-"), p);
+	if (!id || parse_int(buf, pid) < 0)
+		return NULL;
+	return id + 1;
+}
+
+/* Is entry NAME (at work on job ID) the job KEY (its id, or its name)? */
+static bool entry_is(struct store *s, const char *name, const char *id, const char *key)
+{
+	struct job_meta m;
+	bool is = !strcmp(id, key);
+	int fd;
+
+	if (is || is_id(key))
+		return is;
+	fd = openat(s->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (faccessat(fd, META_FILE, F_OK, 0) == 0 && meta_read(fd, &m) == 0) {
+		is = !strcmp(m.name, key);
+		meta_free(&m);
+	}
+	close(fd);
+	return is;
+}
+
+/* KEY is not in the listing: another command may have it in its hands
+ * (thawing or removing it): say so, busy, rather than "no such job". */
+static int not_found(struct store *s, const char *key)
+{
+	DIR *d = open_listing(s);
+	struct dirent *de;
+	int ret = JF_NO_JOB;
+
+	while (d && ret == JF_NO_JOB && (de = readdir(d))) {
+		bool thawing;
+		int pid;
+		const char *id = at_work(de->d_name, &pid, &thawing);
+		if (!id || (kill(pid, 0) < 0 && errno == ESRCH) || !entry_is(s, de->d_name, id, key))
+			continue;
+		if (thawing)
+			pr_err("job %s is being thawed by another jobfreeze command (process %d): "
+			       "it is not frozen any more once that one succeeds", key, pid);
+		else
+			pr_err("job %s is being removed (or was just thawed) by another jobfreeze "
+			       "command (process %d)", key, pid);
+		ret = JF_BUSY;
+	}
+	if (d)
+		closedir(d);
+	if (ret == JF_NO_JOB)
+		pr_err("no frozen job '%s'; 'jobfreeze list' shows them", key);
+	return ret;
+}
+
 int store_find(struct store *s, const char *key, struct job_meta *m)
 {
 	struct job_meta *jobs;
@@ -306,10 +502,8 @@ int store_find(struct store *s, const char *key, struct job_meta *m)
 		memset(&jobs[found], 0, sizeof(jobs[found]));
 	}
 	store_list_free(jobs, n);
-	if (found < 0) {
-		pr_err("no frozen job '%s'; 'jobfreeze list' shows them", key);
-		return JF_NO_JOB;
-	}
+	if (found < 0)
+		return not_found(s, key);
 	return 0;
 }
 
@@ -330,6 +524,8 @@ char *store_new_tmp(struct store *s)
 {
 	char *path = xasprintf("%s/" TMP_PREFIX "%d-XXXXXX", s->path, (int)getpid());
 
+	/* (in another user's store, the engine gives it to them with the
+	 * images: it takes only a directory of its caller's) */
 	if (!mkdtemp(path)) {
 		pr_perror("cannot create a directory in the job store %s", s->path);
 		free(path);
@@ -356,6 +552,10 @@ static int next_id(struct store *s, int *id)
 		pr_perror("cannot open the id counter %s/%s", s->path, ID_FILE);
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if (store_own(s, fd, ID_FILE) < 0) {
+		close(fd);
 		return -1;
 	}
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -410,10 +610,12 @@ int store_commit(struct store *s, const char *tmp, struct job_meta *m)
 
 int store_lock(struct store *s, const char *id)
 {
-	int fd = openat(s->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = store_open_job(s, id);
 
 	if (fd < 0) {
-		pr_perror("cannot open job %s in %s", id, s->path);
+		/* gone since it was listed: taken by another command? */
+		if (errno == ENOENT)
+			return -not_found(s, id);
 		return -JF_FAILED;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -450,10 +652,83 @@ int store_remove(struct store *s, const char *id)
 	}
 	if (fsync(s->fd) < 0)
 		pr_perror("cannot sync the job store %s", s->path);
+	crash_point("rm-renamed");
 	if (remove_dir(s, del) < 0)
 		ret = JF_FAILED;
 	free(del);
 	return ret;
+}
+
+/* Job directory ID cannot be listed or thawed (a symlink, refused, no or
+ * bad metadata), but rm deletes it. */
+static bool damaged(struct store *s, const char *id)
+{
+	struct job_meta m;
+	struct stat st;
+	bool ok;
+	int fd;
+
+	if (!is_id(id) || fstatat(s->fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != s->uid || (st.st_mode & 022))
+		return true;
+	fd = openat(s->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	ok = faccessat(fd, META_FILE, F_OK, 0) == 0 && meta_read(fd, &m) == 0;
+	if (ok)
+		meta_free(&m);
+	close(fd);
+	return !ok;
+}
+
+/* What dead commands left of job ID that the sweep could not put back
+ * (a thaw's images while the job was there again). */
+static void drop_leftovers(struct store *s, const char *id)
+{
+	DIR *d = open_listing(s);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		bool thawing;
+		int pid;
+		const char *of = at_work(de->d_name, &pid, &thawing);
+		if (of && !strcmp(of, id) && kill(pid, 0) < 0 && errno == ESRCH)
+			remove_dir(s, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+int store_rm(struct store *s, const char *key, char **what)
+{
+	struct job_meta m;
+	int r, lock;
+
+	*what = NULL;
+	if (damaged(s, key)) {
+		/* nothing thaws it: no lock to take (a symlink has none) */
+		r = store_remove(s, key);
+		if (!r)
+			*what = xasprintf("%s: (a damaged job directory)", key);
+		drop_leftovers(s, key);
+		return r;
+	}
+	r = store_find(s, key, &m);
+	if (r)
+		return r;
+	lock = store_lock(s, m.id);
+	if (lock >= 0)
+		crash_point("rm-locked");
+	r = lock < 0 ? -lock : store_remove(s, m.id);
+	if (lock >= 0)
+		close(lock);
+	if (!r) {
+		*what = xasprintf("%s: %s", m.id, m.command);
+		drop_leftovers(s, m.id);
+	}
+	meta_free(&m);
+	return r;
 }
 
 /* A thaw's names for job ID's directory while it is at work: being read

@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "session/meta.h"
 
 /* Exit statuses of the store's commands, also what its functions return
@@ -19,11 +20,22 @@ enum {
 struct store {
 	int fd;
 	char *path;
+	uid_t uid;                /* whose store it is (root may open a user's) */
+	gid_t gid;
 };
 
 /* Opens (making it, 0700) the store; refuses one that is not the user's
  * or that others can write. Sweeps what crashed commands left behind. */
 int store_open(struct store *s);
+/* The same for user UID's store (in their home, from the password
+ * database), for root freezing that user's job: made as that user. */
+int store_open_user(struct store *s, uid_t uid);
+/* Gives a file root made in another user's store to that user. */
+int store_own(struct store *s, int fd, const char *what);
+/* Opens the job directory NAME of the store, refusing (reported) a
+ * symlink, one that others can write or that is not the store owner's.
+ * -1 with errno ENOENT (not reported) if there is none. */
+int store_open_job(struct store *s, const char *name);
 void store_close(struct store *s);
 /* Every job, oldest first. */
 int store_list(struct store *s, struct job_meta **jobs, size_t *n);
@@ -43,6 +55,9 @@ int store_lock(struct store *s, const char *id);
 /* Deletes the job (its lock held by the caller): gone from the listing at
  * once (renamed), then its files. */
 int store_remove(struct store *s, const char *id);
+/* `jobfreeze rm KEY`: the job (locked), or a damaged job directory, with
+ * what dead commands left of it; *WHAT says what it was (to free). */
+int store_rm(struct store *s, const char *key, char **what);
 /* A thaw of job ID (its lock held): set aside while it is read, used up
  * once the job runs (renamed from the first path to the second, by the
  * restore, at the point of no return), then deleted; or put back. */

@@ -165,6 +165,37 @@ crash_store_freeze() {
 	return $verdict
 }
 
+# crash_store_rm PHASE: `jobfreeze rm` killed at PHASE. Before its rename
+# the job is still frozen and thaws as an uninterrupted run; after, it is
+# gone and the next command sweeps what is left of its images.
+crash_store_rm() {
+	local phase=$1 verdict=0 r
+	crash_setup || { fail "cannot build jobfreeze-crashtest"; return; }
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
+	st_expect 0 '^frozen 1: ' "freeze" freeze "$JOB_PID" || return
+	wait_job "$JOB_PID" 5
+	local cjf=$CJF
+	CJF=env
+	crash_store "$phase" rm "$cjf" rm 1
+	r=$?
+	CJF=$cjf
+	[ $r = 0 ] || { fail "no crash at $phase"; return; }
+	st "$TDIR/list.out" "$TDIR/list.err" list --completion
+	if [ "$phase" = rm-locked ]; then
+		[ "$(cut -f1 "$TDIR/list.out")" = 1 ] || { fail "job 1 is gone after a crash at $phase"; return; }
+		st "$TDIR/thaw.out" "$TDIR/thaw.err" thaw 1
+		[ "$ST" = "$REFST" ] || { diag_file "thaw stderr" "$TDIR/thaw.err"; verdict=1; }
+		same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || verdict=1
+		[ $verdict = 0 ] || fail "the job kept by a crash at $phase thaws differently"
+	elif [ -s "$TDIR/list.out" ]; then
+		fail "job 1 is still listed after a crash at $phase, past the rename"
+		verdict=1
+	fi
+	st_store_clean "" "a crash at $phase left something in the store" || verdict=1
+	no_leftovers || { fail "processes left after a crash at $phase"; verdict=1; }
+	return $verdict
+}
+
 # crash_store_thaw PHASE: `jobfreeze thaw` killed at PHASE. Before the job
 # runs, the next command finds it frozen again (and it thaws); after, it
 # runs on to its end and its images are gone.
@@ -183,6 +214,12 @@ crash_store_thaw() {
 	[ $r = 0 ] || { fail "no crash at $phase"; return; }
 	sleep 0.5
 	st "$TDIR/list.out" "$TDIR/list.err" list --completion
+	# putting the images back (or finding them used) is no error
+	if [ -s "$TDIR/list.err" ]; then
+		diag_file "list stderr" "$TDIR/list.err"
+		fail "the first command after a thaw killed at $phase complained"
+		verdict=1
+	fi
 	if [ -s "$TDIR/list.out" ]; then
 		diag "the job is frozen again after the crash at $phase"
 		# nothing of it may run meanwhile
@@ -221,6 +258,7 @@ for phase in $(crash_phases); do
 	restore-*) run_test "crash: restore killed at $phase" crash_restore "$phase" ;;&
 	restore-built|restore-run|thaw-*)
 		run_test "crash: thaw from the store killed at $phase" crash_store_thaw "$phase" ;;
+	rm-*)      run_test "crash: rm from the store killed at $phase" crash_store_rm "$phase" ;;
 	dump-*|restore-*) ;;
 	*)         run_test "crash: killed at $phase" crash_dump "$phase" ;;
 	esac
