@@ -17,6 +17,10 @@ int cmd_init(int argc, char **argv);
 /* Exits (or dies of the same signal) the way wait status WSTATUS says;
  * returns the exit status to use if still alive. */
 int cli_exit_like(int wstatus);
+struct store;
+/* The note on images and secrets, the first time only (S: the store, or
+ * NULL to open it; DIR: where the images are, NULL for the store). */
+void cli_warn_images_once(struct store *s, const char *dir);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
 /* Prints "jobfreeze: error: ..." to stderr. */

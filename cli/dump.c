@@ -101,6 +101,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (ckpt_dump(&o) < 0)
 		return 1;
+	cli_warn_images_once(NULL, o.dir);
 	if (show_stats)
 		print_dump_stats(&stats);
 	return 0;

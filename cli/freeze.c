@@ -42,22 +42,6 @@ static void usage(FILE *f)
 		"command is freezing or thawing it).\n");
 }
 
-/* Once per store: images are the job's memory, secrets included. */
-static void warn_once(struct store *s)
-{
-	int fd = openat(s->fd, ".warned", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return;
-	store_own(s, fd, ".warned");
-	close(fd);
-	fprintf(stderr,
-		"jobfreeze: note: a frozen job's images hold its memory, passwords and keys\n"
-		"included. They are kept in %s, readable only by %s;\n"
-		"put that directory on an encrypted disk if the job handles secrets.\n",
-		s->path, s->uid == geteuid() ? "you" : "its owner");
-}
-
 static void report(const struct job_meta *m)
 {
 	char mem[32], disk[32];
@@ -158,7 +142,7 @@ int cmd_freeze(int argc, char **argv)
 				ret = ret ? ret : 1;
 				continue;
 			}
-			warn_once(&s);
+			cli_warn_images_once(&s, NULL);
 		}
 		r = session_freeze(&s, &one, &m);
 		if (r) {

@@ -217,7 +217,24 @@ t_store_valgrind() {
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout"
 }
 
+# The note on images and secrets: at the first dump or freeze, then never.
+t_store_note_once() {
+	st_counter 0 || return
+	local pid=$JOB_PID
+	st_expect 0 "images hold its memory, passwords" "the first dump's note" \
+		dump -R -t "$pid" -D "$TDIR/run/img1" || return
+	st "$TDIR/st.out" "$TDIR/st.err" freeze -R "$pid"
+	if [ "$ST" != 0 ] || grep -q "passwords" "$TDIR/st.err"; then
+		diag "freeze exited $ST: $(cat "$TDIR/st.err")"
+		fail "the note was said twice, or the freeze failed"
+		return
+	fi
+	kill -KILL "$pid" 2>/dev/null
+	wait_job "$pid" 5
+}
+
 run_test "store: freeze, list, show, thaw by id"        t_store_cycle
+run_test "store: the note on secrets is said once"      t_store_note_once
 run_test "valgrind: the store's commands clean"         t_store_valgrind
 run_test "store: thaw --tty PATH gives the job that terminal" t_store_tty_path
 run_test "store: names, ids and every refusal"          t_store_errors
