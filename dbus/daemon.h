@@ -71,6 +71,9 @@ void op_thaw(struct caller *c, GDBusMethodInvocation *inv);
  * notification's Resume button; INV NULL when nobody waits for a reply. */
 void thaw_job(const char *id, char **terminal, GDBusMethodInvocation *inv, const char *who);
 void emit_failed(const char *id, const char *op, const char *msg);
+/* Progress(operation, target, stage): a long operation under way, before
+ * the JobFrozen/JobThawed/JobFailed that ends it. */
+void emit_progress(const char *operation, const char *target, const char *stage);
 /* Whether a CLI failure is the operation's (signalled) or the caller's. */
 gboolean failure_is_operational(int status);
 

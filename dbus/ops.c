@@ -17,6 +17,12 @@ static void op_free(struct op *op)
 	g_free(op);
 }
 
+void emit_progress(const char *operation, const char *target, const char *stage)
+{
+	g_dbus_connection_emit_signal(jf_bus, NULL, JF_OBJ_PATH, JF_IFACE, "Progress",
+				      g_variant_new("(sss)", operation, target, stage), NULL);
+}
+
 void emit_failed(const char *id, const char *op, const char *msg)
 {
 	g_dbus_connection_emit_signal(jf_bus, NULL, JF_OBJ_PATH, JF_IFACE, "JobFailed",
@@ -142,6 +148,9 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 	op->inv = inv;
 	op->pid = pid;
 	jf_log("Freeze pid %u for %s (uid %u pid %u)", pid, c->sender, c->uid, c->pid);
+	char *target = g_strdup_printf("%u", pid);
+	emit_progress("freeze", target, "started");
+	g_free(target);
 	cli_run((const char *const *)args->pdata, frozen, op);
 	g_ptr_array_free(args, TRUE);
 }

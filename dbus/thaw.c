@@ -199,10 +199,12 @@ static void shown(struct cli_result *r, gpointer data)
 	g_variant_lookup(info, "command", "s", &t->command);
 	g_variant_unref(info);
 	if (had_tty) {
+		emit_progress("thaw", t->id, "opening a terminal");
 		in_terminal(t);
 	} else {
 		const char *const args[] = { "thaw", t->id, "--detach", NULL };
 		jf_log("thawing job %s for %s detached", t->id, t->who);
+		emit_progress("thaw", t->id, "started");
 		cli_run(args, detached, t);
 	}
 }

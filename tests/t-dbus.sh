@@ -315,6 +315,7 @@ t_dbus_freeze_thaw() {
 	[ -n "$id" ] || { fail "Freeze replied $(cat "$TDIR/call.out"), not a job ID"; return; }
 	wait_gone "$pid" 5 || { fail "pid $pid still runs after Freeze"; return; }
 	wait_in "$TDIR/monitor.out" "JobFrozen \('$id', \{.*'command': <'[^']*counter'>" 5 || return 1
+	wait_in "$TDIR/monitor.out" "Progress \('freeze', '$pid', 'started'\)" 1 || return 1
 	call List || return 1
 	grep -q "'id': <'$id'>" "$TDIR/call.out" && grep -q "'name': <'desk'>" "$TDIR/call.out" ||
 		{ diag "List: $(cat "$TDIR/call.out")"; fail "job $id (desk) is not in List"; return; }
@@ -323,6 +324,7 @@ t_dbus_freeze_thaw() {
 	[ -d "$dir" ] || { fail "job directory $dir is not on disk"; return; }
 	call Thaw desk "{}" || { fail "Thaw of job desk failed"; return; }
 	wait_in "$TDIR/monitor.out" "JobThawed \('desk',\)" 10 || return 1
+	wait_in "$TDIR/monitor.out" "Progress \('thaw', 'desk', 'started'\)" 1 || return 1
 	wait_output "$REF.out" "$TDIR/run/out.txt" 20 || { fail "the thawed job did not finish as the reference"; return; }
 	grep -q "froze pid $pid as job $id for :" "$TDIR/bus.log" ||
 		{ fail "the service did not log the freeze with its caller"; return; }
