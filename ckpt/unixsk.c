@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include "ckpt/dump.h"
 #include "ckpt/log.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/restore.h"
 #include "ckpt/sockdiag.h"
 #include "ckpt/util.h"
@@ -79,30 +80,15 @@ void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, u
 	snprintf(out, size, "(family %d)", ss->ss_family);
 }
 
-/* Closes the fds a peek at an SCM_RIGHTS message gave us; true if any. */
-static bool drop_passed_fds(struct msghdr *mh)
-{
-	bool any = false;
-
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int *fds = (int *)CMSG_DATA(cm);
-		size_t nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nr; i++)
-			close(fds[i]);
-		any = true;
-	}
-	return any;
-}
-
 /* Copies the receive queue of S (the job's fd FD) into NAME: each message
- * as a 32-bit length and its bytes. */
+ * as a 32-bit length and its bytes (and the fds in flight with it, when
+ * the length has QUEUED_WITH_FDS). */
 static int save_queue(struct dump_ctx *c, int s, const Fd *f, const char *name)
 {
 	int off0 = -1, zero = 0, out = -1, ret = -1;
 	socklen_t l = sizeof(off0);
-	char *buf = xmalloc(PEEK_MAX);
+	char *buf = xmalloc(PEEK_MAX), *fds = NULL, where[96];
+	size_t fds_len = 0;
 	uint64_t total = 0;
 
 	if (getsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off0, &l) < 0 ||
@@ -130,10 +116,12 @@ static int save_queue(struct dump_ctx *c, int s, const Fd *f, const char *name)
 				  c->pid, f->fd);
 			goto out;
 		}
-		if (drop_passed_fds(&mh) || (mh.msg_flags & MSG_CTRUNC)) {
-			pr_err("process %d: the unix socket of fd %d holds file descriptors in "
-			       "flight (SCM_RIGHTS) that it has not received yet: that cannot be "
-			       "frozen; try again once it has read them", c->pid, f->fd);
+		snprintf(where, sizeof(where), "the unix socket of fd %d of process %d", f->fd, c->pid);
+		if (passedfd_describe(&mh, &fds, &fds_len, where) < 0)
+			goto out;
+		if (mh.msg_flags & MSG_CTRUNC) {
+			pr_err("%s holds more file descriptors in flight with one message than "
+			       "jobfreeze can take (253)", where);
 			goto out;
 		}
 		if (mh.msg_flags & MSG_TRUNC) {
@@ -154,12 +142,15 @@ static int save_queue(struct dump_ctx *c, int s, const Fd *f, const char *name)
 			       "much to freeze", c->pid, SOCK_DATA_MAX, f->fd);
 			goto out;
 		}
-		len = n;
-		if (write_all(out, &len, sizeof(len)) < 0 || write_all(out, buf, n) < 0) {
+		len = n | (fds ? QUEUED_WITH_FDS : 0);
+		if (write_all(out, &len, sizeof(len)) < 0 || write_all(out, buf, n) < 0 ||
+		    (fds && write_all(out, fds, fds_len) < 0)) {
 			pr_perror("cannot write %s/%s", c->dir->path, name);
 			goto out;
 		}
-		c->stats->bytes_written += n + sizeof(len);
+		c->stats->bytes_written += n + sizeof(len) + fds_len;
+		free(fds);
+		fds = NULL;
 	}
 	if (fsync(out) < 0) {
 		pr_perror("cannot sync %s/%s", c->dir->path, name);
@@ -175,6 +166,7 @@ out:
 	}
 	if (out >= 0)
 		close(out);
+	free(fds);
 	free(buf);
 	return ret;
 }
@@ -383,9 +375,17 @@ static int refill(struct restore_ctx *r, uint64_t ino, int from)
 			goto bad;
 		memcpy(&len, buf + at, sizeof(len));
 		at += sizeof(len);
+		bool with_fds = len & QUEUED_WITH_FDS;
+		len &= ~QUEUED_WITH_FDS;
 		if (len > size - at)
 			goto bad;
-		if (send(from, buf + at, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+		if (with_fds) {
+			size_t used;
+			if (passedfd_send(from, buf + at, len, buf + at + len, size - at - len, &used,
+					  name) < 0)
+				goto out;
+			at += used;
+		} else if (send(from, buf + at, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
 			pr_perror("cannot queue %u bytes again in a unix socket of the job (%s)", len,
 				  name);
 			goto out;

@@ -5,8 +5,11 @@
 # a client and its forked server over stream, datagram and seqpacket
 # socketpairs, with messages waiting in both directions when frozen
 t_sockpair() { freeze_thaw sockpair 0 300 1500 "$WL/sockpair"; }
+# a file and /dev/null sent over a socketpair, frozen before they are received
+t_passfd() { freeze_thaw passfd 0 300 1800 "$WL/passfd"; }
 
 run_test "freeze/thaw socketpairs across fork, queued both ways" t_sockpair
+run_test "freeze/thaw files in flight in a unix socket (SCM_RIGHTS)" t_passfd
 
 # python asyncio: its event loop wakes itself through a socketpair
 t_asyncio() {
@@ -15,16 +18,18 @@ t_asyncio() {
 }
 run_test "freeze/thaw a python asyncio loop" t_asyncio
 
-# an fd in flight (sent with SCM_RIGHTS, not received yet) is refused
+# a pipe in flight (sent with SCM_RIGHTS, not received yet) is refused:
+# files and devices travel, pipes and sockets would need their other ends
 t_dump_inflight() {
-	refused_cpuloop "an fd in flight" "in flight" '
+	refused_cpuloop "a pipe in flight" "in flight .* on pipe:" '
 import os, socket, sys
 a, b = socket.socketpair()
-socket.send_fds(a, [b"x"], [1])
+r, w = os.pipe()
+socket.send_fds(a, [b"x"], [r])
 os.set_inheritable(a.fileno(), True)
 os.set_inheritable(b.fileno(), True)'
 }
-run_test "dump refuses a socket with an fd in flight" t_dump_inflight
+run_test "dump refuses a socket with a pipe in flight" t_dump_inflight
 
 # flock, POSIX and OFD locks held across the freeze: a checker process the
 # job forks every 100 ms sees them held, by the same pid, before and after
