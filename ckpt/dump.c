@@ -603,6 +603,7 @@ int ckpt_dump(const struct dump_opts *o)
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], false);
 		dump_ctx_free(ctx, n);
+		free(ctx);
 		free(pids);
 		ctx = NULL;
 		pids = NULL;

@@ -248,7 +248,9 @@ t_sh_completion() {
 	sh_keys t:0 Tab
 	sh_expect t:0 'scanner' "completion did not offer the job's name" 5 || return 1
 	sh_expect t:0 '(^|[[:space:]])2([[:space:]]|$)' "completion did not offer job id 2" 1 || return 1
+	# (a completion still running, slow under ASan, may eat one ^C)
 	sh_keys t:0 C-c
+	sh_wait t:0 '^[$%] $' 5 || { sh_keys t:0 C-c; sh_wait t:0 '^[$%] $' 5; }
 	sh_type t:0 "jobfreeze rm 1 2"
 	sh_expect t:0 '^removed 2' "rm" || return 1
 	sh_stop
