@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "ckpt/log.h"
@@ -344,4 +345,14 @@ int proc_stat_quiet(pid_t pid, struct proc_stat *s)
 	if (ret < 0)
 		errno = EINVAL;
 	return ret;
+}
+
+bool proc_runs_self(pid_t pid)
+{
+	struct stat self, st;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
+	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
 }

@@ -82,3 +82,7 @@ struct proc_fdinfo {
 /* Parses /proc/PID/fdinfo/FD; *raw gets the text itself (free it). */
 int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, char **raw);
 int proc_parse_fdinfo_text(char *text, struct proc_fdinfo *fi);
+
+/* Does PID run this very program (jobfreeze: a thaw's restoring command,
+ * its starter or its namespace's init)? */
+bool proc_runs_self(pid_t pid);

@@ -49,19 +49,6 @@ static int add_children(pid_t pid, pid_t **pids, size_t *n, size_t *cap)
 	return 0;
 }
 
-/* A process running jobfreeze itself: the restoring command of a thawed
- * job, or its namespace's starter and init. Freezing a thawed job again
- * takes the job under them, not them. */
-static bool is_freezer(pid_t pid)
-{
-	struct stat self, st;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
-	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
-}
-
 /* Drops jobfreeze's own processes from the list (PARENT[i]: the index of
  * pids[i]'s parent, i > 0), keeping the order. When the tree holds a
  * thawed job, that job is all that is kept: a shell that forked to wait
@@ -74,7 +61,7 @@ static void drop_freezers(pid_t *pids, const size_t *parent, size_t *n)
 
 	for (size_t i = 0; i < *n; i++) {
 		/* (this very process stays: the dump refuses a job it runs in) */
-		freezer[i] = pids[i] != getpid() && is_freezer(pids[i]);
+		freezer[i] = pids[i] != getpid() && proc_runs_self(pids[i]);
 		under[i] = i && (under[parent[i]] || freezer[parent[i]]);
 		thawed |= under[i] && !freezer[i];
 	}

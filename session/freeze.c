@@ -41,23 +41,13 @@ static char *cmdline_of(pid_t pid)
 	return text;
 }
 
-static bool same_exe_as_self(pid_t pid)
-{
-	struct stat self, st;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
-	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
-}
-
 /* Appends PID's command to *CMD, or, for a jobfreeze of a thawed job (its
  * restoring command, starter and init), the commands of the job under it. */
 static void add_command(pid_t pid, char **cmd, pid_t *first, int depth)
 {
 	char path[96], *kids, *save = NULL, *c, *joined;
 
-	if (!same_exe_as_self(pid) || depth > 3) {
+	if (!proc_runs_self(pid) || depth > 3) {
 		c = cmdline_of(pid);
 		joined = *cmd ? xasprintf("%s | %s", *cmd, c) : xstrdup(c);
 		free(*cmd);
@@ -209,7 +199,7 @@ static pid_t holder_of(pid_t pid)
 	 * other binaries than ours */
 	exe = link_of(ps.tracer, "exe");
 	base = strrchr(exe, '/');
-	ours = same_exe_as_self(ps.tracer) || (base && !strncmp(base + 1, "jobfreeze", 9));
+	ours = proc_runs_self(ps.tracer) || (base && !strncmp(base + 1, "jobfreeze", 9));
 	free(exe);
 	return ours ? ps.tracer : 0;
 }

@@ -342,3 +342,19 @@ st_store_clean() {
 		return 1
 	fi
 }
+
+# tmux_cat_job W H: a tmux server of the test user ($TDIR/tmux.sock, in
+# TM) whose session "t" (W x H) runs `cat -n`, a job on a terminal, which
+# has numbered the line 'line before'; its pid in CAT_PID.
+tmux_cat_job() {
+	local i
+	TM=(tmux -S "$TDIR/tmux.sock")
+	as_user "${TM[@]}" new-session -d -s t -x "$1" -y "$2" "exec cat -n" ||
+		{ fail "tmux did not start"; return 1; }
+	as_user "${TM[@]}" send-keys -t t:0 'line before' Enter
+	CAT_PID=$(as_user "${TM[@]}" display-message -p -t t:0 '#{pane_pid}')
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'line before' <(as_user "${TM[@]}" capture-pane -p -t t:0) && break
+		sleep 0.1
+	done
+}

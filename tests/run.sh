@@ -1079,17 +1079,10 @@ t_fifo() {
 # on from where it was, and end of input ends it with status 0.
 t_tty() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
-	local sock=$TDIR/tmux.sock tm pid i screen
-	tm=(tmux -S "$sock")
-	as_user "${tm[@]}" new-session -d -s t -x 100 -y 30 "exec cat -n" ||
-		{ fail "tmux did not start"; return; }
+	local i screen
+	tmux_cat_job 100 30 || return
+	local tm=("${TM[@]}") pid=$CAT_PID
 	as_user "${tm[@]}" new-window -d -t t "exec sleep 60"
-	as_user "${tm[@]}" send-keys -t t:0 'line before' Enter
-	pid=$(as_user "${tm[@]}" display-message -p -t t:0 '#{pane_pid}')
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'line before' <(as_user "${tm[@]}" capture-pane -p -t t:0) && break
-		sleep 0.1
-	done
 	dump_job "$pid" "$TDIR/img" || { as_user "${tm[@]}" kill-server; return 1; }
 	as_user "${tm[@]}" new-window -t t:5 \
 		"$JF restore -D $TDIR/img; echo RC=\$?; exec sleep 60"

@@ -116,16 +116,9 @@ t_store_refused() {
 # --new-pty it gets one, relayed to the thaw's input and output.
 t_store_no_tty() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
-	local tm=(tmux -S "$TDIR/tmux.sock") pid i
 	mkdir_user "$TDIR/run"
-	as_user "${tm[@]}" new-session -d -s t -x 80 -y 20 "exec cat -n" ||
-		{ fail "tmux did not start"; return; }
-	as_user "${tm[@]}" send-keys -t t:0 'line before' Enter
-	pid=$(as_user "${tm[@]}" display-message -p -t t:0 '#{pane_pid}')
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'line before' <(as_user "${tm[@]}" capture-pane -p -t t:0) && break
-		sleep 0.1
-	done
+	tmux_cat_job 80 20 || return
+	local tm=("${TM[@]}") pid=$CAT_PID
 	st_expect 0 '^frozen 1: cat -n ' "freeze of a job on a terminal" freeze "$pid" ||
 		{ as_user "${tm[@]}" kill-server; return; }
 	as_user "${tm[@]}" kill-server 2>/dev/null
@@ -154,16 +147,10 @@ t_store_no_tty() {
 # command that has none.
 t_store_tty_path() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
-	local tm=(tmux -S "$TDIR/tmux.sock") pid tty i screen
+	local tty screen
 	mkdir_user "$TDIR/run"
-	as_user "${tm[@]}" new-session -d -s t -x 80 -y 20 "exec cat -n" ||
-		{ fail "tmux did not start"; return; }
-	as_user "${tm[@]}" send-keys -t t:0 'line before' Enter
-	pid=$(as_user "${tm[@]}" display-message -p -t t:0 '#{pane_pid}')
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'line before' <(as_user "${tm[@]}" capture-pane -p -t t:0) && break
-		sleep 0.1
-	done
+	tmux_cat_job 80 20 || return
+	local tm=("${TM[@]}") pid=$CAT_PID
 	as_user "${tm[@]}" new-window -d -t t:1 "exec sleep 60"
 	tty=$(as_user "${tm[@]}" display-message -p -t t:1 '#{pane_tty}')
 	st_expect 0 '^frozen 1: cat -n ' "freeze of a job on a terminal" freeze "$pid" ||
