@@ -281,7 +281,7 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
-static int write_inventory(struct dump_ctx *ctx, size_t n)
+static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -354,6 +354,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n)
 	inv.xstate_size = ctx[0].img->threads[0]->xstate.len;
 	inv.uid = ctx[0].o->allow_other_user ? ctx[0].status.uid[1] : geteuid();
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
+	inv.n_pipes = pipes->n;
+	inv.pipes = pipes->p;
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 out:
 	free(boot_id);
@@ -533,7 +535,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
-static int write_images(struct dump_ctx *ctx, size_t n)
+static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -545,7 +547,7 @@ static int write_images(struct dump_ctx *ctx, size_t n)
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n) < 0)
+	if (write_inventory(ctx, n, pipes) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -568,6 +570,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct ckpt_stats dummy = { 0 };
 	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
 	struct image_dir dir = { .fd = -1 };
+	struct pipe_list pipes = { 0 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -623,9 +626,12 @@ int ckpt_dump(const struct dump_opts *o)
 			goto fail;
 	crash_point("dump-memory");
 	t = now_ns();
+	/* Queued data is copied once the whole job is known: through a read
+	 * end of the job when it has one, and not for a FIFO the world shares. */
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
-	    write_images(ctx, n) < 0 || give_images(ctx, n, &dir) < 0)
+	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
+	    write_images(ctx, n, &pipes) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -669,6 +675,7 @@ done:
 	guard_stop();
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
+	pipe_list_free(&pipes);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

@@ -2,6 +2,7 @@
  * (mem.c, vdso.c, signals.c, files.c) that fill the process image. */
 #pragma once
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/user.h>
 #include "ckpt/ckpt.h"
@@ -52,11 +53,28 @@ int files_dump(struct dump_ctx *c);
 /* Gives the same desc_id to fds of the job that share one open file
  * description (inherited across fork: one offset). */
 int files_share(struct dump_ctx *ctx, size_t n);
-/* pipe.c: records fd FD of the process as one end of pipe INO, and the
- * data buffered in the pipe (once per pipe), without taking it out */
+/* The data queued in the job's pipes and FIFOs, one record each, for the
+ * inventory. */
+struct pipe_list {
+	PipeData **p;
+	size_t n;
+};
+PipeData *pipe_list_add(struct pipe_list *l, uint64_t id, uint64_t fifo_dev);
+PipeData *pipe_list_find(const struct pipe_list *l, uint64_t id, uint64_t fifo_dev);
+void pipe_list_free(struct pipe_list *l);
+/* pipe.c: records fd FD of the process as one end of pipe INO */
 int pipe_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 /* refuses pipes whose other end some process outside the job holds */
 int pipes_check_outside(struct dump_ctx *ctx, size_t n);
+/* once every process is read: copies the data queued in each pipe of the
+ * job (without taking it out) and records it in OUT */
+int pipes_dump_data(struct dump_ctx *ctx, size_t n, struct pipe_list *out);
+/* fifo.c: records fd FD of the process, which is the FIFO LINK (stat ST) */
+int fifo_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st, const char *link);
+/* once every process is read: a FIFO some process outside the job holds
+ * too keeps its data in the kernel (marked fifo_shared); the data of the
+ * others is copied and recorded in OUT */
+int fifos_dump_data(struct dump_ctx *ctx, size_t n, struct pipe_list *out);
 /* anonfd.c: the Fd kind of an anon inode link ("anon_inode:[eventfd]"), or
  * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
 int anonfd_kind(const char *link);

@@ -165,13 +165,8 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		f->file = fileid_make(link, &st);
 		return 0;
 	}
-	if (S_ISFIFO(st.st_mode)) {
-		/* A named pipe outlives the job: its data stays in the kernel as
-		 * long as the other side holds it open, and the path finds it. */
-		f->kind = FD__KIND__FIFO;
-		f->file = fileid_make(link, &st);
-		return 0;
-	}
+	if (S_ISFIFO(st.st_mode))
+		return fifo_dump(c, fd, f, &st, link);
 	if (!S_ISREG(st.st_mode)) {
 		pr_err("process %d: fd %d is %s (%s), which jobfreeze cannot freeze yet", c->pid, fd,
 		       S_ISFIFO(st.st_mode) ? "a named pipe" : S_ISSOCK(st.st_mode) ? "a socket" :
@@ -313,7 +308,7 @@ int files_check(struct restore_ctx *r)
 		bool inherited = false;
 		for (size_t k = 0; k < r->o->nr_inherit; k++)
 			inherited |= r->o->inherit[k].job_fd == f->fd;
-		if (inherited || !f->file || f->kind == FD__KIND__DELETED)
+		if (inherited || !f->file || f->kind == FD__KIND__DELETED || f->unlinked)
 			continue;
 		snprintf(what, sizeof(what), "file open as the job's fd %d,", f->fd);
 		/* A file the job only writes to (its output, a log) may have been
@@ -404,28 +399,6 @@ out:
 	return ret;
 }
 
-/* Opens a named pipe without waiting for the other side; a write end with
- * no reader left cannot be given back (the kernel has no such state). */
-static int fifo_open(const Fd *f)
-{
-	int fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == ENXIO)
-			pr_err("the job's fd %d wrote to the named pipe %s, which nobody reads now: "
-			       "start its reader first", f->fd, f->path);
-		else
-			pr_perror("cannot reopen the named pipe %s as the job's fd %d", f->path, f->fd);
-		return -1;
-	}
-	if (!(f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, f->flags & ~OPEN_ONLY_FLAGS & ~O_ACCMODE) < 0) {
-		pr_perror("cannot set the flags of the named pipe %s", f->path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int open_one(struct restore_ctx *r, const Fd *f)
 {
 	for (size_t k = 0; k < r->o->nr_inherit; k++)
@@ -448,7 +421,7 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 	case FD__KIND__DELETED:
 		return ghost_restore(r, f);
 	case FD__KIND__FIFO:
-		return fifo_open(f);
+		return fifo_open(r, f);
 	case FD__KIND__PIPE:
 		return pipe_open(r, f);
 	case FD__KIND__UNIX_SOCK:

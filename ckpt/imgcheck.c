@@ -29,6 +29,11 @@ int image_check_inventory(const Inventory *inv, const char *file)
 		pr_err("image file %s is damaged (process list)", file);
 		return -1;
 	}
+	/* pipedata.c checks each record against its data file */
+	if (inv->n_pipes > MAX_FDS) {
+		pr_err("image file %s is damaged (%zu pipes)", file, inv->n_pipes);
+		return -1;
+	}
 	/* Each parent is listed before its children (top processes have
 	 * none in the job); pids are unique. */
 	for (size_t i = 0; i < inv->n_procs; i++) {

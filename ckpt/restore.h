@@ -6,11 +6,16 @@
 #include "ckpt/image.h"
 #include "ckpt/inject.h"
 
-/* The pipes of the job, made once in init and shared by all its processes. */
+/* The pipes and FIFOs of the job, made once in init and shared by all its
+ * processes; each open file description of the job is opened again from
+ * them (pipe_reopen). */
 struct pipe_table {
 	struct job_pipe {
-		uint64_t id;
-		int end[2];       /* read end, write end (init's fds) */
+		uint64_t id;      /* a pipe's inode at dump time; a FIFO's st_ino */
+		uint64_t dev;     /* 0 for a pipe; a FIFO's st_dev */
+		int end[2];       /* init's own read and write ends; a FIFO: end[0]
+				   * open for both, end[1] -1 */
+		bool given[2];    /* a pipe's end[i] is one of the job's descriptions */
 	} *p;
 	size_t n;
 };
@@ -114,10 +119,18 @@ int epoll_share(struct restore_ctx *procs, size_t n, size_t i);
 long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end);
 void shm_table_close(struct shm_table *t);
 
-/* pipe.c: an init fd on the end of the job's pipe F names (made, with its
- * buffered data, the first time it is asked for) */
+/* pipe.c: an init fd, a description of its own, on the end of the job's
+ * pipe F names (made, with its queued data, the first time it is asked for) */
 int pipe_open(struct restore_ctx *r, const Fd *f);
 void pipe_table_close(struct pipe_table *t);
+struct job_pipe *pipe_table_find(struct pipe_table *t, uint64_t id, uint64_t dev);
+struct job_pipe *pipe_table_add(struct pipe_table *t, uint64_t id, uint64_t dev, int fd0, int fd1);
+/* A new open file description on the pipe or FIFO behind ANY, with F's
+ * access mode and flags (WHAT names it in messages) */
+int pipe_reopen(int any, const Fd *f, const char *what);
+/* fifo.c: an init fd, a description of its own, on the FIFO F names (made
+ * again if unlinked, its queued data put back, the first time) */
+int fifo_open(struct restore_ctx *r, const Fd *f);
 
 /* unixsk.c: an init fd on the unix socket F names (made with its peer
  * and their queued data the first time either is asked for) */

@@ -21,6 +21,10 @@ static void parse_attrs(struct unix_diag_info *u, struct rtattr *a, int len)
 			if (n >= 4)
 				u->peer = *(uint32_t *)RTA_DATA(a);
 			break;
+		case UNIX_DIAG_RQLEN:
+			if (n >= sizeof(struct unix_diag_rqlen))
+				u->rqueue = ((struct unix_diag_rqlen *)RTA_DATA(a))->udiag_rqueue;
+			break;
 		case UNIX_DIAG_SHUTDOWN:
 			if (n >= 1)
 				u->shutdown = *(uint8_t *)RTA_DATA(a);
@@ -67,7 +71,7 @@ int unix_diag_get(uint64_t ino, struct unix_diag_info *u)
 	req.r.sdiag_family = AF_UNIX;
 	req.r.udiag_states = ~0U;
 	req.r.udiag_ino = ino;
-	req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+	req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN;
 	req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0U;
 	if (send(nl, &req, sizeof(req), 0) != sizeof(req) || (n = recv(nl, buf, sizeof(buf), 0)) < 0) {
 		pr_perror("cannot ask the kernel about unix socket %llu (sock_diag)",

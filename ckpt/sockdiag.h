@@ -8,6 +8,9 @@ struct unix_diag_info {
 	uint64_t ino, peer;           /* peer: 0 when not connected */
 	uint32_t type, state;         /* SOCK_*, TCP_* as unix sockets use them */
 	uint32_t shutdown;            /* RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2 */
+	uint32_t rqueue;              /* a listener: connections not accepted yet;
+				       * others: bytes queued (a datagram socket: of
+				       * its first message only) */
 	char name[112];               /* bound address, "@..." when abstract, "" if none */
 };
 

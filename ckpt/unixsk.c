@@ -12,7 +12,9 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "ckpt/dump.h"
@@ -83,6 +85,30 @@ void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, u
 /* Copies the receive queue of S (the job's fd FD) into NAME: each message
  * as a 32-bit length and its bytes (and the fds in flight with it, when
  * the length has QUEUED_WITH_FDS). */
+/* The copy must hold every byte the kernel says is queued (SIOCINQ: all
+ * of a stream's or seqpacket socket's queue; of a datagram socket only the
+ * first message, which the kernel cannot be asked to count). A short copy
+ * fails the dump instead of losing data. */
+static int check_copied(struct dump_ctx *c, int s, const Fd *f, uint64_t bytes)
+{
+	int inq = -1;
+
+	if (f->sock_type == SOCK_DGRAM)
+		return 0;
+	if (ioctl(s, SIOCINQ, &inq) < 0) {
+		pr_perror("process %d: cannot read how much waits in the unix socket of fd %d",
+			  c->pid, f->fd);
+		return -1;
+	}
+	if ((uint64_t)inq != bytes) {
+		pr_err("process %d: %d bytes wait in the unix socket of fd %d, and %llu could be "
+		       "copied: the job would lose the rest, so it is not frozen", c->pid, inq,
+		       f->fd, (unsigned long long)bytes);
+		return -1;
+	}
+	return 0;
+}
+
 static int save_queue(struct dump_ctx *c, int s, const Fd *f, const char *name)
 {
 	int off0 = -1, zero = 0, out = -1, ret = -1;
@@ -152,6 +178,8 @@ static int save_queue(struct dump_ctx *c, int s, const Fd *f, const char *name)
 		free(fds);
 		fds = NULL;
 	}
+	if (check_copied(c, s, f, total) < 0)
+		goto out;
 	if (fsync(out) < 0) {
 		pr_perror("cannot sync %s/%s", c->dir->path, name);
 		goto out;
