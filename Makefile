@@ -90,10 +90,12 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 
-# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed.
+# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; then
+# the pipe stress tests, STRESS_PIPE_RUNS times each.
 stress: all
 	bench/stress.sh $(O)
 	bench/stress.sh $(O) store
+	bench/stress-pipes.sh $(O)
 
 # Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
 # with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
@@ -163,7 +165,8 @@ help:
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed"
+	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed;"
+	@echo "                then the pipe stress tests 10 times each (STRESS_PIPE_RUNS)"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
 
