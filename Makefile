@@ -89,6 +89,7 @@ demo: all
 
 bench: all
 	bench/run.sh $(O)
+	bench/owners.sh $(O)
 
 # 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; then
 # the pipe stress tests, STRESS_PIPE_RUNS times each.

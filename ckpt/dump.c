@@ -19,6 +19,7 @@
 #include "ckpt/fileid.h"
 #include "ckpt/guard.h"
 #include "ckpt/log.h"
+#include "ckpt/owners.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
@@ -109,6 +110,16 @@ static int check_target(struct dump_ctx *c)
 		c->zombie = true;
 		c->exit_status = st.exit_code;
 		return 0;
+	}
+	/* A sandbox cannot be read back without privileges: it would come back
+	 * without it. The one filter a thaw gives is ours, and comes again. */
+	if (c->status.seccomp == 1 ||
+	    (c->status.seccomp == 2 && !owners_filter_is_ours(pid, c->status.seccomp_filters))) {
+		pr_err("process %d runs in a seccomp sandbox (%s): an ordinary user cannot read its "
+		       "rules back, and it would come back unprotected; run the job without the "
+		       "sandbox to freeze it", pid,
+		       c->status.seccomp == 1 ? "strict mode" : "a filter of its own");
+		return -1;
 	}
 	/* Seen before we stop it: once traced it shows as a tracing stop. */
 	c->was_stopped = c->status.state == 'T';

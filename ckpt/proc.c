@@ -256,6 +256,12 @@ int proc_parse_status_text(char *text, struct proc_status *s)
 				return -1;
 		} else if (!strcmp(line, "Kthread")) {
 			s->kthread = *v == '1';
+		} else if (!strcmp(line, "Seccomp")) {
+			if (parse_int(v, &s->seccomp) < 0)
+				return -1;
+		} else if (!strcmp(line, "Seccomp_filters")) {
+			if (parse_int(v, &s->seccomp_filters) < 0)
+				return -1;
 		}
 	}
 	return seen == 7 ? 0 : -1;

@@ -69,6 +69,8 @@ struct proc_status {
 	char  state;
 	bool  kthread;
 	pid_t tracer;         /* TracerPid: who ptraces it, 0 if nobody */
+	int   seccomp;        /* Seccomp: 0 none, 1 strict, 2 filters */
+	int   seccomp_filters;/* Seccomp_filters: how many */
 };
 int proc_parse_status(pid_t pid, struct proc_status *s);
 int proc_parse_status_text(char *text, struct proc_status *s);

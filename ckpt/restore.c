@@ -20,6 +20,7 @@
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
+#include "ckpt/owners.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
@@ -96,6 +97,8 @@ struct restore_job {
 	pid_t group;                      /* restore -d: the job's own process group */
 	struct pgrp_plan *plan;           /* per process: its group and session */
 	int sock[2];                      /* init's end, the job's end */
+	int owners_server;                /* owners.c: the stat server, or -1 */
+	int owners_ctl[2];                /* init's end, the top processes' end */
 };
 
 static int load_process(struct restore_job *j, struct restore_ctx *r, const ProcEntry *pe)
@@ -423,6 +426,10 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 		pr_perror("cannot give the detached job a process group");
 		_exit(127);
 	}
+	/* While it still has every capability in the user namespace; its
+	 * children inherit the filter. Without it, owners show as 65534. */
+	if (j->owners_ctl[1] >= 0 && owners_filter_install(j->owners_ctl[1]) < 0)
+		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
 	if (files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
 	if (chdir(r->img->cwd) < 0) {
@@ -580,12 +587,48 @@ static int release_job(struct restore_job *j)
 	return 0;
 }
 
+/* What init's waiting needs: the job's status goes to the restoring side. */
+struct init_wait {
+	struct restore_job *j;
+	int status_fd;
+	pid_t status_pid;
+	int job_status;
+};
+
+/* Job control: the job's stops and continues are told to the restoring
+ * process, which stops and continues with it, so that the shell that
+ * waits for it sees what the job does. Collects what has changed; 1 once
+ * no child is left. */
+static int wait_children(void *arg)
+{
+	struct init_wait *w = arg;
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			return 1;
+		if (pid == 0)
+			return 0;
+		if (pid != w->status_pid)
+			continue;
+		if (WIFSTOPPED(status))
+			report(w->status_fd, MSG_STOPPED, WSTOPSIG(status), w->j->stats);
+		else if (WIFCONTINUED(status))
+			report(w->status_fd, MSG_CONTINUED, 0, w->j->stats);
+		else
+			w->job_status = status;
+	}
+}
+
 /* PID 1 of the job's pid namespace. Never returns. */
 static void restore_init(struct restore_job *j, int status_fd)
 {
 	pid_t status_pid = j->inv->has_status_pid ? j->inv->status_pid : j->inv->root_pid;
-	int status, job_status = 0;
-	pid_t pid;
+	int status;
 
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -596,6 +639,11 @@ static void restore_init(struct restore_job *j, int status_fd)
 		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
 			goto fail;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
+		pr_perror("socketpair");
+		goto fail;
+	}
+	if (j->owners_server >= 0 &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, j->owners_ctl) < 0) {
 		pr_perror("socketpair");
 		goto fail;
 	}
@@ -611,6 +659,8 @@ static void restore_init(struct restore_job *j, int status_fd)
 			close(j->procs[i].fd_src[k]);
 	close(j->sock[0]);
 	close(j->sock[1]);
+	if (j->owners_ctl[1] >= 0)
+		close(j->owners_ctl[1]);
 	pipe_table_close(&j->pipes);
 	sock_table_close(&j->socks);
 	shm_table_close(&j->shm);
@@ -628,30 +678,13 @@ static void restore_init(struct restore_job *j, int status_fd)
 		goto fail_kill;
 	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	for (int fd = 0; fd < 1024; fd++)
-		if (fd != status_fd)
+		if (fd != status_fd && fd != j->owners_ctl[0] && fd != j->owners_server)
 			close(fd);
 	log_set_fd(-1);
-	/* Job control: the job's stops and continues are told to the
-	 * restoring process, which stops and continues with it, so that the
-	 * shell that waits for it sees what the job does. */
-	for (;;) {
-		pid = waitpid(-1, &status, WUNTRACED | WCONTINUED);
-		if (pid < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pid != status_pid)
-			continue;
-		if (WIFSTOPPED(status))
-			report(status_fd, MSG_STOPPED, WSTOPSIG(status), j->stats);
-		else if (WIFCONTINUED(status))
-			report(status_fd, MSG_CONTINUED, 0, j->stats);
-		else
-			job_status = status;
-	}
-	report(status_fd, MSG_EXITED, job_status, j->stats);
-	_exit(exit_code(job_status));
+	struct init_wait w = { .j = j, .status_fd = status_fd, .status_pid = status_pid };
+	owners_serve(j->owners_ctl[0], j->owners_server, wait_children, &w);
+	report(status_fd, MSG_EXITED, w.job_status, j->stats);
+	_exit(exit_code(w.job_status));
 fail_kill:
 	for (size_t i = j->n; i-- > 0;)
 		if (j->procs[i].job > 0)
@@ -760,7 +793,8 @@ static int read_msg(int fd, struct status_msg *m)
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
-	struct restore_job j = { .o = o, .stats = o->stats ? o->stats : &dummy, .sock = { -1, -1 } };
+	struct restore_job j = { .o = o, .stats = o->stats ? o->stats : &dummy, .sock = { -1, -1 },
+				 .owners_server = -1, .owners_ctl = { -1, -1 } };
 	struct status_msg msg;
 	int pipefd[2] = { -1, -1 }, status, ret = -1;
 	int64_t t0 = now_ns();
@@ -775,6 +809,10 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_perror("pipe");
 		goto out;
 	}
+	/* Outside the namespaces, for the owners the job sees (owners.c);
+	 * JOBFREEZE_KERNEL_IDS=1 leaves them as the kernel shows them. */
+	if (!getenv("JOBFREEZE_KERNEL_IDS") && owners_server_start(&j.owners_server) < 0)
+		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
 	/* A starter process enters the new namespaces, so that this process
 	 * stays in the caller's (its terminal, its shell, sanitizers' ptrace). */
 	starter = fork();
@@ -830,6 +868,8 @@ out:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	if (j.owners_server >= 0)
+		close(j.owners_server);
 	for (size_t i = 0; i < j.n; i++) {
 		struct restore_ctx *r = &j.procs[i];
 		free(r->fd_src);

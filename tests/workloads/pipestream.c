@@ -10,9 +10,11 @@
  * in read(); both fast. The slow phases take time, not CPU: the run lasts
  * about as long on any machine.
  *
- *   pipestream gen|relay|check [-n RECORDS] [-p PIPE_BYTES] [-s SEED] [-z]
+ *   pipestream gen|relay|check [-n RECORDS] [-p PIPE_BYTES] [-s SEED] [-z] [-d US]
  *   -p  F_SETPIPE_SZ on the pipe this stage writes (gen, relay) or reads (check)
- *   -z  no slow phases (as fast as it goes) */
+ *   -z  no slow phases (as fast as it goes)
+ *   -d  relay: sleep US microseconds after each chunk (a slow copy of any
+ *       stream, e.g. tar's, sized by time) */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -45,6 +47,7 @@ static uint32_t rnd(uint64_t *s)
 }
 
 static int fast;
+static long relay_delay_us;
 
 static int phase_of(uint64_t record)
 {
@@ -117,6 +120,11 @@ static void relay(uint64_t seed)
 			return;
 		write_full(buf, n);
 		bytes += n;
+		if (relay_delay_us) {
+			struct timespec t = { relay_delay_us / 1000000, relay_delay_us % 1000000 * 1000 };
+			while (nanosleep(&t, &t) < 0 && errno == EINTR)
+				;
+		}
 	}
 }
 
@@ -177,16 +185,17 @@ int main(int argc, char **argv)
 	int opt;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: pipestream gen|relay|check [-n RECORDS] [-p BYTES] [-s SEED] [-z]\n");
+		fprintf(stderr, "usage: pipestream gen|relay|check [-n RECORDS] [-p BYTES] [-s SEED] [-z] [-d US]\n");
 		return 2;
 	}
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:p:s:z")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:s:zd:")) != -1) {
 		switch (opt) {
 		case 'n': records = strtoull(optarg, NULL, 0); break;
 		case 'p': pipe_bytes = strtol(optarg, NULL, 0); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'z': fast = 1; break;
+		case 'd': relay_delay_us = strtol(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
