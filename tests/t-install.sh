@@ -35,3 +35,58 @@ jf_commands() {
 }
 
 run_test "install: --help is the overview, COMMAND --help the command's" t_install_help
+
+# Under kernel.yama.ptrace_scope=1 (Ubuntu's and Arch's default): a job
+# the user's shell started cannot be frozen, and the error and `check`
+# give the user their options; a job jobfreeze thawed can be frozen again
+# (its user namespace is the user's, in which they have CAP_SYS_PTRACE).
+# As root, with Yama in the kernel, the scope is set to 1 for the test
+# and put back as it was.
+YAMA=/proc/sys/kernel/yama/ptrace_scope
+t_install_yama() {
+	[ -e "$YAMA" ] || { skip "this kernel has no Yama ($YAMA)"; return; }
+	[ -n "$TEST_USER" ] || { skip "needs root, to set kernel.yama.ptrace_scope"; return; }
+	local old rc
+	old=$(cat "$YAMA")
+	[ "$old" != 3 ] || { skip "kernel.yama.ptrace_scope is 3, which cannot be lowered"; return; }
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
+	dump_job "$JOB_PID" "$TDIR/img1" || return 1
+	wait_gone "$JOB_PID" 5 || { fail "job still there after the dump"; return; }
+	echo 1 >"$YAMA" || { fail "cannot set kernel.yama.ptrace_scope to 1"; return; }
+	yama_scope_1
+	rc=$?
+	echo "$old" >"$YAMA" || { fail "cannot put kernel.yama.ptrace_scope back to $old"; return; }
+	return $rc
+}
+
+yama_scope_1() {
+	local thawed other
+	# a job thawed by jobfreeze is frozen again by a jobfreeze that is not
+	# its ancestor
+	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "restore under scope 1 exited $JF_STATUS"; return; }
+	thawed=$(cat "$TDIR/pid")
+	BG_PIDS+=("$thawed")
+	dump_job "$thawed" "$TDIR/img2" || { fail "a thawed job could not be frozen again under scope 1"; return; }
+	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return; }
+	# a job of the shell cannot, and the error says what to do
+	mkdir_user "$TDIR/other"
+	start_job "$TDIR/other" "$TDIR/other/out.txt" "$TDIR/other/err.txt" "$WL/counter" 0 ||
+		{ fail "the second job did not start"; return; }
+	other=$JOB_PID
+	jf "$TDIR" "$TDIR/d.out" "$TDIR/d.err" 30 dump -t "$other" -D "$TDIR/img3"
+	if [ "$JF_STATUS" = 0 ] || ! grep -q 'sudo sysctl kernel.yama.ptrace_scope=0' "$TDIR/d.err" ||
+	   ! grep -q '/etc/sysctl.d/' "$TDIR/d.err"; then
+		diag_file "dump stderr" "$TDIR/d.err"
+		fail "dump of a job not ours to trace exited $JF_STATUS without the options"
+		return
+	fi
+	running "$other" || { fail "the refused job is not running any more"; return; }
+	jf "$TDIR" "$TDIR/c.out" "$TDIR/c.err" 30 check
+	grep -q 'kernel.yama.ptrace_scope is 1' "$TDIR/c.out" ||
+		{ diag_file "check" "$TDIR/c.out"; fail "check does not explain scope 1"; return; }
+	REFST=$(cat "$REF.status") thaw_compare "$TDIR/img2" ||
+		fail "the job frozen twice differs from the uninterrupted run"
+}
+
+run_test "install: ptrace_scope 1: thawed jobs freeze again, the others say what to do" t_install_yama
