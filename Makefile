@@ -168,3 +168,4 @@ help:
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
 
 include dbus/dbus.mk
+include man/man.mk

@@ -36,6 +36,84 @@ jf_commands() {
 
 run_test "install: --help is the overview, COMMAND --help the command's" t_install_help
 
+# help_opts: the options a --help text (stdin) names, one a line: those of
+# its usage lines and the first column of its option lines
+help_opts() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		usage:*|"       jobfreeze "*) printf '%s\n' "$line" ;;
+		" "*-*)
+			line=${line#"${line%%[! ]*}"}
+			[ "${line:0:1}" = - ] && printf '%s\n' "${line%%  *}" ;;
+		esac
+	done | grep -oE '(^|[] [(|,])--?[A-Za-z][A-Za-z0-9-]*' | sed 's/^[] [(|,]//' | sort -u
+}
+
+# man_opts FILE SECTION: the options a man page source defines (its lines
+# starting "*-x*") in the section of command SECTION ("## jobfreeze
+# SECTION ...") or in "# OPTIONS" for SECTION=OPTIONS
+man_opts() {
+	awk -v want="$2" '
+		/^# /  { cur = ($0 == "# OPTIONS") ? "OPTIONS" : ""; next }
+		/^## / { cur = ($2 == "jobfreeze") ? $3 : ""; next }
+		cur == want && /^\*-/ { print }' "$1" |
+		grep -oE '\*--?[A-Za-z][A-Za-z0-9-]*' | tr -d '*' | sort -u
+}
+
+# same_opts WHAT HELPFILE MANFILE SECTION: the two name the same options
+same_opts() {
+	local d
+	d=$(comm -3 <(help_opts <"$2") <(man_opts "$3" "$4"))
+	[ -z "$d" ] && return 0
+	diag "$1: options only in --help (left) or only in ${3##*/} (right):"
+	diag "$d"
+	return 1
+}
+
+# Every option each --help lists is in the man page, in the section of
+# its command, and the reverse; every command has its section.
+t_install_man_opts() {
+	local man=$HERE/../man rc=0 c cmds
+	cmds=$(jf_commands)
+	[ -n "$cmds" ] || { fail "no commands in jobfreeze --help"; return; }
+	"$JF" --help >"$TDIR/help" 2>&1
+	same_opts "jobfreeze --help" "$TDIR/help" "$man/jobfreeze.1.scd" OPTIONS || rc=1
+	for c in $cmds; do
+		grep -q "^## jobfreeze $c\\b" "$man/jobfreeze.1.scd" || { diag "no section for $c"; rc=1; }
+		"$JF" "$c" --help >"$TDIR/help" 2>&1
+		same_opts "jobfreeze $c --help" "$TDIR/help" "$man/jobfreeze.1.scd" "$c" || rc=1
+	done
+	for c in $(sed -n 's/^## jobfreeze \([a-z]*\).*/\1/p' "$man/jobfreeze.1.scd" | sort -u); do
+		grep -qx "$c" <<<"$cmds" || { diag "the man page has a section for '$c', --help no command"; rc=1; }
+	done
+	ln -s "$JF" "$TDIR/jobthaw"
+	"$TDIR/jobthaw" --help >"$TDIR/help" 2>&1
+	same_opts "jobthaw --help" "$TDIR/help" "$man/jobfreeze.1.scd" thaw || rc=1
+	if [ -x "$BUILD/jobfreeze-daemon" ]; then
+		"$BUILD/jobfreeze-daemon" --help >"$TDIR/help" 2>&1
+		same_opts "jobfreeze-daemon --help" "$TDIR/help" "$man/jobfreeze-daemon.1.scd" OPTIONS || rc=1
+	fi
+	[ $rc = 0 ] || fail "the man pages and --help disagree"
+}
+
+# The built pages render without a warning from man/groff (as lintian
+# checks them).
+t_install_man_render() {
+	local f n=0
+	command -v man >/dev/null || { skip "man is not installed"; return; }
+	for f in "$BUILD"/man/*.[0-9]; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>"$TDIR/warn" >/dev/null
+		[ -s "$TDIR/warn" ] && { diag_file "${f##*/}" "$TDIR/warn"; fail "man warns about ${f##*/}"; return; }
+	done
+	[ $n -ge 2 ] || fail "no man pages in $BUILD/man: run make"
+}
+
+run_test "install: the man pages name every option of every --help, and only those" t_install_man_opts
+run_test "install: the man pages render without warnings" t_install_man_render
+
 # Under kernel.yama.ptrace_scope=1 (Ubuntu's and Arch's default): a job
 # the user's shell started cannot be frozen, and the error and `check`
 # give the user their options; a job jobfreeze thawed can be frozen again
