@@ -169,3 +169,4 @@ help:
 
 include dbus/dbus.mk
 include man/man.mk
+include apparmor/apparmor.mk

@@ -114,6 +114,46 @@ t_install_man_render() {
 run_test "install: the man pages name every option of every --help, and only those" t_install_man_opts
 run_test "install: the man pages render without warnings" t_install_man_render
 
+# The AppArmor profile: make install names it for its path and makes it
+# attach there; apparmor_parser -Q (package apparmor) accepts it. Debian
+# 12's parser (3.0) knows no 'userns' rule, which only AppArmor 4 (Ubuntu
+# 24.04) restricts: there the rest of the profile is checked, the whole
+# must be refused, and apparmor/setup.sh must disable it rather than let
+# the boot-time load of the profiles fail on it. JF_APPARMOR_PARSER and
+# JF_APPARMOR_BASE (its --base: abi/ and tunables/) name another parser,
+# e.g. one of AppArmor 4 built from its source.
+t_install_apparmor() {
+	local parser=${JF_APPARMOR_PARSER:-$(command -v apparmor_parser || echo /sbin/apparmor_parser)}
+	local base=${JF_APPARMOR_BASE:-/etc/apparmor.d} inst=$TDIR/inst p f ver prefix name exe
+	for p in /usr:jobfreeze:/usr/bin/jobfreeze /opt/jf:opt.jf.bin.jobfreeze:/opt/jf/bin/jobfreeze; do
+		IFS=: read -r prefix name exe <<<"$p"
+		make -s -C "$HERE/.." O="$BUILD" DESTDIR="$inst" PREFIX="$prefix" AA_INSTALL=yes \
+			install-apparmor >"$TDIR/make.out" 2>&1 ||
+			{ diag_file make "$TDIR/make.out"; fail "make install-apparmor PREFIX=$prefix failed"; return; }
+		f=$inst/etc/apparmor.d/$name
+		[ -f "$f" ] || { fail "PREFIX=$prefix: no profile $f"; return; }
+		grep -Eq "^profile $name $exe flags=\(unconfined\) \{$" "$f" && grep -q '^  userns,$' "$f" ||
+			{ diag_file profile "$f" 30; fail "the profile of PREFIX=$prefix is not for $exe"; return; }
+	done
+	[ -x "$parser" ] || { skip "apparmor_parser is not installed (package apparmor)"; return; }
+	f=$inst/etc/apparmor.d/jobfreeze
+	ver=$("$parser" --version | sed -n '1s/.*version \([0-9]*\).*/\1/p')
+	if [ "${ver:-0}" -ge 4 ]; then
+		"$parser" -Q -K --base "$base" "$f" >"$TDIR/aa.out" 2>&1 ||
+			{ diag_file apparmor_parser "$TDIR/aa.out"; fail "apparmor_parser $ver refuses the profile"; return; }
+		return 0
+	fi
+	sed -e 's|^abi <abi/4.0>,|abi <abi/3.0>,|' -e '/^  userns,$/d' "$f" >"$TDIR/aa3"
+	"$parser" -Q -K --base "$base" "$TDIR/aa3" >"$TDIR/aa.out" 2>&1 ||
+		{ diag_file apparmor_parser "$TDIR/aa.out"; fail "apparmor_parser $ver refuses the profile without its userns rule"; return; }
+	# what the package and make install do with it here: disable it
+	mkdir -p "$TDIR/etc"
+	cp "$f" "$TDIR/etc/jobfreeze"
+	"$HERE/../apparmor/setup.sh" "$TDIR/etc/jobfreeze" >"$TDIR/setup.out" 2>&1
+	[ "$(readlink "$TDIR/etc/disable/jobfreeze")" = ../jobfreeze ] ||
+		{ diag_file setup.sh "$TDIR/setup.out"; fail "setup.sh did not disable a profile this AppArmor $ver cannot read"; }
+}
+
 # Under kernel.yama.ptrace_scope=1 (Ubuntu's and Arch's default): a job
 # the user's shell started cannot be frozen, and the error and `check`
 # give the user their options; a job jobfreeze thawed can be frozen again
@@ -167,4 +207,5 @@ yama_scope_1() {
 		fail "the job frozen twice differs from the uninterrupted run"
 }
 
+run_test "install: the AppArmor profile" t_install_apparmor
 run_test "install: ptrace_scope 1: thawed jobs freeze again, the others say what to do" t_install_yama
