@@ -12,11 +12,14 @@ MAN_SED  := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' 
 # the version is the one the binary prints
 JF_VERSION := $(shell sed -n 's/^\#define JOBFREEZE_VERSION "\(.*\)"/\1/p' cli/cli.h)
 
-all: $(MANS)
+# A build without scdoc goes on without the pages; installing needs them.
+SCDOC    := $(shell command -v scdoc)
+all: $(if $(SCDOC),$(MANS))
 
 $(O)/man/%: man/%.scd cli/cli.h
+	@[ -n "$(SCDOC)" ] || { echo "the man pages need scdoc: apt-get install scdoc" >&2; exit 1; }
 	@mkdir -p $(dir $@)
-	sed 's|@VERSION@|$(JF_VERSION)|g' $< | scdoc >$@.tmp
+	sed 's|@VERSION@|$(JF_VERSION)|g' $< | $(SCDOC) >$@.tmp
 	mv $@.tmp $@
 
 # jobthaw(1) is jobfreeze(1), jobfreeze-pick(1) jobfreeze-daemon(1): links.

@@ -108,7 +108,10 @@ t_install_man_render() {
 		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>"$TDIR/warn" >/dev/null
 		[ -s "$TDIR/warn" ] && { diag_file "${f##*/}" "$TDIR/warn"; fail "man warns about ${f##*/}"; return; }
 	done
-	[ $n -ge 2 ] || fail "no man pages in $BUILD/man: run make"
+	if [ $n -lt 2 ]; then
+		command -v scdoc >/dev/null || { skip "scdoc is not installed: no man pages were built"; return; }
+		fail "no man pages in $BUILD/man: run make"
+	fi
 }
 
 run_test "install: the man pages name every option of every --help, and only those" t_install_man_opts
