@@ -12,7 +12,7 @@ SAN     ?=
 
 OPTFLAGS ?= -O2 -g
 # User CFLAGS/LDFLAGS add to ours instead of replacing them.
-ALL_CFLAGS = $(OPTFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+ALL_CFLAGS = $(OPTFLAGS) $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -Wshadow -Wformat=2 -D_GNU_SOURCE -I. -I$(O) $(SAN) \
            $(shell pkg-config --cflags $(PKGS))
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
@@ -35,7 +35,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNITS        := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest stress
+.PHONY: all check asan install uninstall clean help bench workloads demo fuzz fuzz-build crashtest stress deb-check
 all: $(O)/jobfreeze workloads $(UNITS)
 
 $(O)/jobfreeze: $(OBJS)
@@ -90,6 +90,11 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 	bench/owners.sh $(O)
+
+# As root: builds the Debian package (debian/), runs lintian, installs it,
+# runs the demo with /usr/bin/jobfreeze and purges it (tests/deb-check.sh).
+deb-check:
+	tests/deb-check.sh
 
 # 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; then
 # the pipe stress tests, STRESS_PIPE_RUNS times each.
@@ -169,6 +174,10 @@ help:
 	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed;"
 	@echo "                then the pipe stress tests 10 times each (STRESS_PIPE_RUNS)"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
-	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
+	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured), with the man pages"
+	@echo "                and, where /etc/apparmor.d exists, the AppArmor profile"
+	@echo "make deb-check  as root: build, lintian, install, demo and purge the Debian package"
 
 include dbus/dbus.mk
+include man/man.mk
+include apparmor/apparmor.mk

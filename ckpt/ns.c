@@ -5,12 +5,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <linux/sched.h>
 #include "ckpt/clock.h"
+#include "ckpt/hardening.h"
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
 #include "ckpt/util.h"
@@ -32,6 +35,22 @@ static int write_proc_self(const char *file, const char *text)
 	return 0;
 }
 
+/* After an EPERM in making the namespaces: when AppArmor's restriction of
+ * user namespaces is why, says so and what to do, and returns true. */
+static bool explain_apparmor(const char *what)
+{
+	char *label = hardening_aa_label();
+	char *advice = hardening_aa_advice(hardening_aa_userns(), label);
+
+	bool explained = advice != NULL;
+
+	if (explained)
+		pr_err("%s: %s", what, advice);
+	free(advice);
+	free(label);
+	return explained;
+}
+
 int ns_enter_user(void)
 {
 	uid_t uid = geteuid();
@@ -39,11 +58,13 @@ int ns_enter_user(void)
 	char map[64];
 
 	if (unshare(CLONE_NEWUSER) < 0) {
-		if (errno == EPERM || errno == ENOSPC)
-			pr_err("cannot create a user namespace (%s): this system restricts them for "
-			       "ordinary users; see 'jobfreeze check'", strerror(errno));
-		else
+		if (errno == EPERM || errno == ENOSPC) {
+			if (!explain_apparmor("cannot create a user namespace"))
+				pr_err("cannot create a user namespace (%s): this system restricts "
+				       "them for ordinary users; see 'jobfreeze check'", strerror(errno));
+		} else {
 			pr_perror("cannot create a user namespace");
+		}
 		return -1;
 	}
 	snprintf(map, sizeof(map), "%u %u 1", uid, uid);
@@ -59,7 +80,11 @@ int ns_enter_user(void)
 int ns_unshare_job(int64_t mono, int64_t boot)
 {
 	if (unshare(CLONE_NEWPID | CLONE_NEWTIME) < 0) {
-		pr_perror("cannot create the pid and time namespaces for the job");
+		/* (AppArmor may let the user namespace be made, without the
+		 * capabilities in it that this needs) */
+		if (errno != EPERM || !explain_apparmor("cannot create the pid and time namespaces "
+							"for the job"))
+			pr_perror("cannot create the pid and time namespaces for the job");
 		return -1;
 	}
 	/* Only before the first process enters the time namespace. */

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include "ckpt/hardening.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
@@ -164,20 +165,17 @@ bool regs_apply_restart(struct user_regs_struct *r)
 bool ptrace_refusal_lasts(pid_t tid)
 {
 	struct proc_status st;
-	char *text;
-	int tracer = 0, scope = 0;
+	char *advice = NULL;
+	int tracer = 0, scope;
 
 	if (proc_parse_status(tid, &st) == 0)
 		tracer = st.tracer;
-	text = read_file("/proc/sys/kernel/yama/ptrace_scope", NULL);
-	if (text)
-		scope = atoi(text);
-	free(text);
+	scope = hardening_yama_scope();
 	if (tracer)
 		pr_err("cannot attach to process %d: it is traced already by process %d (a debugger "
 		       "or strace?); detach that first", tid, tracer);
-	else if (scope)
-		pr_err("cannot attach to process %d: kernel.yama.ptrace_scope is %d, which forbids "
-		       "tracing it (see 'jobfreeze check')", tid, scope);
-	return tracer || scope;
+	else if ((advice = hardening_yama_advice(scope)))
+		pr_err("cannot attach to process %d: %s", tid, advice);
+	free(advice);
+	return tracer || scope > 0;
 }

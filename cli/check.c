@@ -1,9 +1,12 @@
 /* check.c: `jobfreeze check`: prints, as text or JSON, which kernel features
- * a freeze and a thaw rely on and whether each works here (ckpt/features.c). */
+ * a freeze and a thaw rely on and whether each works here (ckpt/features.c),
+ * and the hardened system's settings that stop them (ckpt/hardening.c). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ckpt/features.h"
+#include "ckpt/hardening.h"
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 #include "cli/cli.h"
@@ -14,15 +17,47 @@ static void check_usage(FILE *f)
 		"usage: jobfreeze check [-q | --json] [-v[N]] [-o LOG]\n\n"
 		"Probes, with short-lived child processes, every kernel feature that\n"
 		"freezing and thawing rely on, and prints one line per feature: ok or\n"
-		"missing, what was seen, and what a missing feature costs.\n\n"
+		"missing, what was seen, and what a missing feature costs; then the\n"
+		"settings of hardened systems (kernel.yama.ptrace_scope, AppArmor's\n"
+		"kernel.apparmor_restrict_unprivileged_userns) and, when one stops a\n"
+		"freeze or a thaw, what to do about it.\n\n"
 		"  -q, --quiet   print only the verdict line\n"
 		"  -j, --json    print a JSON object: kernel, machine, freeze, thaw and\n"
 		"                features [{name, ok, required, needed_for, detail, cost}]\n"
-		"                (cost is what the feature's absence would cost)\n"
+		"                (cost is what the feature's absence would cost) and\n"
+		"                hardening {yama_ptrace_scope, apparmor_restrict_unprivileged_userns,\n"
+		"                apparmor_label, advice} (-1: the kernel has no such setting)\n"
 		"  -v[N]         more engine messages (0-4); -o LOG sends them to LOG\n"
 		"  -h, --help    this help\n\n"
 		"Exit status: 0 when both a freeze and a thaw can work here, 1 when a\n"
 		"required feature is missing, 2 on a usage error.\n");
+}
+
+/* The settings of a hardened system that stop a freeze or a thaw (Yama,
+ * AppArmor), read next to the probes: the probes say what fails, these
+ * say why and what the user can do. */
+struct hardening {
+	int yama_scope;		/* -1: no Yama */
+	int aa_userns;		/* -1: no such setting */
+	char *aa_label;		/* NULL: no AppArmor */
+	char *yama_advice;	/* NULL: nothing to say */
+	char *aa_advice;
+};
+
+static void hardening_read(struct hardening *h)
+{
+	h->yama_scope = hardening_yama_scope();
+	h->aa_userns = hardening_aa_userns();
+	h->aa_label = hardening_aa_label();
+	h->yama_advice = hardening_yama_advice(h->yama_scope);
+	h->aa_advice = hardening_aa_advice(h->aa_userns, h->aa_label);
+}
+
+static void hardening_free(struct hardening *h)
+{
+	free(h->aa_label);
+	free(h->yama_advice);
+	free(h->aa_advice);
 }
 
 static void verdict_part(FILE *f, const struct feature_report *rep, unsigned use,
@@ -42,16 +77,31 @@ static void verdict_part(FILE *f, const struct feature_report *rep, unsigned use
 	fputc(')', f);
 }
 
-static void print_verdict(FILE *f, const struct feature_report *rep)
+static void print_verdict(FILE *f, const struct feature_report *rep, const struct hardening *h)
 {
 	verdict_part(f, rep, FEATURE_FREEZE, "freeze", rep->freeze_ok);
+	/* the probes trace their own children, which Yama's scopes 1 and 2
+	 * leave alone: a shell's jobs are another matter */
+	if (rep->freeze_ok && (h->yama_scope == 1 || h->yama_scope == 2))
+		fprintf(f, " (as root, or of jobs jobfreeze thawed: kernel.yama.ptrace_scope=%d)",
+			h->yama_scope);
 	fputs("   ", f);
 	verdict_part(f, rep, FEATURE_THAW, "thaw", rep->thaw_ok);
 	fputc('\n', f);
 }
 
-static void print_text(FILE *f, const struct feature_report *rep)
+/* A sysctl's value for the report; "absent" when the kernel has none. */
+static const char *setting(int v, char buf[16])
 {
+	if (v < 0)
+		return "absent";
+	snprintf(buf, 16, "%d", v);
+	return buf;
+}
+
+static void print_text(FILE *f, const struct feature_report *rep, const struct hardening *h)
+{
+	char yama[16], aa[16];
 	int width = 0;
 
 	for (int i = 0; i < FEATURE_COUNT; i++) {
@@ -69,7 +119,16 @@ static void print_text(FILE *f, const struct feature_report *rep)
 			fprintf(f, "   (costs: %s)", r->cost);
 		fputc('\n', f);
 	}
-	print_verdict(f, rep);
+	fprintf(f, "  hardening: kernel.yama.ptrace_scope %s, kernel.apparmor_restrict_unprivileged_userns %s",
+		setting(h->yama_scope, yama), setting(h->aa_userns, aa));
+	if (h->aa_label)
+		fprintf(f, ", AppArmor label %s", h->aa_label);
+	fputc('\n', f);
+	if (h->yama_advice)
+		fprintf(f, "  %s\n", h->yama_advice);
+	if (h->aa_advice)
+		fprintf(f, "  %s\n", h->aa_advice);
+	print_verdict(f, rep, h);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -96,7 +155,7 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void print_json(FILE *f, const struct feature_report *rep)
+static void print_json(FILE *f, const struct feature_report *rep, const struct hardening *h)
 {
 	fputs("{\"kernel\":", f);
 	json_string(f, rep->kernel);
@@ -120,7 +179,18 @@ static void print_json(FILE *f, const struct feature_report *rep)
 		json_string(f, r->cost);
 		fputc('}', f);
 	}
-	fputs("\n]}\n", f);
+	fprintf(f, "\n],\"hardening\":{\"yama_ptrace_scope\":%d,\"apparmor_restrict_unprivileged_userns\":%d,"
+		"\"apparmor_label\":", h->yama_scope, h->aa_userns);
+	json_string(f, h->aa_label);
+	fputs(",\"advice\":[", f);
+	if (h->yama_advice)
+		json_string(f, h->yama_advice);
+	if (h->aa_advice) {
+		if (h->yama_advice)
+			fputc(',', f);
+		json_string(f, h->aa_advice);
+	}
+	fputs("]}}\n", f);
 }
 
 int cmd_check(int argc, char **argv)
@@ -132,6 +202,7 @@ int cmd_check(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct feature_report rep;
+	struct hardening h;
 	bool quiet = false, json = false;
 	int opt;
 
@@ -167,12 +238,14 @@ int cmd_check(int argc, char **argv)
 		cli_error("cannot probe the kernel features: %m");
 		return 1;
 	}
+	hardening_read(&h);
 	if (json)
-		print_json(stdout, &rep);
+		print_json(stdout, &rep, &h);
 	else if (quiet)
-		print_verdict(stdout, &rep);
+		print_verdict(stdout, &rep, &h);
 	else
-		print_text(stdout, &rep);
+		print_text(stdout, &rep, &h);
+	hardening_free(&h);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		cli_error("cannot write the report: %m");
 		return 1;

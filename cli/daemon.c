@@ -1,6 +1,7 @@
 /* daemon.c: `jobfreeze daemon` runs the D-Bus service, a separate program
  * (jobfreeze-daemon) so that this binary never links glib. */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,10 +15,13 @@ int cmd_daemon(int argc, char **argv)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	if (argc > 1) {
-		fprintf(stderr, "usage: jobfreeze daemon\n"
+		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+		fprintf(help ? stdout : stderr, "usage: jobfreeze daemon\n"
 			"Serves org.jobfreeze.JobFreeze1 on the session bus (normally started\n"
-			"on demand by D-Bus activation).\n");
-		return strcmp(argv[1], "--help") ? 2 : 0;
+			"on demand by D-Bus activation).\n\n"
+			"  -h, --help    this help\n");
+		return help ? 0 : 2;
 	}
 	if (n < 0) {
 		cli_error("cannot read /proc/self/exe to find jobfreeze-daemon: %m");

@@ -33,14 +33,36 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: jobfreeze [--version] [--help] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: jobfreeze [--version] [-h | --help] COMMAND [ARGS]\n\n"
 		   "ctrl+z to disk: freeze a running job to disk without root, thaw it later.\n\n"
 		   "  jobfreeze PID        freeze the job of PID into the job store\n"
 		   "  jobthaw [ID]         thaw it here as the foreground job\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nRun 'jobfreeze COMMAND --help' for the options of one command.\n");
+	fprintf(f, "\nRun 'jobfreeze COMMAND --help' (or 'jobfreeze help COMMAND') for the options\n"
+		   "of one command, 'man jobfreeze' for all of them.\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* `jobfreeze help COMMAND`: what `jobfreeze COMMAND --help` prints. */
+static int help_of(const char *name)
+{
+	const struct command *c = find_command(name);
+	char *argv[] = { (char *)name, "--help", NULL };
+
+	if (!c) {
+		cli_error("'%s' is not a jobfreeze command; see 'jobfreeze --help'", name);
+		return 2;
+	}
+	return c->fn(2, argv);
 }
 
 void cli_error(const char *fmt, ...)
@@ -112,11 +134,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* Bare `jobfreeze [options] PID...` freezes. */
-	if (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '%' ||
-	    (argv[1][0] == '-' && strcmp(argv[1], "--version")))
-		return cmd_freeze(argc, argv);
+	/* The overview, as `git --help` gives it; `help COMMAND` is that
+	 * command's own --help. Before the bare freeze below, which would
+	 * take --help as one of its options. */
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		if (argc > 2 && !strcmp(argv[1], "help"))
+			return help_of(argv[2]);
 		usage(stdout);
 		return 0;
 	}
@@ -124,9 +147,12 @@ int main(int argc, char **argv)
 		printf("jobfreeze %s\n", JOBFREEZE_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	/* Bare `jobfreeze [options] PID...` freezes. */
+	if (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '%' || argv[1][0] == '-')
+		return cmd_freeze(argc, argv);
+	const struct command *c = find_command(argv[1]);
+	if (c)
+		return c->fn(argc - 1, argv + 1);
 	cli_error("'%s' is not a jobfreeze command; see 'jobfreeze --help'", argv[1]);
 	return 2;
 }

@@ -47,10 +47,13 @@ install-desktop: $(O)/jobfreeze-daemon
 	$(DESKTOP_SED) desktop/jobfreeze.service.in >$(DESTDIR)$(USERUNITDIR)/jobfreeze.service
 	$(DESKTOP_SED) desktop/jobfreeze-frozen-jobs.desktop.in \
 		>$(DESTDIR)$(DATADIR)/applications/jobfreeze-frozen-jobs.desktop
+	install -d $(DESTDIR)$(DATADIR)/dbus-1/interfaces
+	install -m 0644 $(DBUS_XML) $(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.jobfreeze.JobFreeze1.xml
 
 uninstall: uninstall-desktop
 uninstall-desktop:
 	rm -f $(DESTDIR)$(LIBEXECDIR)/jobfreeze-daemon $(DESTDIR)$(BINDIR)/jobfreeze-pick \
 		$(DESTDIR)$(DATADIR)/dbus-1/services/org.jobfreeze.JobFreeze1.service \
 		$(DESTDIR)$(USERUNITDIR)/jobfreeze.service \
-		$(DESTDIR)$(DATADIR)/applications/jobfreeze-frozen-jobs.desktop
+		$(DESTDIR)$(DATADIR)/applications/jobfreeze-frozen-jobs.desktop \
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.jobfreeze.JobFreeze1.xml

@@ -2,6 +2,7 @@
  * the session bus, serves the interface of org.jobfreeze.JobFreeze1.xml
  * and exits after idle-timeout seconds without work. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "dbus/daemon.h"
@@ -160,10 +161,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: jobfreeze-daemon\n"
+		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+		fprintf(help ? stdout : stderr, "usage: jobfreeze-daemon [--print-interface | --check-interface]\n\n"
 			"Serves %s on the session bus; started by D-Bus activation or by\n"
-			"`jobfreeze daemon`. Settings: ~/.config/jobfreeze/config.\n", JF_BUS_NAME);
-		return 2;
+			"`jobfreeze daemon`. Settings: ~/.config/jobfreeze/config.\n\n"
+			"  --print-interface  print the D-Bus interface (introspection XML)\n"
+			"  --check-interface  check that every method of it has a handler\n"
+			"  -h, --help         this help\n", JF_BUS_NAME);
+		g_dbus_node_info_unref(node);
+		return help ? 0 : 2;
 	}
 	config_load();
 	notify_start();

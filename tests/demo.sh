@@ -3,7 +3,7 @@
 # disk, show the image, thaw it, watch it count on from where it was.
 set -u
 build=${1:-build}
-J=$build/jobfreeze
+J=${JOBFREEZE:-$build/jobfreeze}	# JOBFREEZE: an installed one (make deb-check)
 C=$build/tests/workloads/counter
 # A job holding a stray pipe from whoever started us would be refused.
 for fd in /proc/$$/fd/*; do
