@@ -69,8 +69,6 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
 /* refuses unix sockets connected to a socket outside the job */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
-/* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */
-int grab_fd(pid_t pid, int fd);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */

@@ -577,56 +577,6 @@ int files_install(struct restore_ctx *r, int keep, int keep_at)
 	return 0;
 }
 
-int fd_send(int sock, int fd)
-{
-	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, 0) != 1) {
-		pr_perror("cannot pass an fd to the new process");
-		return -1;
-	}
-	return 0;
-}
-
-long fd_recv(struct restore_ctx *r, int keep_at)
-{
-	/* Layout in the scratch area: msghdr, iovec, one data byte, cmsg. */
-	const size_t mh_off = 1024, iov_off = 1088, byte_off = 1104, cm_off = 1120;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	uint64_t base = r->in.scratch;
-	struct iovec iov = { (void *)(base + byte_off), 1 };
-	struct msghdr mh = { .msg_iov = (void *)(base + iov_off), .msg_iovlen = 1,
-			     .msg_control = (void *)(base + cm_off), .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	int fd;
-	long ret;
-
-	if (!scratch_put(r, mh_off, &mh, sizeof(mh)) || !scratch_put(r, iov_off, &iov, sizeof(iov)))
-		return -EFAULT;
-	/* not close-on-exec: the process execs its program after this;
-	 * files_finish sets the flag where the image has it */
-	ret = INJECT(&r->in, SYS_recvmsg, keep_at, base + mh_off, 0);
-	if (ret != 1)
-		return ret < 0 ? ret : -EIO;
-	if (remote_read(r->job, base + cm_off, cbuf, sizeof(cbuf)) < 0)
-		return -EFAULT;
-	mh.msg_control = cbuf;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EIO;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 int files_receive(struct restore_ctx *r, int sock, int keep_at)
 {
 	long ret;
