@@ -82,11 +82,6 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
-/* tree.c: PID and its descendants, parents before children */
-int tree_collect(pid_t root, pid_t **pids, size_t *n);
-/* The processes of process group PGID whose parent is outside it, in the
- * order they started, each followed by its descendants */
-int pgid_collect(pid_t pgid, pid_t **pids, size_t *n);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);
