@@ -36,7 +36,7 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 {
 	char src[64], name[64];
 	int in, out, ret = -1;
-	char buf[1 << 16];
+	uint64_t copied = 0;
 
 	if ((uint64_t)st->st_size > GHOST_MAX) {
 		pr_err("process %d: fd %d is a deleted file of %lld bytes, more than the %llu "
@@ -53,25 +53,11 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 	out = image_create_raw(c->dir, name);
 	if (out < 0)
 		goto out;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0) {
-			pr_perror("cannot read deleted file behind fd %d of process %d", fd, c->pid);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (write_all(out, buf, n) < 0) {
-			pr_perror("cannot write %s/%s", c->dir->path, name);
-			goto out;
-		}
-		c->stats->bytes_written += n;
-	}
-	if (fsync(out) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir->path, name);
-		goto out;
-	}
-	ret = 0;
+	ret = copy_fd(in, out, &copied) < 0 || fsync(out) < 0 ? -1 : 0;
+	c->stats->bytes_written += copied;
+	if (ret < 0)
+		pr_perror("cannot copy the deleted file behind fd %d of process %d to %s/%s", fd,
+			  c->pid, c->dir->path, name);
 out:
 	close(in);
 	if (out >= 0)
@@ -337,7 +323,6 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 	char *dir = dirname(dirc), *base = basename(basec), *path = NULL;
 	int in = -1, out = -1, job, ret = -1;
 	uint64_t size;
-	char buf[1 << 16];
 
 	snprintf(name, sizeof(name), "ghost-%d-%d.img", r->img->pid, f->fd);
 	in = image_open_raw(r->dir, name, &size);
@@ -364,18 +349,10 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 		goto out;
 	}
 	unlink(path);
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0) {
-			pr_perror("cannot read %s/%s", r->dir->path, name);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (write_all(out, buf, n) < 0) {
-			pr_perror("cannot write the recreated deleted file %s", f->path);
-			goto out;
-		}
+	if (copy_fd(in, out, NULL) < 0) {
+		pr_perror("cannot fill the recreated deleted file %s from %s/%s", f->path,
+			  r->dir->path, name);
+		goto out;
 	}
 	/* The job's own open flags (O_WRONLY, O_APPEND...) on the same file. */
 	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);

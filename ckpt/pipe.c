@@ -54,7 +54,7 @@ static int save_pipe_data(struct dump_ctx *c, int fd, const char *name, uint32_t
 	out = image_create_raw(c->dir, name);
 	if (out < 0)
 		goto out;
-	if (write_all(out, buf, n) < 0 || fsync(out) < 0) {
+	if (write_synced(out, buf, n) < 0) {
 		pr_perror("cannot write %s/%s", c->dir->path, name);
 		goto out;
 	}
