@@ -1,5 +1,8 @@
-/* dump.h: the state of one dump, shared by the per-object files
- * (mem.c, vdso.c, signals.c, files.c) that fill the process image. */
+/* dump.h: the state of one dump, shared by the object files (mem.c,
+ * files.c, pipe.c, ...) that fill the process image, and their entry
+ * points, one section per file; dump.c calls them in order. A new object
+ * file gets its section here (ARCHITECTURE.md, "Adding a kind of file
+ * descriptor"). */
 #pragma once
 #include <stdbool.h>
 #include <sys/time.h>
@@ -36,6 +39,8 @@ struct dump_ctx {
 	struct image_dir *dir;            /* shared by every process of the job */
 	Process *img;
 };
+
+/* The object files, one kernel object each. */
 
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);

@@ -1,5 +1,8 @@
 /* restore.h: the state of one restore inside the namespace's init, shared
- * by the per-object files that rebuild the job. */
+ * by the object files that rebuild the job, and their entry points, one
+ * section per file; restore.c calls them in order, and they call only
+ * rctx.c back. A new object file gets its section here (ARCHITECTURE.md,
+ * "Adding a kind of file descriptor"). */
 #pragma once
 #include <stdbool.h>
 #include "ckpt/ckpt.h"

@@ -13,3 +13,23 @@ t_arch_deps() {
 }
 
 run_test "arch: no circles in ckpt/, layers call only leftwards" t_arch_deps
+
+# ARCHITECTURE.md names every engine file and every top folder: a new one
+# gets its line there
+t_arch_doc() {
+	local root=$HERE/.. f d missing=""
+	[ -f "$root/ARCHITECTURE.md" ] || { fail "ARCHITECTURE.md is missing"; return; }
+	for f in "$root"/ckpt/*.c; do
+		f=${f##*/}
+		grep -Eq "(^|[^a-z0-9_])${f//./\\.}" "$root/ARCHITECTURE.md" || missing+=" ckpt/$f"
+	done
+	for d in "$root"/*/; do
+		d=${d%/}
+		d=${d##*/}
+		case $d in build*) continue ;; esac
+		grep -Fq "\`$d/\`" "$root/ARCHITECTURE.md" || missing+=" $d/"
+	done
+	[ -z "$missing" ] || fail "ARCHITECTURE.md does not say what these are:$missing"
+}
+
+run_test "arch: ARCHITECTURE.md names every engine file and folder" t_arch_doc
