@@ -25,7 +25,7 @@ CKPT_SRC  := $(wildcard ckpt/*.c)
 TTY_SRC   := $(wildcard tty/*.c)
 SESSION_SRC := $(wildcard session/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
-SCRIPTS   := shell/jobfreeze.bash shell/jobfreeze.zsh completions/jobfreeze.bash completions/_jobfreeze
+SCRIPTS   := shell/common.sh shell/jobfreeze.bash shell/jobfreeze.zsh completions/jobfreeze.bash completions/_jobfreeze
 OBJS      := $(patsubst %.c,$(O)/%.o,$(CKPT_SRC) $(TTY_SRC) $(SESSION_SRC) $(CLI_SRC)) $(PROTO_C:.c=.o) \
              $(O)/shell/scripts.o
 
@@ -53,7 +53,8 @@ $(O)/ckpt/images/%.pb-c.o: $(O)/ckpt/images/%.pb-c.c
 $(O)/shell/scripts.c $(O)/shell/scripts.h: $(SCRIPTS) shell/embed.sh
 	@mkdir -p $(O)/shell
 	shell/embed.sh $(O)/shell/scripts.c $(O)/shell/scripts.h \
-		script_jobfreeze_bash=shell/jobfreeze.bash script_jobfreeze_zsh=shell/jobfreeze.zsh \
+		script_common=shell/common.sh script_jobfreeze_bash=shell/jobfreeze.bash \
+		script_jobfreeze_zsh=shell/jobfreeze.zsh \
 		script_completion_bash=completions/jobfreeze.bash script_completion_zsh=completions/_jobfreeze
 
 $(O)/shell/scripts.o: $(O)/shell/scripts.c

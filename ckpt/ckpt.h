@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct proc_table;
+
 /* Figures for --display-stats; times in nanoseconds. */
 struct ckpt_stats {
 	int64_t frozen_ns;        /* dump: from stopping the job to letting it go/killing it */
@@ -24,6 +26,10 @@ struct dump_opts {
 	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
 	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	bool allow_other_user;    /* root: dump another user's job, images given to that user */
+	/* With pgid: the caller's listing of /proc (ckpt/tree.h), the one it
+	 * chose the job by; NULL: the engine reads its own. (The engine lists
+	 * the job again once it holds it, to see that it held still.) */
+	const struct proc_table *procs;
 	struct ckpt_stats *stats; /* may be NULL */
 	/* For a job store, once the images are complete and synced: PREPARE
 	 * before the job is tied to this process (killed if it dies), COMMIT

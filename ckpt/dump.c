@@ -22,6 +22,7 @@
 #include "ckpt/owners.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
+#include "ckpt/tree.h"
 #include "ckpt/util.h"
 
 #define SCRATCH_SIZE 65536
@@ -518,9 +519,11 @@ static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 	}
 }
 
-static int collect(const struct dump_opts *o, pid_t **pids, size_t *n)
+/* The job's processes, from PROCS when given (a group's: see tree.h). */
+static int collect(const struct dump_opts *o, const struct proc_table *procs, pid_t **pids,
+		   size_t *n)
 {
-	return o->pgid ? pgid_collect(o->pgid, pids, n) : tree_collect(o->pid, pids, n);
+	return o->pgid ? pgid_collect(procs, o->pgid, pids, n) : tree_collect(o->pid, pids, n);
 }
 
 /* Every process of the job stopped before any is read: a parent still
@@ -533,7 +536,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && seize_threads(&ctx[i]) < 0)
 			return -1;
-	if (collect(ctx[0].o, &now, &nr_now) < 0)
+	if (collect(ctx[0].o, NULL, &now, &nr_now) < 0)
 		return -1;
 	bool same = nr_now == n;
 	for (size_t i = 0; same && i < n; i++)
@@ -602,7 +605,9 @@ int ckpt_dump(const struct dump_opts *o)
 		int r = 0;
 
 		t = now_ns();
-		if (collect(o, &pids, &n) < 0)
+		/* (the caller's table only at first: it is stale once the job
+		 * has changed) */
+		if (collect(o, attempt == 1 ? o->procs : NULL, &pids, &n) < 0)
 			goto fail_quiet;
 		ctx = xcalloc(n, sizeof(*ctx));
 		for (size_t i = 0; i < n && r == 0; i++) {

@@ -1,5 +1,8 @@
-/* dump.h: the state of one dump, shared by the per-object files
- * (mem.c, vdso.c, signals.c, files.c) that fill the process image. */
+/* dump.h: the state of one dump, shared by the object files (mem.c,
+ * files.c, pipe.c, ...) that fill the process image, and their entry
+ * points, one section per file; dump.c calls them in order. A new object
+ * file gets its section here (ARCHITECTURE.md, "Adding a kind of file
+ * descriptor"). */
 #pragma once
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -37,6 +40,8 @@ struct dump_ctx {
 	struct image_dir *dir;            /* shared by every process of the job */
 	Process *img;
 };
+
+/* The object files, one kernel object each. */
 
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);
@@ -87,8 +92,6 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
 /* refuses unix sockets connected to a socket outside the job */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
-/* a copy, in this process, of fd FD of process PID (pidfd_getfd), or -1 */
-int grab_fd(pid_t pid, int fd);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */
@@ -102,11 +105,6 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
-/* tree.c: PID and its descendants, parents before children */
-int tree_collect(pid_t root, pid_t **pids, size_t *n);
-/* The processes of process group PGID whose parent is outside it, in the
- * order they started, each followed by its descendants */
-int pgid_collect(pid_t pgid, pid_t **pids, size_t *n);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

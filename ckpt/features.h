@@ -1,5 +1,6 @@
 /* features.h: probes of the kernel features the engine relies on (ptrace,
- * namespaces, rseq, pidfd, pagemap, xstate, capabilities), shared by `check`. */
+ * namespaces, rseq, pidfd, pagemap, xstate, capabilities), shared by `check`.
+ * Which features, in which order: the table in features.c. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,25 +21,14 @@ struct feature_result {
 	const char *cost;	/* what is lost when the feature is missing */
 };
 
-enum {
-	FEATURE_PTRACE,
-	FEATURE_USERNS,
-	FEATURE_PIDNS,
-	FEATURE_TIMENS,
-	FEATURE_RSEQ,
-	FEATURE_PROCESS_VM,
-	FEATURE_PIDFD,
-	FEATURE_PAGEMAP,
-	FEATURE_PAGEMAP_SCAN,
-	FEATURE_XSTATE,
-	FEATURE_CAP_CR,
-	FEATURE_COUNT
-};
+/* Room for this many features (features.c checks its table fits). */
+#define FEATURE_MAX 32
 
 struct feature_report {
 	char kernel[65];	/* uname release */
 	char machine[65];	/* uname machine */
-	struct feature_result f[FEATURE_COUNT];	/* indexed by FEATURE_* */
+	struct feature_result f[FEATURE_MAX];	/* in the order of features.c's table */
+	size_t n;		/* how many */
 	bool freeze_ok;		/* every feature a freeze needs is ok */
 	bool thaw_ok;		/* every feature a thaw needs is ok */
 

@@ -36,7 +36,7 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 {
 	char src[64], name[64];
 	int in, out, ret = -1;
-	char buf[1 << 16];
+	uint64_t copied = 0;
 
 	if ((uint64_t)st->st_size > GHOST_MAX) {
 		pr_err("process %d: fd %d is a deleted file of %lld bytes, more than the %llu "
@@ -53,25 +53,11 @@ static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
 	out = image_create_raw(c->dir, name);
 	if (out < 0)
 		goto out;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0) {
-			pr_perror("cannot read deleted file behind fd %d of process %d", fd, c->pid);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (write_all(out, buf, n) < 0) {
-			pr_perror("cannot write %s/%s", c->dir->path, name);
-			goto out;
-		}
-		c->stats->bytes_written += n;
-	}
-	if (fsync(out) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir->path, name);
-		goto out;
-	}
-	ret = 0;
+	ret = copy_fd(in, out, &copied) < 0 || fsync(out) < 0 ? -1 : 0;
+	c->stats->bytes_written += copied;
+	if (ret < 0)
+		pr_perror("cannot copy the deleted file behind fd %d of process %d to %s/%s", fd,
+			  c->pid, c->dir->path, name);
 out:
 	close(in);
 	if (out >= 0)
@@ -332,7 +318,6 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 	char *dir = dirname(dirc), *base = basename(basec), *path = NULL;
 	int in = -1, out = -1, job, ret = -1;
 	uint64_t size;
-	char buf[1 << 16];
 
 	snprintf(name, sizeof(name), "ghost-%d-%d.img", r->img->pid, f->fd);
 	in = image_open_raw(r->dir, name, &size);
@@ -359,18 +344,10 @@ static int ghost_restore(struct restore_ctx *r, const Fd *f)
 		goto out;
 	}
 	unlink(path);
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0) {
-			pr_perror("cannot read %s/%s", r->dir->path, name);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (write_all(out, buf, n) < 0) {
-			pr_perror("cannot write the recreated deleted file %s", f->path);
-			goto out;
-		}
+	if (copy_fd(in, out, NULL) < 0) {
+		pr_perror("cannot fill the recreated deleted file %s from %s/%s", f->path,
+			  r->dir->path, name);
+		goto out;
 	}
 	/* The job's own open flags (O_WRONLY, O_APPEND...) on the same file. */
 	snprintf(name, sizeof(name), "/proc/self/fd/%d", out);
@@ -548,56 +525,6 @@ int files_install(struct restore_ctx *r, int keep, int keep_at)
 		return -1;
 	}
 	return 0;
-}
-
-int fd_send(int sock, int fd)
-{
-	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, 0) != 1) {
-		pr_perror("cannot pass an fd to the new process");
-		return -1;
-	}
-	return 0;
-}
-
-long fd_recv(struct restore_ctx *r, int keep_at)
-{
-	/* Layout in the scratch area: msghdr, iovec, one data byte, cmsg. */
-	const size_t mh_off = 1024, iov_off = 1088, byte_off = 1104, cm_off = 1120;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	uint64_t base = r->in.scratch;
-	struct iovec iov = { (void *)(base + byte_off), 1 };
-	struct msghdr mh = { .msg_iov = (void *)(base + iov_off), .msg_iovlen = 1,
-			     .msg_control = (void *)(base + cm_off), .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	int fd;
-	long ret;
-
-	if (!scratch_put(r, mh_off, &mh, sizeof(mh)) || !scratch_put(r, iov_off, &iov, sizeof(iov)))
-		return -EFAULT;
-	/* not close-on-exec: the process execs its program after this;
-	 * files_finish sets the flag where the image has it */
-	ret = INJECT(&r->in, SYS_recvmsg, keep_at, base + mh_off, 0);
-	if (ret != 1)
-		return ret < 0 ? ret : -EIO;
-	if (remote_read(r->job, base + cm_off, cbuf, sizeof(cbuf)) < 0)
-		return -EFAULT;
-	mh.msg_control = cbuf;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EIO;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
 }
 
 int files_receive(struct restore_ctx *r, int sock, int keep_at)

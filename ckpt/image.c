@@ -239,12 +239,8 @@ int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
 	fd = image_create_raw(d, name);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, buf, sizeof(h) + len) < 0) {
+	if (write_synced(fd, buf, sizeof(h) + len) < 0) {
 		pr_perror("cannot write image file %s/%s", d->path, name);
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		pr_perror("cannot sync image file %s/%s", d->path, name);
 		goto out;
 	}
 	ret = 0;

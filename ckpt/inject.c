@@ -1,5 +1,6 @@
 /* inject.c: system calls run inside a traced task by pointing its rip at a
- * `syscall` instruction and stepping through the entry and exit stops. */
+ * `syscall` instruction and stepping through the entry and exit stops; and
+ * reaching into another process: its memory, its fds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -166,4 +167,20 @@ long find_syscall_insn(const unsigned char *code, size_t len)
 		if (code[i] == 0x0f && code[i + 1] == 0x05)
 			return i;
 	return -1;
+}
+
+/* A copy of fd FD of PID in this process (same open file), or -1. */
+int grab_fd(pid_t pid, int fd)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), s = -1;
+
+	if (pfd < 0) {
+		pr_perror("cannot open a pidfd of process %d", pid);
+		return -1;
+	}
+	s = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	if (s < 0)
+		pr_perror("cannot look at fd %d of process %d (pidfd_getfd)", fd, pid);
+	close(pfd);
+	return s;
 }

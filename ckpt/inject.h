@@ -52,6 +52,9 @@ int inject_requeue_held(struct inject *in, pid_t self);
  * /proc/PID/mem, which may write through read-only protections. */
 int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+/* A copy, in this process, of fd FD of process PID (pidfd_getfd: the same
+ * open file), or -1 (reported). */
+int grab_fd(pid_t pid, int fd);
 
 /* Finds the offset of a `syscall` instruction (0f 05) in a code buffer. */
 long find_syscall_insn(const unsigned char *code, size_t len);

@@ -107,7 +107,7 @@ int pipedata_save(struct image_dir *dir, const char *name, int src, bool packets
 	out = image_create_raw(dir, name);
 	if (out < 0)
 		goto out;
-	if (write_all(out, buf, queued) < 0 || fsync(out) < 0) {
+	if (write_synced(out, buf, queued) < 0) {
 		pr_perror("cannot write %s/%s", dir->path, name);
 		goto out;
 	}

@@ -27,10 +27,6 @@
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
-#define SCRATCH_SIZE 65536
-#define GAP_FLOOR 0x10000000ULL
-#define GAP_CEIL  0x7ff000000000ULL
-
 /* What init tells the restoring process over the status pipe. */
 enum { MSG_READY = 1, MSG_FAILED = 2, MSG_EXITED = 3, MSG_STOPPED = 4, MSG_CONTINUED = 5 };
 struct status_msg {
@@ -39,48 +35,6 @@ struct status_msg {
 			* wait status; MSG_STOPPED: the signal that stopped it */
 	struct ckpt_stats stats;
 };
-
-uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len)
-{
-	if (off + len > r->in.scratch_size) {
-		pr_err("internal: %zu bytes do not fit the scratch area", len);
-		return 0;
-	}
-	if (remote_write(r->job, r->in.scratch + off, buf, len) < 0)
-		return 0;
-	return r->in.scratch + off;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur)
-{
-	size_t n = r->img->n_vmas + nr_cur, k = 0;
-	struct range *all = xcalloc(n, sizeof(*all));
-	uint64_t at = GAP_FLOOR, found = 0;
-
-	for (size_t i = 0; i < r->img->n_vmas; i++)
-		all[k++] = (struct range){ r->img->vmas[i]->start, r->img->vmas[i]->end };
-	for (size_t i = 0; i < nr_cur; i++)
-		all[k++] = cur[i];
-	qsort(all, n, sizeof(*all), cmp_range);
-	for (size_t i = 0; i <= n; i++) {
-		uint64_t next = i < n ? all[i].start : GAP_CEIL;
-		/* one page of slack on each side keeps areas from merging */
-		if (next > at + size + 2 * 4096) {
-			found = at + 4096;
-			break;
-		}
-		if (i < n && all[i].end > at)
-			at = all[i].end;
-	}
-	free(all);
-	return found;
-}
 
 /* What one restore holds for the whole job. */
 struct restore_job {
@@ -166,33 +120,6 @@ static int clear_exec_layout(struct restore_ctx *r, const struct proc_maps *m)
 			return -1;
 		}
 	}
-	return 0;
-}
-
-static int setup_scratch(struct restore_ctx *r, const struct proc_maps *m)
-{
-	struct range *cur = xcalloc(m->n, sizeof(*cur));
-	uint64_t at;
-	long ret;
-
-	for (size_t i = 0; i < m->n; i++)
-		cur[i] = (struct range){ m->v[i].start, m->v[i].end };
-	at = find_gap(r, SCRATCH_SIZE, cur, m->n);
-	free(cur);
-	if (!at) {
-		pr_err("no free address range for scratch memory in the new process");
-		return -1;
-	}
-	/* Executable too: a few instructions may have to run there (task.c). */
-	ret = INJECT(&r->in, SYS_mmap, at, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (ret != (long)at) {
-		pr_err("cannot map scratch memory at %#lx: %s", (unsigned long)at,
-		       ret < 0 ? strerror(-ret) : "placed elsewhere");
-		return -1;
-	}
-	r->in.scratch = at;
-	r->in.scratch_size = SCRATCH_SIZE;
 	return 0;
 }
 
@@ -318,7 +245,7 @@ static int restore_task(struct restore_ctx *r)
 	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
-	if (setup_scratch(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
 		goto out;
 	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
 	    mem_restore_protections(r) < 0)

@@ -1,5 +1,8 @@
 /* restore.h: the state of one restore inside the namespace's init, shared
- * by the per-object files that rebuild the job. */
+ * by the object files that rebuild the job, and their entry points, one
+ * section per file; restore.c calls them in order, and they call only
+ * rctx.c back. A new object file gets its section here (ARCHITECTURE.md,
+ * "Adding a kind of file descriptor"). */
 #pragma once
 #include <stdbool.h>
 #include "ckpt/ckpt.h"
@@ -57,8 +60,29 @@ struct restore_ctx {
 	struct shm_table *shm;            /* shared by the whole job */
 	struct sock_table *socks;         /* shared by the whole job */
 	int sock;                         /* init's end of the restore socket */
-	int keep_at;                      /* the process's end, at this fd number */                  /* per img->vmas[i]: contents come from the image */
+	int keep_at;                      /* the process's end, at this fd number */
 };
+
+/* rctx.c: what every object file below may use (restore.c gives the
+ * order; the object files never call it back). */
+/* Maps the scratch area in a gap of the dumped layout and of the task's
+ * current mappings M. */
+struct proc_maps;
+int scratch_setup(struct restore_ctx *r, const struct proc_maps *m);
+/* Writes BUF to the scratch area in the job and returns its address there. */
+uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len);
+struct range {
+	uint64_t start, end;
+};
+/* An address range of SIZE bytes free in the dumped layout, the task's
+ * current mappings (cur) and the extra ranges; 0 if none. */
+uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* Passing an fd from init (SOCK) into the process (an injected recvmsg on
+ * its fd KEEP_AT): returns its number there, or -errno. */
+int fd_send(int sock, int fd);
+long fd_recv(struct restore_ctx *r, int keep_at);
+
+/* The object files, one kernel object each; restore.c calls them in order. */
 
 /* mem.c */
 int mem_restore_layout(struct restore_ctx *r);
@@ -89,22 +113,11 @@ int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */
 int files_check(struct restore_ctx *r);
 
-/* Writes BUF to the scratch area in the job and returns its address there. */
-uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len);
+/* task.c */
 int task_restore(struct restore_ctx *r);
 int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
+/* mm.c */
 int mm_restore(struct restore_ctx *r);
-
-struct range {
-	uint64_t start, end;
-};
-/* An address range of SIZE bytes free in the dumped layout, the task's
- * current mappings (cur) and the extra ranges; 0 if none. */
-uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
-/* files.c: passing an fd from init (SOCK) into the process (an injected
- * recvmsg on its fd KEEP_AT): returns its number there, or -errno */
-int fd_send(int sock, int fd);
-long fd_recv(struct restore_ctx *r, int keep_at);
 
 /* anonfd.c: an init fd of an eventfd, signalfd or timerfd made again;
  * the epoll sets, made inside the process once its fds are in place */
@@ -155,5 +168,4 @@ int inotify_open(const Fd *f);
 long sysvshm_attach(struct restore_ctx *r, size_t i);
 
 /* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
-struct proc_maps;
 int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -69,7 +69,6 @@ static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 	struct job_shm *s;
 	char name[64];
 	uint64_t size;
-	unsigned char *buf;
 	int in;
 
 	for (size_t i = 0; i < t->n; i++)
@@ -98,16 +97,10 @@ static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 		return NULL;
 	}
 	t->n++;
-	buf = xmalloc(CHUNK);
-	for (uint64_t off = 0; off < size; off += CHUNK) {
-		ssize_t n = pread(in, buf, CHUNK, off);
-		if (n < 0 || pwrite_all(s->fd, buf, n, off) < 0) {
-			pr_perror("cannot fill shared memory from %s/%s", r->dir->path, name);
-			s = NULL;
-			break;
-		}
+	if (copy_fd(in, s->fd, NULL) < 0) {
+		pr_perror("cannot fill shared memory from %s/%s", r->dir->path, name);
+		s = NULL;
 	}
-	free(buf);
 	close(in);
 	return s;
 }

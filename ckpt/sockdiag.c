@@ -1,9 +1,15 @@
-/* sockdiag.c: one NETLINK_SOCK_DIAG query per unix socket, by inode. It
- * works without privileges and is the only way to learn a socket's peer. */
+/* sockdiag.c: what the kernel tells about sockets, for unixsk.c and
+ * inetsk.c alike: one NETLINK_SOCK_DIAG query per unix socket, by inode (it
+ * works without privileges and is the only way to learn a socket's peer),
+ * and socket addresses as text for messages. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -93,4 +99,41 @@ int unix_diag_get(uint64_t ino, struct unix_diag_info *u)
 out:
 	close(nl);
 	return ret;
+}
+
+/* "1.2.3.4:80", "[::1]:22", "/path", "@abstract", or "(none)". */
+void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, unsigned long size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (len < sizeof(sa_family_t)) {
+		snprintf(out, size, "(none)");
+		return;
+	}
+	switch (ss->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *a = (const void *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(out, size, "%s:%u", ip, ntohs(a->sin_port));
+		return;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(out, size, "[%s]:%u", ip, ntohs(a->sin6_port));
+		return;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *a = (const void *)ss;
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+		if (!n)
+			snprintf(out, size, "(unnamed)");
+		else if (!a->sun_path[0])
+			snprintf(out, size, "@%.*s", (int)(n - 1), a->sun_path + 1);
+		else
+			snprintf(out, size, "%.*s", (int)strnlen(a->sun_path, n), a->sun_path);
+		return;
+	}
+	}
+	snprintf(out, size, "(family %d)", ss->ss_family);
 }

@@ -1,14 +1,97 @@
 /* tree.c: the processes of a job: a process and all its descendants, found
- * through /proc/PID/task/TID/children, parents listed before children. */
+ * through /proc/PID/task/TID/children, parents listed before children; or
+ * the processes of a group, from one listing of /proc (the process table)
+ * that the command asking takes once and passes down. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "ckpt/dump.h"
 #include "ckpt/proc.h"
 #include "ckpt/log.h"
+#include "ckpt/tree.h"
 #include "ckpt/util.h"
+
+int proc_table_read(struct proc_table *t)
+{
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+
+	t->p = NULL;
+	t->n = 0;
+	if (!proc) {
+		pr_perror("cannot list /proc");
+		return -1;
+	}
+	while ((de = readdir(proc))) {
+		struct proc_stat st;
+		struct stat sb;
+		int pid;
+
+		/* (a process that ended meanwhile is simply not listed) */
+		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 ||
+		    fstatat(dirfd(proc), de->d_name, &sb, 0) < 0)
+			continue;
+		if (t->n == cap)
+			t->p = xrealloc(t->p, (cap = cap * 2 + 64) * sizeof(*t->p));
+		t->p[t->n++] = (struct proc_row){ .pid = pid, .ppid = st.ppid, .pgrp = st.pgrp,
+						  .session = st.session, .state = st.state,
+						  .uid = sb.st_uid, .start_time = st.start_time };
+	}
+	closedir(proc);
+	return 0;
+}
+
+void proc_table_free(struct proc_table *t)
+{
+	free(t->p);
+	t->p = NULL;
+	t->n = 0;
+}
+
+const struct proc_row *proc_table_find(const struct proc_table *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->p[i].pid == pid)
+			return &t->p[i];
+	return NULL;
+}
+
+/* In start order; the same tick (a pipeline's stages often share one): in
+ * pid order. */
+static int cmp_start(const void *a, const void *b)
+{
+	const struct proc_row *x = *(const struct proc_row *const *)a;
+	const struct proc_row *y = *(const struct proc_row *const *)b;
+
+	if (x->start_time != y->start_time)
+		return x->start_time < y->start_time ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+size_t proc_table_group_tops(const struct proc_table *t, pid_t pgid, pid_t **tops)
+{
+	const struct proc_row **rows = xcalloc(t->n ? t->n : 1, sizeof(*rows));
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct proc_row *r = &t->p[i], *parent;
+		if (r->pgrp != pgid || r->state == 'Z')
+			continue;	/* an exited stage is its shell's business */
+		parent = proc_table_find(t, r->ppid);
+		if (parent && parent->pgrp == pgid)
+			continue;
+		rows[n++] = r;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_start);
+	*tops = xcalloc(n ? n : 1, sizeof(pid_t));
+	for (size_t i = 0; i < n; i++)
+		(*tops)[i] = rows[i]->pid;
+	free(rows);
+	return n;
+}
 
 /* Appends the children of every thread of PID to the list. */
 static int add_children(pid_t pid, pid_t **pids, size_t *n, size_t *cap)
@@ -116,66 +199,27 @@ int tree_collect(pid_t root, pid_t **pids, size_t *n)
 	return 0;
 }
 
-/* Start time of PID in clock ticks since boot (stat field 22), 0 if gone. */
-static unsigned long long start_time(pid_t pid)
+int pgid_collect(const struct proc_table *procs, pid_t pgid, pid_t **pids, size_t *n)
 {
-	char path[64], *text, *p;
-	unsigned long long v = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	text = read_file(path, NULL);
-	if (!text)
-		return 0;
-	p = strrchr(text, ')');
-	/* after ") S": fields 3.. ; starttime is field 22 */
-	for (int field = 2; p && *p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	free(text);
-	return v;
-}
-
-static int cmp_start(const void *a, const void *b)
-{
-	unsigned long long x = start_time(*(const pid_t *)a), y = start_time(*(const pid_t *)b);
-	return x < y ? -1 : x > y;
-}
-
-int pgid_collect(pid_t pgid, pid_t **pids, size_t *n)
-{
+	struct proc_table own = { 0 };
 	pid_t *roots = NULL;
-	size_t nr_roots = 0, cap = 0;
-	struct dirent *de;
-	DIR *proc = opendir("/proc");
+	size_t nr_roots;
 
-	if (!proc) {
-		pr_perror("cannot list /proc");
-		return -1;
+	if (!procs) {
+		if (proc_table_read(&own) < 0)
+			return -1;
+		procs = &own;
 	}
-	/* The group's members whose parent is not in the group: the stages of
-	 * a pipeline, siblings under the shell. */
-	while ((de = readdir(proc))) {
-		struct proc_stat st, pst;
-		int pid;
-
-		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 ||
-		    st.pgrp != pgid || st.state == 'Z')
-			continue;	/* an exited stage is its shell's business */
-		if (proc_stat_quiet(st.ppid, &pst) == 0 && pst.pgrp == pgid)
-			continue;
-		if (nr_roots == cap)
-			roots = xrealloc(roots, (cap = cap * 2 + 8) * sizeof(pid_t));
-		roots[nr_roots++] = pid;
-	}
-	closedir(proc);
+	/* The group's members whose parent is not in the group (the stages of
+	 * a pipeline, siblings under the shell), in start order: the last
+	 * stage of a pipeline is started last. */
+	nr_roots = proc_table_group_tops(procs, pgid, &roots);
+	proc_table_free(&own);
 	if (!nr_roots) {
 		pr_err("no process of yours is in process group %d", pgid);
 		free(roots);
 		return -1;
 	}
-	/* In start order: the last stage of a pipeline is started last. */
-	qsort(roots, nr_roots, sizeof(pid_t), cmp_start);
 	*pids = NULL;
 	*n = 0;
 	for (size_t i = 0; i < nr_roots; i++) {

@@ -5,17 +5,14 @@
  * message, and sent again from the other end at restore. Listening sockets
  * are bound again to their address. A socket connected outside the job is
  * refused, or with --ext-unix-close found closed (its peer gone). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include "ckpt/dump.h"
 #include "ckpt/log.h"
@@ -28,59 +25,6 @@
 #define SOCK_DATA_MAX (16ULL << 20)   /* per socket, in the image */
 #define UNIX_RCV_SHUTDOWN 1
 #define UNIX_SEND_SHUTDOWN 2
-
-/* A copy of fd FD of PID in this process (same open file), or -1. */
-int grab_fd(pid_t pid, int fd)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), s = -1;
-
-	if (pfd < 0) {
-		pr_perror("cannot open a pidfd of process %d", pid);
-		return -1;
-	}
-	s = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
-	if (s < 0)
-		pr_perror("cannot look at fd %d of process %d (pidfd_getfd)", fd, pid);
-	close(pfd);
-	return s;
-}
-
-/* "1.2.3.4:80", "[::1]:22", "/path", "@abstract", or "(none)". */
-void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, unsigned long size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (len < sizeof(sa_family_t)) {
-		snprintf(out, size, "(none)");
-		return;
-	}
-	switch (ss->ss_family) {
-	case AF_INET: {
-		const struct sockaddr_in *a = (const void *)ss;
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		snprintf(out, size, "%s:%u", ip, ntohs(a->sin_port));
-		return;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *a = (const void *)ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(out, size, "[%s]:%u", ip, ntohs(a->sin6_port));
-		return;
-	}
-	case AF_UNIX: {
-		const struct sockaddr_un *a = (const void *)ss;
-		size_t n = len - offsetof(struct sockaddr_un, sun_path);
-		if (!n)
-			snprintf(out, size, "(unnamed)");
-		else if (!a->sun_path[0])
-			snprintf(out, size, "@%.*s", (int)(n - 1), a->sun_path + 1);
-		else
-			snprintf(out, size, "%.*s", (int)strnlen(a->sun_path, n), a->sun_path);
-		return;
-	}
-	}
-	snprintf(out, size, "(family %d)", ss->ss_family);
-}
 
 /* Copies the receive queue of S (the job's fd FD) into NAME: each message
  * as a 32-bit length and its bytes (and the fds in flight with it, when

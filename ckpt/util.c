@@ -123,6 +123,40 @@ int pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int write_synced(int fd, const void *buf, size_t len)
+{
+	if (write_all(fd, buf, len) < 0)
+		return -1;
+	return fsync(fd);
+}
+
+int copy_fd(int in, int out, uint64_t *copied)
+{
+	const size_t size = 1 << 18;
+	char *buf = xmalloc(size);
+	uint64_t total = 0;
+	int ret = -1;
+
+	for (;;) {
+		ssize_t n = read(in, buf, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (write_all(out, buf, n) < 0)
+			goto out;
+		total += n;
+	}
+	ret = 0;
+out:
+	if (copied)
+		*copied = total;
+	free(buf);
+	return ret;
+}
+
 ssize_t read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;

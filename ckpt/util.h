@@ -34,6 +34,12 @@ char *read_file_at(int dirfd, const char *path, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 ssize_t read_all(int fd, void *buf, size_t len);
+/* write_all, then fsync: on disk when it returns 0 (-1 with errno). The one
+ * way the engine and the store write a file that must survive a crash. */
+int write_synced(int fd, const void *buf, size_t len);
+/* Copies IN from its offset to its end into OUT at its offset; *COPIED
+ * (may be NULL) gets the bytes copied. -1 with errno on failure. */
+int copy_fd(int in, int out, uint64_t *copied);
 
 /* Strict decimal/hex parsers: the whole string must be a number. */
 int parse_int(const char *s, int *out);

@@ -68,7 +68,7 @@ static void verdict_part(FILE *f, const struct feature_report *rep, unsigned use
 	fprintf(f, "%s: %s", what, ok ? "possible" : "not possible (missing");
 	if (ok)
 		return;
-	for (int i = 0; i < FEATURE_COUNT; i++) {
+	for (size_t i = 0; i < rep->n; i++) {
 		if (rep->f[i].ok || !(rep->f[i].needed_for & use))
 			continue;
 		fprintf(f, "%s%s", first ? " " : ", ", rep->f[i].name);
@@ -104,13 +104,13 @@ static void print_text(FILE *f, const struct feature_report *rep, const struct h
 	char yama[16], aa[16];
 	int width = 0;
 
-	for (int i = 0; i < FEATURE_COUNT; i++) {
+	for (size_t i = 0; i < rep->n; i++) {
 		int n = (int)strlen(rep->f[i].name);
 		if (n > width)
 			width = n;
 	}
 	fprintf(f, "jobfreeze check: kernel %s, %s\n", rep->kernel, rep->machine);
-	for (int i = 0; i < FEATURE_COUNT; i++) {
+	for (size_t i = 0; i < rep->n; i++) {
 		const struct feature_result *r = &rep->f[i];
 
 		fprintf(f, "  %-8s %-*s %s", r->ok ? "ok" : "missing", width, r->name,
@@ -163,7 +163,7 @@ static void print_json(FILE *f, const struct feature_report *rep, const struct h
 	json_string(f, rep->machine);
 	fprintf(f, ",\"freeze\":%s,\"thaw\":%s,\"features\":[",
 		rep->freeze_ok ? "true" : "false", rep->thaw_ok ? "true" : "false");
-	for (int i = 0; i < FEATURE_COUNT; i++) {
+	for (size_t i = 0; i < rep->n; i++) {
 		const struct feature_result *r = &rep->f[i];
 		unsigned u = r->needed_for;
 

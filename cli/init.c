@@ -87,6 +87,8 @@ int cmd_init(int argc, char **argv)
 	} else {
 		printf("__jobfreeze_key=${JOBFREEZE_KEY-%s}\n", !strcmp(shell, "bash") ? "'\\C-z'" : "'^Z'");
 	}
+	/* What both shells share, then what each does its own way. */
+	fputs(script_common, stdout);
 	if (!strcmp(shell, "bash"))
 		fputs(script_jobfreeze_bash, stdout);
 	else

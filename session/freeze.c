@@ -1,6 +1,9 @@
 /* freeze.c: a freeze as one safe operation: the images go to a temporary
  * directory in the store, are synced, get the job's metadata and appear
- * under their id by rename; only then does the engine kill the job. */
+ * under their id by rename; only then does the engine kill the job. A
+ * process group is looked at once (ckpt/tree.h's process table): its
+ * command, its owner, whether another command holds it, and the processes
+ * the engine freezes all come from that one listing. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
+#include "ckpt/tree.h"
 #include "ckpt/util.h"
 #include "session/job.h"
 #include "tty/terminal.h"
@@ -67,36 +71,18 @@ static void add_command(pid_t pid, char **cmd, pid_t *first, int depth)
 	free(kids);
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
 /* The top processes of the group (those whose parent is elsewhere), as
- * "a | b | c", in pid order: near enough to the order they started. */
-static char *group_command(pid_t pgid, pid_t *first)
+ * "a | b | c", in the order they started (the engine's order too). */
+static char *group_command(const struct proc_table *procs, pid_t pgid, pid_t *first)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int pids[64], n = 0;
+	pid_t *tops;
+	size_t n = proc_table_group_tops(procs, pgid, &tops);
 	char *cmd = NULL;
 
 	*first = 0;
-	while (d && (de = readdir(d)) && n < 64) {
-		struct proc_stat st, pst;
-		int pid;
-		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 ||
-		    st.pgrp != pgid || st.state == 'Z')
-			continue;
-		if (proc_stat_quiet(st.ppid, &pst) == 0 && pst.pgrp == pgid)
-			continue;
-		pids[n++] = pid;
-	}
-	if (d)
-		closedir(d);
-	qsort(pids, n, sizeof(int), cmp_pid);
-	for (int i = 0; i < n; i++)
-		add_command(pids[i], &cmd, first, 0);
+	for (size_t i = 0; i < n && i < 64; i++)
+		add_command(tops[i], &cmd, first, 0);
+	free(tops);
 	return cmd;
 }
 
@@ -206,32 +192,24 @@ static pid_t holder_of(pid_t pid)
 
 /* A process of the job (*PROC) held by another jobfreeze command: that
  * command's pid, 0 if none. PID is the job's top process, or 0 for every
- * process of group PGID. */
-static pid_t held_by_other(pid_t pid, pid_t pgid, pid_t *proc)
+ * process of group PGID (in PROCS). */
+static pid_t held_by_other(const struct proc_table *procs, pid_t pid, pid_t pgid, pid_t *proc)
 {
-	DIR *d;
-	struct dirent *de;
 	pid_t holder = 0;
 
 	if (pid) {
 		*proc = pid;
 		return holder_of(pid);
 	}
-	d = opendir("/proc");
-	while (!holder && d && (de = readdir(d))) {
-		struct proc_stat st;
-		int p;
-		if (parse_int(de->d_name, &p) == 0 && proc_stat_quiet(p, &st) == 0 && st.pgrp == pgid)
-			holder = holder_of(*proc = p);
-	}
-	if (d)
-		closedir(d);
+	for (size_t i = 0; !holder && i < procs->n; i++)
+		if (procs->p[i].pgrp == pgid)
+			holder = holder_of(*proc = procs->p[i].pid);
 	return holder;
 }
 
-static int busy(pid_t pid, pid_t pgid)
+static int busy(const struct proc_table *procs, pid_t pid, pid_t pgid)
 {
-	pid_t proc = 0, holder = held_by_other(pid, pgid, &proc);
+	pid_t proc = 0, holder = held_by_other(procs, pid, pgid, &proc);
 
 	if (!holder)
 		return 0;
@@ -243,31 +221,19 @@ static int busy(pid_t pid, pid_t pgid)
 
 /* Every process of group PGID is ours: it is a job of ours (a script's
  * group may hold its caller's processes, root's in a test harness). */
-static bool group_is_ours(pid_t pgid, uid_t uid)
+static bool group_is_ours(const struct proc_table *procs, pid_t pgid, uid_t uid)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	bool ours = d != NULL;
-
-	while (ours && (de = readdir(d))) {
-		struct proc_stat st;
-		struct stat sb;
-		char path[64];
-		int pid;
-		if (parse_int(de->d_name, &pid) < 0 || proc_stat_quiet(pid, &st) < 0 || st.pgrp != pgid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d", pid);
-		if (stat(path, &sb) == 0 && sb.st_uid != uid)
-			ours = false;
-	}
-	if (d)
-		closedir(d);
-	return ours;
+	for (size_t i = 0; i < procs->n; i++)
+		if (procs->p[i].pgrp == pgid && procs->p[i].uid != uid)
+			return false;
+	return true;
 }
 
 /* Which processes: the job (process group) PID belongs to, or the tree
- * under PID when its group is the shell's own or ours. */
-static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
+ * under PID when its group is the shell's own or ours. PROCS gets the
+ * process table when a group is to be looked at. */
+static int choose_target(const struct freeze_opts *o, struct proc_table *procs, pid_t *pid,
+			 pid_t *pgid)
 {
 	struct proc_status ps;
 	struct proc_stat st;
@@ -311,12 +277,17 @@ static int choose_target(const struct freeze_opts *o, pid_t *pid, pid_t *pgid)
 			       "elsewhere (another terminal, or the shell's `jobfreeze %%N`)", o->pgid);
 			return JF_USAGE;
 		}
-		return 0;
+		return proc_table_read(procs) < 0 ? JF_FAILED : 0;
 	}
-	if (st.pgrp != st.session && st.pgrp != getpgrp() && group_is_ours(st.pgrp, ps.uid[0]))
-		*pgid = st.pgrp;
-	else
-		*pid = o->pid;
+	if (st.pgrp != st.session && st.pgrp != getpgrp()) {
+		if (proc_table_read(procs) < 0)
+			return JF_FAILED;
+		if (group_is_ours(procs, st.pgrp, ps.uid[0])) {
+			*pgid = st.pgrp;
+			return 0;
+		}
+	}
+	*pid = o->pid;
 	return 0;
 }
 
@@ -369,7 +340,8 @@ static int name_taken(struct store *s, const char *name)
 	return 0;
 }
 
-int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
+static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m,
+		  struct proc_table *procs)
 {
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
@@ -389,10 +361,10 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 	}
 	if (o->name && (r = name_taken(s, o->name)))
 		return r;
-	if ((r = choose_target(o, &d.pid, &d.pgid)) || (r = busy(d.pid, d.pgid)))
+	if ((r = choose_target(o, procs, &d.pid, &d.pgid)) || (r = busy(procs, d.pid, d.pgid)))
 		return r;
 	if (d.pgid) {
-		char *cmd = group_command(d.pgid, &top);
+		char *cmd = group_command(procs, d.pgid, &top);
 		if (!cmd) {
 			pr_err("no process of yours is in process group %d", d.pgid);
 			return JF_NO_JOB;
@@ -427,6 +399,7 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 		return JF_FAILED;
 	}
 	c = (struct commit){ .s = s, .tmp = d.dir, .m = m, .stats = &stats };
+	d.procs = procs;
 	d.prepare = prepare;
 	d.commit = commit;
 	d.commit_arg = &c;
@@ -435,9 +408,24 @@ int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta
 		store_drop_tmp(s, d.dir);
 		free((char *)d.dir);
 		meta_free(m);
-		/* another freeze came first, between our look and our attach */
-		return busy(d.pid, d.pgid) ? JF_BUSY : JF_FAILED;
+		/* another freeze came first, between our look and our attach:
+		 * a new look, at the group as it is now */
+		if (d.pgid) {
+			proc_table_free(procs);
+			if (proc_table_read(procs) < 0)
+				return JF_FAILED;
+		}
+		return busy(procs, d.pid, d.pgid) ? JF_BUSY : JF_FAILED;
 	}
 	free((char *)d.dir);
 	return 0;
+}
+
+int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
+{
+	struct proc_table procs = { 0 };
+	int r = freeze(s, o, m, &procs);
+
+	proc_table_free(&procs);
+	return r;
 }

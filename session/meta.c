@@ -76,7 +76,7 @@ int meta_write(int dirfd, const struct job_meta *m)
 		pr_perror("cannot create the job's metadata file %s", META_FILE);
 		goto out;
 	}
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (write_synced(fd, text, len) < 0) {
 		pr_perror("cannot write the job's metadata file %s", META_FILE);
 		goto out;
 	}

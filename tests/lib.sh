@@ -32,8 +32,10 @@ RUNAS=()		# prefix that runs a command as the test user
 PYTHON=""
 
 setup_user() {
+	# (SHELL: tmux runs a pane's command with it, else with the user's login
+	# shell, which for a system user made here is nologin)
 	local envv=(env -i "HOME=$WORK/home" "PATH=/usr/local/bin:/usr/bin:/bin"
-		    "LC_ALL=C" "TMPDIR=/tmp")
+		    "LC_ALL=C" "TMPDIR=/tmp" "SHELL=/bin/sh")
 	local v
 	# sanitizer settings of `make asan` must reach the engine
 	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do

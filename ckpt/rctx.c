@@ -1,0 +1,145 @@
+/* rctx.c: what the object files of a restore share, below all of them: the
+ * scratch area in the process being rebuilt (where injected calls find
+ * their arguments), a free range of its address space, and passing an fd
+ * from init into it. restore.c gives the order and calls the object files;
+ * they call only this file back, never restore.c.
+ *
+ * The scratch area (SCRATCH_SIZE bytes) is used by offset:
+ *   0..1023     the arguments of one injected call (each object file)
+ *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
+ *   2048..      restore.c's fork_child: a child's cwd, program path, argv
+ *   top 512     task.c's AMX code; restore.c's injected clone points the new
+ *               task's stack there (never used: the task stops at once) */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include "ckpt/log.h"
+#include "ckpt/proc.h"
+#include "ckpt/restore.h"
+#include "ckpt/util.h"
+
+#define SCRATCH_SIZE 65536
+#define GAP_FLOOR 0x10000000ULL
+#define GAP_CEIL  0x7ff000000000ULL
+
+uint64_t scratch_put(struct restore_ctx *r, size_t off, const void *buf, size_t len)
+{
+	if (off + len > r->in.scratch_size) {
+		pr_err("internal: %zu bytes do not fit the scratch area", len);
+		return 0;
+	}
+	if (remote_write(r->job, r->in.scratch + off, buf, len) < 0)
+		return 0;
+	return r->in.scratch + off;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur)
+{
+	size_t n = r->img->n_vmas + nr_cur, k = 0;
+	struct range *all = xcalloc(n, sizeof(*all));
+	uint64_t at = GAP_FLOOR, found = 0;
+
+	for (size_t i = 0; i < r->img->n_vmas; i++)
+		all[k++] = (struct range){ r->img->vmas[i]->start, r->img->vmas[i]->end };
+	for (size_t i = 0; i < nr_cur; i++)
+		all[k++] = cur[i];
+	qsort(all, n, sizeof(*all), cmp_range);
+	for (size_t i = 0; i <= n; i++) {
+		uint64_t next = i < n ? all[i].start : GAP_CEIL;
+		/* one page of slack on each side keeps areas from merging */
+		if (next > at + size + 2 * 4096) {
+			found = at + 4096;
+			break;
+		}
+		if (i < n && all[i].end > at)
+			at = all[i].end;
+	}
+	free(all);
+	return found;
+}
+
+int scratch_setup(struct restore_ctx *r, const struct proc_maps *m)
+{
+	struct range *cur = xcalloc(m->n, sizeof(*cur));
+	uint64_t at;
+	long ret;
+
+	for (size_t i = 0; i < m->n; i++)
+		cur[i] = (struct range){ m->v[i].start, m->v[i].end };
+	at = find_gap(r, SCRATCH_SIZE, cur, m->n);
+	free(cur);
+	if (!at) {
+		pr_err("no free address range for scratch memory in the new process");
+		return -1;
+	}
+	/* Executable too: a few instructions may have to run there (task.c). */
+	ret = INJECT(&r->in, SYS_mmap, at, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (ret != (long)at) {
+		pr_err("cannot map scratch memory at %#lx: %s", (unsigned long)at,
+		       ret < 0 ? strerror(-ret) : "placed elsewhere");
+		return -1;
+	}
+	r->in.scratch = at;
+	r->in.scratch_size = SCRATCH_SIZE;
+	return 0;
+}
+
+int fd_send(int sock, int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &mh, 0) != 1) {
+		pr_perror("cannot pass an fd to the new process");
+		return -1;
+	}
+	return 0;
+}
+
+long fd_recv(struct restore_ctx *r, int keep_at)
+{
+	/* Layout in the scratch area: msghdr, iovec, one data byte, cmsg. */
+	const size_t mh_off = 1024, iov_off = 1088, byte_off = 1104, cm_off = 1120;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	uint64_t base = r->in.scratch;
+	struct iovec iov = { (void *)(base + byte_off), 1 };
+	struct msghdr mh = { .msg_iov = (void *)(base + iov_off), .msg_iovlen = 1,
+			     .msg_control = (void *)(base + cm_off), .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd;
+	long ret;
+
+	if (!scratch_put(r, mh_off, &mh, sizeof(mh)) || !scratch_put(r, iov_off, &iov, sizeof(iov)))
+		return -EFAULT;
+	/* not close-on-exec: the process execs its program after this;
+	 * files_finish sets the flag where the image has it */
+	ret = INJECT(&r->in, SYS_recvmsg, keep_at, base + mh_off, 0);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	if (remote_read(r->job, base + cm_off, cbuf, sizeof(cbuf)) < 0)
+		return -EFAULT;
+	mh.msg_control = cbuf;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
