@@ -1,0 +1,259 @@
+/* tmux.c: a tmux server, with every pane's processes, as one job. The
+ * server is asked through its own command line (tmux -S PATH ...): its
+ * pid, socket and sessions, and its clients, which are outside the job
+ * (each is a process on a terminal of the user's): they are told and
+ * detached before the freeze, so that none is cut off half-way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "ckpt/log.h"
+#include "ckpt/proc.h"
+#include "ckpt/util.h"
+#include "session/store.h"
+#include "session/tmux.h"
+
+#define OUT_MAX (256 * 1024)
+
+/* Runs `tmux [-L|-S] ARGS...`, its output (and errors) in *OUT; returns
+ * its exit status, -1 if it could not run. */
+static int run(const struct tmux_target *t, const char *const *args, char **out)
+{
+	const char *argv[16];
+	int p[2], n = 0, status;
+	size_t len = 0;
+	pid_t pid;
+
+	argv[n++] = "tmux";
+	if (t->path) {
+		argv[n++] = "-S";
+		argv[n++] = t->path;
+	} else if (t->name) {
+		argv[n++] = "-L";
+		argv[n++] = t->name;
+	}
+	for (int i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	*out = xmalloc(OUT_MAX + 1);
+	**out = 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		pr_perror("pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(127);
+		execvp("tmux", (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t r = read(p[0], *out + len, OUT_MAX - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	(*out)[len] = 0;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !len) {
+		pr_err("cannot run tmux: is it installed?");
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The socket of the server this command runs in, from $TMUX ("path,pid,n"). */
+static char *socket_from_env(void)
+{
+	const char *v = getenv("TMUX");
+	char *s;
+
+	if (!v || !*v)
+		return NULL;
+	s = xstrdup(v);
+	s[strcspn(s, ",")] = 0;
+	return s;
+}
+
+int tmux_find(const struct tmux_target *t, struct tmux_server *s)
+{
+	static const char *const ls[] = { "list-sessions", "-F",
+		"#{pid}\t#{socket_path}\t#{session_name}\t#{session_windows}", NULL };
+	struct tmux_target own = *t;
+	char *env = NULL, *out, *save = NULL;
+	int r, sessions = 0, windows = 0, ret = JF_NO_JOB;
+	char *names = xstrdup("");
+
+	memset(s, 0, sizeof(*s));
+	if (!t->name && !t->path)
+		own.path = env = socket_from_env();
+	r = run(&own, ls, &out);
+	if (r != 0) {
+		out[strcspn(out, "\n")] = 0;
+		if (r > 0)
+			pr_err("no tmux server to freeze%s%s: %s", own.path ? " on " : "",
+			       own.path ? own.path : own.name ? own.name : "", *out ? out : "tmux failed");
+		ret = r < 0 ? JF_FAILED : JF_NO_JOB;
+		goto out;
+	}
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], *fs = NULL, *n;
+		int i = 0, w = 0;
+		for (char *x = strtok_r(line, "\t", &fs); x && i < 4; x = strtok_r(NULL, "\t", &fs))
+			f[i++] = x;
+		if (i < 4)
+			continue;
+		if (!s->pid) {
+			parse_int(f[0], &s->pid);
+			s->socket = xstrdup(f[1]);
+		}
+		parse_int(f[3], &w);
+		windows += w;
+		n = xasprintf("%s%s%s", names, sessions ? ", " : "", f[2]);
+		free(names);
+		names = n;
+		sessions++;
+	}
+	if (!s->pid) {
+		pr_err("tmux gave no server pid: is it older than 2.0?");
+		ret = JF_FAILED;
+		goto out;
+	}
+	s->summary = xasprintf("%d session%s: %s; %d window%s", sessions, sessions == 1 ? "" : "s",
+			       names, windows, windows == 1 ? "" : "s");
+	ret = 0;
+out:
+	free(names);
+	free(out);
+	free(env);
+	return ret;
+}
+
+void tmux_server_free(struct tmux_server *s)
+{
+	free(s->socket);
+	free(s->summary);
+	memset(s, 0, sizeof(*s));
+}
+
+bool tmux_inside(const struct tmux_server *s)
+{
+	pid_t p = getpid();
+
+	for (int depth = 0; p > 1 && depth < 256; depth++) {
+		struct proc_stat st;
+		if (p == s->pid)
+			return true;
+		if (proc_stat_quiet(p, &st) < 0)
+			return false;
+		p = st.ppid;
+	}
+	return false;
+}
+
+char *tmux_quote(const char *word)
+{
+	size_t n = 3;
+	char *q, *o;
+
+	for (const char *c = word; *c; c++)
+		n += *c == '\'' ? 4 : 1;
+	q = o = xmalloc(n);
+	*o++ = '\'';
+	for (const char *c = word; *c; c++) {
+		if (*c == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else
+			*o++ = *c;
+	}
+	*o++ = '\'';
+	*o = 0;
+	return q;
+}
+
+/* The clients attached now, one name per line in *OUT. */
+static int clients(const struct tmux_target *t, char **out)
+{
+	static const char *const lc[] = { "list-clients", "-F", "#{client_name}", NULL };
+
+	if (run(t, lc, out) != 0) {
+		pr_err("cannot list the clients of the tmux server: %s", *out);
+		return -1;
+	}
+	return 0;
+}
+
+int tmux_detach_clients(const struct tmux_server *s, const char *message, const char *ours)
+{
+	struct tmux_target t = { .path = s->socket };
+	char *out = NULL, *mine = NULL, *save = NULL;
+	int ret = -1;
+
+	if (ours) {
+		/* the client of the session of the pane we run in */
+		static const char *const dm[] = { "display-message", "-p", "#{client_name}", NULL };
+		if (run(&t, dm, &mine) != 0 || !*mine) {
+			pr_err("this command runs inside the tmux server, which no client shows: run "
+			       "'jobfreeze freeze --tmux -S %s' from outside it", s->socket);
+			goto out;
+		}
+		mine[strcspn(mine, "\n")] = 0;
+	}
+	if (clients(&t, &out) < 0)
+		goto out;
+	if (mine && !strstr(out, mine)) {
+		pr_err("the tmux client %s is gone: run 'jobfreeze freeze --tmux -S %s' from "
+		       "outside the server", mine, s->socket);
+		goto out;
+	}
+	for (char *c = strtok_r(out, "\n", &save); c; c = strtok_r(NULL, "\n", &save)) {
+		bool me = mine && !strcmp(c, mine);
+		const char *dc[] = { "detach-client", "-t", c, "-E", me ? ours : message, NULL };
+		char *o;
+		/* (a client that left meanwhile is no error) */
+		run(&t, dc, &o);
+		free(o);
+	}
+	if (ours) {
+		ret = 0;	/* our client freezes the server once it is out */
+		goto out;
+	}
+	/* until the server has seen every client go (5 s at most) */
+	for (int i = 0; i < 100; i++) {
+		struct timespec ms50 = { 0, 50 * 1000000 };
+		free(out);
+		if (clients(&t, &out) < 0)
+			goto out;
+		if (!*out) {
+			ret = 0;
+			goto out;
+		}
+		nanosleep(&ms50, NULL);
+	}
+	out[strcspn(out, "\n")] = 0;
+	pr_err("the tmux client %s does not detach from the server on %s: not frozen", out,
+	       s->socket);
+out:
+	free(out);
+	free(mine);
+	return ret;
+}
