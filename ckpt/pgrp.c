@@ -119,15 +119,6 @@ static int plan_groups(const struct pgrp_proc *p, size_t n, const pid_t *want, p
 		/* A group whose leader has exited: a stand-in with its pid, made
 		 * in its session, leads it until the members have joined. */
 		if (!plan[i].pgid && p[i].leader_gone && p[i].pgid && p[i].pgid != main_pgid) {
-			bool maker = false;
-			for (size_t k = 0; k < n; k++)
-				maker |= want[k] == want[i] && !p[k].zombie;
-			if (want[i] && !maker) {
-				pr_err("process %d is in process group %d of session %d, whose leader "
-				       "has exited, and no process of that session is alive to make "
-				       "the group again", p[i].pid, p[i].pgid, p[i].sid);
-				return -1;
-			}
 			plan[i].pgid = p[i].pgid;
 			plan[i].stand_in = true;
 			plan[i].stand_in_sid = want[i];
@@ -353,8 +344,11 @@ static int stand_in_inner(struct restore_ctx *procs, const struct pgrp_plan *pla
 	pid_t pgid = plan[member].pgid;
 	long ret;
 
+	/* (any process of the session, be it one held to exit as a zombie:
+	 * the member itself at least) */
 	for (size_t k = 0; k < n && !q; k++)
-		if (procs[k].img && plan[k].inner && getsid(procs[k].job) == plan[member].stand_in_sid)
+		if (procs[k].job > 0 && plan[k].inner &&
+		    getsid(procs[k].job) == plan[member].stand_in_sid)
 			q = &procs[k];
 	if (!q) {
 		pr_err("no process of session %d is there to make its process group %d again",

@@ -250,18 +250,21 @@ static void keep(ProtobufCBinaryData *b, protobuf_c_boolean *has, void *buf, siz
 
 /* Copies the bytes waiting both ways, and queues them again at once: the
  * job finds its pty as it was whatever the dump does next. */
-static int dump_queues(struct pty_ref *r, int m, const struct pty_termios *t, const char *what)
+static int dump_queues(struct pty_ref *r, int m, int sl, const struct pty_termios *t,
+		       const char *what)
 {
 	PtysPair *p = r->p;
 	char *in = NULL, *out = NULL;
 	size_t in_len = 0, out_len = 0;
-	int s, ret = -1;
+	int s = -1, ret = -1;
 
 	if (p->slave == PTYS_PAIR__SLAVE_STATE__NEVER_OPENED)
 		return 0;	/* (opening its slave now would change that) */
-	if (p->locked && ioctl(m, TIOCSPTLCK, &(int){ 0 }) < 0) {
+	/* (a locked or exclusive slave cannot be opened: for a moment it is not) */
+	if ((p->locked && ioctl(m, TIOCSPTLCK, &(int){ 0 }) < 0) ||
+	    (p->slave_excl && ioctl(sl, TIOCNXCL) < 0)) {
 		pr_perror("cannot unlock %s to copy what waits in it", what);
-		return -1;
+		goto relock;
 	}
 	s = open_peer(m, O_RDWR | O_NONBLOCK, what);
 	if (s < 0)
@@ -283,7 +286,8 @@ out:
 	/* (a slave closed before is closed again: the master sees EIO as before) */
 	close(s);
 relock:
-	if (p->locked && ioctl(m, TIOCSPTLCK, &(int){ 1 }) < 0) {
+	if ((p->locked && ioctl(m, TIOCSPTLCK, &(int){ 1 }) < 0) ||
+	    (p->slave_excl && ioctl(sl, TIOCEXCL) < 0)) {
 		pr_perror("cannot lock %s again", what);
 		ret = -1;
 	}
@@ -295,7 +299,7 @@ static int dump_pair(struct dump_ctx *ctx, size_t n, struct pty_ref *r)
 	PtysPair *p = r->p;
 	struct pty_termios t;
 	struct winsize ws;
-	int m, s, v, ret = -1;
+	int m, s, sl = -1, v, ret = -1;
 	pid_t host;
 	struct stat st;
 	char what[96];
@@ -346,14 +350,13 @@ static int dump_pair(struct dump_ctx *ctx, size_t n, struct pty_ref *r)
 	p->mode = st.st_mode & 07777;
 	p->has_slave = 1;
 	if (r->nr_slaves) {
-		int sl = grab_fd(r->slave_c->pid, r->slave_fd);
+		sl = grab_fd(r->slave_c->pid, r->slave_fd);
 		if (sl < 0)
 			goto out;
 		p->slave = PTYS_PAIR__SLAVE_STATE__OPEN;
 		if (ioctl(sl, TIOCGEXCL, &v) < 0)
 			v = 0;
 		p->slave_excl = v;
-		close(sl);
 	} else {
 		/* EPOLLHUP on the master: its slave was open and has closed */
 		struct pollfd pf = { .fd = m, .events = POLLIN };
@@ -361,8 +364,10 @@ static int dump_pair(struct dump_ctx *ctx, size_t n, struct pty_ref *r)
 		p->slave = pf.revents & POLLHUP ? PTYS_PAIR__SLAVE_STATE__CLOSED
 						 : PTYS_PAIR__SLAVE_STATE__NEVER_OPENED;
 	}
-	ret = dump_queues(r, m, &t, what);
+	ret = dump_queues(r, m, sl, &t, what);
 out:
+	if (sl >= 0)
+		close(sl);
 	close(m);
 	return ret;
 }

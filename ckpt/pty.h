@@ -39,5 +39,5 @@ int pty_put_output(int m, int s, const struct pty_termios *t, const char *buf, s
 		   const char *what);
 /* Queues BUF again for the slave to read, without echoing or interpreting
  * it a second time. */
-int pty_put_input(int m, int s, const struct pty_termios *t, const char *buf, size_t len,
+int pty_put_input(int m, int s, const struct pty_termios *t, const char *in, size_t len,
 		  const char *what);

@@ -192,41 +192,61 @@ int pty_put_output(int m, int s, const struct pty_termios *t, const char *buf, s
 	return ret;
 }
 
-/* Where the complete lines of BUF end for a canonical-mode reader with
- * settings T: after its last line delimiter. */
-static size_t lines_end(const struct pty_termios *t, const char *buf, size_t len)
+/* In canonical mode the end of file key (^D) ends a line without a
+ * character of its own: the queue holds a NUL there, which a read does
+ * not count or return. What a canonical reader is to find again: the
+ * bytes of BUF (its NULs the end of file key again, in *OUT), where its
+ * complete lines end (*LINES) and how many bytes those count (*COUNT). */
+static void canonical(const struct pty_termios *t, const char *buf, size_t len, char *out,
+		      size_t *lines, int *count)
 {
-	for (size_t i = len; i-- > 0;) {
+	int marks = 0;
+
+	*lines = 0;
+	*count = 0;
+	for (size_t i = 0; i < len; i++) {
 		unsigned char c = buf[i];
-		if (c == '\n' || (c && (c == t->c_cc[VEOL] || c == t->c_cc[VEOL2])))
-			return i + 1;
+		out[i] = c || !t->c_cc[VEOF] ? c : t->c_cc[VEOF];
+		marks += !c;
+		if (c == '\n' || !c || c == t->c_cc[VEOL] || c == t->c_cc[VEOL2]) {
+			*lines = i + 1;
+			*count = i + 1 - marks;
+		}
 	}
-	return 0;
 }
 
-int pty_put_input(int m, int s, const struct pty_termios *t, const char *buf, size_t len,
+int pty_put_input(int m, int s, const struct pty_termios *t, const char *in, size_t len,
 		  const char *what)
 {
 	struct pty_termios quiet = *t;
 	bool canon = t->c_lflag & ICANON;
-	size_t lines = canon ? lines_end(t, buf, len) : len;
-	int before, ret = -1;
+	char *buf = xmalloc(len ? len : 1);
+	size_t lines = len;
+	int before, count = len, ret = -1;
 
-	if (!len)
-		return 0;
+	if (!len) {
+		ret = 0;
+		goto out;
+	}
+	if (canon)
+		canonical(t, in, len, buf, &lines, &count);
+	else
+		memcpy(buf, in, len);
 	before = inq(s, what);
 	if (before < 0)
-		return -1;
+		goto out;
 	/* Typed once, echoed once, taken for ^C once: now only queued. (The
-	 * canonical mode stays: the line being typed stays one.) */
+	 * canonical mode stays: the line being typed stays one. IXON stays:
+	 * a ^S queued cannot be one that stopped output, and a change of it
+	 * would be told to a master in packet mode.) */
 	quiet.c_lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | ISIG |
 			   IEXTEN | FLUSHO | PENDIN);
-	quiet.c_iflag &= ~(ISTRIP | INLCR | IGNCR | ICRNL | IUCLC | IXON | IXOFF | PARMRK | INPCK);
+	quiet.c_iflag &= ~(ISTRIP | INLCR | IGNCR | ICRNL | IUCLC | PARMRK | INPCK);
 	if (pty_set_termios(m, &quiet, what) < 0)
-		return -1;
+		goto out;
 	if (write_nb(m, buf, lines, what) < 0)
 		goto back;
-	if (lines && !settle(s, before + (int)lines)) {
+	if (lines && !settle(s, before + count)) {
 		pr_err("%s did not take its %zu bytes of input back", what, lines);
 		goto back;
 	}
@@ -238,7 +258,7 @@ int pty_put_input(int m, int s, const struct pty_termios *t, const char *buf, si
 		if (write_nb(m, buf + lines, len - lines, what) < 0)
 			goto back;
 		poll(&p, 1, 0);
-		if (before + lines) {
+		if (before + count) {
 			struct timespec ms = { 0, 20 * 1000000 };
 			nanosleep(&ms, NULL);
 		}
@@ -247,5 +267,7 @@ int pty_put_input(int m, int s, const struct pty_termios *t, const char *buf, si
 back:
 	if (pty_set_termios(m, t, what) < 0)
 		ret = -1;
+out:
+	free(buf);
 	return ret;
 }

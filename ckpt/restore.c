@@ -132,7 +132,8 @@ static int clear_exec_layout(struct restore_ctx *r, const struct proc_maps *m)
  * restart state in the old kernel; it goes on for the time it had left,
  * which the kernel wrote to the caller's remaining-time buffer, or, when the
  * caller gave none (usleep), for its whole duration again: a little longer
- * than asked, never shorter, since callers such as usleep do not retry. */
+ * than asked, never shorter, since callers such as usleep do not retry; so
+ * does a poll() with a timeout. */
 static void final_regs(const Thread *t, struct user_regs_struct *regs)
 {
 	memcpy(regs, t->regs.data, sizeof(*regs));
@@ -143,6 +144,9 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 		} else if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */)) {
 			if (regs->r10)
 				regs->rdx = regs->r10;
+		} else if (regs->orig_rax == SYS_poll) {
+			/* (its timeout, rdx, whole again: poll loops such as
+			 * script's take EINTR for an error) */
 		} else {
 			/* poll, futex with a timeout...: EINTR, which callers retry */
 			regs->rax = -EINTR;
