@@ -69,58 +69,47 @@ t_pty_expect() {
 run_test "pty: expect drives an interactive sh" t_pty_expect
 
 # Kept refusals: a pty of the job that a process outside it has open, or
-# whose session is outside it, would be cut off from that process (which
-# lives as long as the job: PTY_ORPHAN_WAITS).
-PTY_ORPHAN_WAITS='
-def wait_for(pid):
-    while True:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            os._exit(0)
-        time.sleep(0.1)'
-# ...and is let go before the test ends
-pty_orphan_gone() {
+# whose session is outside it, would be cut off from that process.
+# pty_refused WHAT PATTERN CODE: the job holds a pty's master; CODE runs in
+# an orphan (outside the job), with the slave S, and lives as long as the job
+pty_refused() {
 	local i
+	refused_cpuloop "$1" "$2" "
+import fcntl, os, sys, termios, time
+m, s = os.openpty()
+job = os.getpid()
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.close(m)
+$3
+        while True:
+            try:
+                os.kill(job, 0)
+            except OSError:
+                os._exit(0)
+            time.sleep(0.1)
+    os._exit(0)
+os.wait()
+os.close(s)
+os.set_inheritable(m, True)" || return
+	# (the orphan is let go before the test ends)
 	for ((i = 0; i < 50; i++)); do
 		[ -z "$(leftovers)" ] && return 0
 		sleep 0.1
 	done
 }
+
 t_pty_refused_holder() {
-	refused_cpuloop "a pty open outside the job" "open in process [0-9]+, outside the job" "
-import os, sys, time$PTY_ORPHAN_WAITS"'
-m, s = os.openpty()
-job = os.getpid()
-if os.fork() == 0:
-    if os.fork() == 0:
-        os.close(m)
-        wait_for(job)
-    os._exit(0)
-os.wait()
-os.close(s)
-os.set_inheritable(m, True)' || return
-	pty_orphan_gone
+	pty_refused "a pty open outside the job" "open in process [0-9]+, outside the job" \
+		"        pass"
 }
 run_test "pty: dump refuses a pty open outside the job" t_pty_refused_holder
 
 t_pty_refused_session() {
-	refused_cpuloop "a pty that is the terminal of a session outside the job" \
+	pty_refused "a pty that is the terminal of a session outside the job" \
 		"controlling terminal of session [0-9]+, outside the job" "
-import fcntl, os, sys, termios, time$PTY_ORPHAN_WAITS"'
-m, s = os.openpty()
-job = os.getpid()
-if os.fork() == 0:
-    if os.fork() == 0:
         os.setsid()
         fcntl.ioctl(s, termios.TIOCSCTTY, 0)
-        os.close(s)
-        os.close(m)
-        wait_for(job)
-    os._exit(0)
-os.wait()
-os.close(s)
-os.set_inheritable(m, True)' || return
-	pty_orphan_gone
+        os.close(s)"
 }
 run_test "pty: dump refuses a pty that is another session's terminal" t_pty_refused_session
