@@ -460,7 +460,11 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 		m->pid = top;
 		m->start_time = st.start_time;
 	}
-	tty_describe(top, m->pgid, &tty);
+	/* (a tmux server has no terminal: those it held were its clients') */
+	if (!o->tmux)
+		tty_describe(top, m->pgid, &tty);
+	else
+		memset(&tty, 0, sizeof(tty));
 	m->tty = xstrdup(tty.path ? tty.path : "");
 	m->termios = xstrdup(tty.termios ? tty.termios : "");
 	m->tty_foreground = tty.foreground;

@@ -3,6 +3,7 @@
  * pid, socket and sessions, and its clients, which are outside the job
  * (each is a process on a terminal of the user's): they are told and
  * detached before the freeze, so that none is cut off half-way. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -95,8 +96,10 @@ static char *socket_from_env(void)
 
 int tmux_find(const struct tmux_target *t, struct tmux_server *s)
 {
+	/* (':' cannot be in a session's name; the socket's path, last, may
+	 * hold any: a tab, shown as '_' outside UTF-8 locales, would not do) */
 	static const char *const ls[] = { "list-sessions", "-F",
-		"#{pid}\t#{socket_path}\t#{session_name}\t#{session_windows}", NULL };
+		"#{pid}:#{session_windows}:#{session_name}:#{socket_path}", NULL };
 	struct tmux_target own = *t;
 	char *env = NULL, *out, *save = NULL;
 	int r, sessions = 0, windows = 0, ret = JF_NO_JOB;
@@ -115,17 +118,19 @@ int tmux_find(const struct tmux_target *t, struct tmux_server *s)
 		goto out;
 	}
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[4], *fs = NULL, *n;
+		char *f[4], *n;
 		int i = 0, w = 0;
-		for (char *x = strtok_r(line, "\t", &fs); x && i < 4; x = strtok_r(NULL, "\t", &fs))
-			f[i++] = x;
-		if (i < 4)
+		for (f[0] = line; i < 3 && (n = strchr(f[i], ':')); i++) {
+			*n = 0;
+			f[i + 1] = n + 1;
+		}
+		if (i < 3)
 			continue;
 		if (!s->pid) {
 			parse_int(f[0], &s->pid);
-			s->socket = xstrdup(f[1]);
+			s->socket = xstrdup(f[3]);
 		}
-		parse_int(f[3], &w);
+		parse_int(f[1], &w);
 		windows += w;
 		n = xasprintf("%s%s%s", names, sessions ? ", " : "", f[2]);
 		free(names);
@@ -190,6 +195,29 @@ char *tmux_quote(const char *word)
 	return q;
 }
 
+/* Whether PID has a terminal open (a client's: the server's own are
+ * pty masters). */
+static bool holds_terminal(pid_t pid)
+{
+	char path[64], link[4096];
+	struct dirent *de;
+	bool held = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	while (d && !held && (de = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		held = !strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8);
+	}
+	if (d)
+		closedir(d);
+	return held;
+}
+
 /* The clients attached now, one name per line in *OUT. */
 static int clients(const struct tmux_target *t, char **out)
 {
@@ -237,21 +265,22 @@ int tmux_detach_clients(const struct tmux_server *s, const char *message, const 
 		ret = 0;	/* our client freezes the server once it is out */
 		goto out;
 	}
-	/* until the server has seen every client go (5 s at most) */
+	/* until the server has seen every client go and let their
+	 * terminals go (5 s at most) */
 	for (int i = 0; i < 100; i++) {
 		struct timespec ms50 = { 0, 50 * 1000000 };
 		free(out);
 		if (clients(&t, &out) < 0)
 			goto out;
-		if (!*out) {
+		if (!*out && !holds_terminal(s->pid)) {
 			ret = 0;
 			goto out;
 		}
 		nanosleep(&ms50, NULL);
 	}
 	out[strcspn(out, "\n")] = 0;
-	pr_err("the tmux client %s does not detach from the server on %s: not frozen", out,
-	       s->socket);
+	pr_err("the tmux client %s does not detach from the server on %s: not frozen",
+	       *out ? out : "(gone, its terminal still held)", s->socket);
 out:
 	free(out);
 	free(mine);
