@@ -100,15 +100,9 @@ tmux_server() {
 	history t:py >"$TDIR/py.before"
 	before_count=$(history t:count)
 
-	st "$TDIR/freeze.out" "$TDIR/freeze.err" freeze --tmux -S "$TDIR/tmux.sock"
-	if [ "$ST" != 0 ]; then
-		diag_file "freeze stderr" "$TDIR/freeze.err"
-		fail "jobfreeze freeze --tmux exited $ST"
-		return
-	fi
-	grep -q 'tmux server on .*3 windows' "$TDIR/freeze.out" ||
-		{ diag_file "freeze stdout" "$TDIR/freeze.out"; fail "the freeze does not say it froze the server"; return; }
-	id=$(sed -n 's/^frozen \([0-9]*\):.*/\1/p' "$TDIR/freeze.out")
+	st_expect 0 '^frozen [0-9]+: tmux server on .*3 windows' "the server was not frozen" \
+		freeze --tmux -S "$TDIR/tmux.sock" || return
+	id=$(sed -n 's/^frozen \([0-9]*\):.*/\1/p' "$TDIR/st.out")
 	wait_gone "$server" 5 || { fail "the server still runs after the freeze"; return; }
 	wait_gone "$CLIENT_PID" 5 || { fail "the client was not detached"; return; }
 	grep -q 'being frozen to disk' "$TDIR/client1.log" ||
@@ -116,14 +110,8 @@ tmux_server() {
 	tm list-sessions >/dev/null 2>&1 && { fail "a tmux server still answers"; return; }
 	sleep 1
 
-	st "$TDIR/thaw.out" "$TDIR/thaw.err" thaw "$id"
-	if [ "$ST" != 0 ]; then
-		diag_file "thaw stderr" "$TDIR/thaw.err"
-		fail "jobfreeze thaw $id exited $ST"
-		return
-	fi
-	grep -q "listens on $TDIR/tmux.sock again" "$TDIR/thaw.err" ||
-		{ diag_file "thaw stderr" "$TDIR/thaw.err"; fail "the thaw does not say where the server is"; return; }
+	st_expect 0 "listens on $TDIR/tmux.sock again" "the server was not thawed, or not said where" \
+		thaw "$id" || return
 	tm list-windows -t t -F '#{window_index}:#{window_name}' >"$TDIR/windows" ||
 		{ fail "the thawed server does not answer"; return; }
 	[ "$(tr '\n' ' ' <"$TDIR/windows")" = "0:count 1:vim 2:py " ] ||
