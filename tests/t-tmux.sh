@@ -184,3 +184,30 @@ t_tmux_inside() {
 	return $r
 }
 run_test "tmux: frozen from one of its own panes" t_tmux_inside
+
+# The desktop service (t-dbus.sh's private bus): Freeze with the option
+# tmux-socket freezes the server, List says it is one, Thaw brings it back.
+tmux_dbus() {
+	local id
+	tmux_needs || return
+	mkdir_user "$TDIR/run"
+	tm new-session -d -s t -c "$TDIR/run" 'echo pane up; exec sleep 300' || { fail "tmux did not start"; return; }
+	pane_has t 'pane up' || return
+	call Freeze 0 "{'tmux-socket': <'$TDIR/tmux.sock'>}" || { fail "Freeze of the tmux server failed"; return; }
+	id=$(reply_string)
+	tm list-sessions >/dev/null 2>&1 && { fail "the server still runs after Freeze"; return; }
+	call List || return
+	grep -q "'id': <'$id'>.*'kind': <'tmux'>, 'socket': <'$TDIR/tmux.sock'>" "$TDIR/call.out" ||
+		{ diag "List: $(cat "$TDIR/call.out")"; fail "List does not say job $id is a tmux server"; return; }
+	call Thaw "$id" "{}" || { fail "Thaw of the tmux server failed"; return; }
+	wait_in "$TDIR/monitor.out" "JobThawed \('$id',\)" 10 || return
+	pane_has t 'pane up' || fail "the thawed server does not show its pane"
+}
+t_tmux_dbus() {
+	monitor_start || return
+	tmux_dbus
+	local r=$?
+	tmux_done
+	return $r
+}
+run_test "tmux: Freeze, List and Thaw over D-Bus" dbus_test t_tmux_dbus
