@@ -43,6 +43,12 @@ pgrp_freeze_thaw() {
 t_pgrp_c() { pgrp_freeze_thaw pgrp 300 3000 "$WL/pgrp"; }
 run_test "pgrp: setpgid/setsid groups and a session come back" t_pgrp_c
 
+# sessions made in the orders of ZDTM's session00 and session01 (a child
+# forked before its parent's setsid(), a chain of two; a leaderless group
+# in an inner session), under a root that leads its own session
+t_pgrp_sessions() { pgrp_freeze_thaw sessions 300 2000 "$WL/sessions"; }
+run_test "pgrp: sessions made after their children, a leaderless group in one" t_pgrp_sessions
+
 # bash with set -m: each background job (one a pipeline) is its own group
 t_pgrp_bash() {
 	EXPECT_EXE=/bin/bash pgrp_freeze_thaw pgrp.sh 300 2500 /bin/bash "$PYDIR/pgrp.sh"
