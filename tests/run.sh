@@ -8,11 +8,13 @@
 # on failure) and ends with "N passed, N failed[, N skipped]"; exits 1 if
 # any test failed.
 #
-# Run as root, it makes (if missing) the system user `jftest` and runs every
+# Run as root, it makes (if missing) the system user JF_TEST_USER (default
+# jftest: give each suite run at once on a machine its own) and runs every
 # job and every jobfreeze command as that user, so the engine is always
 # tested without privileges; otherwise everything runs as the current user.
 #
 # PATTERN...   only run the tests whose name contains one of the patterns
+# JF_TEST_USER=NAME  the unprivileged user to run as when run as root
 # JF_SEED=N    seed for the random freeze points (printed at the start)
 # JF_KEEP=1    keep the work directory (under /tmp) for a post-mortem
 # JF_VERBOSE=N pass -vN to every dump and restore

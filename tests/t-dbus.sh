@@ -198,7 +198,8 @@ wait_output() {
 # its terminal (window 1 keeps the session open); sets TM (the tmux command)
 # and JOB_PID. The windows use the service's job store, as a user's do.
 tmux_counter() {
-	TM=(env "XDG_STATE_HOME=$TDIR/state" tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
+	TM=(env "XDG_STATE_HOME=$TDIR/state" "${TM[@]}")
 	mkdir_user "$TDIR/run"
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR/run" -x 100 -y 30 \
 		"exec ${2:-$WL/counter} $1 >$TDIR/run/out.txt" || { fail "tmux did not start"; return; }
@@ -569,7 +570,7 @@ t_dbus_sandbox() {
 	[ "$(id -u)" = 0 ] || { skip "making a snap.* cgroup needs root"; return; }
 	for top in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
 		[ -w "$top/cgroup.procs" ] || continue
-		cg=$top/snap.jftest-fake.app-$$.scope
+		cg=$top/snap.jftest-fake.app-$BASHPID.scope
 		mkdir "$cg" 2>/dev/null && break
 		cg=""
 	done
@@ -706,7 +707,7 @@ t_desktop_pick() {
 	jf "$TDIR" "$TDIR/freeze.out" "$TDIR/freeze.err" 30 freeze --name picked "$JOB_PID"
 	[ "$JF_STATUS" = 0 ] || { diag_file freeze "$TDIR/freeze.err"; fail "jobfreeze freeze exited $JF_STATUS"; return; }
 	wait_gone "$JOB_PID" 5
-	TM=(env "HOME=$WORK/home" tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
 	# (not in run/: wait_output waits for nothing to run there)
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR" -x 120 -y 30 \
 		"$TDIR/bin/jobfreeze-pick; echo PICK=\$?; exec sleep 60" || { fail "tmux did not start"; return; }

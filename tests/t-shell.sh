@@ -10,7 +10,7 @@ sh_start() {
 	command -v tmux >/dev/null || { skip "tmux is not installed"; return 77; }
 	command -v "$shell" >/dev/null || { skip "$shell is not installed"; return 77; }
 	SH=$shell
-	TM=(tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
 	mkdir_user "$TDIR/zdot"
 	mkdir_user "$TDIR/run"
 	cat >"$TDIR/bashrc" <<-RC
