@@ -109,6 +109,7 @@ crash_restore() {
 	start_again cpuloop 300 800 "$WL/cpuloop" || return 1
 	dump_job "$JOB_PID" "$TDIR/img" || { fail "the dump failed"; return; }
 	wait_gone "$JOB_PID" 5
+	tell_stop
 	before=$(img_digest "$TDIR/img")
 	crash_run "$phase" restore restore -D "$TDIR/img" || { fail "no crash at $phase"; return; }
 	[ "$JF_STATUS" != 0 ] || { fail "the crashed restore exited 0"; return; }

@@ -611,7 +611,7 @@ t_dbus_tcp_close() {
 	"$DBUS_CLI" freeze --help 2>&1 | grep -q -- --tcp-close ||
 		{ skip "jobfreeze freeze has no --tcp-close yet (the contract has it)"; return; }
 	local id
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	STOP_REF=(cpuloop "$WL/cpuloop")
 	mkdir_user "$TDIR/run"
 	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
 		"$PYTHON" -c '
@@ -626,8 +626,10 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not st
 	call Freeze "$JOB_PID" "{'tcp-close': <true>}" || { fail "Freeze with tcp-close failed"; return; }
 	id=$(reply_string)
 	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
+	tell_stop
 	call Thaw "$id" "{}" || { fail "Thaw of job $id failed"; return; }
-	wait_output "$REF.out" "$TDIR/run/out.txt" 30 || fail "the thawed job did not finish as the reference"
+	wait_in "$TDIR/run/out.txt" ': stopped after [0-9]' 30 && ref_stopped &&
+		wait_output "$REF.out" "$TDIR/run/out.txt" 20 || fail "the thawed job did not finish as the reference"
 }
 
 # The bus is never blocked: while a slow Freeze runs (its CLI made 3 s

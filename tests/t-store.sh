@@ -95,8 +95,7 @@ t_store_two_thaws() {
 
 # A refused freeze leaves the job running and nothing in the store.
 t_store_refused() {
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
-	REFST=$(cat "$REF.status")
+	STOP_REF=(cpuloop "$WL/cpuloop")
 	mkdir_user "$TDIR/run"
 	# sleep holds a pipe whose other end the test keeps: outside the job
 	exec {keep}> >(sleep 60)
@@ -108,7 +107,9 @@ t_store_refused() {
 	st_expect 1 "not frozen and goes on running" "a refused freeze" freeze -R "$pid" || return
 	running "$pid" || { fail "the job is not running after a refused freeze"; return; }
 	st_store_clean "" "a refused freeze left something in the store" || return
+	tell_stop
 	wait_job "$pid" "$T_RUN"
+	ref_stopped || return
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout"
 }
 
