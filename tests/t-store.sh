@@ -221,8 +221,35 @@ t_store_note_once() {
 	wait_job "$pid" 5
 }
 
+# A dump whose HOME the user cannot write (root's HOME kept by setpriv) or
+# that has none: the note cannot be remembered, which is no error; the
+# dump works, says the note (each time) and no "error".
+t_store_note_nohome() {
+	st_counter 0 || return
+	local pid=$JOB_PID home=$TDIR/rohome ok=0 n=0 e st
+	mkdir_user "$home"
+	chmod 0555 "$home"
+	for e in "HOME=$home" "-u HOME" "HOME=$home"; do
+		n=$((n + 1))
+		# shellcheck disable=SC2086
+		(cd "$TDIR" && timeout -k 5 "$T_DUMP" "${RUNAS[@]}" env $e "$JF" dump -R -t "$pid" \
+			-D "$TDIR/img$n" >"$TDIR/d$n.out" 2>"$TDIR/d$n.err")
+		st=$?
+		if [ $st != 0 ] || [ ! -f "$TDIR/img$n/inventory.img" ] || grep -q "error:" "$TDIR/d$n.err" ||
+		   ! grep -q "images hold its memory, passwords" "$TDIR/d$n.err"; then
+			diag "dump -R with env $e exited $st, saying:"
+			diag "$(cat "$TDIR/d$n.err")"
+			ok=1
+		fi
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait_job "$pid" 5
+	[ $ok = 0 ] || fail "a dump without a writable home said an error or no note"
+}
+
 run_test "store: freeze, list, show, thaw by id"        t_store_cycle
 run_test "store: the note on secrets is said once"      t_store_note_once
+run_test "store: the note without a writable home, no error" t_store_note_nohome
 run_test "valgrind: the store's commands clean"         t_store_valgrind
 run_test "store: thaw --tty PATH gives the job that terminal" t_store_tty_path
 run_test "store: names, ids and every refusal"          t_store_errors
