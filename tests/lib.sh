@@ -252,17 +252,31 @@ wait_gone() {
 	return 0
 }
 
-# leftovers: pids of the test user's processes working inside $WORK
+LEFT_IN=""		# where the running test works (a test's $TDIR)
+
+# leftovers: pids of the test user's processes working inside $LEFT_IN
+# (a path prefix; default: anywhere in $WORK)
 leftovers() {
-	local p uid cwd
+	local p uid cwd in=${LEFT_IN:-$WORK/}
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
 		uid=$(stat -c %u "/proc/$p" 2>/dev/null) || continue
 		[ "$uid" = "$TEST_UID" ] || continue
 		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
-		case $cwd in "$WORK"|"$WORK"/*) printf '%s\n' "$p" ;; esac
+		case $cwd/ in "$in"*) printf '%s\n' "$p" ;; esac
 	done
+}
+
+# kill_tree PID: kill PID and its descendants (those still its children's
+# children; what went away from the tree is found by leftovers)
+kill_tree() {
+	local c
+	kill -STOP "$1" 2>/dev/null
+	for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
 }
 
 # kill_leftovers: kill (by pid) whatever a test left running; sets LEFT

@@ -5,21 +5,46 @@
 # and checks that they finish exactly as an uninterrupted run does; then
 # feeds the engine damaged images and jobs it must refuse. Prints one
 # "ok N - name" / "not ok N - name" line per test (with "# " diagnostics
-# on failure) and ends with "N passed, N failed[, N skipped]"; exits 1 if
-# any test failed.
+# on failure), in order, then the slowest tests and ends with "N passed,
+# N failed[, N skipped]"; exits 1 if any test failed.
 #
 # Run as root, it makes (if missing) the system user JF_TEST_USER (default
 # jftest: give each suite run at once on a machine its own) and runs every
 # job and every jobfreeze command as that user, so the engine is always
 # tested without privileges; otherwise everything runs as the current user.
 #
+# Tests run in parallel, JF_JOBS at a time, each in a subshell of its own.
+# Adding tests:
+#  - the tests of an area live in tests/t-AREA.sh: functions, then one
+#    line per test, `run_test "area: what it checks" t_function [ARGS...]`.
+#    Every tests/t-*.sh is sourced here: a new file needs nothing else.
+#  - run_test starts the test at once (or when a slot is free): variables
+#    set before its line (CONFIG=..., HELD_FREEZE=...) are the test's,
+#    as they are at that moment.
+#  - a test has its own directory $TDIR, owned by the test user, which is
+#    also its cwd and the HOME of what it runs as the test user; everything
+#    it makes goes there: its jobs' files, job store ($TDIR/state), tmux
+#    socket (tmux_at "$TDIR/tmux.sock"), session bus. Its leftover
+#    processes are those of the test user working under $TDIR. It may not
+#    rely on any other test having run, nor on running alone: no fixed
+#    names outside $TDIR (ports are random, cgroups and users are named
+#    after the test or the test user).
+#  - reference runs ($WORK/ref, see `reference`) are shared: made once, by
+#    whichever test needs one first, under a lock.
+#  - no timed assertion: a job sized by time ends at least a second after
+#    its latest freeze point, a CPU-bound one runs until told to stop.
+#
 # PATTERN...   only run the tests whose name contains one of the patterns
 # JF_TEST_USER=NAME  the unprivileged user to run as when run as root
-# JF_SEED=N    seed for the random freeze points (printed at the start)
+# JF_JOBS=N    tests at a time (default: 3 per CPU, at least 4; 1: one by one)
+# JF_SEED=N    seed for the random freeze points (printed at the start;
+#              each test draws from SEED + its number, whatever the order)
 # JF_KEEP=1    keep the work directory (under /tmp) for a post-mortem
 # JF_VERBOSE=N pass -vN to every dump and restore
 # JF_BIGMEM=M  size of the bigmem job in MiB (default 128)
 # JF_T_RESTORE=S  time limit of a restore that waits for its job (default 30)
+# JF_T_TEST=S  time limit of one test, killed after it (default 300)
+# JF_SLOWEST=N how many of the slowest tests to list at the end (default 10)
 
 set -u
 
@@ -62,9 +87,14 @@ done
 
 WORK=$(mktemp -d /tmp/jftest.XXXXXX) || exit 1
 OTHER_PIDS=()		# processes of other users that a test started
+declare -A RUNNING=()	# subshell pid -> test number (see run_test)
+declare -A STARTED=()	# subshell pid -> start (ms)
 
 cleanup() {
 	local p
+	for p in "${!RUNNING[@]}"; do
+		kill_tree "$p"
+	done
 	kill_leftovers
 	for p in "${OTHER_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
@@ -99,14 +129,20 @@ echo "# jobfreeze: $JF"
 echo "# jobs run as: ${TEST_USER:-$(id -un)} (uid $TEST_UID), seed $SEED, work dir $WORK"
 SUITE_START=$(now_ms)
 
-# ---- running one test --------------------------------------------------
+# ---- running the tests ------------------------------------------------
 
 TDIR=""		# the running test's directory, owned by the test user
+JOBS=${JF_JOBS:-$(( $(nproc 2>/dev/null || echo 2) * 3 ))}
+[ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
+[ -n "${JF_JOBS:-}" ] || [ "$JOBS" -ge 4 ] || JOBS=4
+T_TEST=${JF_T_TEST:-300}
+RES=$WORK/.results	# per test N: N.tap (its TAP lines), N.rc, N.time
+mkdir -p "$RES"
+NEXT=1			# the next test whose result to print
 
-# run_test NAME FUNCTION [ARGS...]
+# run_test NAME FUNCTION [ARGS...]: start the test (once a slot is free)
 run_test() {
-	local name=$1 fn=$2 rc p
-	shift 2
+	local name=$1 p
 	if [ ${#PATTERNS[@]} -gt 0 ]; then
 		local match=""
 		for p in "${PATTERNS[@]}"; do
@@ -115,37 +151,117 @@ run_test() {
 		[ -n "$match" ] || return 0
 	fi
 	T_NUM=$((T_NUM + 1))
-	STOP_REF=()
-	TDIR=$WORK/$(printf '%02d' "$T_NUM")-${name//[^A-Za-z0-9_.-]/_}
-	mkdir_user "$TDIR"
+	while [ ${#RUNNING[@]} -ge "$JOBS" ]; do
+		sched_poll || sleep 0.05
+	done
+	echo "$name" >"$RES/$T_NUM.name"
+	( run_one "$T_NUM" "$@" ) >"$RES/$T_NUM.tap" 2>&1 </dev/null &
+	RUNNING[$!]=$T_NUM
+	STARTED[$!]=$(now_ms)
+	sched_poll
+}
+
+# run_one NUM NAME FUNCTION [ARGS...]: the test, in its own subshell
+run_one() {
+	local num=$1 name=$2 fn=$3 rc t0 took p
+	shift 3
+	RANDOM=$((SEED + num))
+	TDIR=$WORK/$(printf '%03d' "$num")-${name//[^A-Za-z0-9_.-]/_}
+	mkdir_user "$TDIR" "$TDIR/home"
+	cd "$TDIR" || exit 1
+	runas_home "$TDIR/home"
+	LEFT_IN=$TDIR/
 	T_DIAG=$TDIR/.diag
 	: >"$T_DIAG"
-	SKIP_REASON=""
-	local t0
 	t0=$(now_ms)
-	"$fn" "$@"
+	"$fn" "$@" >"$TDIR/.out" 2>&1
 	rc=$?
 	kill_leftovers
 	if [ -n "$LEFT" ]; then
 		diag "processes left running after the test (killed):$LEFT"
 		[ $rc != 0 ] || rc=1
 	fi
-	local took
+	for p in "${OTHER_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	took=$(( $(now_ms) - t0 ))
+	echo "$took" >"$RES/$num.time"
 	took="$((took / 1000)).$((took % 1000 / 100))s"
+	# what the test printed itself is a diagnostic too
+	if [ -s "$TDIR/.out" ]; then
+		diag "--- printed by the test:"
+		cat "$TDIR/.out" >>"$T_DIAG"
+	fi
 	case $rc in
 	0)
-		echo "ok $T_NUM - $name ($took)"
-		T_PASS=$((T_PASS + 1)) ;;
+		echo "ok $num - $name ($took)" ;;
 	77)
-		echo "ok $T_NUM - $name # SKIP $SKIP_REASON"
-		T_SKIP=$((T_SKIP + 1)) ;;
+		echo "ok $num - $name # SKIP $SKIP_REASON" ;;
 	*)
-		echo "not ok $T_NUM - $name ($took)"
-		sed 's/^/#   /' "$T_DIAG"
-		T_FAIL=$((T_FAIL + 1)) ;;
+		echo "not ok $num - $name ($took)"
+		sed 's/^/#   /' "$T_DIAG" ;;
 	esac
-	[ -n "${JF_KEEP:-}" ] || rm -rf "$TDIR"
+	cd / && { [ -n "${JF_KEEP:-}" ] || rm -rf "$TDIR"; }
+	echo "$rc" >"$RES/$num.rc"
+}
+
+# sched_poll: collect the tests that ended (killing one past its time
+# limit) and print, in order, the results not printed yet; false if none
+# ended
+sched_poll() {
+	local pid num ended=1 now
+	now=$(now_ms)
+	for pid in "${!RUNNING[@]}"; do
+		num=${RUNNING[$pid]}
+		if [ ! -e "$RES/$num.rc" ] && kill -0 "$pid" 2>/dev/null; then
+			[ $((now - STARTED[$pid])) -gt $((T_TEST * 1000)) ] || continue
+			kill_tree "$pid"
+			LEFT_IN=$WORK/$(printf '%03d' "$num")-
+			kill_leftovers
+			LEFT_IN=""
+			[ -e "$RES/$num.tap" ] || echo "not ok $num - $(cat "$RES/$num.name")" >"$RES/$num.tap"
+			printf '#   FAIL: killed after %s s (JF_T_TEST)%s\n' "$T_TEST" \
+				"${LEFT:+; its processes:$LEFT}" >>"$RES/$num.tap"
+		fi
+		wait "$pid" 2>/dev/null
+		if [ ! -e "$RES/$num.rc" ]; then
+			{ echo "not ok $num - $(cat "$RES/$num.name")"
+			  echo "#   FAIL: the test's shell ended without a result"
+			  sed 's/^/#   /' "$RES/$num.tap"; } >"$RES/$num.tap.new"
+			mv "$RES/$num.tap.new" "$RES/$num.tap"
+			echo 1 >"$RES/$num.rc"
+		fi
+		unset "RUNNING[$pid]" "STARTED[$pid]"
+		ended=0
+	done
+	while [ -e "$RES/$NEXT.rc" ]; do
+		cat "$RES/$NEXT.tap"
+		case $(cat "$RES/$NEXT.rc") in
+		0) T_PASS=$((T_PASS + 1)) ;;
+		77) T_SKIP=$((T_SKIP + 1)) ;;
+		*) T_FAIL=$((T_FAIL + 1)) ;;
+		esac
+		NEXT=$((NEXT + 1))
+	done
+	return $ended
+}
+
+# sched_finish: wait for every test, then list the slowest
+sched_finish() {
+	local n num
+	while [ ${#RUNNING[@]} -gt 0 ]; do
+		sched_poll || sleep 0.1
+	done
+	n=${JF_SLOWEST:-10}
+	[ "$n" -gt 0 ] 2>/dev/null && [ "$T_NUM" -gt 1 ] || return 0
+	echo "# slowest tests:"
+	for ((num = 1; num <= T_NUM; num++)); do
+		[ -e "$RES/$num.time" ] || continue
+		printf '%s %s\n' "$(cat "$RES/$num.time")" \
+			"$(sed -n '1s/^\(not \)\{0,1\}ok [0-9]* - \(.*\) ([0-9.]*s)$/\2/p' "$RES/$num.tap")"
+	done | sort -rn | head -n "$n" |
+		awk '{ t = $1; $1 = ""; printf "#   %6.1f s%s\n", t / 1000, $0 }'
 }
 
 # jf DIR OUTFILE ERRFILE SECS ARGS...: run jobfreeze ARGS as the test user
@@ -170,25 +286,57 @@ jf() {
 # With STOP_AT=N, CMD is a job that runs until told to stop, told to stop
 # after its unit N (tests/workloads/stop.h).
 reference() {
-	local key=$1 dir=$2 JOB_PID JOB_STATUS	# (the test's job is not this one)
+	local key=$1 dir=$2 rc=0 JOB_PID JOB_STATUS	# (the test's job is not this one)
 	shift 2
 	REF=$WORK/ref/$key
+	[ -f "$REF.status" ] && return 0
+	ref_lock "$REF" || return 1
 	if [ -f "$REF.status" ]; then
+		ref_unlock "$REF"
 		return 0
 	fi
+	# (DIR may hold what the test put there for the job)
+	rm -f "$REF.out" "$REF.err"
 	mkdir_user "$WORK/ref" "$dir"
 	if [ -n "${STOP_AT:-}" ]; then
 		echo "$STOP_AT" | as_user tee "$dir/stop" >/dev/null
 	fi
-	start_job "$dir" "$REF.out" "$REF.err" "$@" || {
+	if ! start_job "$dir" "$REF.out" "$REF.err" "$@"; then
 		diag "reference run of $* did not start"
-		return 1
-	}
-	if ! wait_job "$JOB_PID" "$T_RUN"; then
+		rc=1
+	elif ! wait_job "$JOB_PID" "$T_RUN"; then
 		diag "reference run of $* did not end in $T_RUN s"
-		return 1
+		rc=1
+	else
+		echo "$JOB_STATUS" >"$REF.status"
 	fi
-	echo "$JOB_STATUS" >"$REF.status"
+	ref_unlock "$REF"
+	return $rc
+}
+
+# ref_lock REF / ref_unlock REF: one test at a time makes a reference run
+# (a lock directory holding its owner's pid: rename(2) onto it fails while
+# it exists; one whose owner died, a test killed at its time limit, is
+# taken over)
+ref_lock() {
+	local lock=$1.lock mine=$1.lock.$BASHPID owner i
+	mkdir -p "$mine" && echo "$BASHPID" >"$mine/pid" || return 1
+	for ((i = 0; i < (T_RUN + 30) * 10; i++)); do
+		mv -T "$mine" "$lock" 2>/dev/null && return 0
+		owner=$(cat "$lock/pid" 2>/dev/null)
+		if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+			mv -T "$lock" "$lock.dead.$BASHPID" 2>/dev/null && rm -rf "$lock.dead.$BASHPID"
+			continue
+		fi
+		sleep 0.1
+	done
+	rm -rf "$mine"
+	diag "waited too long for the reference run $1 made by another test"
+	return 1
+}
+
+ref_unlock() {
+	rm -rf "$1.lock"
 }
 
 # ---- jobs that run until told to stop ----------------------------------
@@ -713,8 +861,9 @@ t_logfile() {
 		fi
 	done
 	for f in dump restore; do
-		# the statistics may go to stderr, the messages must not
-		if grep -q '^jobfreeze' "$TDIR/$f.err"; then
+		# the statistics may go to stderr, the messages must not (the
+		# note on secrets of a first dump is for the user, not the log)
+		if grep -v '^jobfreeze: note: ' "$TDIR/$f.err" | grep -q '^jobfreeze'; then
 			diag "$f: messages on stderr despite -o:"
 			diag_file "$f stderr" "$TDIR/$f.err" 5
 			ok=1
@@ -758,9 +907,11 @@ t_leave_stopped() {
 
 BASE=""		# a good image for the bad-input tests to spoil copies of
 
+# make_base: the test's own BASE (its job writes to files of its own: a
+# test that restores it by mistake disturbs no other)
 make_base() {
-	[ -n "$BASE" ] && [ -f "$BASE/img/inventory.img" ] && return 0
-	BASE=$WORK/base
+	[ "$BASE" = "$TDIR/base" ] && [ -f "$BASE/img/inventory.img" ] && return 0
+	BASE=$TDIR/base
 	rm -rf "$BASE"
 	mkdir_user "$BASE"
 	start_job "$BASE" "$BASE/out.txt" "$BASE/err.txt" "$WL/counter" 12 ||
@@ -1282,8 +1433,9 @@ for area in "$HERE"/t-*.sh; do
 	. "$area"
 done
 
+sched_finish
 took=$(( $(now_ms) - SUITE_START ))
-echo "# took $((took / 1000)).$((took % 1000 / 100)) s"
+echo "# took $((took / 1000)).$((took % 1000 / 100)) s ($JOBS tests at a time)"
 echo "1..$T_NUM"
 summary="$T_PASS passed, $T_FAIL failed"
 [ "$T_SKIP" = 0 ] || summary+=", $T_SKIP skipped"

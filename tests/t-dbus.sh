@@ -28,7 +28,9 @@ BUS=""
 # bus_start [CONFIG_LINE...]: start dbus-run-session as the test user in
 # $TDIR, with only our .service file to activate; the service gets
 # $TDIR/config/jobfreeze/config (the lines given, @TDIR@ replaced) and its own job store
-# $TDIR/state/jobfreeze; SLOW_FREEZE=S makes its CLI's freeze S s slower.
+# $TDIR/state/jobfreeze; with HELD_FREEZE=1 its CLI's freeze, once
+# started, waits for the file $TDIR/freeze.go (30 s at most), having made
+# $TDIR/freeze.held.
 # Sets BUS (the address); the bus log is $TDIR/bus.log.
 bus_start() {
 	local i l
@@ -41,10 +43,20 @@ bus_start() {
 	fi
 	mkdir_user "$TDIR/services" "$TDIR/config" "$TDIR/config/jobfreeze" "$TDIR/state"
 	local cli=$DBUS_CLI
-	if [ -n "${SLOW_FREEZE:-}" ]; then
-		# a freeze that takes SLOW_FREEZE seconds more
-		cli=$TDIR/slow-jobfreeze
-		printf '#!/bin/sh\n[ "$1" = freeze ] && sleep %s\nexec "%s" "$@"\n' "$SLOW_FREEZE" "$DBUS_CLI" >"$cli"
+	if [ -n "${HELD_FREEZE:-}" ]; then
+		cli=$TDIR/held-jobfreeze
+		cat >"$cli" <<-EOF
+		#!/bin/sh
+		if [ "\$1" = freeze ]; then
+			echo held >$TDIR/freeze.held
+			i=0
+			while [ ! -e $TDIR/freeze.go ] && [ \$i -lt 300 ]; do
+				sleep 0.1
+				i=\$((i + 1))
+			done
+		fi
+		exec "$DBUS_CLI" "\$@"
+		EOF
 		chmod 755 "$cli"
 	fi
 	printf '[D-BUS Service]\nName=%s\nExec=%s\n' "$JF_IFACE" "$DAEMON" \
@@ -632,23 +644,28 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not st
 		wait_output "$REF.out" "$TDIR/run/out.txt" 20 || fail "the thawed job did not finish as the reference"
 }
 
-# The bus is never blocked: while a slow Freeze runs (its CLI made 3 s
-# slower), List is answered at once; then the Freeze ends well.
+# The bus is never blocked: while a Freeze runs (its CLI held until the
+# test lets it go), List is answered; then the Freeze ends well.
 t_dbus_async() {
 	local fpid t0 took id
 	call List || return 1
-	# (long enough to be still running when the slow freeze takes it)
-	start_again counter40 300 600 "$WL/counter" 40 || return 1
+	start_again counter25 300 600 "$WL/counter" 25 || return 1
 	on_bus gdbus call --session --dest "$JF_IFACE" --object-path "$JF_PATH" \
 		--method "$JF_IFACE.Freeze" "$JOB_PID" "{}" >"$TDIR/freeze.out" 2>"$TDIR/freeze.err" &
 	fpid=$!
-	sleep 0.5
+	wait_in "$TDIR/freeze.held" "" 10 || { kill "$fpid"; wait "$fpid"; fail "the Freeze did not start"; return; }
 	t0=$(now_ms)
-	call List || { kill "$fpid"; wait "$fpid"; fail "List failed during a Freeze"; return; }
+	call List || { touch "$TDIR/freeze.go"; wait "$fpid"; fail "List failed during a Freeze"; return; }
 	took=$(( $(now_ms) - t0 ))
-	kill -0 "$fpid" 2>/dev/null || { wait "$fpid"; fail "the Freeze was over before List: the test proves nothing"; return; }
-	wait "$fpid" || { diag_file Freeze "$TDIR/freeze.err"; fail "the slow Freeze failed"; return; }
-	[ "$took" -lt 1500 ] || { fail "List took $took ms during a Freeze: the service was blocked"; return; }
+	# (a service blocked by the Freeze answers only once it is let go)
+	if [ -e "$TDIR/freeze.go" ] || ! kill -0 "$fpid" 2>/dev/null; then
+		touch "$TDIR/freeze.go"
+		wait "$fpid"
+		fail "List was answered only after the Freeze: the service was blocked"
+		return
+	fi
+	touch "$TDIR/freeze.go"
+	wait "$fpid" || { diag_file Freeze "$TDIR/freeze.err"; fail "the held Freeze failed"; return; }
 	diag "List answered in $took ms during a Freeze"
 	id=$(sed -n "s/^('\(.*\)',)\$/\1/p" "$TDIR/freeze.out")
 	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
@@ -741,9 +758,9 @@ CONFIG=()
 run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
 CONFIG=(allow-sandboxed=true)
 run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox yes
-SLOW_FREEZE=3
-run_test "dbus: List answered during a slow Freeze" dbus_test t_dbus_async
-SLOW_FREEZE=""
+HELD_FREEZE=1
+run_test "dbus: List answered during a Freeze" dbus_test t_dbus_async
+HELD_FREEZE=""
 CONFIG=(idle-timeout=2)
 run_test "dbus: jobfreeze daemon exits when idle" dbus_test t_dbus_idle
 CONFIG=()
