@@ -76,7 +76,9 @@ $(O)/tests/unit/%: tests/unit/%.c $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all
+# The tests run in parallel (tests/run.sh: JF_JOBS at a time); the crash
+# tests' binary is built first.
+check: all crashtest
 	tests/run.sh $(O)
 
 # Builds everything with AddressSanitizer and UBSan in build-asan/ and runs
@@ -90,14 +92,18 @@ demo: all
 bench: all
 	bench/run.sh $(O)
 
-# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed.
+# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; then
+# the bigmem test with STRESS_BIGMEM MiB (make check uses 128).
+STRESS_BIGMEM ?= 512
 stress: all
 	bench/stress.sh $(O)
 	bench/stress.sh $(O) store
+	JF_BIGMEM=$(STRESS_BIGMEM) tests/run.sh $(O) "freeze/thaw bigmem"
 
 # Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
 # with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
-# for FUZZ_SECONDS; tests/t-fuzz.sh runs them briefly in `make check`.
+# for FUZZ_SECONDS; `make check` (tests/t-fuzz.sh) only replays the
+# committed inputs.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS   = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -163,7 +169,8 @@ help:
 	@echo "make check      run the test suite (tests/run.sh)"
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed"
+	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed;"
+	@echo "                the bigmem test with STRESS_BIGMEM=$(STRESS_BIGMEM) MiB"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured)"
 
