@@ -378,12 +378,19 @@ st_expect() {
 	fi
 }
 
+# store_entries: the entries of the test's store ($TDIR/state/jobfreeze),
+# but the id counter and the note's marker, on one line
+store_entries() {
+	ls -A "$TDIR/state/jobfreeze" 2>/dev/null | grep -v -e '^\.last-id$' -e '^\.warned$' | tr '\n' ' '
+}
+
 # Nothing of a job may be left in the store but finished jobs.
 st_store_clean() {
 	local left
-	left=$(cd "$TDIR/state/jobfreeze" 2>/dev/null && ls -A | grep -v -e '^\.last-id$' -e '^\.warned$')
+	left=$(store_entries)
+	left=${left% }
 	if [ "$left" != "${1:-}" ]; then
-		diag "the store holds: $(echo $left) (expected: ${1:-nothing})"
+		diag "the store holds: $left (expected: ${1:-nothing})"
 		fail "${2:-the store is not as it should be}"
 		return 1
 	fi

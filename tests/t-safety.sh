@@ -50,11 +50,6 @@ sf_thaw_compare() {
 	st_store_clean "" "the thawed job left something in the store"
 }
 
-# sf_entries: the store's entries, but the id counter and the note
-sf_entries() {
-	ls -A "$TDIR/state/jobfreeze" 2>/dev/null | grep -v -e '^\.last-id$' -e '^\.warned$' | tr '\n' ' '
-}
-
 # sf_frozen: a counter job of 25 lines run a while and frozen as job 1
 sf_frozen() {
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return 1; }
@@ -72,7 +67,7 @@ t_sf_two_freezes() {
 	sf_hold dump-seized first freeze "$pid" || { fail "the first freeze was not held"; return; }
 	st_expect 5 "held by another jobfreeze command" "a second freeze of a job being frozen" \
 		freeze "$pid" || { sf_release; return; }
-	left=$(sf_entries)
+	left=$(store_entries)
 	sf_release
 	if [[ ! $left =~ ^\.new-[0-9]+-[A-Za-z0-9]+\ $ ]]; then
 		fail "while the first freeze worked the store held '$left', not its directory alone"
