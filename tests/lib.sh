@@ -255,12 +255,17 @@ wait_gone() {
 LEFT_IN=""		# where the running test works (a test's $TDIR)
 
 # leftovers: pids of the test user's processes working inside $LEFT_IN
-# (a path prefix; default: anywhere in $WORK)
+# (a path prefix; default: anywhere in $WORK), but the shells of the
+# suite that this one runs in (the test user's too, when not root)
 leftovers() {
-	local p uid cwd in=${LEFT_IN:-$WORK/}
+	local p uid cwd in=${LEFT_IN:-$WORK/} up=$BASHPID ours=" "
+	while [ "${up:-0}" -gt 1 ]; do
+		ours+="$up "
+		up=$(sed 's/.*) . \([0-9]*\) .*/\1/' "/proc/$up/stat" 2>/dev/null)
+	done
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
-		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+		case $ours in *" $p "*) continue ;; esac
 		uid=$(stat -c %u "/proc/$p" 2>/dev/null) || continue
 		[ "$uid" = "$TEST_UID" ] || continue
 		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue

@@ -86,7 +86,7 @@ for w in cpuloop avx512 bigmem sleeper signals files counter; do
 done
 
 WORK=$(mktemp -d /tmp/jftest.XXXXXX) || exit 1
-OTHER_PIDS=()		# processes of other users that a test started
+OTHER_PIDS=()		# processes a test started besides its jobs (killed after it)
 declare -A RUNNING=()	# subshell pid -> test number (see run_test)
 declare -A STARTED=()	# subshell pid -> start (ms)
 
@@ -176,15 +176,15 @@ run_one() {
 	t0=$(now_ms)
 	"$fn" "$@" >"$TDIR/.out" 2>&1
 	rc=$?
+	for p in "${OTHER_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	kill_leftovers
 	if [ -n "$LEFT" ]; then
 		diag "processes left running after the test (killed):$LEFT"
 		[ $rc != 0 ] || rc=1
 	fi
-	for p in "${OTHER_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
 	took=$(( $(now_ms) - t0 ))
 	echo "$took" >"$RES/$num.time"
 	took="$((took / 1000)).$((took % 1000 / 100))s"
