@@ -256,22 +256,23 @@ LEFT_IN=""		# where the running test works (a test's $TDIR)
 
 # leftovers: pids of the test user's processes working inside $LEFT_IN
 # (a path prefix; default: anywhere in $WORK), but the shells of the
-# suite that this one runs in (the test user's too, when not root)
-leftovers() {
-	local p uid cwd in=${LEFT_IN:-$WORK/} up=$BASHPID ours=" "
-	while [ "${up:-0}" -gt 1 ]; do
+# suite that this one runs in (the test user's too, when not root). Only
+# builtins for each process, in a subshell of its own (it changes
+# directory): a loaded machine has many, and tests call it in loops.
+leftovers() (
+	local p up=$BASHPID ours=" " stat in=${LEFT_IN:-$WORK/}
+	while [ "${up:-0}" -gt 1 ] && read -r stat 2>/dev/null <"/proc/$up/stat"; do
 		ours+="$up "
-		up=$(sed 's/.*) . \([0-9]*\) .*/\1/' "/proc/$up/stat" 2>/dev/null)
+		stat=${stat##*) }
+		stat=${stat#* }
+		up=${stat%% *}
 	done
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
+	for p in $(pgrep -u "$TEST_UID"); do
 		case $ours in *" $p "*) continue ;; esac
-		uid=$(stat -c %u "/proc/$p" 2>/dev/null) || continue
-		[ "$uid" = "$TEST_UID" ] || continue
-		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
-		case $cwd/ in "$in"*) printf '%s\n' "$p" ;; esac
+		cd -P "/proc/$p/cwd" 2>/dev/null || continue
+		case $PWD/ in "$in"*) printf '%s\n' "$p" ;; esac
 	done
-}
+)
 
 # kill_tree PID: kill PID and its descendants (those still its children's
 # children; what went away from the tree is found by leftovers)

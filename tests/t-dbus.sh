@@ -215,7 +215,7 @@ tmux_counter() {
 	mkdir_user "$TDIR/run"
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR/run" -x 100 -y 30 \
 		"exec ${2:-$WL/counter} $1 >$TDIR/run/out.txt" || { fail "tmux did not start"; return; }
-	as_user "${TM[@]}" new-window -d -t t:1 "exec sleep 60"
+	as_user "${TM[@]}" new-window -d -t t:1 "exec sleep 600"
 	JOB_PID=$(as_user "${TM[@]}" display-message -p -t t:0 '#{pane_pid}')
 	sleep 1
 }
