@@ -1329,7 +1329,8 @@ t_tty() {
 	local i screen
 	tmux_cat_job 100 30 || return
 	local tm=("${TM[@]}") pid=$CAT_PID
-	as_user "${tm[@]}" new-window -d -t t "exec sleep 60"
+	# (a window of its own keeps the session once cat's has gone)
+	as_user "${tm[@]}" new-window -d -t t:1 "exec sleep 600"
 	dump_job "$pid" "$TDIR/img" || { as_user "${tm[@]}" kill-server; return 1; }
 	as_user "${tm[@]}" new-window -t t:5 \
 		"$JF restore -D $TDIR/img; echo RC=\$?; exec sleep 60"
@@ -1337,7 +1338,7 @@ t_tty() {
 	as_user "${tm[@]}" send-keys -t t:5 'line after' Enter
 	sleep 0.3
 	as_user "${tm[@]}" send-keys -t t:5 C-d
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		screen=$(as_user "${tm[@]}" capture-pane -p -t t:5)
 		grep -q 'RC=' <<<"$screen" && break
 		sleep 0.1
