@@ -2,8 +2,8 @@
  * what each held thread and process must get back; "done" means jobfreeze
  * finished and it exits. End of file without "done" means jobfreeze died
  * holding the job: once the kernel has let the job go, the guard seizes
- * it, re-arms its timers, unmaps the scratch memory, puts back registers
- * and signal masks, and lets it go. */
+ * it, re-arms its timers, unmaps the scratch memory, puts back signal
+ * masks, and lets it go. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -60,15 +60,17 @@ void guard_timers(pid_t pid, uint64_t syscall_ip, uint64_t scratch, uint64_t scr
 }
 
 /* Seizes TID once the dead jobfreeze no longer traces it (EPERM until the
- * kernel has detached it); false if it is gone. */
+ * kernel has detached it); false if it is gone. The kernel lets the job
+ * run as soon as it detaches it, with its signals still blocked and its
+ * timers stopped: we look again every 100 us, not every 10 ms. */
 static bool seize_again(pid_t tid)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 50000; i++) {
 		if (ptrace_seize_stop(tid) == 0)
 			return true;
 		if (errno != EPERM)
 			return false;
-		usleep(10000);
+		usleep(100);
 	}
 	return false;
 }
@@ -105,13 +107,15 @@ static void repair(struct guard_rec *recs, size_t n)
 			if (recs[i].kind == REC_TIMERS && recs[k].kind == REC_THREAD &&
 			    recs[k].tid == recs[i].tid)
 				rearm(&recs[i]);
+	/* Not the registers: between injected calls the job has its own (see
+	 * inject_syscall_at), and it has run on with them since the kernel let
+	 * it go; those of the seize would take it back to before what it did
+	 * meanwhile (a line written twice). */
 	for (size_t i = 0; i < n; i++) {
 		struct guard_rec *r = &recs[i];
 		if (r->kind != REC_THREAD)
 			continue;
-		regs_apply_restart(&r->regs);
-		if (ptrace_set_regs(r->tid, &r->regs) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
+		if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
 			pr_perror("cannot put task %d back as it was", r->tid);
 		if (ptrace(PTRACE_DETACH, r->tid, 0, 0) < 0)
 			pr_perror("cannot let task %d go", r->tid);
