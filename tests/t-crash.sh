@@ -264,6 +264,9 @@ for phase in $(crash_phases); do
 	*)         run_test "crash: killed at $phase" crash_dump "$phase" ;;
 	esac
 done
-# a tree of four processes, each put back by the guard
+# a tree of four processes, each put back by the guard, also caught in
+# the middle of an injected call
+run_test "crash: dump of a process tree killed at dump-injecting" \
+	crash_dump dump-injecting forker "$WL/forker"
 run_test "crash: dump of a process tree killed at dump-writing" \
 	crash_dump dump-writing forker "$WL/forker"
