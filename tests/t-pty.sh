@@ -45,7 +45,7 @@ run_test "pty: ptys frozen twice" t_pty_twice
 # lines with the date) are the uninterrupted run's
 t_pty_script() {
 	command -v script >/dev/null || { skip "script (util-linux) is not installed"; return; }
-	local job='for i in $(seq 40); do echo "line $i"; sleep 0.05; done; echo done'
+	local job='for i in $(seq 60); do echo "line $i"; sleep 0.05; done; echo done'
 	freeze_thaw script 0 300 1500 "$(command -v script)" -q -c "$job" log.txt || return 1
 	grep -v '^Script \(started\|done\) on ' "$WORK/ref/script.d/log.txt" >"$TDIR/ref.log"
 	grep -v '^Script \(started\|done\) on ' "$TDIR/run/log.txt" >"$TDIR/run.log"

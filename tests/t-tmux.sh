@@ -6,7 +6,8 @@
 # tm ARGS...: tmux of the test's server ($TDIR/tmux.sock), as the test user
 # (in $TDIR: a server it starts works there, where leftovers() finds it)
 tm() {
-	(cd "$TDIR" && as_user tmux -S "$TDIR/tmux.sock" "$@")
+	tmux_at "$TDIR/tmux.sock"
+	(cd "$TDIR" && as_user "${TM[@]}" "$@")
 }
 
 # pane_has TARGET TEXT: wait (5 s at most) until pane TARGET shows TEXT
@@ -37,7 +38,7 @@ tmux_client() {
 		as_user mkfifo "$TDIR/client.in"
 		exec {CLIENT_IN}<>"$TDIR/client.in"
 	fi
-	(cd "$TDIR" && exec "${RUNAS[@]}" TERM=xterm script -q -c "tmux -S $TDIR/tmux.sock attach -t t" "$1" \
+	(cd "$TDIR" && exec "${RUNAS[@]}" TERM=xterm script -q -c "tmux -f $TMUX_CONF -S $TDIR/tmux.sock attach -t t" "$1" \
 		<"$TDIR/client.in" >/dev/null 2>&1) &
 	CLIENT_PID=$!
 	BG_PIDS+=("$CLIENT_PID")

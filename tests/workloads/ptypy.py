@@ -6,7 +6,7 @@ import pty
 import sys
 import time
 
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 
 pid, fd = pty.fork()
 if pid == 0:

@@ -1,5 +1,5 @@
 /* ptys: a job that runs pseudo-terminals of its own, set up, then left for
- * ~2.5 s (its own clock: frozen time does not count), then checked. It
+ * ~3 s (its own clock: frozen time does not count), then checked. It
  * prints what it finds, never a number that differs between runs:
  *   A  master and slave, the slave canonical without echo, at 9600 baud,
  *      100x30, the master in packet mode, the slave exclusive; a line and
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	struct termios t, got;
 	struct winsize ws = { .ws_row = 30, .ws_col = 100 }, wgot;
 	struct timespec start;
-	double secs = argc > 1 ? atof(argv[1]) : 2.5;
+	double secs = argc > 1 ? atof(argv[1]) : 3;
 	pid_t k;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -18,7 +18,7 @@
 
 enum { R, A, A1, B, B1, B2, C, C1, C2, NR };
 static const char *const names[NR] = { "R", "A", "A1", "B", "B1", "B2", "C", "C1", "C2" };
-#define ROUNDS 25
+#define ROUNDS 30
 
 struct shared {
 	volatile pid_t pid[NR];
