@@ -43,25 +43,6 @@ dev_t pty_decode_dev(unsigned v)
 	return makedev((v & 0xfff00) >> 8, (v & 0xff) | ((v >> 12) & 0xfff00));
 }
 
-int pty_get_termios(int m, struct pty_termios *t, const char *what)
-{
-	_Static_assert(sizeof(struct pty_termios) == sizeof(struct termios2), "termios2 layout");
-	if (ioctl(m, TCGETS2, t) < 0) {
-		pr_perror("cannot read the settings of %s", what);
-		return -1;
-	}
-	return 0;
-}
-
-int pty_set_termios(int m, const struct pty_termios *t, const char *what)
-{
-	if (ioctl(m, TCSETS2, t) < 0) {
-		pr_perror("cannot set the settings of %s", what);
-		return -1;
-	}
-	return 0;
-}
-
 /* A slave description of our own, through the master (whatever the mount
  * namespace shows): FLAGS O_PATH only names it, without opening the tty. */
 static int open_peer(int m, int flags, const char *what)

@@ -20,14 +20,14 @@ struct pty_termios {
 long pty_index_of_rdev(dev_t rdev);
 /* A device number as /proc/PID/stat (tty_nr) and TIOCGDEV give it. */
 dev_t pty_decode_dev(unsigned v);
-/* The slave's termios, through the master M (a master's TCGETS2 and
- * TCSETS2 act on its slave); WHAT names the pty in messages. */
+/* ptydata.c: the slave's termios, through the master M (a master's
+ * TCGETS2 and TCSETS2 act on its slave); WHAT names the pty in messages. */
 int pty_get_termios(int m, struct pty_termios *t, const char *what);
 int pty_set_termios(int m, const struct pty_termios *t, const char *what);
 
-/* ptydata.c. M is the master, S a slave description of our own (opened
- * with O_NONBLOCK), T the slave's termios as the job set it, put back
- * before returning. */
+/* ptydata.c, the queues. M is the master, S a slave description of our
+ * own (opened with O_NONBLOCK), T the slave's termios as the job set it,
+ * put back before returning. */
 /* Takes what waits to be read from the master (the job's output), in
  * *BUF and *LEN; the master is in packet mode when PACKET. */
 int pty_take_output(int m, bool packet, char **buf, size_t *len, const char *what);

@@ -1,4 +1,4 @@
-/* ptydata.c: the bytes waiting in a pseudo-terminal, both ways: the job's
+/* ptydata.c: a pty's settings (termios2), and the bytes waiting in it, both ways: the job's
  * output the terminal side has not read (the master's queue) and the input
  * the job has not read (the slave's). A tty cannot be peeked: they are
  * read out and queued again, through the other end, with the slave's
@@ -20,6 +20,25 @@
 
 #define QUEUE_MAX (64 * 1024)          /* far above what a pty queues (4 KiB + 8 KiB) */
 #define SETTLE_NS (2000LL * 1000000)  /* a work queue that has not run by then is stuck */
+
+int pty_get_termios(int m, struct pty_termios *t, const char *what)
+{
+	_Static_assert(sizeof(struct pty_termios) == sizeof(struct termios2), "termios2 layout");
+	if (ioctl(m, TCGETS2, t) < 0) {
+		pr_perror("cannot read the settings of %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+int pty_set_termios(int m, const struct pty_termios *t, const char *what)
+{
+	if (ioctl(m, TCSETS2, t) < 0) {
+		pr_perror("cannot set the settings of %s", what);
+		return -1;
+	}
+	return 0;
+}
 
 static int inq(int fd, const char *what)
 {

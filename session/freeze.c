@@ -171,6 +171,32 @@ static char *link_of(pid_t pid, const char *what)
 	return xstrdup(buf);
 }
 
+/* A GNU screen server (screen holding pty masters; its clients hold
+ * none): once thawed no client could reach it. Its clients find it by
+ * the pid in its socket's name, which it has only inside the pid
+ * namespace of its thaw, and it opens their terminals by name, which in
+ * its mount namespace name the thaw's own devpts (README.md). */
+static bool screen_server(pid_t pid)
+{
+	char *exe = link_of(pid, "exe"), *base = strrchr(exe, '/'), path[64];
+	bool screen = base && !strcmp(base + 1, "screen"), ptmx = false;
+	struct dirent *de;
+	DIR *d;
+
+	free(exe);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = screen ? opendir(path) : NULL;
+	while (d && !ptmx && (de = readdir(d))) {
+		char *l = xasprintf("fd/%s", de->d_name), *target = link_of(pid, l);
+		ptmx = !strcmp(target, "/dev/ptmx") || !strcmp(target, "/dev/pts/ptmx");
+		free(target);
+		free(l);
+	}
+	if (d)
+		closedir(d);
+	return ptmx;
+}
+
 /* The jobfreeze command that traces PID (a freeze at work, or the
  * restore of a thaw), 0 if none does. */
 static pid_t holder_of(pid_t pid)
@@ -448,6 +474,14 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 	} else {
 		top = d.pid;
 		m->command = o->command ? xstrdup(o->command) : cmdline_of(top);
+	}
+	if (screen_server(top)) {
+		pr_err("process %d is a GNU screen server: thawed, no screen client could reach it "
+		       "again (they find it by the pid in its socket's name, and it opens their "
+		       "terminals by name); freeze the jobs in its windows, or use tmux, which "
+		       "'jobfreeze freeze --tmux' freezes whole", top);
+		meta_free(m);
+		return JF_FAILED;
 	}
 	m->id = xstrdup("");
 	m->name = xstrdup(o->name ? o->name : "");

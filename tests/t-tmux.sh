@@ -212,3 +212,26 @@ t_tmux_dbus() {
 	return $r
 }
 run_test "tmux: Freeze, List and Thaw over D-Bus" dbus_test t_tmux_dbus
+
+# GNU screen does not fit (README.md): freezing its server is refused,
+# saying why, and it goes on.
+tmux_screen() {
+	local server
+	command -v screen >/dev/null || { skip "screen is not installed"; return; }
+	mkdir_user "$TDIR/run" "$TDIR/screens"
+	chmod 700 "$TDIR/screens"
+	(cd "$TDIR" && as_user env SCREENDIR="$TDIR/screens" TERM=xterm screen -dmS s sleep 300) ||
+		{ fail "screen did not start"; return; }
+	for ((server = 0; server < 50; server++)); do
+		[ -n "$(ls "$TDIR/screens")" ] && break
+		sleep 0.1
+	done
+	server=$(ls "$TDIR/screens" | sed -n 's/^\([0-9]*\)\.s$/\1/p')
+	[ -n "$server" ] || { fail "no screen server"; return; }
+	BG_PIDS+=("$server")
+	st_expect 1 "process $server is a GNU screen server" "freezing a screen server not refused" \
+		freeze "$server" || return
+	running "$server" || alive "$server" || fail "the screen server does not go on"
+	kill "$server"
+}
+run_test "tmux: a GNU screen server is refused, saying why" tmux_screen
