@@ -22,6 +22,34 @@ pane_has() {
 	return 1
 }
 
+# pane_lines TARGET REGEX N: wait (5 s at most) until N lines of pane
+# TARGET match REGEX
+pane_lines() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(tm capture-pane -p -t "$1" | grep -c -- "$2")" = "$3" ] && return 0
+		sleep 0.05
+	done
+	diag "pane $1 does not show $3 lines '$2'"
+	return 1
+}
+
+# cat_state STATE: wait (5 s at most) until the test's cat is in STATE (S
+# running or sleeping, T stopped; "": gone)
+cat_state() {
+	local i p s
+	for ((i = 0; i < 100; i++)); do
+		s=""
+		for p in $(leftovers); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = cat ] && s=$(proc_state "$p")
+		done
+		case $1:$s in :|S:S|S:R|T:T) return 0 ;; esac
+		sleep 0.05
+	done
+	diag "cat is in state '$s', not '$1'"
+	return 1
+}
+
 # history TARGET: all of pane TARGET, its scrollback with its screen
 history() {
 	tm capture-pane -p -S - -E - -t "$1"
@@ -64,18 +92,21 @@ tmux_done() {
 
 tmux_needs() {
 	local p
-	for p in tmux script vim; do
+	for p in tmux script vim bash; do
 		command -v "$p" >/dev/null || { skip "$p is not installed"; return 1; }
 	done
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 1; }
 }
 
-# A tmux server with three windows: a counter printing to its pane, vim
-# with text not saved, a python REPL holding a variable; a client attached.
+# A tmux server with four windows: a counter printing to its pane, vim
+# with text not saved, a python REPL holding a variable, a shell running
+# cat in the foreground; a client attached.
 # Frozen (the client is told and detached, the server is gone), thawed:
 # the server listens on its socket again, each pane's scrollback is as it
 # was, the counter goes on from where it was, vim has its text and :wq
-# writes it, the REPL prints its variable; a new client sees every window.
+# writes it, the REPL prints its variable, a shell's foreground job takes
+# ^Z, fg and ^C, each pane has its /dev/pts/N; a new client sees every
+# window.
 tmux_server() {
 	tmux_needs || return
 	local run=$TDIR/run server before_count out id n
@@ -85,7 +116,17 @@ tmux_server() {
 		{ fail "tmux did not start"; return; }
 	tm new-window -t t: -n vim -c "$run" "vim -u NONE -N -n notes.txt"
 	tm new-window -t t: -n py -c "$run" "$PYTHON -q"
-	pane_has t:vim '~' && pane_has t:py '>>>' || { fail "the programs did not start"; return; }
+	# (a shell with job control whose foreground job, cat, reads the pane)
+	tm new-window -t t: -n sh -c "$run" "PS1='sh> ' bash --norc --noprofile"
+	pane_has t:vim '~' && pane_has t:py '>>>' && pane_has t:sh 'sh>' ||
+		{ fail "the programs did not start"; return; }
+	tm send-keys -t t:sh 'cat' Enter
+	for ((n = 0; n < 100; n++)); do
+		[ "$(tm display-message -p -t t:sh '#{pane_current_command}')" = cat ] && break
+		sleep 0.05
+	done
+	tm send-keys -t t:sh 'before' Enter
+	pane_lines t:sh '^before$' 2 || return
 	tm send-keys -t t:vim i 'unsaved text, line 1' Enter 'and line 2' Escape
 	tm send-keys -t t:py 'x = 6 * 7' Enter
 	pane_has t:vim 'and line 2' && pane_has t:py '>>> x = 6 * 7' && pane_has t:count 'count 3' ||
@@ -97,11 +138,12 @@ tmux_server() {
 	done
 	tmux_client "$TDIR/client1.log" || return
 	server=$(tm display-message -p '#{pid}')
+	tm list-panes -a -F '#{window_name} #{pane_tty}' >"$TDIR/ttys.before"
 	history t:vim >"$TDIR/vim.before"
 	history t:py >"$TDIR/py.before"
 	before_count=$(history t:count)
 
-	st_expect 0 '^frozen [0-9]+: tmux server on .*3 windows' "the server was not frozen" \
+	st_expect 0 '^frozen [0-9]+: tmux server on .*4 windows' "the server was not frozen" \
 		freeze --tmux -S "$TDIR/tmux.sock" || return
 	id=$(sed -n 's/^frozen \([0-9]*\):.*/\1/p' "$TDIR/st.out")
 	wait_gone "$server" 5 || { fail "the server still runs after the freeze"; return; }
@@ -115,7 +157,7 @@ tmux_server() {
 		thaw "$id" || return
 	tm list-windows -t t -F '#{window_index}:#{window_name}' >"$TDIR/windows" ||
 		{ fail "the thawed server does not answer"; return; }
-	[ "$(tr '\n' ' ' <"$TDIR/windows")" = "0:count 1:vim 2:py " ] ||
+	[ "$(tr '\n' ' ' <"$TDIR/windows")" = "0:count 1:vim 2:py 3:sh " ] ||
 		{ diag "windows: $(cat "$TDIR/windows")"; fail "the windows are not as they were"; return; }
 	history t:vim >"$TDIR/vim.after"
 	history t:py >"$TDIR/py.after"
@@ -129,6 +171,26 @@ tmux_server() {
 		{ diag "the counter's pane no longer starts as it was"; fail "the counter's scrollback changed"; return; }
 	counts_in_order "$out" >"$TDIR/counts" ||
 		{ diag "$(cat "$TDIR/counts")"; fail "the counter did not go on from where it was"; return; }
+
+	# each pane on the /dev/pts/N it had, which its programs see; job
+	# control in the shell: its foreground job (cat) takes ^Z, fg, ^C
+	tm list-panes -a -F '#{window_name} #{pane_tty}' >"$TDIR/ttys.after"
+	same_file "$TDIR/ttys.before" "$TDIR/ttys.after" "the panes' terminals" ||
+		{ fail "a pane has another terminal"; return; }
+	tm send-keys -t t:sh 'after' Enter
+	pane_lines t:sh '^after$' 2 || { fail "cat does not read its terminal"; return; }
+	tm send-keys -t t:sh C-z
+	pane_has t:sh 'Stopped' && cat_state T || { fail "^Z does not stop the shell's foreground job"; return; }
+	tm send-keys -t t:sh 'fg' Enter
+	cat_state S || { fail "fg does not bring cat back"; return; }
+	tm send-keys -t t:sh 'again' Enter
+	pane_lines t:sh '^again$' 2 || { fail "cat, back in the foreground, does not read"; return; }
+	tm send-keys -t t:sh C-c
+	cat_state "" || { fail "^C did not end cat"; return; }
+	pane_has t:sh '^C' || return
+	tm send-keys -t t:sh 'echo "rc=$? tty=$(tty)"' Enter
+	pane_has t:sh "rc=130 tty=$(sed -n 's/^sh //p' "$TDIR/ttys.after")" ||
+		{ fail "cat did not end by ^C, or the shell's terminal is not its pane's"; return; }
 
 	# a new client sees the windows and the current one
 	tmux_client "$TDIR/client2.log" || return
@@ -235,3 +297,25 @@ tmux_screen() {
 	kill "$server"
 }
 run_test "tmux: a GNU screen server is refused, saying why" tmux_screen
+
+# The shell integration passes --tmux and -S on: `jobfreeze --tmux -S PATH`
+tmux_shell() {
+	tmux_needs || return
+	mkdir_user "$TDIR/run" "$TDIR/state"
+	tm new-session -d -s t -c "$TDIR/run" 'echo pane up; exec sleep 300' || { fail "tmux did not start"; return; }
+	pane_has t 'pane up' || return
+	(cd "$TDIR/run" && as_user env "XDG_STATE_HOME=$TDIR/state" bash -c \
+		'eval "$("$1" init bash --no-key)"; jobfreeze --tmux -S "$2" --name shelled' \
+		sh "$JF" "$TDIR/tmux.sock") >"$TDIR/out.txt" 2>&1 ||
+		{ diag_file "output" "$TDIR/out.txt"; fail "jobfreeze --tmux -S in bash failed"; return; }
+	tm list-sessions >/dev/null 2>&1 && { fail "the server still runs"; return; }
+	st_expect 0 "listens on .* again" "the server was not thawed" thaw shelled || return
+	pane_has t 'pane up' || fail "the thawed server does not show its pane"
+}
+t_tmux_shell() {
+	tmux_shell
+	local r=$?
+	tmux_done
+	return $r
+}
+run_test "tmux: jobfreeze --tmux -S through the shell integration" t_tmux_shell
