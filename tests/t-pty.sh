@@ -73,30 +73,20 @@ run_test "pty: expect drives an interactive sh" t_pty_expect
 # pty_refused WHAT PATTERN CODE: the job holds a pty's master; CODE runs in
 # an orphan (outside the job), with the slave S, and lives as long as the job
 pty_refused() {
-	local i
 	refused_cpuloop "$1" "$2" "
-import fcntl, os, sys, termios, time
+import fcntl, os, sys, termios, time$UNTIL_GONE
 m, s = os.openpty()
 job = os.getpid()
 if os.fork() == 0:
     if os.fork() == 0:
         os.close(m)
 $3
-        while True:
-            try:
-                os.kill(job, 0)
-            except OSError:
-                os._exit(0)
-            time.sleep(0.1)
+        until_gone(job)
     os._exit(0)
 os.wait()
 os.close(s)
 os.set_inheritable(m, True)" || return
-	# (the orphan is let go before the test ends)
-	for ((i = 0; i < 50; i++)); do
-		[ -z "$(leftovers)" ] && return 0
-		sleep 0.1
-	done
+	orphans_gone
 }
 
 t_pty_refused_holder() {

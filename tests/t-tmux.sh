@@ -192,6 +192,10 @@ tmux_server() {
 	pane_has t:sh "rc=130 tty=$(sed -n 's/^sh //p' "$TDIR/ttys.after")" ||
 		{ fail "cat did not end by ^C, or the shell's terminal is not its pane's"; return; }
 
+	# a new window gets a pty of its own (a new number in the thaw's devpts)
+	tm new-window -d -t t: -n new 'echo "new on $(tty)"; exec sleep 300'
+	pane_has t:new 'new on /dev/pts/' || { fail "a new window has no terminal"; return; }
+
 	# a new client sees the windows and the current one
 	tmux_client "$TDIR/client2.log" || return
 	tm select-window -t t:py
