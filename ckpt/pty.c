@@ -169,6 +169,21 @@ static bool hung_up(struct dump_ctx *c, int fd)
 	return hup;
 }
 
+/* Whether the pty of R is the controlling terminal of C's session (a
+ * /dev/tty says only the number of the terminal it was opened on). */
+static bool terminal_of(const struct pty_ref *r, const struct dump_ctx *c)
+{
+	int m = r->fd >= 0 ? grab_fd(r->c->pid, r->fd) : -1;
+	pid_t sid = 0;
+
+	if (m < 0)
+		return false;
+	if (ioctl(m, TIOCGSID, &sid) < 0)
+		sid = 0;
+	close(m);
+	return sid && sid == c->stat.session;
+}
+
 /* Which pty each terminal fd of the job is: the job's own or its terminal. */
 static void classify(struct dump_ctx *ctx, size_t n, struct pty_refs *refs, struct pty_list *l)
 {
@@ -193,6 +208,8 @@ static void classify(struct dump_ctx *ctx, size_t n, struct pty_refs *refs, stru
 			if (f->kind != FD__KIND__TTY || !f->has_pty_index)
 				continue;
 			r = ref_find(refs, f->pty_dev, f->pty_index, !f->has_pty_dev);
+			if (r && !f->has_pty_dev && !terminal_of(r, &ctx[i]))
+				r = NULL;	/* a /dev/tty of the job's terminal, of that number */
 			if (!r && f->has_pty_dev && hung_up(&ctx[i], f->fd)) {
 				r = ref_add(refs, l, f->pty_dev, f->pty_index);
 				r->p->has_hung_up = 1;
@@ -499,7 +516,7 @@ static int setup_pair(struct job_pty *jp)
 
 	snprintf(what, sizeof(what), "the job's pseudo-terminal /dev/pts/%u", p->index);
 	snprintf(path, sizeof(path), "/dev/pts/%u", p->index);
-	if (p->has_mode && chmod(path, p->mode) < 0)
+	if (p->has_mode && chmod(path, p->mode & 0777) < 0)
 		pr_warn("cannot give %s its mode %o: %s", what, p->mode, strerror(errno));
 	if (ioctl(jp->master, TIOCSPTLCK, &(int){ 0 }) < 0) {
 		pr_perror("cannot unlock %s", what);
