@@ -94,6 +94,72 @@ static char *socket_from_env(void)
 	return s;
 }
 
+/* Whether PID has a unix socket bound to PATH open (the listener of a
+ * tmux server): its fds' inodes against the net namespace's unix table. */
+static bool listens_at(pid_t pid, const char *path)
+{
+	char p[64], link[64], *table, *save = NULL;
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "/proc/%d/net/unix", pid);
+	table = read_file(p, NULL);
+	snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+	d = table ? opendir(p) : NULL;
+	while (d && !found && (de = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		unsigned long long ino;
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		/* lines: "Num RefCount Protocol Flags Type St Inode Path" */
+		char *copy = xstrdup(table);
+		for (char *l = strtok_r(copy, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
+			unsigned long long i;
+			int at = 0;
+			if (sscanf(l, "%*s %*s %*s %*s %*s %*s %llu %n", &i, &at) == 1 && i == ino && at &&
+			    !strcmp(l + at, path))
+				found = true;
+		}
+		free(copy);
+	}
+	if (d)
+		closedir(d);
+	free(table);
+	return found;
+}
+
+/* The server's pid as we see it: PID is what it sees, the same unless it
+ * runs in a pid namespace of its own (a thawed server); the process of
+ * ours that listens at SOCKET with that last NSpid. 0 if none. */
+static pid_t host_pid(pid_t pid, const char *socket)
+{
+	struct proc_status st;
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *proc;
+
+	if (proc_parse_status(pid, &st) == 0 && st.ns_depth == 1 && listens_at(pid, socket))
+		return pid;
+	proc = opendir("/proc");
+	while (proc && !found && (de = readdir(proc))) {
+		int p;
+		if (parse_int(de->d_name, &p) < 0 || p == pid)
+			continue;
+		if (proc_stat_quiet(p, &(struct proc_stat){ 0 }) < 0 ||
+		    proc_parse_status(p, &st) < 0 || st.nspid != pid || st.uid[1] != geteuid())
+			continue;
+		if (listens_at(p, socket))
+			found = p;
+	}
+	if (proc)
+		closedir(proc);
+	return found;
+}
+
 int tmux_find(const struct tmux_target *t, struct tmux_server *s)
 {
 	/* (':' cannot be in a session's name; the socket's path, last, may
@@ -139,6 +205,13 @@ int tmux_find(const struct tmux_target *t, struct tmux_server *s)
 	}
 	if (!s->pid) {
 		pr_err("tmux gave no server pid: is it older than 2.0?");
+		ret = JF_FAILED;
+		goto out;
+	}
+	/* (a server thawed before tells its pid in its own namespace) */
+	s->pid = host_pid(s->pid, s->socket);
+	if (s->pid <= 0) {
+		pr_err("cannot find the tmux server of %s among the processes", s->socket);
 		ret = JF_FAILED;
 		goto out;
 	}
@@ -196,7 +269,7 @@ char *tmux_quote(const char *word)
 }
 
 /* Whether PID has a terminal open (a client's: the server's own are
- * pty masters). */
+ * pty masters, /dev/ptmx). */
 static bool holds_terminal(pid_t pid)
 {
 	char path[64], link[4096];
@@ -211,7 +284,10 @@ static bool holds_terminal(pid_t pid)
 		if (n <= 0)
 			continue;
 		link[n] = 0;
-		held = !strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8);
+		/* (a master opened through a devpts's own ptmx, as a thawed
+		 * server's are, is named /dev/pts/ptmx) */
+		held = (!strncmp(link, "/dev/pts/", 9) && strcmp(link, "/dev/pts/ptmx")) ||
+		       !strncmp(link, "/dev/tty", 8);
 	}
 	if (d)
 		closedir(d);

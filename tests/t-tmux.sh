@@ -323,3 +323,30 @@ t_tmux_shell() {
 	return $r
 }
 run_test "tmux: jobfreeze --tmux -S through the shell integration" t_tmux_shell
+
+# A thawed server (which tells its pid in its own namespace) frozen and
+# thawed again: its shell's foreground job still takes ^Z
+tmux_twice() {
+	local k
+	tmux_needs || return
+	mkdir_user "$TDIR/run" "$TDIR/state"
+	tm new-session -d -s t -c "$TDIR/run" "PS1='sh> ' bash --norc --noprofile" ||
+		{ fail "tmux did not start"; return; }
+	pane_has t 'sh>' || return
+	tm send-keys -t t 'cat' Enter
+	cat_state S || return
+	for k in 1 2; do
+		st_expect 0 "^frozen $k: tmux server" "freeze $k of the server failed" \
+			freeze --tmux -S "$TDIR/tmux.sock" || return
+		st_expect 0 "listens on .* again" "thaw $k of the server failed" thaw "$k" || return
+	done
+	tm send-keys -t t C-z
+	pane_has t 'Stopped' || fail "^Z does not stop the foreground job of a server thawed twice"
+}
+t_tmux_twice() {
+	tmux_twice
+	local r=$?
+	tmux_done
+	return $r
+}
+run_test "tmux: a thawed server frozen and thawed again" t_tmux_twice
