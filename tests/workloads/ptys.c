@@ -134,6 +134,9 @@ int main(int argc, char **argv)
 	/* (made after K: it must not hold C's slave) */
 	mb = pty(NULL, nb);
 	mc = pty(&sc, nc);
+	/* (zeroed: the comparison below sees the padding of struct termios) */
+	memset(&t, 0, sizeof(t));
+	memset(&got, 0, sizeof(got));
 	tcgetattr(sa, &t);
 	t.c_lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL);
 	t.c_lflag |= ICANON | ISIG;
