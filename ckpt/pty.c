@@ -29,7 +29,7 @@
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
-#define PTY_INDEX_MAX 65536   /* more fillers than a thaw opens (pty.max is 4096 by default) */
+#define PTY_INDEX_MAX 4096    /* kernel.pty.max by default: no index reaches it (imgcheck.c) */
 
 long pty_index_of_rdev(dev_t rdev)
 {
