@@ -466,10 +466,12 @@ static int do_dump(struct dump_ctx *c)
 			return -1;
 		c->img->n_threads++;
 	}
-	if (vdso_dump(c, &syscall_ip) < 0)
+	if (inject_find_syscall(c->pid, &c->maps, &syscall_ip) < 0 || vdso_dump(c) < 0)
 		return -1;
 	for (size_t i = 0; i < c->nr_thr; i++)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
+	if (vdso_step_out(c) < 0)
+		return -1;
 	if (hold_signals(c, 0) < 0)
 		return -1;
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,

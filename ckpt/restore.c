@@ -218,7 +218,6 @@ static int restore_task(struct restore_ctx *r)
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
-	uint32_t crc;
 	int64_t t0 = now_ns();
 	int ret = -1;
 
@@ -242,7 +241,7 @@ static int restore_task(struct restore_ctx *r)
 		pr_perror("cannot block signals in the new process");
 		return -1;
 	}
-	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
+	if (proc_parse_maps(r->job, false, &m) < 0 || inject_find_syscall(r->job, &m, &ip) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
 	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
