@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
@@ -368,7 +369,9 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
+	cpu_record(&inv);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	cpu_record_free(&inv);
 out:
 	free(boot_id);
 out_free:

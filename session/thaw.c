@@ -131,6 +131,7 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 	t.used = store_thaw_path(s, m.id, true);
 	r.dir = t.reading;
 	r.detached = o->detach;
+	r.ignore_cpu_features = o->ignore_cpu_features;
 	r.ready = ready;
 	r.ready_arg = &t;
 	if (!o->keep) {
