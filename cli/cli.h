@@ -13,6 +13,8 @@ int cmd_thaw(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 
 /* Exits (or dies of the same signal) the way wait status WSTATUS says;

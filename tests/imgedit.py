@@ -17,6 +17,7 @@ gives the file a valid header again (tests/fuzz/spoil.py's rewrite):
                           component FEATURE after the end of the state it
                           saved, not where this CPU keeps it
   rlimit-renumber OLD NEW proc-PID.img: resource limit OLD is number NEW
+  path-replace OLD NEW    proc-PID.img: every file at path OLD is at NEW
   rseq-len N              proc-PID.img: the threads' rseq areas are N bytes
 """
 import codecs
@@ -154,6 +155,9 @@ def main():
     elif how == 'rlimit-renumber':
         rewrite(proto, path, 'Process',
                 lambda t: set_field(t, 'resource', a[1], a[0]))
+    elif how == 'path-replace':
+        rewrite(proto, path, 'Process',
+                lambda t: t.replace('"%s"' % a[0], '"%s"' % a[1]))
     elif how == 'rseq-len':
         rewrite(proto, path, 'Process', lambda t: set_field(t, 'rseq_len', a[0]))
     elif how == 'xstate-bv-or':

@@ -10,8 +10,6 @@
 # refusals and --ignore-cpu-features. Sourced by tests/run.sh.
 # shellcheck shell=bash
 
-PROTO=$HERE/../ckpt/images/image.proto
-
 # vdso_mode_jf MODE: a jobfreeze the test user can run that is the test
 # build with JOBFREEZE_TEST_VDSO=MODE; its path in VJF
 vdso_mode_jf() {
@@ -19,16 +17,6 @@ vdso_mode_jf() {
 	VJF=$TDIR/jobfreeze-$1
 	printf '#!/bin/sh\nJOBFREEZE_TEST_VDSO=%s exec %s "$@"\n' "$1" "$CJF" >"$VJF"
 	chmod a+rx "$VJF"
-}
-
-# imgedit FILE EDIT ARGS...: tests/imgedit.py as the test user
-imgedit() {
-	as_user "$PYTHON" "$HERE/imgedit.py" "$PROTO" "$@" >>"$T_DIAG" 2>&1
-}
-
-have_imgedit() {
-	[ -n "$PYTHON" ] && command -v protoc >/dev/null ||
-		{ skip "python3 or protoc (protobuf-compiler) is missing"; return 1; }
 }
 
 # a process that unmapped its vDSO (ZDTM vdso02): system calls are run
@@ -149,7 +137,7 @@ t_vdso_cpu() {
 	jf "$TDIR" "$TDIR/fewer.check" "$TDIR/fewer.err" 30 check --image "$TDIR/fewer"
 	[ "$JF_STATUS" = 0 ] || { diag_file "check" "$TDIR/fewer.check" 5; fail "a CPU with more flags than the job's was refused"; return; }
 	local lacks
-	lacks=$(as_user "$PYTHON" "$HERE/imgedit.py" "$PROTO" "$TDIR/img/inventory.img" xcr0-lacks 9 18 19)
+	lacks=$(imgedit_out "$TDIR/img/inventory.img" xcr0-lacks 9 18 19)
 	if [ -n "$lacks" ]; then
 		cp -a "$TDIR/img" "$TDIR/xs" && imgedit "$(proc_img "$TDIR/xs")" xstate-bv-or $((1 << lacks)) ||
 			{ fail "cannot alter the image"; return; }
@@ -187,7 +175,7 @@ t_vdso_xstate_layout() {
 	[ "$REFST" = 77 ] && { skip "$(head -n 1 "$REF.out")"; return; }
 	dump_job "$JOB_PID" "$TDIR/img" || return 1
 	wait_gone "$JOB_PID" 5
-	as_user "$PYTHON" "$HERE/imgedit.py" "$PROTO" "$TDIR/img" xsave-move 6 >>"$T_DIAG" 2>&1 ||
+	imgedit "$TDIR/img" xsave-move 6 ||
 		{ fail "cannot alter the image"; return; }
 	thaw_compare "$TDIR/img" || fail "the job with another CPU's layout differs"
 }
