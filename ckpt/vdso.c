@@ -178,7 +178,10 @@ int vdso_step_out(struct dump_ctx *c)
 		uint64_t was = regs.rip;
 		int steps;
 
-		if (!in_range(regs.rip, code, n))
+		/* (a blocking call made through the vDSO's syscall instruction,
+		 * interrupted, would only block again: left where it is) */
+		struct user_regs_struct probe = regs;
+		if (!in_range(regs.rip, code, n) || regs_apply_restart(&probe))
 			continue;
 		for (steps = 0; in_range(regs.rip, code, n); steps++) {
 			if (steps == STEP_MAX) {

@@ -454,6 +454,32 @@ static int receive_check(struct incoming *in, const char *line)
 	return v.status == 0 ? 0 : -1;
 }
 
+/* Names are unique in a store: a job whose name is taken here (or not a
+ * name here) comes without it (job.meta written again), said on stderr. */
+static int name_taken(struct incoming *in, struct job_meta *m)
+{
+	struct job_meta *jobs;
+	size_t n;
+	bool taken = !store_name_ok(m->name);
+
+	if (store_list(in->s, &jobs, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			taken |= !strcmp(jobs[i].name, m->name);
+		store_list_free(jobs, n);
+	}
+	if (!taken)
+		return 0;
+	pr_warn("a job here is named '%s' already: the job sent comes without a name", m->name);
+	free(m->name);
+	m->name = xstrdup("");
+	if (unlinkat(in->dirfd, META_FILE, 0) < 0 || meta_write(in->dirfd, m) < 0 ||
+	    fsync(in->dirfd) < 0) {
+		say(in->out, "FAILED cannot write job.meta in %s again", in->tmp);
+		return -1;
+	}
+	return 0;
+}
+
 /* END: job.meta last, the directory synced, then its id. */
 static int receive_end(struct incoming *in)
 {
@@ -464,7 +490,7 @@ static int receive_end(struct incoming *in)
 		say(in->out, "FAILED protocol error: no job.meta");
 		return -1;
 	}
-	fd = openat(in->dirfd, "job.meta", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(in->dirfd, META_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write_synced(fd, in->meta, in->meta_len) < 0 || fsync(in->dirfd) < 0) {
 		say(in->out, "FAILED cannot write job.meta in %s: %s", in->tmp, strerror(errno));
 		if (fd >= 0)
@@ -474,6 +500,10 @@ static int receive_end(struct incoming *in)
 	close(fd);
 	if (meta_read(in->dirfd, &m) < 0) {
 		say(in->out, "FAILED the job's metadata is damaged");
+		return -1;
+	}
+	if (*m.name && name_taken(in, &m) < 0) {
+		meta_free(&m);
 		return -1;
 	}
 	if (store_commit(in->s, in->tmp, &m) < 0) {

@@ -118,7 +118,7 @@ send_job() {
 frozen_job() {
 	start_again "$@" || return 1
 	chmod 777 "$TDIR/run" && chmod 666 "$TDIR/run/out.txt" "$TDIR/run/err.txt"
-	st "$TDIR/f.out" "$TDIR/f.err" freeze "$JOB_PID"
+	st "$TDIR/f.out" "$TDIR/f.err" freeze --name sent "$JOB_PID"
 	[ "$ST" = 0 ] || { diag_file "freeze" "$TDIR/f.err" 5; fail "freeze exited $ST"; return 1; }
 	wait_gone "$JOB_PID" 5 || { fail "the job is still there after the freeze"; return 1; }
 }
@@ -149,7 +149,8 @@ t_send_body() {
 # a job the other side cannot thaw (a CPU flag it lacks, its program gone
 # there) is not sent: every reason said, the job here untouched, nothing
 # there; with --ignore-cpu-features and the program back it goes (kept
-# here too with --keep) and thaws there
+# here too with --keep; sent again, without its name, which is taken
+# there) and thaws there
 t_send_refused_body() {
 	have_imgedit || return
 	frozen_job vdsocall12 300 700 "$WL/vdsocall" 12 || return 1
@@ -173,6 +174,14 @@ t_send_refused_body() {
 	send_job --keep --ignore-cpu-features 1 recv
 	[ "$ST" = 0 ] || { diag_file "send" "$TDIR/send.err" 10; fail "send --ignore-cpu-features --keep exited $ST"; return; }
 	st_store_clean 1 "send --keep did not keep the job here" || return
+	# again: its name is taken there now, it comes without it
+	send_job --keep --ignore-cpu-features 1 recv
+	if [ "$ST" != 0 ] || ! grep -q "where it is job 2" "$TDIR/send.out" ||
+	   ! grep -q "named 'sent' already: the job sent comes without a name" "$TDIR/send.err"; then
+		diag_file "send" "$TDIR/send.err" 10
+		fail "a second send of the job exited $ST, or said nothing of its name"
+		return
+	fi
 	recv_jf thaw thaw --ignore-cpu-features 1
 	[ "$RST" = "$REFST" ] || { diag_file "thaw there" "$TDIR/recv/thaw.err" 10; fail "the thaw by $RECV_USER exited $RST"; return; }
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the job thawed there differs"
