@@ -1,16 +1,31 @@
 # tests/t-send.sh: `jobfreeze send` between two users of this machine,
 # over a real ssh: the test starts its own sshd on a loopback port (its
 # own host key, one authorized key, only the receiving user let in) and
-# the test user sends a job from its store to the user `jfrecv`, who
+# the test user sends a job from its store to the user TEST_USER-recv (jftest-recv), who
 # thaws it; the output is compared with an uninterrupted run. A job the
 # other side cannot thaw is not sent, and says why; a transfer cut
 # half-way leaves the job here and nothing there. Needs root (an sshd, a
 # second user) and openssh-server. Sourced by tests/run.sh.
 # shellcheck shell=bash
 
-RECV_USER=jfrecv
+RECV_USER=${TEST_USER:-jftest}-recv
 SSHD_PID=""
-MADE_RUN_SSHD=""
+
+# recv_user: the receiving user, made once (tests run at once share it)
+recv_user() {
+	(
+		flock 9
+		if ! id -u "$RECV_USER" >/dev/null 2>&1; then
+			useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh \
+				"$RECV_USER" || exit 1
+		fi
+		# no password, but not locked: sshd lets no locked account in by key
+		usermod -p '*' "$RECV_USER" || exit 1
+		# openssh-server's own runtime directory, which its service
+		# makes at boot: sshd will not start without it
+		[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd; }
+	) 9>"$WORK/.recv-user.lock"
+}
 
 # send_setup: the receiving user, an sshd for it, the test user's ssh
 # config ($SSH_CFG, host "recv"); the receiver's store $TDIR/recv-state,
@@ -19,12 +34,7 @@ send_setup() {
 	[ "$(id -u)" = 0 ] || { skip "needs root: an sshd and a second user"; return 1; }
 	[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
 		{ skip "openssh-server or openssh-client is not installed"; return 1; }
-	if ! id -u "$RECV_USER" >/dev/null 2>&1; then
-		useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh "$RECV_USER" ||
-			{ fail "cannot make the user $RECV_USER"; return 1; }
-	fi
-	# no password, but not locked either: sshd lets a locked account in by no key
-	usermod -p '*' "$RECV_USER" || return 1
+	recv_user || { fail "cannot make the user $RECV_USER"; return 1; }
 	RECV_RUNAS=(setpriv "--reuid=$RECV_USER" "--regid=$RECV_USER" --clear-groups --inh-caps=-all
 		    env -i HOME=/nonexistent PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C TMPDIR=/tmp
 		    "XDG_STATE_HOME=$TDIR/recv-state")
@@ -52,9 +62,6 @@ send_setup() {
 		PermitRootLogin no
 		StrictModes no
 	EOF
-	if [ ! -d /run/sshd ]; then
-		mkdir -p /run/sshd && chmod 755 /run/sshd && MADE_RUN_SSHD=1
-	fi
 	/usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/sshd.log" 2>&1 &
 	SSHD_PID=$!
 	echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_key.pub")" >"$c/known_hosts"
@@ -88,8 +95,6 @@ send_teardown() {
 		wait "$SSHD_PID" 2>/dev/null
 		SSHD_PID=""
 	fi
-	[ -z "$MADE_RUN_SSHD" ] || rmdir /run/sshd 2>/dev/null
-	MADE_RUN_SSHD=""
 }
 
 # recv_jf NAME ARGS...: jobfreeze ARGS as the receiving user, with its
@@ -205,7 +210,9 @@ t_send_cut_body() {
 	fi
 	[ "$before" = "$(img_digest "$img")" ] || { fail "the cut send changed the job here"; return; }
 	recv_store_is "" "a cut transfer left something there" || return
+	tell_stop
 	st "$TDIR/t.out" "$TDIR/t.err" thaw 1
+	ref_stopped || { fail "no reference run for the job kept here"; return; }
 	[ "$ST" = "$REFST" ] || { diag_file "thaw" "$TDIR/t.err" 10; fail "the job kept here thawed with $ST"; return; }
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the job kept here differs"
 }

@@ -5,7 +5,7 @@
  * printing a checksum of its work per round, and at the end whether it
  * still has no [vdso]. The output is the same on every run.
  *
- * Usage: novdso [ROUNDS]   (default 12)
+ * Usage: novdso [ROUNDS]   (default 16)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ static int kernel_areas(int unmap)
 
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 ? atoi(argv[1]) : 12;
+	int rounds = argc > 1 ? atoi(argv[1]) : 16;
 	uint64_t x = 88172645463325252ULL, sum = 0;
 
 	if (kernel_areas(1) < 0) {
