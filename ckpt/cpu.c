@@ -18,9 +18,13 @@
 #include <cpuid.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <asm/prctl.h>
 #include "ckpt/cpu.h"
+#include "ckpt/inject.h"
 #include "ckpt/log.h"
 #include "ckpt/ptrace.h"
+#include "ckpt/restore.h"
 #include "ckpt/util.h"
 
 enum { EAX, EBX, ECX, EDX };
@@ -84,6 +88,8 @@ static const char *const xfeature_names[] = {
 };
 #define XFEATURE_PKRU 9
 #define XFEATURE_XTILEDATA 18
+/* The components whose layout is asked: up to APX's (19). */
+#define XFEATURE_ASKED 20
 /* The kernel's PKRU for a new process: every key but 0 write-disabled. */
 #define PKRU_DEFAULT 0x55555554u
 /* The XSAVE header: the components present (XSTATE_BV), at this offset. */
@@ -97,70 +103,188 @@ static const char *xfeature_name(unsigned i, char buf[32])
 	return buf;
 }
 
-static bool leaf_exists(uint32_t leaf)
+/* The leaves asked: the highest of each range, the flags' leaves, the
+ * XSAVE layout (0xd: its size, then each component up to APX's). */
+static void plan(struct cpu_view *v)
 {
-	return (uint32_t)__get_cpuid_max(leaf & 0x80000000u, NULL) >= leaf;
-}
+	static const uint32_t fixed[][2] = { { 0, 0 }, { 0x80000000, 0 }, { 0xd, 0 } };
 
-static void cpuid_now(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	memset(r, 0, 4 * sizeof(*r));
-	if (leaf_exists(leaf))
-		__cpuid_count(leaf, sub, r[EAX], r[EBX], r[ECX], r[EDX]);
-}
-
-static uint64_t xcr0_now(void)
-{
-	uint32_t r[4], lo, hi;
-
-	cpuid_now(1, 0, r);
-	if (!(r[ECX] & (1u << 27)))	/* OSXSAVE: no xgetbv */
-		return 3;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return (uint64_t)hi << 32 | lo;
-}
-
-bool cpu_has_amx(void)
-{
-	return xcr0_now() & (1ULL << XFEATURE_XTILEDATA);
-}
-
-void cpu_record(Inventory *inv)
-{
-	uint64_t xcr0 = xcr0_now();
-
-	inv->cpuid = xcalloc(ARRAY_SIZE(flags), sizeof(*inv->cpuid));
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		v->leaf[v->n] = fixed[i][0];
+		v->sub[v->n++] = fixed[i][1];
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
 		bool seen = false;
-		for (size_t k = 0; k < inv->n_cpuid; k++)
-			seen |= inv->cpuid[k]->leaf == flags[i].leaf && inv->cpuid[k]->subleaf == flags[i].sub;
-		if (seen)
-			continue;
-		uint32_t r[4];
-		VdsoMoveCpuid *c = xmalloc(sizeof(*c));
+		for (size_t k = 0; k < v->n; k++)
+			seen |= v->leaf[k] == flags[i].leaf && v->sub[k] == flags[i].sub;
+		if (!seen) {
+			v->leaf[v->n] = flags[i].leaf;
+			v->sub[v->n++] = flags[i].sub;
+		}
+	}
+	for (uint32_t i = 2; i < XFEATURE_ASKED; i++) {
+		v->leaf[v->n] = 0xd;
+		v->sub[v->n++] = i;
+	}
+}
+
+/* Register REG of LEAF.SUB as V has it; 0 for a leaf beyond the CPU's
+ * highest (which CPUID would answer with another leaf's values). */
+static uint32_t view_reg(const struct cpu_view *v, uint32_t leaf, uint32_t sub, int reg)
+{
+	uint32_t max = 0;
+
+	for (size_t k = 0; k < v->n; k++)
+		if (v->leaf[k] == (leaf & 0x80000000u) && !v->sub[k])
+			max = v->reg[k][EAX];
+	for (size_t k = 0; k < v->n; k++)
+		if (v->leaf[k] == leaf && v->sub[k] == sub)
+			return leaf <= max ? v->reg[k][reg] : 0;
+	return 0;
+}
+
+void cpu_view_self(struct cpu_view *v)
+{
+	uint64_t supp = 0;
+
+	plan(v);
+	for (size_t k = 0; k < v->n; k++)
+		if ((uint32_t)__get_cpuid_max(v->leaf[k] & 0x80000000u, NULL) >= v->leaf[k])
+			__cpuid_count(v->leaf[k], v->sub[k], v->reg[k][EAX], v->reg[k][EBX],
+				      v->reg[k][ECX], v->reg[k][EDX]);
+	/* The kernel's own answer first (Linux 5.16+): no emulator between */
+	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_SUPP, &supp) == 0) {
+		v->xcr0 = supp;
+	} else if (view_reg(v, 1, 0, ECX) & (1u << 27)) {	/* OSXSAVE */
+		uint32_t lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		v->xcr0 = (uint64_t)hi << 32 | lo;
+	} else {
+		v->xcr0 = 3;
+	}
+}
+
+/* Appends the 4 bytes of X at C[*N]. */
+static void put32(unsigned char *c, size_t *n, uint32_t x)
+{
+	memcpy(c + *n, &x, 4);
+	*n += 4;
+}
+
+/* Ends a probe: getpid through the syscall at SYSCALL_AT (code at AT). */
+static void probe_end(unsigned char *c, size_t *n, uint64_t at, uint64_t syscall_at)
+{
+	c[(*n)++] = 0xb8;			/* mov $SYS_getpid, %eax */
+	put32(c, n, SYS_getpid);
+	if (!syscall_at) {
+		c[(*n)++] = 0x0f;		/* syscall */
+		c[(*n)++] = 0x05;
+		return;
+	}
+	c[(*n)++] = 0xe9;			/* jmp rel32 */
+	put32(c, n, (uint32_t)(syscall_at - (at + *n + 4)));
+}
+
+/* Runs the probe code C (N bytes) at CODE in the task, rdi = BUF. */
+static int run_probe(struct inject *in, const unsigned char *c, size_t n, uint64_t code,
+		     uint64_t buf)
+{
+	long ret;
+
+	if (remote_write(in->tid, code, c, n) < 0)
+		return -1;
+	ret = inject_syscall_at(in, code, SYS_getpid, buf, 0, 0, 0, 0, 0);
+	if (ret < 0) {
+		pr_debug("task %d: the CPU probe failed: %s", in->tid, strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+int cpu_view_task(struct inject *in, uint64_t code, uint64_t buf, uint64_t syscall_at,
+		  struct cpu_view *v)
+{
+	static const unsigned char store[] = {
+		0x0f, 0xa2,			/* cpuid */
+		0x89, 0x07,			/* mov %eax, (%rdi) */
+		0x89, 0x5f, 0x04,		/* mov %ebx, 4(%rdi) */
+		0x89, 0x4f, 0x08,		/* mov %ecx, 8(%rdi) */
+		0x89, 0x57, 0x0c,		/* mov %edx, 12(%rdi) */
+		0x48, 0x83, 0xc7, 0x10,		/* add $16, %rdi */
+	};
+	static const unsigned char xgetbv[] = {
+		0x31, 0xc9,			/* xor %ecx, %ecx */
+		0x0f, 0x01, 0xd0,		/* xgetbv */
+		0x89, 0x07,			/* mov %eax, (%rdi) */
+		0x89, 0x57, 0x04,		/* mov %edx, 4(%rdi) */
+	};
+	unsigned char c[CPU_QUERIES_MAX * 32 + 32];
+	uint32_t r[CPU_QUERIES_MAX][4], x[2];
+	size_t n = 0;
+
+	/* CPUID made to fault in this process (arch_prctl ARCH_SET_CPUID) */
+	if (INJECT(in, SYS_arch_prctl, ARCH_GET_CPUID, 0) != 1)
+		return -1;
+	plan(v);
+	for (size_t k = 0; k < v->n; k++) {
+		c[n++] = 0xb8;			/* mov $leaf, %eax */
+		put32(c, &n, v->leaf[k]);
+		c[n++] = 0xb9;			/* mov $sub, %ecx */
+		put32(c, &n, v->sub[k]);
+		memcpy(c + n, store, sizeof(store));
+		n += sizeof(store);
+	}
+	probe_end(c, &n, code, syscall_at);
+	if (run_probe(in, c, n, code, buf) < 0 || remote_read(in->tid, buf, r, v->n * 16) < 0)
+		return -1;
+	memcpy(v->reg, r, v->n * 16);
+	v->xcr0 = 3;
+	if (!(view_reg(v, 1, 0, ECX) & (1u << 27)))	/* no OSXSAVE: no xgetbv */
+		return 0;
+	n = 0;
+	memcpy(c, xgetbv, sizeof(xgetbv));
+	n = sizeof(xgetbv);
+	probe_end(c, &n, code, syscall_at);
+	if (run_probe(in, c, n, code, buf) < 0 || remote_read(in->tid, buf, x, sizeof(x)) < 0)
+		return -1;
+	v->xcr0 = (uint64_t)x[1] << 32 | x[0];
+	return 0;
+}
+
+bool cpu_has_amx(const struct cpu_view *v)
+{
+	return v->xcr0 & (1ULL << XFEATURE_XTILEDATA);
+}
+
+void cpu_record(Inventory *inv, const struct cpu_view *v)
+{
+	inv->cpuid = xcalloc(v->n, sizeof(*inv->cpuid));
+	for (size_t k = 0; k < v->n; k++) {
+		VdsoMoveCpuid *c;
+		if (v->leaf[k] == 0xd && v->sub[k] >= 2)
+			continue;	/* the layout, below */
+		c = xmalloc(sizeof(*c));
 		vdso_move_cpuid__init(c);
-		cpuid_now(flags[i].leaf, flags[i].sub, r);
-		c->leaf = flags[i].leaf;
-		c->subleaf = flags[i].sub;
-		c->eax = r[EAX];
-		c->ebx = r[EBX];
-		c->ecx = r[ECX];
-		c->edx = r[EDX];
+		c->leaf = v->leaf[k];
+		c->subleaf = v->sub[k];
+		c->eax = view_reg(v, v->leaf[k], v->sub[k], EAX);
+		c->ebx = view_reg(v, v->leaf[k], v->sub[k], EBX);
+		c->ecx = view_reg(v, v->leaf[k], v->sub[k], ECX);
+		c->edx = view_reg(v, v->leaf[k], v->sub[k], EDX);
 		inv->cpuid[inv->n_cpuid++] = c;
 	}
 	inv->has_xcr0 = 1;
-	inv->xcr0 = xcr0;
+	inv->xcr0 = v->xcr0;
 	inv->xsave_areas = xcalloc(64, sizeof(*inv->xsave_areas));
-	for (unsigned i = 2; i < 64; i++) {
-		uint32_t r[4];
-		if (!(xcr0 & (1ULL << i)))
+	for (unsigned i = 2; i < XFEATURE_ASKED; i++) {
+		if (!(v->xcr0 >> i & 1))
 			continue;
 		VdsoMoveXsaveArea *a = xmalloc(sizeof(*a));
 		vdso_move_xsave_area__init(a);
-		cpuid_now(0xd, i, r);
 		a->feature = i;
-		a->size = r[EAX];
-		a->offset = r[EBX];
+		a->size = view_reg(v, 0xd, i, EAX);
+		a->offset = view_reg(v, 0xd, i, EBX);
 		inv->xsave_areas[inv->n_xsave_areas++] = a;
 	}
 }
@@ -178,14 +302,10 @@ void cpu_record_free(Inventory *inv)
 	inv->n_cpuid = inv->n_xsave_areas = 0;
 }
 
-static uint32_t reg_of(uint32_t leaf, uint32_t sub, int reg, const Inventory *inv, bool *known)
+/* Register REG of LEAF.SUB as the freezing CPU answered it (*KNOWN). */
+static uint32_t recorded_reg(const Inventory *inv, uint32_t leaf, uint32_t sub, int reg,
+			     bool *known)
 {
-	uint32_t r[4];
-
-	if (!inv) {
-		cpuid_now(leaf, sub, r);
-		return r[reg];
-	}
 	for (size_t k = 0; k < inv->n_cpuid; k++) {
 		const VdsoMoveCpuid *c = inv->cpuid[k];
 		if (c->leaf == leaf && c->subleaf == sub) {
@@ -197,19 +317,19 @@ static uint32_t reg_of(uint32_t leaf, uint32_t sub, int reg, const Inventory *in
 	return 0;
 }
 
-/* The names of what INV's CPU had and this one lacks, ", "-separated. */
-static char *missing_flags(const Inventory *inv)
+/* The names of what INV's CPU had and V lacks, ", "-separated. */
+static char *missing_flags(const Inventory *inv, const struct cpu_view *v)
 {
-	uint64_t lost = inv->has_xcr0 ? inv->xcr0 & ~xcr0_now() : 0;
+	uint64_t lost = inv->has_xcr0 ? inv->xcr0 & ~v->xcr0 : 0;
 	char *list = NULL, buf[32];
 	size_t len = 0;
 	FILE *f = open_memstream(&list, &len);
 
 	for (size_t i = 0; f && i < ARRAY_SIZE(flags); i++) {
 		const struct cpu_flag *c = &flags[i];
-		bool known = false, unused;
-		uint32_t had = reg_of(c->leaf, c->sub, c->reg, inv, &known);
-		uint32_t have = reg_of(c->leaf, c->sub, c->reg, NULL, &unused);
+		bool known = false;
+		uint32_t had = recorded_reg(inv, c->leaf, c->sub, c->reg, &known);
+		uint32_t have = view_reg(v, c->leaf, c->sub, c->reg);
 		if (known && (had >> c->bit & 1) && !(have >> c->bit & 1))
 			fprintf(f, "%s%s", ftell(f) ? ", " : "", c->name);
 	}
@@ -253,25 +373,23 @@ static bool droppable(const Thread *t, const Inventory *inv, unsigned i)
 	return pkru == PKRU_DEFAULT || pkru == 0;
 }
 
-/* Why component I of a saved state cannot come back here, or NULL. */
-static const char *xstate_trouble(const Inventory *inv, unsigned i, uint64_t xcr0)
+/* Why component I of a saved state cannot come back on V, or NULL. */
+static const char *xstate_trouble(const Inventory *inv, unsigned i, const struct cpu_view *v)
 {
 	const VdsoMoveXsaveArea *a = recorded_area(inv, i);
-	uint32_t r[4];
 
-	if (!(xcr0 >> i & 1))
+	if (i >= XFEATURE_ASKED || !(v->xcr0 >> i & 1))
 		return "this CPU (or its kernel) has no such state";
-	cpuid_now(0xd, i, r);
 	if (!a)
 		return "the image does not say where the freezing CPU kept it";
-	if (a->size != r[EAX])
+	if (a->size != view_reg(v, 0xd, i, EAX))
 		return "this CPU keeps it in another size";
 	return NULL;
 }
 
-static int check_xstate(const Inventory *inv, const Process *p, bool ignore)
+static int check_xstate(const Inventory *inv, const Process *p, const struct cpu_view *v,
+			bool ignore)
 {
-	uint64_t xcr0 = xcr0_now();
 	int bad = 0;
 	char buf[32];
 
@@ -279,7 +397,7 @@ static int check_xstate(const Inventory *inv, const Process *p, bool ignore)
 		const Thread *t = p->threads[k];
 		uint64_t bv = xstate_bv(t);
 		for (unsigned i = 2; i < 64; i++) {
-			const char *why = bv >> i & 1 ? xstate_trouble(inv, i, xcr0) : NULL;
+			const char *why = bv >> i & 1 ? xstate_trouble(inv, i, v) : NULL;
 			if (!why || droppable(t, inv, i))
 				continue;
 			if (ignore) {
@@ -297,22 +415,22 @@ static int check_xstate(const Inventory *inv, const Process *p, bool ignore)
 
 /* An image without the layout (an older jobfreeze's): this CPU's state
  * must be as long as the freezing CPU's, taken to be laid out alike. */
-static int check_xstate_size(const Process *p)
+static int check_xstate_size(const Process *p, const struct cpu_view *v)
 {
-	uint32_t r[4];
+	uint32_t size = view_reg(v, 0xd, 0, EBX);
 
-	cpuid_now(0xd, 0, r);
-	if (p->threads[0]->xstate.len == r[EBX])
+	if (p->threads[0]->xstate.len == size)
 		return 0;
 	pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one has "
 	       "%u, and its image does not say how they were laid out: it can only be thawed "
-	       "on a machine with the same CPU features", p->threads[0]->xstate.len, r[EBX]);
+	       "on a machine with the same CPU features", p->threads[0]->xstate.len, size);
 	return 1;
 }
 
-int cpu_check(const Inventory *inv, const Process *const *procs, size_t n, bool ignore)
+int cpu_check(const Inventory *inv, const Process *const *procs, size_t n,
+	      const struct cpu_view *v, bool with_flags, bool ignore)
 {
-	char *missing = missing_flags(inv);
+	char *missing = with_flags ? missing_flags(inv, v) : NULL;
 	int bad = 0;
 
 	if (missing && ignore) {
@@ -329,9 +447,9 @@ int cpu_check(const Inventory *inv, const Process *const *procs, size_t n, bool 
 	for (size_t i = 0; i < n; i++) {
 		if (!procs[i])
 			continue;	/* a zombie: no registers */
-		bad += inv->n_xsave_areas ? check_xstate(inv, procs[i], ignore)
-					  : check_xstate_size(procs[i]);
-		if ((procs[i]->xcomp_perm >> XFEATURE_XTILEDATA & 1) && !cpu_has_amx()) {
+		bad += inv->n_xsave_areas ? check_xstate(inv, procs[i], v, ignore)
+					  : check_xstate_size(procs[i], v);
+		if ((procs[i]->xcomp_perm >> XFEATURE_XTILEDATA & 1) && !cpu_has_amx(v)) {
 			if (ignore) {
 				pr_warn("process %d had AMX permission, which this CPU cannot give "
 					"(--ignore-cpu-features)", procs[i]->pid);
@@ -345,9 +463,10 @@ int cpu_check(const Inventory *inv, const Process *const *procs, size_t n, bool 
 	return bad ? -1 : 0;
 }
 
-int cpu_xstate_restore(pid_t tid, const Thread *t, const Inventory *inv, bool ignore)
+int cpu_xstate_restore(pid_t tid, const Thread *t, const Inventory *inv,
+		       const struct cpu_view *v, bool ignore)
 {
-	uint64_t bv = xstate_bv(t), keep = 3, xcr0 = xcr0_now(), zero = 0;
+	uint64_t bv = xstate_bv(t), keep = 3, zero = 0;
 	unsigned char *buf;
 	void *now;
 	size_t len;
@@ -377,22 +496,21 @@ int cpu_xstate_restore(pid_t tid, const Thread *t, const Inventory *inv, bool ig
 	memcpy(buf, t->xstate.data, XSAVE_HDR);
 	for (unsigned i = 2; i < 64; i++) {
 		const VdsoMoveXsaveArea *a = recorded_area(inv, i);
-		uint32_t r[4];
 		if (!(bv >> i & 1))
 			continue;
-		if (xstate_trouble(inv, i, xcr0)) {
+		if (xstate_trouble(inv, i, v)) {
 			if (!ignore && !droppable(t, inv, i)) {
 				pr_err("thread %d: its FPU/vector state cannot be laid out for this CPU", t->tid);
 				goto out;
 			}
 			continue;
 		}
-		cpuid_now(0xd, i, r);
-		if ((uint64_t)a->offset + a->size > t->xstate.len || (uint64_t)r[EBX] + r[EAX] > len) {
+		uint32_t to = view_reg(v, 0xd, i, EBX);
+		if ((uint64_t)a->offset + a->size > t->xstate.len || (uint64_t)to + a->size > len) {
 			pr_err("thread %d: damaged image (XSAVE component %u beyond its state)", t->tid, i);
 			goto out;
 		}
-		memcpy(buf + r[EBX], t->xstate.data + a->offset, a->size);
+		memcpy(buf + to, t->xstate.data + a->offset, a->size);
 		keep |= 1ULL << i;
 	}
 	bv &= keep;
@@ -402,4 +520,17 @@ int cpu_xstate_restore(pid_t tid, const Thread *t, const Inventory *inv, bool ig
 out:
 	free(now);
 	return ret;
+}
+
+int cpu_restore_check(struct restore_ctx *r)
+{
+	const Process *p = r->img;
+
+	r->cpu = xmalloc(sizeof(*r->cpu));
+	if (cpu_view_task(&r->in, r->in.scratch + CPU_PROBE_CODE, r->in.scratch + CPU_PROBE_BUF, 0,
+			  r->cpu) < 0)
+		cpu_view_self(r->cpu);
+	/* (the flags are the job's: said once, for its first process) */
+	return cpu_check(r->inv, &p, 1, r->cpu, p->pid == r->inv->root_pid,
+			 r->o->ignore_cpu_features);
 }

@@ -302,6 +302,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	int32_t **tids = xcalloc(n, sizeof(int32_t *));
 	struct utsname u;
 	struct timespec rt;
+	struct cpu_view cpu;
 	char *boot_id;
 	int ret = -1;
 
@@ -369,7 +370,13 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
-	cpu_record(&inv);
+	/* the CPU as the job's programs see it: CPUID run in the job itself
+	 * (an emulator running jobfreeze, valgrind, shows a CPU of its own) */
+	if (!ctx[0].in.stub || cpu_view_task(&ctx[0].in, ctx[0].in.scratch + CPU_PROBE_CODE,
+					     ctx[0].in.scratch + CPU_PROBE_BUF,
+					     ctx[0].in.syscall_ip, &cpu) < 0)
+		cpu_view_self(&cpu);
+	cpu_record(&inv, &cpu);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 	cpu_record_free(&inv);
 out:

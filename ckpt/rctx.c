@@ -8,6 +8,7 @@
  *   0..1023     the arguments of one injected call (each object file)
  *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
  *   2048..      restore.c's fork_child: a child's cwd, program path, argv
+ *   32768..     cpu.c's probe of the CPU (its code; its answers at 40960)
  *   top 512     task.c's AMX code (top 128); the syscall instruction every
  *               injected call runs (top 192); restore.c's injected clone
  *               points the new task's stack there (never used: the task

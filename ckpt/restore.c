@@ -78,7 +78,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 
 /* Reads and checks the images: -1 if they cannot be read, 1 if this
  * machine cannot thaw them (every reason reported), 0 to go on. */
-static int load_job(struct restore_job *j)
+static int load_job(struct restore_job *j, bool cpu_here)
 {
 	char file[PATH_MAX + 64];
 	Inventory *inv;
@@ -105,7 +105,7 @@ static int load_job(struct restore_job *j)
 			j->keep_at = files_max_fd(j->procs[i].img) + 1;
 	}
 	/* whether this machine can thaw it: every reason, before anything */
-	return thaw_check(inv, j->procs, j->n, j->o) < 0 ? 1 : 0;
+	return thaw_check(inv, j->procs, j->n, j->o, cpu_here) < 0 ? 1 : 0;
 }
 
 /* Unmaps what exec set up, except the kernel's areas and the scratch page. */
@@ -209,7 +209,7 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 
 	final_regs(t, &regs);
 	if (ptrace_set_regs(tid, &regs) < 0 ||
-	    cpu_xstate_restore(tid, t, r->inv, r->o->ignore_cpu_features) < 0)
+	    cpu_xstate_restore(tid, t, r->inv, r->cpu, r->o->ignore_cpu_features) < 0)
 		return -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0) {
 		pr_perror("cannot restore the signal mask of thread %d", t->tid);
@@ -236,7 +236,8 @@ static int restore_task(struct restore_ctx *r)
 	if (proc_parse_maps(r->job, false, &m) < 0 || inject_find_syscall(r->job, &m, &ip) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
-	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+	if (scratch_setup(r, &m) < 0 || cpu_restore_check(r) < 0 || clear_exec_layout(r, &m) < 0 ||
+	    vdso_restore(r) < 0)
 		goto out;
 	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
 	    mem_restore_protections(r) < 0)
@@ -716,6 +717,7 @@ static void job_free(struct restore_job *j)
 		free(r->epoll_given);
 		free(r->has_pages);
 		free(r->thr_in);
+		free(r->cpu);
 		if (r->img)
 			protobuf_c_message_free_unpacked(&r->img->base, NULL);
 	}
@@ -739,7 +741,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	*wstatus = 0;
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	if (load_job(&j) != 0)
+	/* (the CPU is asked in the job's new processes: restore_task) */
+	if (load_job(&j, false) != 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
@@ -818,7 +821,7 @@ int ckpt_check(const struct restore_opts *o)
 
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	ret = load_job(&j);
+	ret = load_job(&j, true);
 	job_free(&j);
 	return ret;
 }

@@ -59,6 +59,7 @@ struct restore_ctx {
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
 	struct sock_table *socks;         /* shared by the whole job */
+	struct cpu_view *cpu;             /* cpu.c: the CPU as the new process sees it */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
 };
@@ -120,6 +121,10 @@ int files_max_fd(const Process *img);
 int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */
 int files_check(struct restore_ctx *r);
+
+/* cpu.c: the CPU as the new process sees it (r->cpu), checked against
+ * what the job needs of it (every reason reported) */
+int cpu_restore_check(struct restore_ctx *r);
 
 /* task.c */
 int task_restore(struct restore_ctx *r);
