@@ -53,6 +53,7 @@ struct restore_opts {
 	bool leave_stopped;       /* the job is restored stopped (SIGSTOP) */
 	bool resume_stopped;      /* a job frozen stopped (^Z) comes back running */
 	const char *pidfile;      /* the job's pid as the caller sees it */
+	bool ignore_cpu_features; /* thaw on a CPU lacking flags the freezing one had */
 	int tty_fd;               /* the terminal the job's tty fds become, or -1 */
 	const struct inherit_fd *inherit;
 	size_t nr_inherit;
@@ -71,3 +72,9 @@ struct restore_opts {
  * status in *wstatus. Returns 0 on success, -1 after reporting why (the
  * half-built job is killed; the images are left as they were). */
 int ckpt_restore(const struct restore_opts *o, int *wstatus);
+
+/* Whether this machine can thaw the image in o->dir (o->dir, and
+ * o->ignore_cpu_features, o->inherit are heeded): its files, this kernel,
+ * this CPU. 0: it can; 1: it cannot, every reason reported; -1: the image
+ * cannot be read (reported). */
+int ckpt_check(const struct restore_opts *o);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
@@ -302,6 +303,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	int32_t **tids = xcalloc(n, sizeof(int32_t *));
 	struct utsname u;
 	struct timespec rt;
+	struct cpu_view cpu;
 	char *boot_id;
 	int ret = -1;
 
@@ -372,7 +374,15 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.pipes = pipes->p;
 	inv.n_ptys = ptys->n;
 	inv.ptys = ptys->p;
+	/* the CPU as the job's programs see it: CPUID run in the job itself
+	 * (an emulator running jobfreeze, valgrind, shows a CPU of its own) */
+	if (!ctx[0].in.stub || cpu_view_task(&ctx[0].in, ctx[0].in.scratch + CPU_PROBE_CODE,
+					     ctx[0].in.scratch + CPU_PROBE_BUF,
+					     ctx[0].in.syscall_ip, &cpu) < 0)
+		cpu_view_self(&cpu);
+	cpu_record(&inv, &cpu);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	cpu_record_free(&inv);
 out:
 	free(boot_id);
 out_free:
@@ -478,10 +488,12 @@ static int do_dump(struct dump_ctx *c)
 			return -1;
 		c->img->n_threads++;
 	}
-	if (vdso_dump(c, &syscall_ip) < 0)
+	if (inject_find_syscall(c->pid, &c->maps, &syscall_ip) < 0 || vdso_dump(c) < 0)
 		return -1;
 	for (size_t i = 0; i < c->nr_thr; i++)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
+	if (vdso_step_out(c) < 0)
+		return -1;
 	if (hold_signals(c, 0) < 0)
 		return -1;
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,

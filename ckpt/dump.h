@@ -46,8 +46,12 @@ struct dump_ctx {
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);
 int mem_dump_pages(struct dump_ctx *c);
-/* vdso.c: finds a syscall instruction in the task's [vdso] and records its checksum */
-int vdso_dump(struct dump_ctx *c, uint64_t *syscall_ip);
+/* vdso.c: records the job's [vdso] (its bytes and functions) and a thaw's
+ * copy of another vDSO found in it; then brings every thread stopped
+ * inside that code out of it, one instruction at a time (with the
+ * per-thread injection contexts ready) */
+int vdso_dump(struct dump_ctx *c);
+int vdso_step_out(struct dump_ctx *c);
 /* signals.c: process-wide, then per thread (IN runs in that thread) */
 int signals_dump(struct dump_ctx *c);
 int thread_signals_dump(struct inject *in, Thread *t);

@@ -271,17 +271,19 @@ int files_check(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char what[96];
+	int ret = 0;	/* every file that changed is named, not only the first */
 
 	if (fileid_check(img->exe, "the job's program") < 0)
-		return -1;
+		ret = -1;
 	for (size_t i = 0; i < img->n_vmas; i++) {
-		if (!img->vmas[i]->file)
-			continue;
+		if (!img->vmas[i]->file || (i && img->vmas[i - 1]->file &&
+					    !strcmp(img->vmas[i - 1]->file->path, img->vmas[i]->file->path)))
+			continue;	/* (a library's next mapping: named once) */
 		snprintf(what, sizeof(what), "file mapped by the job at %#lx,",
 			 (unsigned long)img->vmas[i]->start);
 		bool shared_rw = (img->vmas[i]->flags & MAP_SHARED) && (img->vmas[i]->prot & PROT_WRITE);
 		if ((shared_rw ? fileid_check_size : fileid_check)(img->vmas[i]->file, what) < 0)
-			return -1;
+			ret = -1;
 	}
 	for (size_t i = 0; i < img->n_fds; i++) {
 		const Fd *f = img->fds[i];
@@ -297,11 +299,11 @@ int files_check(struct restore_ctx *r)
 		 * be what it read. */
 		if ((f->flags & O_ACCMODE) == O_WRONLY && f->kind == FD__KIND__REG) {
 			if (fileid_check_exists(f->file, what) < 0)
-				return -1;
+				ret = -1;
 		} else if (fileid_check(f->file, what) < 0)
-			return -1;
+			ret = -1;
 	}
-	return 0;
+	return ret;
 }
 
 /* Brings a deleted file back: created next to where it was, filled from

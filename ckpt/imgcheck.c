@@ -18,6 +18,8 @@
 #define MAX_PID       (1 << 22)          /* PID_MAX_LIMIT on 64-bit */
 #define MAX_PTYS      4096               /* kernel.pty.max by default */
 #define MAX_PTY_QUEUE (64 * 1024)        /* a pty queues 4 KiB one way, 8 KiB the other */
+#define MAX_VDSO      (1u << 20)
+#define MAX_VDSO_SYMBOLS 4096
 
 static bool bad_pid(int pid)
 {
@@ -31,6 +33,18 @@ int image_check_inventory(const Inventory *inv, const char *file)
 		pr_err("image file %s is damaged (process list)", file);
 		return -1;
 	}
+	/* cpu.c: one record per CPUID leaf asked and XSAVE component */
+	if (inv->n_cpuid > 64 || inv->n_xsave_areas > 64) {
+		pr_err("image file %s is damaged (%zu CPUID leaves, %zu XSAVE components)", file,
+		       inv->n_cpuid, inv->n_xsave_areas);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_xsave_areas; i++)
+		if (inv->xsave_areas[i]->offset > MAX_XSTATE || inv->xsave_areas[i]->size > MAX_XSTATE) {
+			pr_err("image file %s is damaged (XSAVE component %u)", file,
+			       inv->xsave_areas[i]->feature);
+			return -1;
+		}
 	/* pipedata.c checks each record against its data file */
 	if (inv->n_pipes > MAX_FDS) {
 		pr_err("image file %s is damaged (%zu pipes)", file, inv->n_pipes);
@@ -128,6 +142,12 @@ int image_check_process(const Process *img, const ProcEntry *pe, const char *fil
 	}
 	if (check_threads(img, file) < 0 || check_fds(img, file) < 0)
 		return -1;
+	/* vdso.c: a vDSO has a few dozen functions in a few pages */
+	if (img->n_vdso_symbols > MAX_VDSO_SYMBOLS || img->vdso_text.len > MAX_VDSO) {
+		pr_err("image file %s is damaged (a vDSO of %zu bytes, %zu functions)", file,
+		       img->vdso_text.len, img->n_vdso_symbols);
+		return -1;
+	}
 	if (img->n_vmas > MAX_VMAS || img->n_pages > MAX_VMAS * 64ull) {
 		pr_err("image file %s is damaged (%zu memory areas, %zu page runs)", file,
 		       img->n_vmas, img->n_pages);

@@ -31,6 +31,8 @@ enum page_policy {
 
 static enum page_policy policy_of(const Vma *v)
 {
+	if (v->vdso_copy)
+		return PAGES_NONE;	/* a thaw's copy of its kernel's vDSO (vdso.c) */
 	switch (v->kind) {
 	case VMA__KIND__ANON:
 		return v->flags & MAP_SHARED ? PAGES_ALL : PAGES_ANON;
@@ -145,6 +147,7 @@ int mem_dump_vmas(struct dump_ctx *c)
 		v->madv = madv_of(pv->vmflags);
 		if (classify(c, pv, v) < 0)
 			return -1;
+		v->has_vdso_copy = v->vdso_copy = img->has_vdso_copy_at && pv->start == img->vdso_copy_at;
 		if (v->kind == VMA__KIND__SHMEM && shmem_dump(c, v) < 0)
 			return -1;
 		if (pv->vmflags & VMF_LOCKED)
@@ -400,7 +403,7 @@ out:
 static bool is_kernel_area(const Vma *v)
 {
 	return v->kind == VMA__KIND__VDSO || v->kind == VMA__KIND__VVAR ||
-	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL;
+	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL || v->vdso_copy;
 }
 
 /* Checks every range against the others before anything is mapped: VMAs

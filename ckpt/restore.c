@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
@@ -25,6 +26,7 @@
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
+#include "ckpt/thawcheck.h"
 #include "ckpt/util.h"
 
 /* What init tells the restoring process over the status pipe. */
@@ -76,7 +78,9 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	return image_check_process(r->img, pe, file);
 }
 
-static int load_job(struct restore_job *j)
+/* Reads and checks the images: -1 if they cannot be read, 1 if this
+ * machine cannot thaw them (every reason reported), 0 to go on. */
+static int load_job(struct restore_job *j, bool cpu_here)
 {
 	char file[PATH_MAX + 64];
 	Inventory *inv;
@@ -97,12 +101,13 @@ static int load_job(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		if (inv->procs[i]->zombie)
 			continue;	/* no image: it only has an exit status */
-		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
+		if (load_process(j, &j->procs[i], inv->procs[i]) < 0)
 			return -1;
 		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
 			j->keep_at = files_max_fd(j->procs[i].img) + 1;
 	}
-	return 0;
+	/* whether this machine can thaw it: every reason, before anything */
+	return thaw_check(inv, j->procs, j->n, j->o, cpu_here) < 0 ? 1 : 0;
 }
 
 /* Unmaps what exec set up, except the kernel's areas and the scratch page. */
@@ -182,7 +187,8 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 	uint64_t mask = t->sigmask;
 
 	final_regs(t, &regs);
-	if (ptrace_set_regs(tid, &regs) < 0 || ptrace_set_xstate(tid, t->xstate.data, t->xstate.len) < 0)
+	if (ptrace_set_regs(tid, &regs) < 0 ||
+	    cpu_xstate_restore(tid, t, r->inv, r->cpu, r->o->ignore_cpu_features) < 0)
 		return -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0) {
 		pr_perror("cannot restore the signal mask of thread %d", t->tid);
@@ -193,38 +199,24 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 
 static int restore_task(struct restore_ctx *r)
 {
-	const Thread *t = r->img->threads[0];
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
-	uint32_t crc;
 	int64_t t0 = now_ns();
 	int ret = -1;
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
 		return -1;
-	{
-		void *xs;
-		size_t xlen;
-		if (ptrace_get_xstate(r->job, &xs, &xlen) < 0)
-			return -1;
-		free(xs);
-		if (xlen != t->xstate.len) {
-			pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one "
-			       "has %zu: it can only be thawed on a machine with the same CPU features",
-			       t->xstate.len, xlen);
-			return -1;
-		}
-	}
 	/* New threads inherit this: nothing is delivered while we work. */
 	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in the new process");
 		return -1;
 	}
-	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
+	if (proc_parse_maps(r->job, false, &m) < 0 || inject_find_syscall(r->job, &m, &ip) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
-	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+	if (scratch_setup(r, &m) < 0 || cpu_restore_check(r) < 0 || clear_exec_layout(r, &m) < 0 ||
+	    vdso_restore(r) < 0)
 		goto out;
 	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
 	    mem_restore_protections(r) < 0)
@@ -699,6 +691,25 @@ static int read_msg(int fd, struct status_msg *m)
 	return n == sizeof(*m) ? 0 : -1;
 }
 
+static void job_free(struct restore_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		struct restore_ctx *r = &j->procs[i];
+		free(r->fd_src);
+		free(r->epoll_given);
+		free(r->has_pages);
+		free(r->thr_in);
+		free(r->cpu);
+		if (r->img)
+			protobuf_c_message_free_unpacked(&r->img->base, NULL);
+	}
+	free(j->procs);
+	free(j->plan);
+	if (j->inv)
+		protobuf_c_message_free_unpacked(&j->inv->base, NULL);
+	image_dir_close(&j->dir);
+}
+
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
@@ -712,7 +723,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	*wstatus = 0;
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	if (load_job(&j) < 0)
+	/* (the CPU is asked in the job's new processes: restore_task) */
+	if (load_job(&j, false) != 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
@@ -779,19 +791,19 @@ out:
 		close(pipefd[1]);
 	if (j.owners_server >= 0)
 		close(j.owners_server);
-	for (size_t i = 0; i < j.n; i++) {
-		struct restore_ctx *r = &j.procs[i];
-		free(r->fd_src);
-		free(r->epoll_given);
-		free(r->has_pages);
-		free(r->thr_in);
-		if (r->img)
-			protobuf_c_message_free_unpacked(&r->img->base, NULL);
-	}
-	free(j.procs);
-	free(j.plan);
-	if (j.inv)
-		protobuf_c_message_free_unpacked(&j.inv->base, NULL);
-	image_dir_close(&j.dir);
+	job_free(&j);
+	return ret;
+}
+
+int ckpt_check(const struct restore_opts *o)
+{
+	struct ckpt_stats dummy = { 0 };
+	struct restore_job j = { .o = o, .stats = &dummy };
+	int ret = -1;
+
+	if (image_dir_open(o->dir, &j.dir) < 0)
+		return -1;
+	ret = load_job(&j, true);
+	job_free(&j);
 	return ret;
 }

@@ -70,6 +70,7 @@ struct restore_ctx {
 	struct shm_table *shm;            /* shared by the whole job */
 	struct sock_table *socks;         /* shared by the whole job */
 	struct pty_table *ptys;           /* shared by the whole job */
+	struct cpu_view *cpu;             /* cpu.c: the CPU as the new process sees it */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
 };
@@ -88,6 +89,9 @@ struct range {
 /* An address range of SIZE bytes free in the dumped layout, the task's
  * current mappings (cur) and the extra ranges; 0 if none. */
 uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* The same, as close to NEAR as there is room. */
+uint64_t find_gap_near(struct restore_ctx *r, uint64_t size, const struct range *cur,
+		       size_t nr_cur, uint64_t near);
 /* Passing an fd from init (SOCK) into the process (an injected recvmsg on
  * its fd KEEP_AT): returns its number there, or -errno. */
 int fd_send(int sock, int fd);
@@ -106,8 +110,13 @@ int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *wha
 int mem_restore_layout(struct restore_ctx *r);
 int mem_restore_pages(struct restore_ctx *r);
 int mem_restore_protections(struct restore_ctx *r);
-/* vdso.c: moves the task's vdso areas to their dumped addresses */
+/* vdso.c: the task's vDSO areas back at their dumped addresses; under
+ * another kernel (another vDSO), this kernel's elsewhere and the job's
+ * functions at their old addresses leading to it */
 int vdso_restore(struct restore_ctx *r);
+/* whether this kernel's vDSO can stand in for the job's (every function
+ * the job's had); -1 after reporting each reason */
+int vdso_check(const struct restore_ctx *r);
 /* signals.c */
 int signals_restore(struct restore_ctx *r);
 int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
@@ -130,6 +139,10 @@ int files_max_fd(const Process *img);
 int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */
 int files_check(struct restore_ctx *r);
+
+/* cpu.c: the CPU as the new process sees it (r->cpu), checked against
+ * what the job needs of it (every reason reported) */
+int cpu_restore_check(struct restore_ctx *r);
 
 /* task.c */
 int task_restore(struct restore_ctx *r);
@@ -201,5 +214,3 @@ int inotify_open(const Fd *f);
  * (the address, or -errno) */
 long sysvshm_attach(struct restore_ctx *r, size_t i);
 
-/* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
-int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

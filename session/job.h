@@ -37,6 +37,7 @@ struct thaw_opts {
 	bool detach;              /* return once it runs, no terminal needed */
 	const char *tty_path;     /* the terminal to give it */
 	bool new_pty;             /* a new terminal, relayed to our stdin/stdout */
+	bool ignore_cpu_features; /* on a CPU lacking flags the freezing one had */
 };
 
 /* Thaws a job from the store; unless detached, waits for it and stores
