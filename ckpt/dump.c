@@ -293,7 +293,8 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
-static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
+static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			   struct ghost_set *ghosts)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -368,7 +369,9 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
+	inv.ghosts = ghosts_records(ghosts, &inv.n_ghosts);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	free(inv.ghosts);
 out:
 	free(boot_id);
 out_free:
@@ -549,7 +552,8 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
-static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
+static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			struct ghost_set *ghosts)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -561,7 +565,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n, pipes) < 0)
+	if (write_inventory(ctx, n, pipes, ghosts) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -585,6 +589,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
+	struct ghost_set *ghosts = NULL;
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -637,6 +642,10 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	stats->seize_ns = now_ns() - t;
 	crash_point("dump-seized");
+	/* which files with no name the job shares between fds and mappings */
+	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
+	for (size_t i = 0; i < n; i++)
+		ctx[i].ghosts = ghosts;
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
@@ -647,7 +656,8 @@ int ckpt_dump(const struct dump_opts *o)
 	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
 	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    write_images(ctx, n, &pipes) < 0 || give_images(ctx, n, &dir) < 0)
+	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
+	    write_images(ctx, n, &pipes, ghosts) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -692,6 +702,7 @@ done:
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
 	pipe_list_free(&pipes);
+	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

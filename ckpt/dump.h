@@ -38,6 +38,7 @@ struct dump_ctx {
 	bool itimers_disarmed;
 	struct itimerval itimers[3];      /* what the disarmed timers held */
 	struct image_dir *dir;            /* shared by every process of the job */
+	struct ghost_set *ghosts;         /* the job's files with no name (ghost.c) */
 	Process *img;
 };
 
@@ -103,8 +104,25 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 /* sysvshm.c: V maps the SysV shared memory segment of PV (refused if it
  * would not outlive the job) */
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
-/* shmem.c: stores the contents V shows of its shared memory object */
-int shmem_dump(struct dump_ctx *c, const Vma *v);
+/* ghost.c: the job's files with no name on disk (deleted files,
+ * directories and symlinks, memfds, shared anonymous memory), one object
+ * per inode for the whole job. Before any process is read: which of them
+ * an fd or a shared mapping holds (LIMIT: the most data one may put in the
+ * image, 0: the default). */
+struct ghost_set *ghosts_prescan(struct dump_ctx *ctx, size_t n, uint64_t limit);
+uint64_t ghost_id_of(unsigned major, unsigned minor, uint64_t ino);
+/* F (fd FD, ST, its /proc link LINK) names the object; 1: LINK still has
+ * another name, now in F->path, and is an ordinary file after all */
+int ghost_add_fd(struct dump_ctx *c, Fd *f, int fd, const struct stat *st, char *link);
+/* the process works in the deleted directory PATH (ST) */
+int ghost_add_cwd(struct dump_ctx *c, const struct stat *st, const char *path);
+/* V maps the object of PV (true), or is only its contents (false) */
+bool ghost_add_map(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
+/* once every process is read: the data of each object into the image */
+int ghosts_dump_data(struct dump_ctx *ctx, size_t n, struct ghost_set *s);
+/* the records for the inventory (owned by S) */
+FilesGhost **ghosts_records(struct ghost_set *s, size_t *n);
+void ghosts_free(struct ghost_set *s);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

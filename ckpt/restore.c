@@ -66,6 +66,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
 	r->socks = &j->socks;
+	r->shm = &j->shm;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -294,21 +295,14 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
-	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
+	uint64_t path, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
 	long ret;
 
 	if (clone_task(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
 	c->job = c->img->pid;
-	if (files_receive(c, j->sock[0], j->keep_at) < 0)
+	if (files_receive(c, j->sock[0], j->keep_at) < 0 || files_chdir(c, true) < 0)
 		return -1;
-	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
-	ret = cwd ? INJECT(&c->in, SYS_chdir, cwd) : -EFAULT;
-	if (ret < 0) {
-		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
-		       c->img->cwd, strerror(-ret));
-		return -1;
-	}
 	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
 	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);
 	argv[0] = argv0;
@@ -357,12 +351,9 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * children inherit the filter. Without it, owners show as 65534. */
 	if (j->owners_ctl[1] >= 0 && owners_filter_install(j->owners_ctl[1]) < 0)
 		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
-	if (files_install(r, j->sock[1], j->keep_at) < 0)
+	/* (first: files_install closes what is not the job's) */
+	if (files_chdir(r, false) < 0 || files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
-	if (chdir(r->img->cwd) < 0) {
-		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
-		_exit(127);
-	}
 	execve(r->img->exe->path, argv, envp);
 	pr_perror("cannot start the job's program %s", r->img->exe->path);
 	_exit(127);
@@ -478,7 +469,8 @@ static int restore_tree(struct restore_job *j)
 		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
-	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+	/* every process has mapped the memfds: their last seals */
+	if (shmem_finish(&j->procs[0]) < 0 || pgrp_make_groups(j->procs, j->plan, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
@@ -577,7 +569,6 @@ static void restore_init(struct restore_job *j, int status_fd)
 	for (size_t i = 0; i < j->n; i++) {
 		j->procs[i].sock = j->sock[0];
 		j->procs[i].keep_at = j->keep_at;
-		j->procs[i].shm = &j->shm;
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;

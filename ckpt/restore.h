@@ -29,6 +29,8 @@ struct shm_table {
 		uint64_t id;
 		int fd;
 		uint64_t size;
+		const FilesGhost *g;  /* its record, or NULL (an image from before them) */
+		bool given;           /* a memfd: its own description went to the job */
 	} *s;
 	size_t n;
 };
@@ -108,6 +110,9 @@ int files_install(struct restore_ctx *r, int keep, int keep_at);
 int files_receive(struct restore_ctx *r, int sock, int keep_at);
 /* the highest fd number the job uses */
 int files_max_fd(const Process *img);
+/* into the process's working directory (a deleted one made again): by
+ * itself before exec, or INJECTED */
+int files_chdir(struct restore_ctx *r, bool injected);
 /* after exec, injected: close-on-exec flags */
 int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */
@@ -128,9 +133,20 @@ int epoll_restore(struct restore_ctx *r);
 int epoll_share(struct restore_ctx *procs, size_t n, size_t i);
 
 /* shmem.c: the fd number, in the process, of shared memory object ID,
- * big enough for END bytes (to be closed once mapped) */
-long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end);
+ * big enough for END bytes (to be closed once mapped), writable or not */
+long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end, bool writable);
+/* the object ID in init, made the first time (NULL, reported, on failure) */
+struct job_shm *shm_get(struct restore_ctx *r, uint64_t id);
+/* once every process has mapped them: the memfds' last seals */
+int shmem_finish(struct restore_ctx *r);
 void shm_table_close(struct shm_table *t);
+
+/* ghost.c: files with no name (deleted files, directories, symlinks,
+ * memfds, shared anonymous memory): the record of object ID; the object
+ * made again (an fd in init, or -1); its last seals once mapped */
+const FilesGhost *ghost_find(const Inventory *inv, uint64_t id);
+int ghost_make(struct restore_ctx *r, const FilesGhost *g);
+int ghost_seal(const FilesGhost *g, int fd);
 
 /* pipe.c: an init fd, a description of its own, on the end of the job's
  * pipe F names (made, with its queued data, the first time it is asked for) */
