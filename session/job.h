@@ -15,6 +15,7 @@ struct freeze_opts {
 	bool tcp_close;           /* its TCP/UDP connections are found reset at thaw */
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
 	bool allow_other_user;    /* root: another user's job, into that user's store */
+	uint64_t ghost_limit;     /* the most data of one deleted file or memfd (0: default) */
 };
 
 /* Whose job TARGET (O->pid or O->pgid) is: *UID; the store it goes to. */
