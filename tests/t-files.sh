@@ -1,0 +1,155 @@
+# tests/t-files.sh: files and descriptors real programs hold (issue 19):
+# memfds, deleted files and directories, O_PATH fds, /proc files,
+# namespace files, pidfds, epoll edge cases, Linux AIO, a shared fd table,
+# file owners for SIGIO, and memory areas' attributes. Each workload
+# (tests/workloads/f*.c, see fwait.h) sets up what it holds, says "ready",
+# and once told "go" checks that all of it is as it was; the job is frozen
+# in between and thawed, and must print what an uninterrupted run prints.
+# What cannot come back is refused at dump, naming it, and the job goes on.
+# Sourced by tests/run.sh.
+# shellcheck shell=bash
+
+# files_ready DIR PID: wait until the workload PID says it holds everything
+files_ready() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$1/ready" ] && return 0
+		alive "$2" || break
+		sleep 0.05
+	done
+	diag_file "job stderr" "$1/err.txt" 5
+	fail "the workload did not get ready"
+}
+
+# files_ref KEY WORKLOAD [ARGS...]: the uninterrupted run (told "go" from the
+# start), once per suite; REF and REFST set
+files_ref() {
+	local key=$1 wl=$2 ref=$WORK/ref/$1.d
+	shift 2
+	REF=$WORK/ref/$key
+	if [ ! -f "$REF.status" ]; then
+		mkdir_user "$WORK/ref" "$ref"
+		as_user touch "$ref/go"
+		# (it runs through at once: not start_job, which waits to see it run)
+		timeout -k 5 "$T_RUN" "${RUNAS[@]}" "${USER_SH[@]}" "$ref" "$REF.out" "$REF.err" \
+			"$WL/$wl" "$ref" "$@"
+		echo $? >"$REF.status"
+	fi
+	REFST=$(cat "$REF.status")
+	if [ "$REFST" != 0 ] || grep -q FAIL "$REF.out"; then
+		diag_file "uninterrupted run" "$REF.out" 20
+		diag_file "its stderr" "$REF.err" 5
+		fail "the workload fails even uninterrupted (status $REFST)"
+		return 1
+	fi
+}
+
+# files_start KEY WORKLOAD [ARGS...]: the reference, then the job in
+# $TDIR/run, held and ready; JOB_PID set
+files_start() {
+	local key=$1 wl=$2 run=$TDIR/run
+	shift 2
+	files_ref "$key" "$wl" "$@" || return 1
+	mkdir_user "$run"
+	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/$wl" "$run" "$@" ||
+		{ fail "the job did not start"; return 1; }
+	files_ready "$run" "$JOB_PID"
+}
+
+# files_thaw KEY WORKLOAD [ARGS...]: frozen once ready (dump options in
+# FILES_DUMP_ARGS), told "go" while frozen, thawed: the same output and
+# status as the uninterrupted run
+files_thaw() {
+	local run=$TDIR/run
+	files_start "$@" || return 1
+	# shellcheck disable=SC2086
+	dump_job "$JOB_PID" "$TDIR/img" ${FILES_DUMP_ARGS:-} || return 1
+	wait_gone "$JOB_PID" 5 || { fail "job $JOB_PID still there after the dump"; return 1; }
+	as_user touch "$run/go"
+	local kb
+	kb=$(du -sk "$TDIR/img" | cut -f1)
+	if [ -n "${FILES_IMG_MAX_KB:-}" ] && [ "$kb" -gt "$FILES_IMG_MAX_KB" ]; then
+		fail "the image takes $kb KiB, more than $FILES_IMG_MAX_KB: holes were copied"
+		return 1
+	fi
+	if ! thaw_compare "$TDIR/img"; then
+		diag_file "job stderr" "$run/err.txt" 5
+		fail "the thawed job differs from the uninterrupted run"
+		return 1
+	fi
+}
+
+# files_refused KEY WORKLOAD PATTERN WHAT [ARGS...]: the dump is refused with
+# a message matching PATTERN, leaves no image, and the job goes on to end
+# as the uninterrupted run (of the same workload and ARGS) does
+files_refused() {
+	local key=$1 wl=$2 pattern=$3 what=$4 run=$TDIR/run ok=0
+	shift 4
+	files_start "$key" "$wl" "$@" || return 1
+	# shellcheck disable=SC2086
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$JOB_PID" -D "$TDIR/img" \
+		${FILES_DUMP_ARGS:-}
+	if [ "$JF_STATUS" = 0 ] || [ "$JF_STATUS" -ge 124 ]; then
+		diag "dump of a job holding $what exited $JF_STATUS"
+		ok=1
+	fi
+	if ! grep -Eq -- "$pattern" "$TDIR/dump.err"; then
+		diag "the message does not match /$pattern/"
+		ok=1
+	fi
+	[ ! -e "$TDIR/img/inventory.img" ] || { diag "a refused dump left an inventory.img"; ok=1; }
+	running "$JOB_PID" || { diag "the job is not running after the refused dump"; ok=1; }
+	as_user touch "$run/go"
+	wait_job "$JOB_PID" "$T_RUN"
+	[ "$JOB_STATUS" = "$REFST" ] || { diag "the job exited $JOB_STATUS, uninterrupted $REFST"; ok=1; }
+	same_file "$REF.out" "$run/out.txt" "stdout" || ok=1
+	if [ $ok != 0 ]; then
+		diag_file "dump stderr" "$TDIR/dump.err" 5
+		fail "the dump of a job holding $what was not refused cleanly"
+		return 1
+	fi
+}
+
+# ---- memory areas ------------------------------------------------------
+
+# madvise flags, mlock, MAP_NORESERVE and MAP_DROPPABLE, MADV_WIPEONFORK,
+# guard regions, a read-only shared file mapping made writable after the
+# thaw, data in the middle of a private file mapping
+t_files_maps() { files_thaw fmaps fmaps; }
+
+# ---- files with no name -----------------------------------------------
+
+# memfds: name, holes, seals, mode, flags and offsets, shared by fds and
+# mappings (shared and private), across fork; 3 GiB holding 4 KiB, whose
+# image must stay small; executable
+t_files_memfd() { FILES_IMG_MAX_KB=20480 files_thaw fmemfd fmemfd; }
+t_files_memfd_huge() {
+	files_refused fmemfd-huge fmemfd "memfd of huge pages.*MFD_HUGETLB" "a hugetlb memfd" hugetlb
+}
+
+# deleted files: holes, 3 GiB sparse, two names, another name still there,
+# mapped shared and privately, write-only, mode and times, O_TMPFILE, a
+# child's description; a file made read-only while held writable
+t_files_deleted() { FILES_IMG_MAX_KB=20480 files_thaw fghost fghost; }
+t_files_deleted_limit() {
+	FILES_DUMP_ARGS="--ghost-limit 1M" files_refused fghost-limit fghost \
+		"limit.* 2\.0 MiB of data, more than the 1\.0 MiB.*--ghost-limit" \
+		"a deleted file over --ghost-limit" limit
+}
+t_files_deleted_otherlink() {
+	files_refused fghost-otherlink fghost "elsewhere, deleted under that name but still linked" \
+		"a deleted file linked where jobfreeze does not look" otherlink
+}
+
+run_test "files: memory areas keep their attributes and guards" t_files_maps
+run_test "files: memfds" t_files_memfd
+run_test "files: a memfd of huge pages is refused" t_files_memfd_huge
+run_test "files: deleted files" t_files_deleted
+run_test "files: a deleted file over --ghost-limit is refused" t_files_deleted_limit
+run_test "files: a deleted file linked elsewhere is refused" t_files_deleted_otherlink
+
+# O_PATH fds on a file, a directory, a symlink, a deleted symlink and a
+# FIFO; a removed working directory and an fd on it; a removed directory
+# in a removed directory
+t_files_paths() { files_thaw fpath fpath; }
+run_test "files: O_PATH fds and removed directories" t_files_paths
