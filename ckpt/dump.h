@@ -82,9 +82,10 @@ int fifo_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st, const ch
  * others is copied and recorded in OUT */
 int fifos_dump_data(struct dump_ctx *ctx, size_t n, struct pipe_list *out);
 /* anonfd.c: the Fd kind of an anon inode link ("anon_inode:[eventfd]"), or
- * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
+ * -1; and keeping its fdinfo text INFO as its state (F takes it over);
+ * FDS: the process's NR fds (where an epoll set's files may be now) */
 int anonfd_kind(const char *link);
-int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info, const int *fds, size_t nr);
 /* unixsk.c: records socket INO behind fd FD (a unix socket, with what
  * waits in it); refuses other families naming their addresses */
 int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);

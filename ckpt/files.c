@@ -70,7 +70,7 @@ static const char *kind_of_link(const char *link)
 	return NULL;
 }
 
-static int dump_one_fd(struct dump_ctx *c, int fd)
+static int dump_one_fd(struct dump_ctx *c, int fd, const int *fds, size_t nr)
 {
 	char path[64], link[4096];
 	struct proc_fdinfo fi;
@@ -124,7 +124,7 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
 		return pipe_dump(c, fd, f, pipe_ino);
 	if (anon >= 0)
-		return anonfd_dump(c, f, anon, info);
+		return anonfd_dump(c, f, anon, info, fds, nr);
 	unsigned long long sock_ino;
 	if (sscanf(link, "socket:[%llu]", &sock_ino) == 1)
 		return sock_dump(c, fd, f, sock_ino);
@@ -232,7 +232,7 @@ int files_dump(struct dump_ctx *c)
 	qsort(fds, nr, sizeof(int), cmp_int);
 	c->img->fds = xcalloc(nr, sizeof(Fd *));
 	for (size_t i = 0; i < nr; i++)
-		if (dump_one_fd(c, fds[i]) < 0) {
+		if (dump_one_fd(c, fds[i], fds, nr) < 0) {
 			free(fds);
 			return -1;
 		}

@@ -122,6 +122,8 @@ static int check_fds(const Process *img, const char *file)
 		 * a bitmap of a million fds */
 		for (size_t k = 0; k < i && !dup; k++)
 			dup = img->fds[k]->fd == fd;
+		for (size_t k = 0; k < img->fds[i]->n_epoll_src && !dup; k++)
+			dup = img->fds[i]->epoll_src[k] < 0 || img->fds[i]->epoll_src[k] > MAX_FD_NUMBER;
 		if (fd < 0 || fd > MAX_FD_NUMBER || dup) {
 			pr_err("image file %s is damaged (fd number %d)", file, fd);
 			return -1;

@@ -128,6 +128,9 @@ int mm_restore(struct restore_ctx *r);
  * the epoll sets, made inside the process once its fds are in place */
 int anonfd_open(const Fd *f);
 int epoll_restore(struct restore_ctx *r);
+/* the entries of the process's epoll sets on fd number TFD added again
+ * (its file was put there later than the sets were made) */
+int epoll_watch_again(struct restore_ctx *r, int tfd);
 /* the epoll sets process PROCS[I] built, given as they are to the later
  * processes that share them (fork): they get them instead of building */
 int epoll_share(struct restore_ctx *procs, size_t n, size_t i);

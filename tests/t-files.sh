@@ -153,3 +153,15 @@ run_test "files: a deleted file linked elsewhere is refused" t_files_deleted_oth
 # in a removed directory
 t_files_paths() { files_thaw fpath fpath; }
 run_test "files: O_PATH fds and removed directories" t_files_paths
+
+# ---- descriptors of kernel objects -------------------------------------
+
+# epoll sets keyed by file and number: a closed number whose file lives on
+# dup'ed, one file under two numbers, two files under one number
+t_files_epoll() { files_thaw fepoll fepoll; }
+t_files_epoll_elsewhere() {
+	files_refused fepoll-elsewhere fepoll "fd number [0-9]+ that the process no longer holds" \
+		"an epoll entry on a file only another process holds" elsewhere
+}
+run_test "files: epoll sets on closed and reused fd numbers" t_files_epoll
+run_test "files: an epoll entry whose file only another process holds is refused" t_files_epoll_elsewhere
