@@ -94,6 +94,11 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
 /* refuses unix sockets connected to a socket outside the job */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* procfd.c: F (fd FD, /proc link LINK, fdinfo INFO) is a /proc file, a
+ * namespace or a pidfd (0), refused (-1), or none of these (1); once every
+ * process is read, which process of the job each names */
+int procfd_dump(struct dump_ctx *c, int fd, Fd *f, const char *link, const char *info);
+int procfds_resolve(struct dump_ctx *ctx, size_t n);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */

@@ -109,6 +109,12 @@ static int dump_one_fd(struct dump_ctx *c, int fd, const int *fds, size_t nr)
 		free(info);
 		return -1;
 	}
+	/* on a process: a /proc file, a namespace, a pidfd */
+	int pr = procfd_dump(c, fd, f, link, info);
+	if (pr <= 0) {
+		free(info);
+		return pr;
+	}
 	if (anon < 0) {
 		free(info);
 		info = NULL;
@@ -476,6 +482,10 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return anonfd_open(f);
 	case FD__KIND__INOTIFY:
 		return inotify_open(f);
+	case FD__KIND__PROC:
+	case FD__KIND__NSFILE:
+	case FD__KIND__PIDFD:
+		return procfd_open(f);
 	case FD__KIND__EPOLL:
 		/* made inside the process (epoll_restore); a placeholder until then */
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -469,8 +469,10 @@ static int restore_tree(struct restore_job *j)
 		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
-	/* every process has mapped the memfds: their last seals */
-	if (shmem_finish(&j->procs[0]) < 0 || pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+	/* every process exists: the fds that name them; every process has
+	 * mapped the memfds: their last seals */
+	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
+	    pgrp_make_groups(j->procs, j->plan, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)

@@ -172,6 +172,12 @@ void sock_table_close(struct sock_table *t);
  * or reset */
 int inet_open(struct restore_ctx *r, const Fd *f);
 
+/* procfd.c: an init fd for F, a /proc file, a namespace or a pidfd (a
+ * stand-in if it names a process, until procfds_restore: once every
+ * process exists, they are opened and given to their processes) */
+int procfd_open(const Fd *f);
+int procfds_restore(struct restore_ctx *procs, size_t n);
+
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);
 

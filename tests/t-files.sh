@@ -165,3 +165,28 @@ t_files_epoll_elsewhere() {
 }
 run_test "files: epoll sets on closed and reused fd numbers" t_files_epoll
 run_test "files: an epoll entry whose file only another process holds is refused" t_files_epoll_elsewhere
+
+# /proc files of the job's processes (its own, a child's, an ended
+# child's), /proc/meminfo, its own namespaces
+t_files_proc() { files_thaw fproc fproc; }
+t_files_proc_outside() {
+	files_refused fproc-outside fproc "a file of process [0-9]+, which is not part of the job" \
+		"a /proc file of a process outside the job" outside
+}
+t_files_proc_ns() {
+	files_refused fproc-ns fproc "a namespace \(user:\[[0-9]+\]\) that no process of the job is in" \
+		"a namespace no process of the job is in" ns
+}
+
+# pidfds: of children (pidfd_open, CLONE_PIDFD), of itself, of an ended
+# child, shared across fork, in an epoll set; signals, waitid, pidfd_getfd
+t_files_pidfd() { files_thaw fpidfd fpidfd; }
+t_files_pidfd_outside() {
+	files_refused fpidfd-outside fpidfd "a pidfd of process [0-9]+, which is not part of the job" \
+		"a pidfd of a process outside the job" outside
+}
+run_test "files: /proc files and namespace files" t_files_proc
+run_test "files: a /proc file of a process outside the job is refused" t_files_proc_outside
+run_test "files: a namespace no process of the job is in is refused" t_files_proc_ns
+run_test "files: pidfds" t_files_pidfd
+run_test "files: a pidfd of a process outside the job is refused" t_files_pidfd_outside
