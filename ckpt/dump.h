@@ -129,6 +129,8 @@ int ghosts_dump_data(struct dump_ctx *ctx, size_t n, struct ghost_set *s);
 /* the records for the inventory (owned by S) */
 FilesGhost **ghosts_records(struct ghost_set *s, size_t *n);
 void ghosts_free(struct ghost_set *s);
+/* aio.c: V is the ring of an AIO context (PV): kept as the job left it */
+int aio_dump(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

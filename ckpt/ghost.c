@@ -153,7 +153,7 @@ struct ghost_set *ghosts_prescan(struct dump_ctx *ctx, size_t n, uint64_t limit)
 		for (size_t k = 0; k < m.n; k++) {
 			const struct proc_vma *v = &m.v[k];
 			if (v->shared && v->path && (v->deleted || !strncmp(v->path, MEMFD_PREFIX, 7)) &&
-			    strncmp(v->path, "/SYSV", 5))
+			    strncmp(v->path, "/SYSV", 5) && strcmp(v->path, "/[aio]"))
 				get(s, ghost_id_of(v->dev_major, v->dev_minor, v->ino))->held = true;
 		}
 		proc_maps_free(&m);

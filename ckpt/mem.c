@@ -157,6 +157,9 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 	} else if (!strncmp(p, "/SYSV", 5)) {
 		if (sysvshm_classify(c, pv, v) < 0)
 			return -1;
+	} else if (!strcmp(p, "/[aio]")) {
+		if (aio_dump(c, pv, v) < 0)
+			return -1;
 	} else if (pv->deleted || !strncmp(p, "/memfd:", 7)) {
 		/* Shared anonymous memory (a deleted /dev/zero), a deleted file or
 		 * a memfd: one object, perhaps shared with fds and other
@@ -498,6 +501,10 @@ int mem_validate(const Process *img, bool *has_pages)
 			       i, (unsigned long)a->start, (unsigned long)a->end);
 			return -1;
 		}
+		if (a->kind == VMA__KIND__AIO && aio_check(a) < 0) {
+			pr_err("damaged image: the AIO ring at %#lx", (unsigned long)a->start);
+			return -1;
+		}
 		for (size_t k = 0; k < a->n_guards; k += 2)
 			if (a->n_guards % 2 || a->guards[k] % PAGE || a->guards[k + 1] % PAGE ||
 			    a->guards[k] < a->start || a->guards[k + 1] > a->end ||
@@ -553,8 +560,8 @@ int mem_restore_layout(struct restore_ctx *r)
 				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
 		long m;
 
-		if (is_kernel_area(v))
-			continue;
+		if (is_kernel_area(v) || v->kind == VMA__KIND__AIO)
+			continue;	/* (AIO rings: made by aio_restore, below) */
 		if (v->kind == VMA__KIND__FILE) {
 			int mode = (v->flags & MAP_SHARED) && ((v->prot & PROT_WRITE) || v->may_write) ?
 				   O_RDWR : O_RDONLY;
@@ -601,7 +608,7 @@ int mem_restore_layout(struct restore_ctx *r)
 			goto out;
 		}
 	}
-	ret = 0;
+	ret = aio_restore(r);
 out:
 	if (fd >= 0)
 		INJECT(&r->in, SYS_close, fd);
@@ -695,7 +702,7 @@ int mem_restore_protections(struct restore_ctx *r)
 		const Vma *v = r->img->vmas[i];
 		long ret;
 
-		if (is_kernel_area(v))
+		if (is_kernel_area(v) || v->kind == VMA__KIND__AIO)
 			continue;
 		if (map_prot(v, r->has_pages[i]) != v->prot) {
 			ret = INJECT(&r->in, SYS_mprotect, v->start, v->end - v->start, v->prot);

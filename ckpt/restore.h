@@ -188,6 +188,12 @@ int ptimers_restore(struct restore_ctx *r);
 /* inotify.c: an init fd of F's inotify instance, watching again */
 int inotify_open(const Fd *f);
 
+/* aio.c: the process's AIO contexts made again at their addresses, with
+ * the events they held (once the rest of its memory is mapped) */
+int aio_restore(struct restore_ctx *r);
+/* 0 if the ring V holds is one aio_restore can make again */
+int aio_check(const Vma *v);
+
 /* sysvshm.c: the segment of img->vmas[I] attached again at its address
  * (the address, or -errno) */
 long sysvshm_attach(struct restore_ctx *r, size_t i);

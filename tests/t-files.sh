@@ -190,3 +190,8 @@ run_test "files: a /proc file of a process outside the job is refused" t_files_p
 run_test "files: a namespace no process of the job is in is refused" t_files_proc_ns
 run_test "files: pidfds" t_files_pidfd
 run_test "files: a pidfd of a process outside the job is refused" t_files_pidfd_outside
+
+# Linux AIO: two contexts with a freed index between them, completed
+# events not reaped yet, one ring wrapped around
+t_files_aio() { files_thaw faio faio; }
+run_test "files: Linux AIO contexts with events not reaped" t_files_aio
