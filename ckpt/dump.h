@@ -59,6 +59,9 @@ int files_dump(struct dump_ctx *c);
 /* Gives the same desc_id to fds of the job that share one open file
  * description (inherited across fork: one offset). */
 int files_share(struct dump_ctx *ctx, size_t n);
+/* Processes that share their parent's fd table (CLONE_FILES); refused
+ * when it is another's */
+int files_tables(struct dump_ctx *ctx, size_t n);
 /* The data queued in the job's pipes and FIFOs, one record each, for the
  * inventory. */
 struct pipe_list {

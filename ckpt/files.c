@@ -250,6 +250,15 @@ int files_dump(struct dump_ctx *c)
 #define KCMP_FILE 0
 #endif
 
+/* The pid of process I's parent, as the job sees it. */
+static int job_ppid(struct dump_ctx *ctx, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ctx[k].pid == ctx[i].status.ppid)
+			return ctx[k].status.nspid;
+	return 0;
+}
+
 int files_share(struct dump_ctx *ctx, size_t n)
 {
 	uint32_t next = 1;
@@ -280,6 +289,40 @@ int files_share(struct dump_ctx *ctx, size_t n)
 					}
 				}
 		}
+	return 0;
+}
+
+#ifndef KCMP_FILES
+#define KCMP_FILES 2
+#endif
+
+int files_tables(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (ctx[i].zombie)
+			continue;
+		for (size_t k = 0; k < i; k++) {
+			if (ctx[k].zombie || syscall(SYS_kcmp, ctx[k].pid, ctx[i].pid, KCMP_FILES, 0, 0))
+				continue;
+			/* one table: made again by cloning from the parent */
+			if (ctx[k].pid != ctx[i].status.ppid) {
+				bool parent_shares = false;
+				for (size_t m = 0; m < i; m++)
+					parent_shares |= ctx[m].pid == ctx[i].status.ppid && !ctx[m].zombie &&
+							 !syscall(SYS_kcmp, ctx[m].pid, ctx[i].pid, KCMP_FILES, 0, 0);
+				if (!parent_shares) {
+					pr_err("process %d shares its fd table with process %d (CLONE_FILES), "
+					       "which is not its parent, and its parent does not: jobfreeze "
+					       "cannot make such a table again", ctx[i].pid, ctx[k].pid);
+					return -1;
+				}
+			}
+			ctx[i].img->has_files_from = 1;
+			ctx[i].img->files_from = job_ppid(ctx, n, i);
+			pr_info("process %d shares the fd table of its parent", ctx[i].pid);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -583,6 +626,15 @@ int files_chdir(struct restore_ctx *r, bool injected)
 		       r->img->cwd, r->img->has_cwd_ghost ? " (deleted, made again)" : "",
 		       strerror(-ret));
 	return ret < 0 ? -1 : 0;
+}
+
+void files_shared_table(struct restore_ctx *r)
+{
+	/* its epoll sets are those its parent made, in the same table */
+	free(r->epoll_given);
+	r->epoll_given = xcalloc(r->img->n_fds ? r->img->n_fds : 1, sizeof(bool));
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		r->epoll_given[i] = true;
 }
 
 int files_max_fd(const Process *img)

@@ -319,6 +319,36 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 	return 0;
 }
 
+/* A child C that shares P's fd table (cloned with CLONE_FILES and not
+ * exec'd since, which would have unshared it): cloned so, and not exec'd
+ * (its program is P's); its memory is rebuilt like any other's. */
+static int share_child(struct restore_ctx *p, struct restore_ctx *c)
+{
+	if (c->img->files_from != p->img->pid || strcmp(c->img->exe->path, p->img->exe->path)) {
+		pr_err("damaged image: process %d shares the fd table of process %d, not of its parent",
+		       c->img->pid, c->img->files_from);
+		return -1;
+	}
+	const Thread *t = p->img->threads[0];
+	long ret = 0;
+
+	if (clone_task(p, SIGCHLD | CLONE_FILES, c->img->pid, "child", &c->in) < 0)
+		return -1;
+	c->job = c->img->pid;
+	/* a clone keeps its parent's rseq area, which is about to be unmapped
+	 * (exec would have dropped it) */
+	if (t->has_rseq_ptr && t->rseq_ptr)
+		ret = INJECT(&c->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */,
+			     t->rseq_sig);
+	if (ret < 0) {
+		pr_err("cannot drop the rseq area process %d had from its parent: %s", c->img->pid,
+		       strerror(-ret));
+		return -1;
+	}
+	files_shared_table(c);
+	return files_chdir(c, true);
+}
+
 static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
 {
 	struct status_msg msg = { kind, value, *stats };
@@ -460,7 +490,7 @@ static int restore_tree(struct restore_job *j)
 					return -1;
 				continue;
 			}
-			if (fork_child(j, p, c) < 0)
+			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
 				return -1;
 		}
 		/* its session (once its own program runs: injection needs it)

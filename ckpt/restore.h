@@ -108,6 +108,8 @@ int files_install(struct restore_ctx *r, int keep, int keep_at);
  * closed, then its fds received through that socket from SOCK (init's
  * end) */
 int files_receive(struct restore_ctx *r, int sock, int keep_at);
+/* a process made with CLONE_FILES from its parent: its fds are there */
+void files_shared_table(struct restore_ctx *r);
 /* the highest fd number the job uses */
 int files_max_fd(const Process *img);
 /* into the process's working directory (a deleted one made again): by

@@ -195,3 +195,13 @@ run_test "files: a pidfd of a process outside the job is refused" t_files_pidfd_
 # events not reaped yet, one ring wrapped around
 t_files_aio() { files_thaw faio faio; }
 run_test "files: Linux AIO contexts with events not reaped" t_files_aio
+
+# processes sharing one fd table (CLONE_FILES): a child and a grandchild
+# with the parent's, another child with its own
+t_files_fdtable() { files_thaw ffdt ffdt; }
+t_files_fdtable_cousins() {
+	files_refused ffdt-cousins ffdt "shares its fd table with process [0-9]+ \(CLONE_FILES\), which is not its parent" \
+		"an fd table shared past a process that stopped sharing it" cousins
+}
+run_test "files: a shared fd table" t_files_fdtable
+run_test "files: an fd table shared with a grandparent only is refused" t_files_fdtable_cousins
