@@ -504,6 +504,9 @@ static int restore_tree(struct restore_job *j)
 	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
 	    pgrp_make_groups(j->procs, j->plan, j->n) < 0)
 		return -1;
+	/* (once the groups they may name exist) */
+	if (fowns_restore(j->procs, j->n) < 0)
+		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
 			return -1;

@@ -180,6 +180,10 @@ int inet_open(struct restore_ctx *r, const Fd *f);
 int procfd_open(const Fd *f);
 int procfds_restore(struct restore_ctx *procs, size_t n);
 
+/* fown.c: owners, signals and O_ASYNC, set again by the processes (once
+ * every process exists) */
+int fowns_restore(struct restore_ctx *procs, size_t n);
+
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);
 

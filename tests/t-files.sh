@@ -205,3 +205,13 @@ t_files_fdtable_cousins() {
 }
 run_test "files: a shared fd table" t_files_fdtable
 run_test "files: an fd table shared with a grandparent only is refused" t_files_fdtable_cousins
+
+# F_SETOWN/F_SETOWN_EX, F_SETSIG and O_ASYNC: a pipe owned by the process
+# signalling with its fd in si_fd, a socket owned by its process group
+t_files_fown() { files_thaw ffown ffown; }
+t_files_fown_outside() {
+	files_refused ffown-outside ffown "go to process [0-9]+, which is not part of the job \(F_SETOWN\)" \
+		"an fd whose signals go outside the job" outside
+}
+run_test "files: owners and signals of O_ASYNC fds" t_files_fown
+run_test "files: an fd whose signals go outside the job is refused" t_files_fown_outside
