@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include "ckpt/crc32c.h"
@@ -66,6 +67,7 @@ uint64_t ghost_id_of(unsigned major, unsigned minor, uint64_t ino)
 struct ghost_map {
 	struct dump_ctx *c;
 	uint64_t start, end, pgoff;
+	bool swapped;            /* some of its pages are in swap */
 };
 
 struct ghost {
@@ -379,7 +381,7 @@ bool ghost_add_map(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		g->rec->size_from_maps = 1;
 	}
 	g->maps = xrealloc(g->maps, (g->nr_maps + 1) * sizeof(*g->maps));
-	g->maps[g->nr_maps++] = (struct ghost_map){ c, pv->start, pv->end, pv->pgoff };
+	g->maps[g->nr_maps++] = (struct ghost_map){ c, pv->start, pv->end, pv->pgoff, pv->swap_kb > 0 };
 	return true;
 }
 
@@ -545,11 +547,31 @@ static int cmp_map(const void *a, const void *b)
 	return x->pgoff < y->pgoff ? -1 : x->pgoff > y->pgoff;
 }
 
+/* Which pages of LEN bytes at AT the mapping M has in memory (mincore, in
+ * its process), into VEC; all of them when some are in swap, which
+ * mincore does not count. Reading a hole of shared memory through a
+ * mapping would give it a page: holes are left alone. */
+static int resident(const struct ghost_map *m, uint64_t at, size_t len, unsigned char *vec)
+{
+	long ret;
+
+	memset(vec, 1, len / PG);
+	if (m->swapped)
+		return 0;
+	ret = INJECT(&m->c->in, SYS_mincore, at, len, m->c->in.scratch);
+	if (ret < 0 || remote_read(m->c->pid, m->c->in.scratch, vec, len / PG) < 0) {
+		pr_err("cannot tell which pages of the shared memory at %#lx process %d has: %s",
+		       (unsigned long)at, m->c->pid, strerror(ret < 0 ? -ret : EFAULT));
+		return -1;
+	}
+	return 0;
+}
+
 /* No fd holds it: what the shared mappings show, each page once, zero
- * pages left as holes. */
+ * pages and holes left as holes. */
 static int dump_from_maps(struct ghost *g, struct ghost_writer *w)
 {
-	unsigned char *buf = xmalloc(CHUNK);
+	unsigned char *buf = xmalloc(CHUNK), vec[CHUNK / PG];
 	uint64_t done = 0;
 	int ret = -1;
 
@@ -561,11 +583,19 @@ static int dump_from_maps(struct ghost *g, struct ghost_writer *w)
 		for (uint64_t off = from; off < to; off += CHUNK) {
 			size_t len = to - off < CHUNK ? to - off : CHUNK;
 			uint64_t at = m->start + (off - m->pgoff);
-			if (remote_read(m->c->pid, at, buf, len) < 0)
+			if (resident(m, at, len, vec) < 0)
 				goto out;
-			for (size_t k = 0; k < len; k += PG)
-				if (!page_is_zero(buf + k) && put_extent(w, off + k, buf + k, PG) < 0)
+			for (size_t k = 0, run; k < len; k += run) {
+				for (run = PG; k + run < len && (vec[(k + run) / PG] & 1) == (vec[k / PG] & 1);)
+					run += PG;
+				if (!(vec[k / PG] & 1))
+					continue;
+				if (remote_read(m->c->pid, at + k, buf + k, run) < 0)
 					goto out;
+				for (size_t p = k; p < k + run; p += PG)
+					if (!page_is_zero(buf + p) && put_extent(w, off + p, buf + p, PG) < 0)
+						goto out;
+			}
 		}
 		if (to > done)
 			done = to;

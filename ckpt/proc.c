@@ -110,6 +110,10 @@ int proc_parse_maps_text(char *text, struct proc_maps *m)
 			m->n++;
 		} else if (!strncmp(line, "VmFlags:", 8) && m->n) {
 			m->v[m->n - 1].vmflags = parse_vmflags(line + 8);
+		} else if (!strncmp(line, "Swap:", 5) && m->n) {
+			unsigned long long kb;
+			if (sscanf(line + 5, "%llu", &kb) == 1)
+				m->v[m->n - 1].swap_kb = kb;
 		}
 	}
 	return 0;

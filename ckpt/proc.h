@@ -38,6 +38,7 @@ struct proc_vma {
 	char    *path;        /* NULL for anonymous; "[heap]" etc. for special */
 	bool     deleted;     /* path ended in " (deleted)" (stripped) */
 	uint32_t vmflags;     /* VMF_*, only when parsed from smaps */
+	uint64_t swap_kb;     /* its pages in swap ("Swap:"), only from smaps */
 };
 
 struct proc_maps {
