@@ -27,15 +27,18 @@ files_ref() {
 	local key=$1 wl=$2 ref=$WORK/ref/$1.d
 	shift 2
 	REF=$WORK/ref/$key
-	if [ ! -f "$REF.status" ]; then
-		mkdir_user "$WORK/ref" "$ref"
-		as_user touch "$ref/go"
-		# (it runs through at once: not start_job, which waits to see it run)
-		timeout -k 5 "$T_RUN" "${RUNAS[@]}" "${USER_SH[@]}" "$ref" "$REF.out" "$REF.err" \
-			"$WL/$wl" "$ref" "$@"
-		echo $? >"$REF.status"
+	if [ ! -f "$REF.status" ] && ref_lock "$REF"; then
+		if [ ! -f "$REF.status" ]; then
+			mkdir_user "$WORK/ref" "$ref"
+			as_user touch "$ref/go"
+			# (it runs through at once: not start_job, which waits to see it run)
+			timeout -k 5 "$T_RUN" "${RUNAS[@]}" "${USER_SH[@]}" "$ref" "$REF.out" "$REF.err" \
+				"$WL/$wl" "$ref" "$@"
+			echo $? >"$REF.status"
+		fi
+		ref_unlock "$REF"
 	fi
-	REFST=$(cat "$REF.status")
+	REFST=$(cat "$REF.status" 2>/dev/null)
 	if [ "$REFST" != 0 ] || grep -q FAIL "$REF.out"; then
 		diag_file "uninterrupted run" "$REF.out" 20
 		diag_file "its stderr" "$REF.err" 5
