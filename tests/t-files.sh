@@ -82,6 +82,21 @@ files_thaw() {
 	fi
 }
 
+# files_thaw_twice KEY WORKLOAD [ARGS...]: as files_thaw, but thawed
+# detached and frozen again (from inside the first thaw's namespaces,
+# where /proc and the pids are its own) before the last thaw
+files_thaw_twice() {
+	local run=$TDIR/run
+	files_start "$@" || return 1
+	freeze_twice "$JOB_PID" 0 100 || return 1
+	as_user touch "$run/go"
+	if ! thaw_compare "$TDIR/img2"; then
+		diag_file "job stderr" "$run/err.txt" 5
+		fail "the job frozen twice differs from the uninterrupted run"
+		return 1
+	fi
+}
+
 # files_refused KEY WORKLOAD PATTERN WHAT [ARGS...]: the dump is refused with
 # a message matching PATTERN, leaves no image, and the job goes on to end
 # as the uninterrupted run (of the same workload and ARGS) does
@@ -156,6 +171,17 @@ run_test "files: a deleted file linked elsewhere is refused" t_files_deleted_oth
 # in a removed directory
 t_files_paths() { files_thaw fpath fpath; }
 run_test "files: O_PATH fds and removed directories" t_files_paths
+
+# all of it frozen again once thawed
+t_files_twice() {
+	case $1 in
+	fghost|fmemfd) FILES_IMG_MAX_KB=20480 ;;
+	esac
+	files_thaw_twice "$1-twice" "$1"
+}
+for wl in fmaps fmemfd fghost fpath fepoll fproc fpidfd faio ffdt ffown; do
+	run_test "files: $wl frozen, thawed and frozen again" t_files_twice "$wl"
+done
 
 # ---- descriptors of kernel objects -------------------------------------
 
