@@ -31,6 +31,7 @@ files_ref() {
 		if [ ! -f "$REF.status" ]; then
 			mkdir_user "$WORK/ref" "$ref"
 			as_user touch "$ref/go"
+			[ -z "${FILES_PREPARE:-}" ] || "$FILES_PREPARE" "$ref"
 			# (it runs through at once: not start_job, which waits to see it run)
 			timeout -k 5 "$T_RUN" "${RUNAS[@]}" "${USER_SH[@]}" "$ref" "$REF.out" "$REF.err" \
 				"$WL/$wl" "$ref" "$@"
@@ -54,6 +55,7 @@ files_start() {
 	shift 2
 	files_ref "$key" "$wl" "$@" || return 1
 	mkdir_user "$run"
+	[ -z "${FILES_PREPARE:-}" ] || "$FILES_PREPARE" "$run"
 	start_job "$run" "$run/out.txt" "$run/err.txt" "$WL/$wl" "$run" "$@" ||
 		{ fail "the job did not start"; return 1; }
 	files_ready "$run" "$JOB_PID"
@@ -104,6 +106,7 @@ files_refused() {
 	local key=$1 wl=$2 pattern=$3 what=$4 run=$TDIR/run ok=0
 	shift 4
 	files_start "$key" "$wl" "$@" || return 1
+	[ -z "${FILES_BEFORE_DUMP:-}" ] || "$FILES_BEFORE_DUMP" "$run"
 	# shellcheck disable=SC2086
 	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$JOB_PID" -D "$TDIR/img" \
 		${FILES_DUMP_ARGS:-}
@@ -159,12 +162,35 @@ t_files_deleted_otherlink() {
 		"a deleted file linked where jobfreeze does not look" otherlink
 }
 
+# (as root) a deleted file of root's, which the job held and deleted from
+# its own directory; one of the job's, deleted by root from root's
+# directory: neither can be made again as it was
+files_root_file() { echo root >"$1/foreign"; chmod 644 "$1/foreign"; }
+files_root_dir() {
+	mkdir -p "$1/rootdir" && echo mine >"$1/rootdir/file" &&
+		chown "$TEST_USER:$TEST_USER" "$1/rootdir/file"
+}
+files_root_unlink() { rm -f "$1/rootdir/file"; }
+t_files_deleted_foreign() {
+	[ -n "$TEST_USER" ] || { skip "needs root to make a file of another user"; return; }
+	FILES_PREPARE=files_root_file files_refused fghost-foreign fghost \
+		"foreign, deleted, owned by 0:0 and not by the job's user" "a deleted file of root's" foreign
+}
+t_files_deleted_rootdir() {
+	[ -n "$TEST_USER" ] || { skip "needs root to make a directory of another user"; return; }
+	FILES_PREPARE=files_root_dir FILES_BEFORE_DUMP=files_root_unlink files_refused \
+		fghost-rootdir fghost "rootdir/file, deleted, in .*rootdir, where you cannot write" \
+		"a deleted file in root's directory" rootdir
+}
+
 run_test "files: memory areas keep their attributes and guards" t_files_maps
 run_test "files: memfds" t_files_memfd
 run_test "files: a memfd of huge pages is refused" t_files_memfd_huge
 run_test "files: deleted files" t_files_deleted
 run_test "files: a deleted file over --ghost-limit is refused" t_files_deleted_limit
 run_test "files: a deleted file linked elsewhere is refused" t_files_deleted_otherlink
+run_test "files: a deleted file of another user is refused" t_files_deleted_foreign
+run_test "files: a deleted file in a directory not the user's is refused" t_files_deleted_rootdir
 
 # O_PATH fds on a file, a directory, a symlink, a deleted symlink and a
 # FIFO; a removed working directory and an fd on it; a removed directory

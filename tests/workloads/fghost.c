@@ -10,7 +10,9 @@
  * changed to read-only while holding it writable.
  * MODE "limit": a deleted file with 2 MiB of data (the test freezes it with
  * a 1 MiB limit); "otherlink": deleted here, still linked in a
- * subdirectory where jobfreeze does not look. */
+ * subdirectory where jobfreeze does not look; "foreign": a file of root's
+ * (the test makes it), held and deleted; "rootdir": a file in root's
+ * directory, held (the test deletes it before the freeze). */
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -143,6 +145,12 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 512; i++)
 			fw_need(write(l, buf, PG) == PG, "limit");
 		fw_need(unlink(fw_path("limit")) == 0, "unlink limit");
+	} else if (!strcmp(mode, "foreign")) {
+		/* root's file, in the job's own directory */
+		fw_need(open(fw_path("foreign"), O_RDONLY) >= 0 && unlink(fw_path("foreign")) == 0, "foreign");
+	} else if (!strcmp(mode, "rootdir")) {
+		/* the job's file in root's directory, which root deletes */
+		fw_need(open(fw_path("rootdir/file"), O_RDWR) >= 0, "rootdir/file");
 	} else if (!strcmp(mode, "otherlink")) {
 		fw_need(mkdir(fw_path("sub"), 0755) == 0, "sub");
 		int l = make("elsewhere", O_RDWR);
