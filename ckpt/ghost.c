@@ -204,10 +204,16 @@ static int check_remakeable(struct dump_ctx *c, int fd, const char *path, const 
 	char *dir = xstrdup(path);
 	int ret = 0;
 
+	char who[64];
+
+	if (fd >= 0)
+		snprintf(who, sizeof(who), "fd %d is", fd);
+	else
+		snprintf(who, sizeof(who), "its working directory is");
 	if (st->st_uid != c->status.uid[1] || st->st_gid != c->status.gid[1]) {
-		pr_err("process %d: fd %d is %s, deleted, owned by %u:%u and not by the job's user "
+		pr_err("process %d: %s %s, deleted, owned by %u:%u and not by the job's user "
 		       "(%u:%u): a thaw could not make it again with its owner; close it before "
-		       "freezing", c->pid, fd, path, st->st_uid, st->st_gid, c->status.uid[1],
+		       "freezing", c->pid, who, path, st->st_uid, st->st_gid, c->status.uid[1],
 		       c->status.gid[1]);
 		ret = -1;
 		goto out;
@@ -223,9 +229,9 @@ static int check_remakeable(struct dump_ctx *c, int fd, const char *path, const 
 		 * in its namespace) */
 		if (access(d, W_OK | X_OK) < 0 &&
 		    (ds.st_uid != c->status.uid[1] || ds.st_gid != c->status.gid[1])) {
-			pr_err("process %d: fd %d is %s, deleted, in %s, where you cannot write: a thaw "
+			pr_err("process %d: %s %s, deleted, in %s, where you cannot write: a thaw "
 			       "makes a deleted file again where it was; close it before freezing, or "
-			       "make %s writable", c->pid, fd, path, d, d);
+			       "make %s writable", c->pid, who, path, d, d);
 			ret = -1;
 		}
 		break;

@@ -423,6 +423,10 @@ static int open_late(struct restore_ctx *procs, size_t n, struct late_set *ls, c
 		fd = pidfd_of(f->proc_pid, f);
 		break;
 	case FD__KIND__NSFILE:
+		if (!f->path || strspn(f->path, "abcdefghijklmnopqrstuvwxyz_") != strlen(f->path)) {
+			pr_err("damaged image: the namespace of the job's fd %d", f->fd);
+			return -1;
+		}
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", f->proc_pid, f->path);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
