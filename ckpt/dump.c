@@ -673,8 +673,7 @@ int ckpt_dump(const struct dump_opts *o)
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
 	if (files_share(ctx, n) < 0 || files_tables(ctx, n) < 0 || procfds_resolve(ctx, n) < 0 ||
-	    fowns_check(ctx, n) < 0 ||
-	    pipes_check_outside(ctx, n) < 0 ||
+	    fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
 	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
 	    ghosts_dump_data(ctx, n, ghosts) < 0 ||

@@ -324,13 +324,14 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
  * (its program is P's); its memory is rebuilt like any other's. */
 static int share_child(struct restore_ctx *p, struct restore_ctx *c)
 {
+	const Thread *t = p->img->threads[0];
+	long ret = 0;
+
 	if (c->img->files_from != p->img->pid || strcmp(c->img->exe->path, p->img->exe->path)) {
 		pr_err("damaged image: process %d shares the fd table of process %d, not of its parent",
 		       c->img->pid, c->img->files_from);
 		return -1;
 	}
-	const Thread *t = p->img->threads[0];
-	long ret = 0;
 
 	if (clone_task(p, SIGCHLD | CLONE_FILES, c->img->pid, "child", &c->in) < 0)
 		return -1;
