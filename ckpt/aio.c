@@ -83,7 +83,7 @@ static struct ring_head head_of(const Vma *v)
 static int dummies(struct restore_ctx *r, uint64_t ctx, int devnull, unsigned n, bool reap)
 {
 	struct iocb cb[BATCH];
-	uint64_t ptrs[BATCH], base = r->in.scratch;
+	uint64_t ptrs[BATCH] = { 0 }, base = r->in.scratch;
 	const size_t ptr_off = 0, cb_off = 64, ev_off = 64 + sizeof(cb);
 	long ret;
 
