@@ -294,7 +294,7 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 }
 
 static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			   struct ghost_set *ghosts)
+			   const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -347,6 +347,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
 		pe[i].stopped = c->was_stopped;
+		pty_ctty_entry(ptys, c, &pe[i]);
 		inv.pages_stored += c->stats->pages_written;
 	}
 	inv.n_procs = n;
@@ -369,6 +370,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
+	inv.n_ptys = ptys->n;
+	inv.ptys = ptys->p;
 	inv.ghosts = ghosts_records(ghosts, &inv.n_ghosts);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 	free(inv.ghosts);
@@ -572,7 +575,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 }
 
 static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			struct ghost_set *ghosts)
+			const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -584,7 +587,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n, pipes, ghosts) < 0)
+	if (write_inventory(ctx, n, pipes, ptys, ghosts) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -608,6 +611,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
+	struct pty_list ptys = { 0 };
 	struct ghost_set *ghosts = NULL;
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
@@ -672,12 +676,12 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (files_share(ctx, n) < 0 || files_tables(ctx, n) < 0 || procfds_resolve(ctx, n) < 0 ||
-	    fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
+	if (files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 || files_tables(ctx, n) < 0 ||
+	    procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
 	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
 	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
-	    write_images(ctx, n, &pipes, ghosts) < 0 || give_images(ctx, n, &dir) < 0)
+	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -722,6 +726,7 @@ done:
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
 	pipe_list_free(&pipes);
+	pty_list_free(&ptys);
 	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);

@@ -17,6 +17,8 @@
 #define MAX_XSTATE    (1u << 20)
 #define MAX_PID       (1 << 22)          /* PID_MAX_LIMIT on 64-bit */
 #define MAX_GHOST_SIZE (1ULL << 50)       /* beyond any file system's files */
+#define MAX_PTYS      4096               /* kernel.pty.max by default */
+#define MAX_PTY_QUEUE (64 * 1024)        /* a pty queues 4 KiB one way, 8 KiB the other */
 
 static bool bad_pid(int pid)
 {
@@ -65,6 +67,19 @@ int image_check_inventory(const Inventory *inv, const char *file)
 	}
 	if (check_ghosts(inv, file) < 0)
 		return -1;
+	/* pty.c makes that many pseudo-terminals, their queues that long */
+	if (inv->n_ptys > MAX_PTYS) {
+		pr_err("image file %s is damaged (%zu pseudo-terminals)", file, inv->n_ptys);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_ptys; i++) {
+		const PtysPair *p = inv->ptys[i];
+		if (p->index >= MAX_PTYS || p->input.len > MAX_PTY_QUEUE ||
+		    p->output.len > MAX_PTY_QUEUE) {
+			pr_err("image file %s is damaged (pseudo-terminal %u)", file, p->index);
+			return -1;
+		}
+	}
 	/* Each parent is listed before its children (top processes have
 	 * none in the job); pids are unique. */
 	for (size_t i = 0; i < inv->n_procs; i++) {
