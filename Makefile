@@ -67,7 +67,7 @@ $(O)/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h sessio
 workloads: $(WORKLOADS)
 # Workloads are the jobs the tests freeze: plain programs, never sanitized,
 # so that what is frozen is what a user would run.
-$(O)/tests/workloads/%: tests/workloads/%.c tests/workloads/stop.h
+$(O)/tests/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $< -lm
 

@@ -26,6 +26,8 @@ struct dump_opts {
 	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
 	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	bool allow_other_user;    /* root: dump another user's job, images given to that user */
+	uint64_t ghost_limit;     /* the most data of one deleted file or memfd copied into
+				   * the image (0: the default, 64 GiB) */
 	/* With pgid: the caller's listing of /proc (ckpt/tree.h), the one it
 	 * chose the job by; NULL: the engine reads its own. (The engine lists
 	 * the job again once it holds it, to see that it held still.) */

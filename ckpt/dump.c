@@ -295,7 +295,7 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 }
 
 static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			   const struct pty_list *ptys)
+			   const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -381,7 +381,9 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 					     ctx[0].in.syscall_ip, &cpu) < 0)
 		cpu_view_self(&cpu);
 	cpu_record(&inv, &cpu);
+	inv.ghosts = ghosts_records(ghosts, &inv.n_ghosts);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	free(inv.ghosts);
 	cpu_record_free(&inv);
 out:
 	free(boot_id);
@@ -585,7 +587,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 }
 
 static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			const struct pty_list *ptys)
+			const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -597,7 +599,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n, pipes, ptys) < 0)
+	if (write_inventory(ctx, n, pipes, ptys, ghosts) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -622,6 +624,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
 	struct pty_list ptys = { 0 };
+	struct ghost_set *ghosts = NULL;
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -674,6 +677,10 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	stats->seize_ns = now_ns() - t;
 	crash_point("dump-seized");
+	/* which files with no name the job shares between fds and mappings */
+	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
+	for (size_t i = 0; i < n; i++)
+		ctx[i].ghosts = ghosts;
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
@@ -681,10 +688,12 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 || pipes_check_outside(ctx, n) < 0 ||
+	if (files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 || files_tables(ctx, n) < 0 ||
+	    procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
 	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    write_images(ctx, n, &pipes, &ptys) < 0 || give_images(ctx, n, &dir) < 0)
+	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
+	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -730,6 +739,7 @@ done:
 	dump_ctx_free(ctx, n);
 	pipe_list_free(&pipes);
 	pty_list_free(&ptys);
+	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

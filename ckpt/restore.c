@@ -69,6 +69,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
 	r->socks = &j->socks;
+	r->shm = &j->shm;
 	r->ptys = &j->ptys;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
@@ -265,21 +266,14 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
-	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
+	uint64_t path, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
 	long ret;
 
 	if (task_clone(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
 	c->job = c->img->pid;
-	if (files_receive(c, j->sock[0], j->keep_at) < 0)
+	if (files_receive(c, j->sock[0], j->keep_at) < 0 || files_chdir(c, true) < 0)
 		return -1;
-	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
-	ret = cwd ? INJECT(&c->in, SYS_chdir, cwd) : -EFAULT;
-	if (ret < 0) {
-		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
-		       c->img->cwd, strerror(-ret));
-		return -1;
-	}
 	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
 	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);
 	argv[0] = argv0;
@@ -294,6 +288,37 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 		return -1;
 	}
 	return 0;
+}
+
+/* A child C that shares P's fd table (cloned with CLONE_FILES and not
+ * exec'd since, which would have unshared it): cloned so, and not exec'd
+ * (its program is P's); its memory is rebuilt like any other's. */
+static int share_child(struct restore_ctx *p, struct restore_ctx *c)
+{
+	const Thread *t = p->img->threads[0];
+	long ret = 0;
+
+	if (c->img->files_from != p->img->pid || strcmp(c->img->exe->path, p->img->exe->path)) {
+		pr_err("damaged image: process %d shares the fd table of process %d, not of its parent",
+		       c->img->pid, c->img->files_from);
+		return -1;
+	}
+
+	if (task_clone(p, SIGCHLD | CLONE_FILES, c->img->pid, "child", &c->in) < 0)
+		return -1;
+	c->job = c->img->pid;
+	/* a clone keeps its parent's rseq area, which is about to be unmapped
+	 * (exec would have dropped it) */
+	if (t->has_rseq_ptr && t->rseq_ptr)
+		ret = INJECT(&c->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */,
+			     t->rseq_sig);
+	if (ret < 0) {
+		pr_err("cannot drop the rseq area process %d had from its parent: %s", c->img->pid,
+		       strerror(-ret));
+		return -1;
+	}
+	files_shared_table(c);
+	return files_chdir(c, true);
 }
 
 static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
@@ -328,12 +353,9 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * children inherit the filter. Without it, owners show as 65534. */
 	if (j->owners_ctl[1] >= 0 && owners_filter_install(j->owners_ctl[1]) < 0)
 		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
-	if (files_install(r, j->sock[1], j->keep_at) < 0)
+	/* (first: files_install closes what is not the job's) */
+	if (files_chdir(r, false) < 0 || files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
-	if (chdir(r->img->cwd) < 0) {
-		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
-		_exit(127);
-	}
 	execve(r->img->exe->path, argv, envp);
 	pr_perror("cannot start the job's program %s", r->img->exe->path);
 	_exit(127);
@@ -440,7 +462,7 @@ static int restore_tree(struct restore_job *j)
 					return -1;
 				continue;
 			}
-			if (fork_child(j, p, c) < 0)
+			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
 				return -1;
 		}
 		/* its session (once its own program runs: injection needs it)
@@ -449,7 +471,13 @@ static int restore_tree(struct restore_job *j)
 		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
-	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+	/* every process exists: the fds that name them; every process has
+	 * mapped the memfds: their last seals */
+	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
+	    pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+		return -1;
+	/* (once the groups they may name exist) */
+	if (fowns_restore(j->procs, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
@@ -550,7 +578,6 @@ static void restore_init(struct restore_job *j, int status_fd)
 	for (size_t i = 0; i < j->n; i++) {
 		j->procs[i].sock = j->sock[0];
 		j->procs[i].keep_at = j->keep_at;
-		j->procs[i].shm = &j->shm;
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;

@@ -1,6 +1,7 @@
 /* cli.h: the subcommands of the jobfreeze command line, one file each,
  * dispatched from cli/main.c like git's builtin/ table. */
 #pragma once
+#include <stdint.h>
 #include <stdio.h>
 
 int cmd_dump(int argc, char **argv);
@@ -26,6 +27,12 @@ struct store;
 void cli_warn_images_once(struct store *s, const char *dir);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
+/* size.c: "512M", "64G" (powers of 1024) into *OUT; -1 if not a size */
+int cli_parse_size(const char *s, uint64_t *out);
+/* The limit on the data of one deleted file or memfd in an image: ARG
+ * (--ghost-limit), else $JOBFREEZE_GHOST_LIMIT, else 0 (the default);
+ * -1 after saying what is wrong. */
+int cli_ghost_limit(const char *arg, uint64_t *out);
 /* Prints "jobfreeze: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
