@@ -431,5 +431,5 @@ imgedit_out() {
 
 have_imgedit() {
 	[ -n "$PYTHON" ] && command -v protoc >/dev/null ||
-		{ skip "python3 or protoc (protobuf-compiler) is missing"; return 1; }
+		{ skip "python3 or protoc (protobuf-compiler) is missing"; return 77; }
 }

@@ -31,14 +31,14 @@ recv_user() {
 # config ($SSH_CFG, host "recv"); the receiver's store $TDIR/recv-state,
 # its command line REMOTE, RECV_RUNAS to run things as it
 send_setup() {
-	[ "$(id -u)" = 0 ] || { skip "needs root: an sshd and a second user"; return 1; }
+	[ "$(id -u)" = 0 ] || { skip "needs root: an sshd and a second user"; return 77; }
 	[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
-		{ skip "openssh-server or openssh-client is not installed"; return 1; }
+		{ skip "openssh-server or openssh-client is not installed"; return 77; }
 	recv_user || { fail "cannot make the user $RECV_USER"; return 1; }
 	RECV_RUNAS=(setpriv "--reuid=$RECV_USER" "--regid=$RECV_USER" --clear-groups --inh-caps=-all
 		    env -i HOME=/nonexistent PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C TMPDIR=/tmp
 		    "XDG_STATE_HOME=$TDIR/recv-state")
-	"${RECV_RUNAS[@]}" test -x "$JF" || { skip "$RECV_USER cannot run $JF"; return 1; }
+	"${RECV_RUNAS[@]}" test -x "$JF" || { skip "$RECV_USER cannot run $JF"; return 77; }
 	local d=$TDIR/sshd c=$TDIR/client port i
 	mkdir -p "$d" && chmod 755 "$d"
 	mkdir -p "$TDIR/recv-state" "$TDIR/recv" && chown "$RECV_USER:" "$TDIR/recv-state" "$TDIR/recv" &&

@@ -93,9 +93,9 @@ tmux_done() {
 tmux_needs() {
 	local p
 	for p in tmux script vim bash; do
-		command -v "$p" >/dev/null || { skip "$p is not installed"; return 1; }
+		command -v "$p" >/dev/null || { skip "$p is not installed"; return 77; }
 	done
-	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 1; }
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 77; }
 }
 
 # A tmux server with four windows: a counter printing to its pane, vim
