@@ -189,7 +189,8 @@ static int seize_threads(struct dump_ctx *c)
 				known |= c->thr[i].tid == tid;
 			if (known)
 				continue;
-			if (ptrace_seize_stop(tid) < 0) {
+			int sig = 0;
+			if (ptrace_seize_stop(tid, &sig) < 0) {
 				if (errno == ESRCH && tid != c->pid)
 					continue;	/* the thread ended meanwhile */
 				if (errno == ESRCH)
@@ -199,6 +200,8 @@ static int seize_threads(struct dump_ctx *c)
 				closedir(d);
 				return -1;
 			}
+			if (tid == c->pid && c->was_stopped && sig != SIGTRAP)
+				c->stop_signo = sig;
 			c->thr = xrealloc(c->thr, (c->nr_thr + 1) * sizeof(*c->thr));
 			memset(&c->thr[c->nr_thr], 0, sizeof(c->thr[0]));
 			c->thr[c->nr_thr++].tid = tid;
@@ -346,6 +349,10 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
 		pe[i].stopped = c->was_stopped;
+		if (c->was_stopped && c->stop_signo) {
+			pe[i].has_stop_signo = 1;
+			pe[i].stop_signo = c->stop_signo;
+		}
 		inv.pages_stored += c->stats->pages_written;
 	}
 	inv.n_procs = n;
@@ -509,6 +516,42 @@ static int do_dump(struct dump_ctx *c)
 	return 0;
 }
 
+/* A zombie's wait status, asked of its parent (waitid with WNOWAIT, which
+ * leaves it uncollected): /proc shows it only for a zombie that was
+ * dumpable, and a SIGSEGV'd one often was not. */
+static int zombie_statuses(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct dump_ctx *z = &ctx[i], *p = NULL;
+		siginfo_t si;
+		long ret;
+
+		if (!z->zombie)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (ctx[k].pid == z->status.ppid && !ctx[k].zombie)
+				p = &ctx[k];
+		if (!p) {
+			pr_err("process %d has exited and waits for its parent %d, which is not in the "
+			       "job: freeze that parent with it", z->pid, z->status.ppid);
+			return -1;
+		}
+		ret = INJECT(&p->in, SYS_waitid, P_PID, z->status.nspid, p->in.scratch,
+			     WEXITED | WNOWAIT, 0);
+		if (ret < 0 || remote_read(p->pid, p->in.scratch, &si, sizeof(si)) < 0 ||
+		    si.si_pid != z->status.nspid) {
+			pr_err("cannot read how child %d of process %d exited: %s", z->pid, p->pid,
+			       ret < 0 ? strerror(-ret) : "it is not waitable");
+			return -1;
+		}
+		if (si.si_code == CLD_EXITED)
+			z->exit_status = (si.si_status & 0xff) << 8;
+		else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+			z->exit_status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	}
+	return 0;
+}
+
 static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; ctx && i < n; i++) {
@@ -644,7 +687,7 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
+	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
 	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
 	    write_images(ctx, n, &pipes) < 0 || give_images(ctx, n, &dir) < 0)

@@ -28,6 +28,7 @@ struct dump_ctx {
 	pid_t pid;                        /* as the dumping side sees it */
 	struct proc_status status;
 	bool was_stopped;                 /* stopped by job control (^Z) when found */
+	int stop_signo;                   /* the signal that stopped it (SIGTSTP...) */
 	bool zombie;                      /* exited, its parent (in the job) not told yet */
 	int exit_status;                  /* a zombie's wait status */
 	struct proc_stat stat;

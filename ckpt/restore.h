@@ -115,6 +115,8 @@ int files_check(struct restore_ctx *r);
 
 /* task.c */
 int task_restore(struct restore_ctx *r);
+/* once the whole job is built: what must come last (PR_SET_DUMPABLE 0) */
+int task_finish(struct restore_ctx *r);
 int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 /* mm.c */
 int mm_restore(struct restore_ctx *r);

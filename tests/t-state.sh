@@ -1,0 +1,44 @@
+# tests/t-state.sh: the state a process holds besides its memory and files:
+# what it set with prctl, membarrier and /proc, and the states of its
+# children (zombies killed by signals, stopped by SIGTTIN, orphans adopted
+# by a subreaper, a parent-death signal), compared with an uninterrupted
+# run (tests/workloads/procstate.c). Sourced by tests/run.sh.
+# shellcheck shell=bash
+
+t_procstate() { freeze_thaw procstate 0 300 1500 "$WL/procstate"; }
+run_test "state: prctl attributes, zombies by signal, SIGTTIN stop, subreaper, pdeath" t_procstate
+
+# Frozen twice: the thawed job (its children in a pid namespace of ours,
+# the SIGEV_THREAD timer's helper thread) is frozen and thawed again.
+t_procstate_twice() {
+	start_again procstate 300 800 "$WL/procstate" || return 1
+	dump_job "$JOB_PID" "$TDIR/img1" || return 1
+	wait_gone "$JOB_PID" 5 || { fail "job still there after the first dump"; return; }
+	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" "$T_RESTORE" restore -d --pidfile "$TDIR/pid" \
+		-D "$TDIR/img1"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first thaw exited $JF_STATUS"; return; }
+	local pid
+	pid=$(cat "$TDIR/pid")
+	BG_PIDS+=("$pid")
+	rand_sleep 100 400
+	dump_job "$pid" "$TDIR/img2" || return 1
+	wait_gone "$pid" 5 || { fail "job still there after the second dump"; return; }
+	thaw_compare "$TDIR/img2" || fail "the job thawed twice differs from the uninterrupted run"
+}
+run_test "state: the same frozen and thawed twice" t_procstate_twice
+
+# A process that is not dumpable cannot be traced by its user: refused at
+# once, saying why, instead of retried until the dump gives up.
+t_dump_undumpable() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 77; }
+	local code='import ctypes, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)	# PR_SET_DUMPABLE 0
+for i in range(20):
+    time.sleep(0.1)
+    print(i, flush=True)'
+	EXPECT_EXE=$PYTHON start_again undumpable 300 800 "$PYTHON" -c "$code" || return 1
+	expect_refused_dump "$JOB_PID" "not dumpable" "a process that is not dumpable" || return 1
+	wait_job "$JOB_PID" "$T_RUN"
+	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
+}
+run_test "state: dump refuses a process that is not dumpable" t_dump_undumpable
