@@ -709,6 +709,7 @@ int ckpt_dump(const struct dump_opts *o)
 			release(&ctx[i], o->leave_stopped);
 	} else {
 		crash_point("dump-kill");
+		socks_abort(ctx, n);
 		for (size_t i = 0; i < n; i++)
 			if (kill(ctx[i].pid, SIGKILL) < 0 && errno != ESRCH) {
 				pr_perror("cannot kill process %d after dumping it", ctx[i].pid);

@@ -91,8 +91,12 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 /* inetsk.c: a TCP or UDP socket S (a copy of F's), refused when connected
  * unless the options let it go */
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
-/* refuses unix sockets connected to a socket outside the job */
+/* socks.c: the job's sockets against each other (peers, listeners,
+ * senders), refusing those connected outside the job; what waits in them */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* once the images are synced, before the kill: the job's TCP connections
+ * end with a reset (no TIME_WAIT holding their ports against the thaw) */
+void socks_abort(struct dump_ctx *ctx, size_t n);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */

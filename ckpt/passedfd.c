@@ -89,8 +89,31 @@ int passedfd_describe(struct msghdr *mh, char **out, size_t *len, const char *wh
 	return 0;
 }
 
-int passedfd_send(int from, const char *data, uint32_t len, const char *desc, size_t desc_len,
-		  size_t *used, const char *where)
+size_t passedfd_desc_len(const char *desc, size_t avail)
+{
+	uint32_t count;
+	size_t at = sizeof(count);
+
+	if (avail < sizeof(count))
+		return 0;
+	memcpy(&count, desc, sizeof(count));
+	if (!count || count > MAX_PASSED)
+		return 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct passed p;
+		if (avail - at < sizeof(p))
+			return 0;
+		memcpy(&p, desc + at, sizeof(p));
+		at += sizeof(p);
+		if (avail - at < p.path_len)
+			return 0;
+		at += p.path_len;
+	}
+	return at;
+}
+
+int passedfd_send(int from, const struct sockaddr *to, socklen_t to_len, const char *data,
+		  uint32_t len, const char *desc, size_t desc_len, size_t *used, const char *where)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * MAX_PASSED)];
 	int fds[MAX_PASSED];
@@ -128,7 +151,8 @@ int passedfd_send(int from, const char *data, uint32_t len, const char *desc, si
 		}
 	}
 	struct iovec iov = { (void *)data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? to_len : 0, .msg_iov = &iov,
+			     .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = CMSG_SPACE(sizeof(int) * count) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;

@@ -15,7 +15,9 @@
  * that cannot travel in an image (a pipe, a socket...). WHERE names the
  * socket in messages. */
 int passedfd_describe(struct msghdr *mh, char **out, size_t *len, const char *where);
-/* Sends the LEN bytes at DATA through FROM, with the fds DESC describes
- * (opened again); *USED: the bytes of DESC they took. */
-int passedfd_send(int from, const char *data, uint32_t len, const char *desc, size_t desc_len,
-		  size_t *used, const char *where);
+/* Sends the LEN bytes at DATA through FROM (to TO when given), with the
+ * fds DESC describes (opened again); *USED: the bytes of DESC they took. */
+int passedfd_send(int from, const struct sockaddr *to, socklen_t to_len, const char *data,
+		  uint32_t len, const char *desc, size_t desc_len, size_t *used, const char *where);
+/* How many bytes the description at DESC takes (at most AVAIL); 0 if damaged. */
+size_t passedfd_desc_len(const char *desc, size_t avail);

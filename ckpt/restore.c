@@ -620,11 +620,13 @@ static void restore_init(struct restore_job *j, int status_fd)
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ns_mount_proc() < 0)
+	if (ns_mount_proc() < 0 || socks_prepare(&j->socks, j->procs, j->n) < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
 			goto fail;
+	if (socks_finish(&j->socks, &j->dir) < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
 		goto fail;

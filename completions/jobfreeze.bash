@@ -58,7 +58,7 @@ _jobfreeze() {
 			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
 		fi ;;
 	dump) COMPREPLY=($(compgen -W "-t --pgid -D -R -s -o -v --display-stats --help" -- "$cur")) ;;
-	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --pidfile --inherit-fd -o -v --display-stats --help" -- "$cur")) ;;
+	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --tcp-close --pidfile --inherit-fd -o -v --display-stats --help" -- "$cur")) ;;
 	check) COMPREPLY=($(compgen -W "-q --json --help" -- "$cur")) ;;
 	esac
 }
