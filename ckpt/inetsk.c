@@ -47,7 +47,7 @@ int inet_dump(struct dump_ctx *c, int s, Fd *f, int family)
 	socklen_t la = sizeof(a), lb = sizeof(b), l;
 	char local[160] = "(none)", peer[160] = "(none)";
 	int type = 0, proto = 0, listening = 0, state = TCP_CLOSE;
-	bool connected;
+	bool connected, ended = false;
 
 	l = sizeof(int);
 	if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
@@ -80,6 +80,11 @@ int inet_dump(struct dump_ctx *c, int s, Fd *f, int family)
 			       "in a moment", c->pid, f->fd, local);
 			return -1;
 		}
+		/* a connection over (both FINs, or a reset): it holds no port any
+		 * more, reads its end (and what was left) */
+		ended = state == TCP_CLOSE && !listening && ti.tcpi_advmss > 0;
+		if (ended)
+			f->has_sock_peer_gone = f->sock_peer_gone = 1;
 	} else if (connected)
 		state = TCP_ESTABLISHED;
 	f->kind = FD__KIND__INET_SOCK;
@@ -88,11 +93,11 @@ int inet_dump(struct dump_ctx *c, int s, Fd *f, int family)
 	f->sock_type = type;
 	f->sock_proto = proto;
 	f->sock_state = listening ? TCP_LISTEN : state;
-	if (has_port(&a, la))
+	if (has_port(&a, la) && !ended)
 		sock_set_bytes(&f->sock_local, &f->has_sock_local, &a, la);
 	if (connected)
 		sock_set_bytes(&f->sock_remote, &f->has_sock_remote, &b, lb);
-	return sockopt_dump(c->pid, s, f, proto == IPPROTO_TCP && connected);
+	return sockopt_dump(c->pid, s, f, proto == IPPROTO_TCP && (connected || ended));
 }
 
 /* Whether a socket bound at L receives what is sent to A */

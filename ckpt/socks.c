@@ -101,7 +101,7 @@ int socks_prepare(struct sock_table *t, struct restore_ctx *procs, size_t n)
 							  .fd = -1, .f = f, .partner = -1 };
 		}
 	if (unixsk_build(t) < 0 || (n && procs[0].o->tcp_close && tcpsk_close_all(t) < 0) ||
-	    inetsk_build(t) < 0 || tcpsk_build(t) < 0)
+	    inetsk_build(t) < 0 || tcpsk_build(t, n ? procs[0].dir : NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->s[i].fd < 0) {

@@ -54,7 +54,7 @@ int unixsk_configure(struct job_sock *js);
 int inetsk_configure(struct job_sock *js);
 /* tcpsk.c: the connections of the job, made between sockets of the table;
  * or, with restore --tcp-close, each made a closed socket */
-int tcpsk_build(struct sock_table *t);
+int tcpsk_build(struct sock_table *t, struct image_dir *dir);
 int tcpsk_close_all(struct sock_table *t);
 int tcpsk_refill(struct sock_table *t, struct image_dir *dir);
 

@@ -115,6 +115,7 @@ static int find_peer(const struct sk_index *ix, struct sk_ref *x, const struct i
 
 	for (size_t i = 0; i < ix->n; i++)
 		if (ix->r[i].f != f && connected(ix->r[i].f) && ends_meet(f, ix->r[i].f)) {
+			f->has_sock_peer = 1;
 			f->sock_peer = ix->r[i].f->sock_ino;
 			return 0;
 		}
@@ -303,7 +304,7 @@ int tcpsk_dump_job(const struct sk_index *ix)
 		}
 	}
 	for (size_t i = 0; i < ix->n; i++)
-		if (connected(ix->r[i].f) && (ix->r[i].f->sock_peer || ix->r[i].f->sock_peer_gone) &&
+		if (is_tcp(ix->r[i].f) && (ix->r[i].f->sock_peer || ix->r[i].f->sock_peer_gone) &&
 		    save_queue(ix, &ix->r[i]) < 0)
 			goto out;
 	ret = 0;
@@ -454,116 +455,6 @@ static int make_orphan(struct sock_table *t, struct job_sock *x)
 	return 0;
 }
 
-/* A TCP socket come back closed, as CLOSE as one whose both ends said
- * FIN: it reads the end of the stream, without an error. Its own address
- * is not taken (a connection to a listener of the moment on the loopback,
- * closed both ways). */
-static int close_one(struct job_sock *x)
-{
-	const Fd *f = x->f;
-	struct sockaddr_storage a = { 0 };
-	socklen_t la = f->sock_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	struct tcp_info ti;
-	int l = -1, peer = -1, ret = -1;
-
-	a.ss_family = f->sock_family;
-	if (f->sock_family == AF_INET6) {
-		struct sockaddr_in6 i = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-		memcpy(&a, &i, sizeof(i));
-	} else {
-		struct sockaddr_in i = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		memcpy(&a, &i, sizeof(i));
-	}
-	x->fd = sock_new(f);
-	l = socket(f->sock_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (x->fd < 0 || l < 0 || bind(l, (struct sockaddr *)&a, la) < 0 || listen(l, 1) < 0 ||
-	    getsockname(l, (struct sockaddr *)&a, &la) < 0 ||
-	    connect(x->fd, (struct sockaddr *)&a, la) < 0 ||
-	    (peer = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0 || shutdown(peer, SHUT_WR) < 0) {
-		pr_perror("cannot make a closed TCP socket for the job's fd %d", f->fd);
-		goto out;
-	}
-	/* its FIN is in once the end reads as such; then ours, and its ACK */
-	poll(&(struct pollfd){ .fd = x->fd, .events = POLLRDHUP }, 1, DRAIN_MS);
-	if (shutdown(x->fd, SHUT_WR) < 0) {
-		pr_perror("cannot close the TCP socket of the job's fd %d", f->fd);
-		goto out;
-	}
-	for (int64_t end = now_ns() + DRAIN_MS * 1000000LL; now_ns() < end; usleep(200)) {
-		socklen_t lt = sizeof(ti);
-		if (getsockopt(x->fd, IPPROTO_TCP, TCP_INFO, &ti, &lt) == 0 && ti.tcpi_state == TCP_CLOSE) {
-			ret = 0;
-			break;
-		}
-	}
-	if (ret < 0)
-		pr_err("the TCP socket of the job's fd %d does not close", f->fd);
-	x->closed = true;
-out:
-	if (peer >= 0)
-		close(peer);
-	if (l >= 0)
-		close(l);
-	return ret;
-}
-
-int tcpsk_close_all(struct sock_table *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const Fd *f = t->s[i].f;
-		if (is_tcp(f) && t->s[i].fd < 0 && f->sock_state != TCP_LISTEN && f->has_sock_remote &&
-		    close_one(&t->s[i]) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-int tcpsk_build(struct sock_table *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		struct job_sock *x = &t->s[i], *p;
-
-		if (!is_tcp(x->f) || x->fd >= 0 || !x->f->sock_peer)
-			continue;
-		p = sock_find(t, x->f->sock_peer);
-		if (!p || p->fd >= 0 || !is_tcp(p->f)) {
-			pr_err("damaged image: the other end of the TCP connection of fd %d",
-			       x->f->fd);
-			return -1;
-		}
-		if (make_pair(t, x, p) < 0)
-			return -1;
-	}
-	/* the connections the listeners had not accepted, in their order */
-	for (size_t i = 0; i < t->n; i++) {
-		struct job_sock *l = &t->s[i];
-		if (!is_tcp(l->f) || l->f->sock_state != TCP_LISTEN)
-			continue;
-		for (size_t k = 0; k < l->f->n_sock_pending; k++) {
-			struct job_sock *c = sock_find(t, l->f->sock_pending[k]);
-			struct sockaddr_storage a;
-			socklen_t la;
-			char name[160];
-			if (!c || c->fd >= 0)
-				continue;
-			c->fd = bound_end(c->f);
-			if (c->fd < 0 || sock_addr_of(&c->f->sock_remote, c->f, &a, &la) < 0)
-				return -1;
-			if (connect(c->fd, (struct sockaddr *)&a, la) < 0) {
-				sock_bin_str(&c->f->sock_remote, name, sizeof(name));
-				pr_perror("cannot connect the job's fd %d to %s again", c->f->fd, name);
-				return -1;
-			}
-			c->connected = true;
-		}
-	}
-	for (size_t i = 0; i < t->n; i++)
-		if (is_tcp(t->s[i].f) && t->s[i].fd < 0 && t->s[i].f->sock_peer_gone &&
-		    make_orphan(t, &t->s[i]) < 0)
-			return -1;
-	return 0;
-}
-
 /* Sends LEN bytes through S, waiting for room as long as the receiver
  * takes them in. */
 static int send_all(int s, const char *data, size_t len, const char *what)
@@ -605,6 +496,131 @@ static int tcp_send(void *arg, const struct sock_msg *m)
 	}
 	return send_all(u->from, m->data, m->len, u->what);
 }
+
+/* A TCP socket come back closed, as CLOSE as one whose both ends said
+ * FIN: it reads the end of the stream, without an error. Its own address
+ * is not taken (a connection to a listener of the moment on the loopback,
+ * closed both ways). */
+static int close_one(struct job_sock *x, struct image_dir *dir)
+{
+	const Fd *f = x->f;
+	struct sockaddr_storage a = { 0 };
+	socklen_t la = f->sock_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	struct tcp_info ti;
+	int l = -1, peer = -1, ret = -1;
+
+	a.ss_family = f->sock_family;
+	if (f->sock_family == AF_INET6) {
+		struct sockaddr_in6 i = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		memcpy(&a, &i, sizeof(i));
+	} else {
+		struct sockaddr_in i = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		memcpy(&a, &i, sizeof(i));
+	}
+	x->fd = sock_new(f);
+	l = socket(f->sock_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (x->fd < 0 || l < 0 || bind(l, (struct sockaddr *)&a, la) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &la) < 0 ||
+	    connect(x->fd, (struct sockaddr *)&a, la) < 0 ||
+	    (peer = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		pr_perror("cannot make a closed TCP socket for the job's fd %d", f->fd);
+		goto out;
+	}
+	if (dir) {
+		/* what it had still to read comes before the end */
+		struct tcp_send u = { peer, "" };
+		snprintf(u.what, sizeof(u.what), "the closed TCP socket of the job's fd %d", f->fd);
+		if (sockq_refill(dir, x->ino, tcp_send, &u) < 0)
+			goto out;
+	}
+	if (shutdown(peer, SHUT_WR) < 0) {
+		pr_perror("cannot make a closed TCP socket for the job's fd %d", f->fd);
+		goto out;
+	}
+	/* its FIN is in once the end reads as such; then ours, and its ACK */
+	poll(&(struct pollfd){ .fd = x->fd, .events = POLLRDHUP }, 1, DRAIN_MS);
+	if (shutdown(x->fd, SHUT_WR) < 0) {
+		pr_perror("cannot close the TCP socket of the job's fd %d", f->fd);
+		goto out;
+	}
+	for (int64_t end = now_ns() + DRAIN_MS * 1000000LL; now_ns() < end; usleep(200)) {
+		socklen_t lt = sizeof(ti);
+		if (getsockopt(x->fd, IPPROTO_TCP, TCP_INFO, &ti, &lt) == 0 && ti.tcpi_state == TCP_CLOSE) {
+			ret = 0;
+			break;
+		}
+	}
+	if (ret < 0)
+		pr_err("the TCP socket of the job's fd %d does not close", f->fd);
+	x->closed = true;
+out:
+	if (peer >= 0)
+		close(peer);
+	if (l >= 0)
+		close(l);
+	return ret;
+}
+
+int tcpsk_close_all(struct sock_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const Fd *f = t->s[i].f;
+		if (is_tcp(f) && t->s[i].fd < 0 && f->sock_state != TCP_LISTEN && f->has_sock_remote &&
+		    close_one(&t->s[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tcpsk_build(struct sock_table *t, struct image_dir *dir)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct job_sock *x = &t->s[i], *p;
+
+		if (!is_tcp(x->f) || x->fd >= 0 || !x->f->sock_peer)
+			continue;
+		p = sock_find(t, x->f->sock_peer);
+		if (!p || p->fd >= 0 || !is_tcp(p->f)) {
+			pr_err("damaged image: the other end of the TCP connection of fd %d",
+			       x->f->fd);
+			return -1;
+		}
+		if (make_pair(t, x, p) < 0)
+			return -1;
+	}
+	/* the connections the listeners had not accepted, in their order */
+	for (size_t i = 0; i < t->n; i++) {
+		struct job_sock *l = &t->s[i];
+		if (!is_tcp(l->f) || l->f->sock_state != TCP_LISTEN)
+			continue;
+		for (size_t k = 0; k < l->f->n_sock_pending; k++) {
+			struct job_sock *c = sock_find(t, l->f->sock_pending[k]);
+			struct sockaddr_storage a;
+			socklen_t la;
+			char name[160];
+			if (!c || c->fd >= 0)
+				continue;
+			c->fd = bound_end(c->f);
+			if (c->fd < 0 || sock_addr_of(&c->f->sock_remote, c->f, &a, &la) < 0)
+				return -1;
+			if (connect(c->fd, (struct sockaddr *)&a, la) < 0) {
+				sock_bin_str(&c->f->sock_remote, name, sizeof(name));
+				pr_perror("cannot connect the job's fd %d to %s again", c->f->fd, name);
+				return -1;
+			}
+			c->connected = true;
+		}
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct job_sock *x = &t->s[i];
+		if (!is_tcp(x->f) || x->fd >= 0 || !x->f->sock_peer_gone)
+			continue;
+		if ((x->f->sock_state == TCP_CLOSE ? close_one(x, dir) : make_orphan(t, x)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 
 int tcpsk_refill(struct sock_table *t, struct image_dir *dir)
 {

@@ -528,6 +528,34 @@ static int bind_own(struct job_sock *js)
 	return ret;
 }
 
+/* Where the job's socket T is reached while the job is built: its hidden
+ * file when its own was unlinked (in that file's directory: a path may be
+ * longer than an address holds), else its name (a relative one from its
+ * directory). *DIR: the directory to be in (malloc'd, or NULL). */
+static int reach(const struct job_sock *t, struct sockaddr_un *a, socklen_t *la, char **dir)
+{
+	*dir = NULL;
+	if (!t->via) {
+		if (addr_of(&t->f->sock_local, a, la) < 0)
+			return -1;
+		if (path_name(&t->f->sock_local) && t->f->sock_bind_dir)
+			*dir = xstrdup(t->f->sock_bind_dir);
+		return 0;
+	}
+	const char *slash = strrchr(t->via, '/');
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(slash ? slash + 1 : t->via) >= sizeof(a->sun_path)) {
+		pr_err("the name %s is too long to reach the job's fd %d by", t->via, t->f->fd);
+		return -1;
+	}
+	strcpy(a->sun_path, slash ? slash + 1 : t->via);
+	*la = sizeof(*a);
+	if (slash)
+		*dir = slash == t->via ? xstrdup("/") : xasprintf("%.*s", (int)(slash - t->via), t->via);
+	return 0;
+}
+
 /* Connects S to the job's socket T (through its hidden file when its own
  * was unlinked), or to the address NAME (relative to DIR) */
 static int connect_to(int s, const struct job_sock *t, const ProtobufCBinaryData *name,
@@ -536,36 +564,31 @@ static int connect_to(int s, const struct job_sock *t, const ProtobufCBinaryData
 	struct sockaddr_un a;
 	socklen_t la;
 	struct in_dir d;
-	char text[160];
+	char text[160], *where = NULL;
 	int r;
 
-	if (t && t->via) {
-		memset(&a, 0, sizeof(a));
-		a.sun_family = AF_UNIX;
-		if (strlen(t->via) >= sizeof(a.sun_path)) {
-			pr_err("the path %s is too long to connect the job's fd %d to", t->via, fd);
+	if (t) {
+		if (reach(t, &a, &la, &where) < 0)
 			return -1;
-		}
-		strcpy(a.sun_path, t->via);
-		la = sizeof(a);
-		dir = NULL;
+		name = &t->f->sock_local;
+		dir = where;
 	} else {
-		if (t) {
-			name = &t->f->sock_local;
-			dir = t->f->sock_bind_dir;
-		}
 		if (addr_of(name, &a, &la) < 0)
 			return -1;
+		if (!path_name(name))
+			dir = NULL;
 	}
-	if (enter_dir(path_name(name) ? dir : NULL, &d) < 0)
-		return -1;
-	r = connect(s, (struct sockaddr *)&a, la);
-	if (r < 0) {
-		sock_bin_str(name, text, sizeof(text));
-		pr_perror("cannot connect the job's fd %d to %s again", fd, text);
+	r = enter_dir(dir, &d);
+	if (r == 0) {
+		r = connect(s, (struct sockaddr *)&a, la);
+		if (r < 0) {
+			sock_bin_str(name, text, sizeof(text));
+			pr_perror("cannot connect the job's fd %d to %s again", fd, text);
+		}
+		if (leave_dir(&d) < 0)
+			r = -1;
 	}
-	if (leave_dir(&d) < 0)
-		r = -1;
+	free(where);
 	return r;
 }
 
@@ -844,21 +867,18 @@ static int send_to(int from, const struct job_sock *dst, const struct sock_msg *
 	struct sockaddr_un a;
 	socklen_t la;
 	struct in_dir d;
+	char *dir;
 	int r;
 
-	if (dst->via) {
-		memset(&a, 0, sizeof(a));
-		a.sun_family = AF_UNIX;
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", dst->via);
-		la = sizeof(a);
-	} else if (addr_of(&dst->f->sock_local, &a, &la) < 0)
+	if (reach(dst, &a, &la, &dir) < 0)
 		return -1;
-	if (enter_dir(!dst->via && path_name(&dst->f->sock_local) ? dst->f->sock_bind_dir : NULL,
-		      &d) < 0)
-		return -1;
-	r = sockq_send(from, (struct sockaddr *)&a, la, m, what);
-	if (leave_dir(&d) < 0)
-		r = -1;
+	r = enter_dir(dir, &d);
+	if (r == 0) {
+		r = sockq_send(from, (struct sockaddr *)&a, la, m, what);
+		if (leave_dir(&d) < 0)
+			r = -1;
+	}
+	free(dir);
 	return r;
 }
 

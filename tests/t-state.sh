@@ -10,21 +10,7 @@ run_test "state: prctl attributes, zombies by signal, SIGTTIN stop, subreaper, p
 
 # Frozen twice: the thawed job (its children in a pid namespace of ours,
 # the SIGEV_THREAD timer's helper thread) is frozen and thawed again.
-t_procstate_twice() {
-	start_again procstate 300 800 "$WL/procstate" || return 1
-	dump_job "$JOB_PID" "$TDIR/img1" || return 1
-	wait_gone "$JOB_PID" 5 || { fail "job still there after the first dump"; return; }
-	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" "$T_RESTORE" restore -d --pidfile "$TDIR/pid" \
-		-D "$TDIR/img1"
-	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first thaw exited $JF_STATUS"; return; }
-	local pid
-	pid=$(cat "$TDIR/pid")
-	BG_PIDS+=("$pid")
-	rand_sleep 100 400
-	dump_job "$pid" "$TDIR/img2" || return 1
-	wait_gone "$pid" 5 || { fail "job still there after the second dump"; return; }
-	thaw_compare "$TDIR/img2" || fail "the job thawed twice differs from the uninterrupted run"
-}
+t_procstate_twice() { freeze_thaw_twice procstate 300 800 "$WL/procstate"; }
 run_test "state: the same frozen and thawed twice" t_procstate_twice
 
 # A process that is not dumpable cannot be traced by its user: refused at
