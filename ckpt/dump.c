@@ -20,6 +20,7 @@
 #include "ckpt/guard.h"
 #include "ckpt/log.h"
 #include "ckpt/owners.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/tree.h"
@@ -557,6 +558,9 @@ static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 	for (size_t i = 0; ctx && i < n; i++) {
 		proc_maps_free(&ctx[i].maps);
 		free(ctx[i].thr);
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_inflight; k++)
+			close(ctx[i].held[k]);
+		free(ctx[i].held);
 		if (ctx[i].img)
 			protobuf_c_message_free_unpacked(&ctx[i].img->base, NULL);
 	}
@@ -689,7 +693,8 @@ int ckpt_dump(const struct dump_opts *o)
 	 * end of the job when it has one, and not for a FIFO the world shares. */
 	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
-	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
+	    pipes_dump_data(ctx, n, &pipes) < 0 || passedfd_pipes(ctx, n, &pipes) < 0 ||
+	    fifos_dump_data(ctx, n, &pipes) < 0 ||
 	    write_images(ctx, n, &pipes) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;

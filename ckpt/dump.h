@@ -40,6 +40,7 @@ struct dump_ctx {
 	struct itimerval itimers[3];      /* what the disarmed timers held */
 	struct image_dir *dir;            /* shared by every process of the job */
 	Process *img;
+	int *held;                        /* per img->inflight[i]: our copy of that file */
 };
 
 /* The object files, one kernel object each. */

@@ -187,7 +187,7 @@ static int dump_proto(const struct sk_index *ix, int proto)
 		snprintf(what, sizeof(what), "the %s socket of fd %d of process %d",
 			 proto_name(proto), f->fd, x->c->pid);
 		struct udp_check u = { ix, list, n, proto, what };
-		s = grab_fd(x->c->pid, f->fd);
+		s = sk_grab(x);
 		if (s < 0 || sockq_save(x->c, s, f, what, check_udp_sender, &u, &bytes) < 0) {
 			if (s >= 0)
 				close(s);

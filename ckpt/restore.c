@@ -21,6 +21,7 @@
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
 #include "ckpt/owners.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
@@ -623,10 +624,14 @@ static void restore_init(struct restore_job *j, int status_fd)
 	if (ns_mount_proc() < 0 || socks_prepare(&j->socks, j->procs, j->n) < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
+		if (j->procs[i].img && (files_prepare(&j->procs[i], j->procs, i) < 0 ||
+					passedfd_prepare(&j->procs[i]) < 0))
 			goto fail;
 	if (socks_finish(&j->socks, &j->dir) < 0)
 		goto fail;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->procs[i].img)
+			passedfd_close(&j->procs[i]);	/* (sent with their messages) */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
 		goto fail;

@@ -49,6 +49,8 @@ struct sock_table {
 		bool configured;  /* options and shutdown applied */
 	} *s;
 	size_t n;
+	struct restore_ctx *procs;        /* the job's processes (files in flight) */
+	size_t nr_procs;
 };
 
 struct restore_ctx {
@@ -63,6 +65,7 @@ struct restore_ctx {
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
 	bool *epoll_given;                /* per img->fds[i]: an epoll set built by a parent */
+	int *inflight_fd;                 /* per img->inflight[i]: init's fd (passedfd.c) */
 	bool *has_pages;
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */

@@ -3,6 +3,7 @@
  * job's sockets, a new socket of an image's kind, an address from an
  * image, a TCP or UDP socket bound at its old address. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,18 +67,37 @@ struct sk_ref *sk_index_find(const struct sk_index *ix, uint64_t ino)
 	return NULL;
 }
 
+static void sk_index_add(struct sk_index *ix, struct dump_ctx *c, Fd *f, int held)
+{
+	if (!is_sock(f) || sk_index_find(ix, f->sock_ino))
+		return;
+	ix->r = xrealloc(ix->r, (ix->n + 1) * sizeof(*ix->r));
+	ix->r[ix->n++] = (struct sk_ref){ c, f, held };
+}
+
+/* (the job's fds first, then what is in flight) */
 void sk_index_build(struct dump_ctx *ctx, size_t n, struct sk_index *ix)
 {
 	ix->r = NULL;
 	ix->n = 0;
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++) {
-			Fd *f = ctx[i].img->fds[k];
-			if (!is_sock(f) || sk_index_find(ix, f->sock_ino))
-				continue;
-			ix->r = xrealloc(ix->r, (ix->n + 1) * sizeof(*ix->r));
-			ix->r[ix->n++] = (struct sk_ref){ &ctx[i], f };
-		}
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++)
+			sk_index_add(ix, &ctx[i], ctx[i].img->fds[k], -1);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_inflight; k++)
+			sk_index_add(ix, &ctx[i], ctx[i].img->inflight[k], ctx[i].held[k]);
+}
+
+int sk_grab(const struct sk_ref *r)
+{
+	int s;
+
+	if (r->held < 0)
+		return grab_fd(r->c->pid, r->f->fd);
+	s = fcntl(r->held, F_DUPFD_CLOEXEC, 0);
+	if (s < 0)
+		pr_perror("cannot duplicate a socket in flight");
+	return s;
 }
 
 void sk_index_free(struct sk_index *ix)
@@ -176,3 +196,48 @@ int sock_refill_all(struct sock_table *t, struct image_dir *dir, bool (*which)(c
 	}
 	return 0;
 }
+
+/* An image from before sockets had their inodes recorded (a TCP or UDP
+ * one): its own entry, found by its record */
+struct job_sock *sock_find_fd(struct sock_table *t, const Fd *f)
+{
+	if (f->has_sock_ino)
+		return sock_find(t, f->sock_ino);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].f == f)
+			return &t->s[i];
+	return NULL;
+}
+
+static int open_sock(struct restore_ctx *r, const Fd *f)
+{
+	struct job_sock *js = sock_find_fd(r->socks, f);
+	int fd;
+
+	if (!js || js->fd < 0) {
+		pr_err("the socket of the job's fd %d was not made", f->fd);
+		return -1;
+	}
+	fd = fcntl(js->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		pr_perror("cannot duplicate a socket for the job's fd %d", f->fd);
+		return -1;
+	}
+	if ((f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		pr_perror("cannot make the job's fd %d non-blocking", f->fd);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int unixsk_open(struct restore_ctx *r, const Fd *f)
+{
+	return open_sock(r, f);
+}
+
+int inet_open(struct restore_ctx *r, const Fd *f)
+{
+	return open_sock(r, f);
+}
+

@@ -3,7 +3,9 @@
  * -R dump leaves the queue as it was; the job's own peek offset is put
  * back after. Each record of sock-INO.img: a 32-bit length (with flag
  * bits), the bytes, the sender's address when QUEUED_FROM (a 16-bit length
- * and the address), the fds in flight when QUEUED_WITH_FDS. */
+ * and the address), the files in flight with it when QUEUED_WITH_REFS
+ * (passedfd.h; by path when QUEUED_WITH_FDS, in images of an earlier
+ * version). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@
 #define PEEK_MAX (1 << 20)            /* bigger than any message the default limits allow */
 #define SOCK_DATA_MAX (64ULL << 20)   /* per socket, in the image */
 #define QUEUED_FROM 0x40000000u
-#define QUEUED_LEN_MASK 0x3fffffffu
+#define QUEUED_LEN_MASK 0x1fffffffu
 
 /* The copy must hold every byte the kernel says is queued (SIOCINQ: all
  * of a stream's or seqpacket socket's queue; of a datagram socket only the
@@ -48,7 +50,7 @@ static int write_record(int out, const char *buf, uint32_t n, const struct msghd
 {
 	uint16_t alen = mh->msg_namelen;
 	bool from = mh->msg_namelen > sizeof(sa_family_t);
-	uint32_t len = n | (fds ? QUEUED_WITH_FDS : 0) | (from ? QUEUED_FROM : 0);
+	uint32_t len = n | (fds ? QUEUED_WITH_REFS : 0) | (from ? QUEUED_FROM : 0);
 
 	if (write_all(out, &len, sizeof(len)) < 0 || write_all(out, buf, n) < 0 ||
 	    (from && (write_all(out, &alen, sizeof(alen)) < 0 ||
@@ -98,7 +100,7 @@ int sockq_save(struct dump_ctx *c, int s, const Fd *f, const char *what, sockq_f
 			pr_perror("cannot copy what waits in %s", what);
 			goto out;
 		}
-		if (passedfd_describe(&mh, &fds, &fds_len, what) < 0)
+		if (passedfd_refs(c, &mh, &fds, &fds_len, what) < 0)
 			goto out;
 		if (mh.msg_flags & MSG_CTRUNC) {
 			pr_err("%s holds more file descriptors in flight with one message than "
@@ -152,6 +154,14 @@ out:
 	free(fds);
 	free(buf);
 	return ret;
+}
+
+int sockq_send_fds(int from, const struct sockaddr *to, socklen_t to_len, const struct sock_msg *m,
+		   const int *fds, size_t nr, const char *what)
+{
+	if (!nr)
+		return sockq_send(from, to, to_len, m, what);
+	return passedfd_sendmsg(from, to, to_len, m->data, m->len, fds, nr, what);
 }
 
 int sockq_send(int from, const struct sockaddr *to, socklen_t to_len, const struct sock_msg *m,
@@ -226,6 +236,12 @@ int sockq_refill(struct image_dir *dir, uint64_t ino, sockq_send_fn send_fn, voi
 			if (!m.fds_len)
 				goto bad;
 			at += m.fds_len;
+		} else if (len & QUEUED_WITH_REFS) {
+			m.refs = buf + at;
+			m.refs_len = passedfd_refs_len(m.refs, size - at);
+			if (!m.refs_len)
+				goto bad;
+			at += m.refs_len;
 		}
 		if (send_fn(arg, &m) < 0)
 			goto out;

@@ -15,8 +15,10 @@ struct sock_msg {
 	uint32_t len;
 	const struct sockaddr_storage *from;  /* who sent it, when it says (NULL: none) */
 	socklen_t from_len;
-	const char *fds;                      /* the fds in flight with it (passedfd.h) */
+	const char *fds;                      /* the fds in flight with it, by path (passedfd.h) */
 	size_t fds_len;
+	const char *refs;                     /* or as references to files in flight */
+	size_t refs_len;
 };
 
 /* Called with each message's sender address (a named one) at dump: -1
@@ -36,6 +38,9 @@ typedef int (*sockq_send_fn)(void *arg, const struct sock_msg *m);
 int sockq_refill(struct image_dir *dir, uint64_t ino, sockq_send_fn send, void *arg);
 
 /* Sends M through FROM (to TO when given, LEN bytes of address), with its
- * fds opened again; WHAT names the socket in messages. */
+ * fds opened again (by path), or the NR fds FDS; WHAT names the socket in
+ * messages. */
 int sockq_send(int from, const struct sockaddr *to, socklen_t to_len, const struct sock_msg *m,
 	       const char *what);
+int sockq_send_fds(int from, const struct sockaddr *to, socklen_t to_len, const struct sock_msg *m,
+		   const int *fds, size_t nr, const char *what);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "ckpt/log.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/socks.h"
 #include "ckpt/util.h"
 
@@ -56,6 +57,8 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n)
 	struct sk_index ix;
 	int ret;
 
+	if (passedfd_discover(ctx, n) < 0)
+		return -1;
 	sk_index_build(ctx, n, &ix);
 	ret = unixsk_dump_job(&ix) < 0 || tcpsk_dump_job(&ix) < 0 || inetsk_dump_job(&ix) < 0 ? -1 : 0;
 	sk_index_free(&ix);
@@ -73,24 +76,15 @@ void socks_abort(struct dump_ctx *ctx, size_t n)
 
 /* ---- restore ------------------------------------------------------------ */
 
-/* An image from before sockets had their inodes recorded (a TCP or UDP
- * one): its own entry, found by its record */
-static struct job_sock *find_fd(struct sock_table *t, const Fd *f)
-{
-	if (f->has_sock_ino)
-		return sock_find(t, f->sock_ino);
-	for (size_t i = 0; i < t->n; i++)
-		if (t->s[i].f == f)
-			return &t->s[i];
-	return NULL;
-}
-
 int socks_prepare(struct sock_table *t, struct restore_ctx *procs, size_t n)
 {
+	t->procs = procs;
+	t->nr_procs = n;
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; procs[i].img && k < procs[i].img->n_fds; k++) {
-			const Fd *f = procs[i].img->fds[k];
-			if (!is_sock(f) || find_fd(t, f))
+		for (size_t k = 0; procs[i].img && k < procs[i].img->n_fds + procs[i].img->n_inflight; k++) {
+			const Process *img = procs[i].img;
+			const Fd *f = k < img->n_fds ? img->fds[k] : img->inflight[k - img->n_fds];
+			if (!is_sock(f) || sock_find_fd(t, f))
 				continue;
 			if (f->kind == FD__KIND__UNIX_SOCK && !f->has_sock_ino) {
 				pr_err("damaged image: the unix socket of fd %d", f->fd);
@@ -138,38 +132,6 @@ int socks_finish(struct sock_table *t, struct image_dir *dir)
 		js->configured = true;
 	}
 	return 0;
-}
-
-static int open_sock(struct restore_ctx *r, const Fd *f)
-{
-	struct job_sock *js = find_fd(r->socks, f);
-	int fd;
-
-	if (!js || js->fd < 0) {
-		pr_err("the socket of the job's fd %d was not made", f->fd);
-		return -1;
-	}
-	fd = fcntl(js->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		pr_perror("cannot duplicate a socket for the job's fd %d", f->fd);
-		return -1;
-	}
-	if ((f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		pr_perror("cannot make the job's fd %d non-blocking", f->fd);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int unixsk_open(struct restore_ctx *r, const Fd *f)
-{
-	return open_sock(r, f);
-}
-
-int inet_open(struct restore_ctx *r, const Fd *f)
-{
-	return open_sock(r, f);
 }
 
 void sock_table_close(struct sock_table *t)

@@ -16,7 +16,11 @@ struct sock_msg;
 struct sk_ref {
 	struct dump_ctx *c;               /* the first process holding it */
 	Fd *f;                            /* its first fd there */
+	int held;                         /* in flight: our copy of it (else -1) */
 };
+
+/* A copy of the socket (pidfd_getfd of the job's fd, or of ours) */
+int sk_grab(const struct sk_ref *r);
 
 struct sk_index {
 	struct sk_ref *r;
@@ -43,6 +47,9 @@ void tcpsk_abort(const struct sk_index *ix);
 /* ---- restore: the job's sockets ----------------------------------------- */
 
 struct job_sock *sock_find(struct sock_table *t, uint64_t ino);
+/* F's socket (by its inode; in images from before they were recorded, a
+ * TCP or UDP socket by its record) */
+struct job_sock *sock_find_fd(struct sock_table *t, const Fd *f);
 /* Makes the unix sockets, then the TCP and UDP ones, of the table */
 int unixsk_build(struct sock_table *t);
 int inetsk_build(struct sock_table *t);

@@ -241,13 +241,13 @@ static int drain(struct sk_ref *x, int s, int sender)
 static int save_queue(const struct sk_index *ix, struct sk_ref *x)
 {
 	struct sk_ref *p = x->f->sock_peer ? sk_index_find(ix, x->f->sock_peer) : NULL;
-	int s = grab_fd(x->c->pid, x->f->fd), sender = -1, ret = -1;
+	int s = sk_grab(x), sender = -1, ret = -1;
 	char what[96];
 	uint64_t bytes;
 
 	if (s < 0)
 		return -1;
-	if (p && (sender = grab_fd(p->c->pid, p->f->fd)) < 0)
+	if (p && (sender = sk_grab(p)) < 0)
 		goto out;
 	snprintf(what, sizeof(what), "the TCP socket of fd %d of process %d", x->f->fd, x->c->pid);
 	if (drain(x, s, sender) == 0)
@@ -323,7 +323,7 @@ void tcpsk_abort(const struct sk_index *ix)
 
 		if (!connected(f) || !(f->sock_peer || f->sock_peer_gone || f->sock_listener))
 			continue;
-		s = grab_fd(ix->r[i].c->pid, f->fd);
+		s = sk_grab(&ix->r[i]);
 		if (s < 0)
 			continue;
 		if (setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)

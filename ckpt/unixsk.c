@@ -21,6 +21,7 @@
 #include <linux/sockios.h>
 #include <unistd.h>
 #include "ckpt/log.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/sockdiag.h"
 #include "ckpt/sockopt.h"
 #include "ckpt/sockqueue.h"
@@ -170,7 +171,7 @@ static int check_pending(const struct sk_index *ix, struct sk_ref *l)
 	for (size_t i = 0; i < f->n_sock_pending; i++) {
 		struct sk_ref *cl = f->sock_pending[i] ? sk_index_find(ix, f->sock_pending[i]) : NULL;
 		if (cl && cl->f->kind == FD__KIND__UNIX_SOCK) {
-			int outq = 0, s = grab_fd(cl->c->pid, cl->f->fd);
+			int outq = 0, s = sk_grab(cl);
 			if (s < 0)
 				return -1;
 			ioctl(s, SIOCOUTQ, &outq);
@@ -334,7 +335,7 @@ int unixsk_dump_job(const struct sk_index *ix)
 			continue;
 		snprintf(what, sizeof(what), "the unix socket of fd %d of process %d", x->f->fd,
 			 x->c->pid);
-		s = grab_fd(x->c->pid, x->f->fd);
+		s = sk_grab(x);
 		if (s < 0)
 			return -1;
 		void *arg[2] = { (void *)ix, what };
@@ -860,9 +861,11 @@ int unixsk_build(struct sock_table *t)
 
 /* ---- what waited, queued again ------------------------------------------ */
 
-/* Sends M through FROM to DST by its name (a relative one from its
- * directory, an unlinked one through its hidden file) */
-static int send_to(int from, const struct job_sock *dst, const struct sock_msg *m, const char *what)
+/* Sends M (with the NR fds FDS) through FROM to DST by its name (a
+ * relative one from its directory, an unlinked one through its hidden
+ * file) */
+static int send_to(int from, const struct job_sock *dst, const struct sock_msg *m, const int *fds,
+		   size_t nr, const char *what)
 {
 	struct sockaddr_un a;
 	socklen_t la;
@@ -874,7 +877,7 @@ static int send_to(int from, const struct job_sock *dst, const struct sock_msg *
 		return -1;
 	r = enter_dir(dir, &d);
 	if (r == 0) {
-		r = sockq_send(from, (struct sockaddr *)&a, la, m, what);
+		r = sockq_send_fds(from, (struct sockaddr *)&a, la, m, fds, nr, what);
 		if (leave_dir(&d) < 0)
 			r = -1;
 	}
@@ -883,49 +886,45 @@ static int send_to(int from, const struct job_sock *dst, const struct sock_msg *
 }
 
 /* Who sends each message again: a datagram's named sender, the peer (or
- * its stand-in), or, for an unnamed sender, a socket of the moment. */
+ * its stand-in), or, for an unnamed sender, a socket of the moment; with
+ * the files that were in flight with it. */
 static int unix_send(void *arg, const struct sock_msg *m)
 {
 	struct sock_refill *u = arg;
 	struct job_sock *to = u->to, *p = peer_of(u->t, to->f);
 	const Fd *f = to->f;
+	int fds[253], from = -1, tmp = -1, r;
+	bool by_name = false;
+	size_t nr = 0;
 
-	if (f->sock_type != SOCK_DGRAM) {
-		int from = to->partner >= 0 ? to->partner : p ? p->fd : -1;
-		if (from < 0) {
-			pr_err("nobody sends again what waited in %s", u->what);
-			return -1;
-		}
-		return sockq_send(from, NULL, 0, m, u->what);
-	}
-	if (m->from) {
-		for (size_t i = 0; i < u->t->n; i++) {
-			struct job_sock *s = &u->t->s[i];
-			if (!is_unix(s) || !named(s->f) || s->f->sock_accepted ||
-			    !same_addr(&s->f->sock_local, m->from, m->from_len))
-				continue;
-			if (!named(f))
-				return sockq_send(s->fd, NULL, 0, m, u->what);
-			return send_to(s->fd, to, m, u->what);
-		}
-		pr_err("the sender of a message that waited in %s is gone", u->what);
+	if (m->refs && passedfd_resolve(u->t->procs, u->t->nr_procs, m->refs, m->refs_len, fds, &nr) < 0)
 		return -1;
+	if (f->sock_type != SOCK_DGRAM)
+		from = to->partner >= 0 ? to->partner : p ? p->fd : -1;
+	else if (m->from) {
+		for (size_t i = 0; i < u->t->n && from < 0; i++) {
+			struct job_sock *s = &u->t->s[i];
+			if (is_unix(s) && named(s->f) && !s->f->sock_accepted &&
+			    same_addr(&s->f->sock_local, m->from, m->from_len))
+				from = s->fd;
+		}
+		by_name = named(f);
+	} else if (to->partner >= 0)
+		from = to->partner;
+	else if (p && p->f->sock_peer == to->ino && !named(p->f))
+		from = p->fd;
+	else if (named(f)) {
+		from = tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		by_name = true;
 	}
-	if (to->partner >= 0)
-		return sockq_send(to->partner, NULL, 0, m, u->what);
-	if (p && p->f->sock_peer == to->ino && !named(p->f))
-		return sockq_send(p->fd, NULL, 0, m, u->what);
-	if (!named(f)) {
+	if (from < 0) {
 		pr_err("nobody sends again what waited in %s", u->what);
 		return -1;
 	}
-	int tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
-	if (tmp < 0) {
-		pr_perror("cannot make a socket to send again what waited in %s", u->what);
-		return -1;
-	}
-	r = send_to(tmp, to, m, u->what);
-	close(tmp);
+	r = by_name ? send_to(from, to, m, fds, nr, u->what)
+		    : sockq_send_fds(from, NULL, 0, m, fds, nr, u->what);
+	if (tmp >= 0)
+		close(tmp);
 	return r;
 }
 

@@ -5,9 +5,10 @@
 # waiting to be accepted, options), an asyncio server with its own
 # clients in ZeroMQ's patterns (aionet.py), datagram sockets of every kind
 # with datagrams waiting (dgrams.c), unix stream and seqpacket sockets with
-# names, unlinked files and waiting connections (uxstreams.c); the thaw
-# refused while another program holds a port of the job, restore
-# --tcp-close; and what is refused at dump. Sourced by tests/run.sh.
+# names, unlinked files and waiting connections (uxstreams.c), files in
+# flight (inflight.c); the thaw refused while another program holds a
+# port of the job, restore --tcp-close; and what is refused at dump.
+# Sourced by tests/run.sh.
 # shellcheck shell=bash
 
 sk_port() { echo $((20000 + RANDOM % 20000)); }
@@ -83,6 +84,11 @@ run_test "sockets: UDP, UDP-Lite, IPv6, unix datagram sockets with datagrams wai
 
 t_sk_uxstreams() { freeze_thaw uxstreams 0 200 1300 "$WL/uxstreams"; }
 run_test "sockets: unix names, an unlinked listener, connections waiting to be accepted" t_sk_uxstreams
+
+# pipes (with what they hold), sockets, an eventfd in flight, one socket
+# in flight carrying a pipe in flight
+t_sk_inflight() { freeze_thaw inflight 0 200 1300 "$WL/inflight"; }
+run_test "sockets: pipes, sockets and an eventfd in flight (SCM_RIGHTS)" t_sk_inflight
 
 # A port of the job's taken by another program at the thaw: refused,
 # naming it, the images as they were; once free, the thaw goes on.
