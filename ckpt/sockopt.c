@@ -376,7 +376,10 @@ int sockopt_restore(int s, const Fd *f, enum sockopt_phase phase)
 			if (set_one(s, f, o, so) < 0)
 				return -1;
 		} else if (!so && (o->flags & FORCED) &&
-			   setsockopt(s, o->level, o->name, &zero, sizeof(zero)) < 0 &&
+			   /* (an image of an earlier version kept SO_REUSEADDR alone) */
+			   setsockopt(s, o->level, o->name,
+				      o->name == SO_REUSEADDR && o->level == SOL_SOCKET &&
+				      f->sock_reuseaddr ? &(int){ 1 } : &zero, sizeof(zero)) < 0 &&
 			   errno != ENOPROTOOPT && errno != EOPNOTSUPP) {
 			/* the restore set it for itself: a new socket's value again */
 			pr_perror("cannot clear %s of the job's fd %d", o->label, f->fd);

@@ -682,6 +682,15 @@ static bool is_unix(const struct job_sock *js)
 	return js->f->kind == FD__KIND__UNIX_SOCK;
 }
 
+/* Whether its peer had closed (images of an earlier version said so by a
+ * connected stream end without a peer) */
+static bool peer_gone(const Fd *f)
+{
+	return f->has_sock_peer_gone ? f->sock_peer_gone :
+	       f->sock_state == TCP_ESTABLISHED && !f->sock_peer && !f->sock_listener &&
+	       f->sock_type != SOCK_DGRAM;
+}
+
 /* Two unnamed ends connected to each other: a stream's, or a datagram
  * socket connected to an unnamed one (which only socketpair makes). */
 static int make_pairs(struct sock_table *t)
@@ -833,19 +842,19 @@ int unixsk_build(struct sock_table *t)
 
 		if (!is_unix(js) || js->connected || f->sock_state == TCP_LISTEN)
 			continue;
-		if (f->sock_peer_gone && f->sock_type == SOCK_DGRAM) {
+		if (peer_gone(f) && f->sock_type == SOCK_DGRAM) {
 			if (dgram_partner(js) < 0)
 				return -1;
 			continue;
 		}
-		if (f->sock_peer_gone && js->fd < 0 && !peer_named(f)) {
+		if (peer_gone(f) && js->fd < 0 && !peer_named(f)) {
 			if (make_pair(js, NULL, &js->partner) < 0)
 				return -1;
 			continue;
 		}
 		if (js->fd < 0 && make_sock(js) < 0)
 			return -1;
-		if (f->sock_peer_gone) {
+		if (peer_gone(f)) {
 			if (connect_partner(t, js, peer_named(f) ? &f->sock_peer_addr : NULL) < 0)
 				return -1;
 		} else if ((p = peer_of(t, f))) {
@@ -955,6 +964,13 @@ int unixsk_configure(struct job_sock *js)
 
 	if (sockopt_restore(s, f, SOCKOPT_FINAL) < 0)
 		return -1;
+	if (!f->n_sock_opts && (f->sock_rcvbuf || f->sock_sndbuf)) {
+		/* an image of an earlier version: its buffer sizes only */
+		int rcv = f->sock_rcvbuf / 2, snd = f->sock_sndbuf / 2;
+		if ((rcv && setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) < 0) ||
+		    (snd && setsockopt(s, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) < 0))
+			pr_warn("cannot give the socket of the job's fd %d its buffer sizes", f->fd);
+	}
 	if (((f->sock_shutdown & UNIX_RCV_SHUTDOWN) && shutdown(s, SHUT_RD) < 0 && errno != ENOTCONN) ||
 	    ((f->sock_shutdown & UNIX_SEND_SHUTDOWN) && shutdown(s, SHUT_WR) < 0 && errno != ENOTCONN)) {
 		pr_perror("cannot shut the socket of the job's fd %d down as it was", f->fd);
