@@ -266,7 +266,7 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 		return -1;
 	}
 	c->img->threads[i]->sigmask = d->sigmask;
-	guard_thread(d->tid, &d->regs, d->sigmask);
+	guard_thread(c->pid, d->tid, &d->regs, d->sigmask);
 	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in task %d", d->tid);
 		return -1;
@@ -452,9 +452,17 @@ static void finish_kill(struct dump_ctx *c)
 	c->nr_thr = 0;
 }
 
+/* Injected calls run from a stub in the scratch memory, a `syscall` and a
+ * jump to itself, rather than from the vdso's syscall instruction: were
+ * jobfreeze killed during a call, the kernel lets the thread go, and it
+ * would run on into the vdso's code with the registers of our call. In the
+ * stub it stops, spinning, and the guard gives it back its own. */
+static const unsigned char inject_stub[] = { 0x0f, 0x05, 0xeb, 0xfe };
+#define STUB_OFF (SCRATCH_SIZE - 16)
+
 static int do_dump(struct dump_ctx *c)
 {
-	uint64_t syscall_ip;
+	uint64_t syscall_ip, stub = 0;
 	int64_t t;
 	long ret;
 
@@ -480,19 +488,30 @@ static int do_dump(struct dump_ctx *c)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
 	if (hold_signals(c, 0) < 0)
 		return -1;
-	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ret == -EACCES || ret == -EPERM)	/* no executable memory: no stub */
+		ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (ret >= 0 && remote_write(c->pid, ret + STUB_OFF, inject_stub, sizeof(inject_stub)) == 0)
+		stub = ret + STUB_OFF;
 	if (ret < 0) {
 		pr_err("cannot get scratch memory in process %d: %s", c->pid, strerror(-ret));
 		return -1;
 	}
 	c->in.scratch = ret;
 	c->in.scratch_size = SCRATCH_SIZE;
+	if (stub)
+		guard_stub(c->pid, stub);
 	for (size_t i = 0; i < c->nr_thr; i++) {
 		struct inject *in = thr_in(c, i);
 
 		in->scratch = c->in.scratch;
 		in->scratch_size = SCRATCH_SIZE;
+		if (stub) {
+			in->syscall_ip = stub;
+			in->stub = true;
+		}
 		if ((i && hold_signals(c, i) < 0) ||
 		    /* what the harmless call took off the queue goes back, blocked */
 		    inject_requeue_held(in, c->status.nspid) < 0)

@@ -2,8 +2,9 @@
  * what each held thread and process must get back; "done" means jobfreeze
  * finished and it exits. End of file without "done" means jobfreeze died
  * holding the job: once the kernel has let the job go, the guard seizes
- * it, re-arms its timers, unmaps the scratch memory, puts back registers
- * and signal masks, and lets it go. */
+ * it, gives a thread caught in an injected call its registers back (it
+ * waits in the dump's stub, see dump.c), re-arms the timers, unmaps the
+ * scratch memory, puts back signal masks, and lets it go. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,12 +20,13 @@
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
-enum { REC_THREAD = 1, REC_TIMERS, REC_DONE };
+enum { REC_THREAD = 1, REC_TIMERS, REC_STUB, REC_DONE };
 
 /* One pipe write each, under PIPE_BUF: never torn. */
 struct guard_rec {
 	int kind;
 	pid_t tid;
+	pid_t pid;              /* REC_THREAD: its process */
 	uint64_t sigmask;
 	struct user_regs_struct regs;
 	uint64_t syscall_ip, scratch, scratch_size;
@@ -42,9 +44,17 @@ static void send_rec(const struct guard_rec *r)
 			"left with its signals blocked");
 }
 
-void guard_thread(pid_t tid, const struct user_regs_struct *regs, uint64_t sigmask)
+void guard_thread(pid_t pid, pid_t tid, const struct user_regs_struct *regs, uint64_t sigmask)
 {
-	struct guard_rec r = { .kind = REC_THREAD, .tid = tid, .sigmask = sigmask, .regs = *regs };
+	struct guard_rec r = { .kind = REC_THREAD, .tid = tid, .pid = pid, .sigmask = sigmask,
+			       .regs = *regs };
+
+	send_rec(&r);
+}
+
+void guard_stub(pid_t pid, uint64_t stub)
+{
+	struct guard_rec r = { .kind = REC_STUB, .tid = pid, .syscall_ip = stub };
 
 	send_rec(&r);
 }
@@ -60,15 +70,17 @@ void guard_timers(pid_t pid, uint64_t syscall_ip, uint64_t scratch, uint64_t scr
 }
 
 /* Seizes TID once the dead jobfreeze no longer traces it (EPERM until the
- * kernel has detached it); false if it is gone. */
+ * kernel has detached it); false if it is gone. The kernel lets the job
+ * run as soon as it detaches it, with its signals still blocked and its
+ * timers stopped: we look again every 100 us, not every 10 ms. */
 static bool seize_again(pid_t tid)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 50000; i++) {
 		if (ptrace_seize_stop(tid, NULL) == 0)
 			return true;
 		if (errno != EPERM)
 			return false;
-		usleep(10000);
+		usleep(100);
 	}
 	return false;
 }
@@ -93,6 +105,25 @@ static void rearm(const struct guard_rec *p)
 	INJECT(&in, SYS_munmap, p->scratch, p->scratch_size);
 }
 
+/* A thread stopped in its process's stub (right after the injected
+ * syscall, on the jump to itself) gets back its registers as seized, its
+ * interrupted syscall set to restart. */
+static void unloop(const struct guard_rec *t, const struct guard_rec *recs, size_t n)
+{
+	struct user_regs_struct now, back = t->regs;
+
+	if (ptrace_get_regs(t->tid, &now) < 0)
+		return;
+	for (size_t k = 0; k < n; k++)
+		if (recs[k].kind == REC_STUB && recs[k].tid == t->pid &&
+		    now.rip == recs[k].syscall_ip + 2) {
+			regs_apply_restart(&back);
+			if (ptrace_set_regs(t->tid, &back) < 0)
+				pr_perror("cannot give task %d its registers back", t->tid);
+			return;
+		}
+}
+
 static void repair(struct guard_rec *recs, size_t n)
 {
 	log_set_prefix("guard");
@@ -101,17 +132,23 @@ static void repair(struct guard_rec *recs, size_t n)
 		if (recs[i].kind == REC_THREAD && !seize_again(recs[i].tid))
 			recs[i].kind = 0;	/* gone */
 	for (size_t i = 0; i < n; i++)
+		if (recs[i].kind == REC_THREAD)
+			unloop(&recs[i], recs, n);
+	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < n; k++)
 			if (recs[i].kind == REC_TIMERS && recs[k].kind == REC_THREAD &&
 			    recs[k].tid == recs[i].tid)
 				rearm(&recs[i]);
+	/* Its registers to a thread caught in the middle of an injected call:
+	 * let go, it finished the call and stopped in the stub's loop. Not to
+	 * the others: between calls a thread has its own (inject_syscall_at),
+	 * and has run on with them since the kernel let it go; those of the
+	 * seize would take it back to before what it did meanwhile. */
 	for (size_t i = 0; i < n; i++) {
 		struct guard_rec *r = &recs[i];
 		if (r->kind != REC_THREAD)
 			continue;
-		regs_apply_restart(&r->regs);
-		if (ptrace_set_regs(r->tid, &r->regs) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
+		if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
 			pr_perror("cannot put task %d back as it was", r->tid);
 		if (ptrace(PTRACE_DETACH, r->tid, 0, 0) < 0)
 			pr_perror("cannot let task %d go", r->tid);

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include "ckpt/crashpoint.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
 #include "ckpt/ptrace.h"
@@ -73,7 +74,12 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 	r.rip = ip;
 	if (ptrace_set_regs(in->tid, &r) < 0)
 		return -ESRCH;
-	if (step_to_syscall_stop(in) < 0 || step_to_syscall_stop(in) < 0)
+	if (step_to_syscall_stop(in) < 0)
+		return -ESRCH;
+	/* crash tests: killed in the middle of a call (see the dump's stub) */
+	if (in->stub)
+		crash_point("dump-injecting");
+	if (step_to_syscall_stop(in) < 0)
 		return -ESRCH;
 	if (ptrace_get_regs(in->tid, &r) < 0)
 		return -ESRCH;

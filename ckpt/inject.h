@@ -1,6 +1,7 @@
 /* inject.h: running a system call inside a stopped, traced task, and
  * reading or writing its memory. The tracer keeps all logic in plain C. */
 #pragma once
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -9,6 +10,8 @@
 struct inject {
 	pid_t    tid;
 	uint64_t syscall_ip;              /* a `syscall` instruction in the task */
+	bool     stub;                    /* syscall_ip is the dump's stub, where a
+					   * thread let go during a call stops */
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;

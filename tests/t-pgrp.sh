@@ -40,19 +40,19 @@ pgrp_freeze_thaw() {
 # a C job: groups made with setpgid (one joined by a sibling forked before
 # its leader, one whose leader has exited uncollected), a session made
 # with setsid with a group inside it; kill(-pgid) and waitpid(-pgid)
-t_pgrp_c() { pgrp_freeze_thaw pgrp 300 3000 "$WL/pgrp"; }
+t_pgrp_c() { pgrp_freeze_thaw pgrp 300 2500 "$WL/pgrp"; }
 run_test "pgrp: setpgid/setsid groups and a session come back" t_pgrp_c
 
 # bash with set -m: each background job (one a pipeline) is its own group
 t_pgrp_bash() {
-	EXPECT_EXE=/bin/bash pgrp_freeze_thaw pgrp.sh 300 2500 /bin/bash "$PYDIR/pgrp.sh"
+	EXPECT_EXE=/bin/bash pgrp_freeze_thaw pgrp.sh 300 1800 /bin/bash "$PYDIR/pgrp.sh"
 }
 run_test "pgrp: set -m background jobs keep their groups" t_pgrp_bash
 
 # frozen, thawed detached, frozen again from outside the thawed job's pid
 # namespace (its groups seen there by other numbers), thawed again
 t_pgrp_twice() {
-	start_again pgrp 300 1500 "$WL/pgrp" || return 1
+	start_again pgrp 300 1200 "$WL/pgrp" || return 1
 	freeze_twice "$JOB_PID" 300 1200 || return 1
 	restore_sorted "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
 }

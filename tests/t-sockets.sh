@@ -82,7 +82,11 @@ t_sk_dgrams() {
 }
 run_test "sockets: UDP, UDP-Lite, IPv6, unix datagram sockets with datagrams waiting" t_sk_dgrams
 
-t_sk_uxstreams() { freeze_thaw uxstreams 0 200 1300 "$WL/uxstreams"; }
+t_sk_uxstreams() {
+	local token
+	token=$(sk_port)
+	freeze_thaw "uxstreams-$token" 0 200 1300 "$WL/uxstreams" "$token"
+}
 run_test "sockets: unix names, an unlinked listener, connections waiting to be accepted" t_sk_uxstreams
 
 # pipes (with what they hold), sockets, an eventfd in flight, one socket

@@ -1,7 +1,7 @@
 """aionet.py PORT: an asyncio TCP server with its own clients, in the
 patterns ZeroMQ programs use over tcp://127.0.0.1: request/reply (three
-clients, each asking 100 times, 10 ms apart) on PORT, and a publisher
-pushing 100 numbered messages 20 ms apart to three subscribers on PORT+1
+clients, each asking 200 times, 10 ms apart) on PORT, and a publisher
+pushing 150 numbered messages 20 ms apart to three subscribers on PORT+1
 (one over IPv6). Every answer and message is checked; the report is the
 same whenever the job is frozen."""
 import asyncio
@@ -66,8 +66,8 @@ async def main():
     pub4 = await asyncio.start_server(subscribe, "127.0.0.1", PORT + 1)
     pub6 = await asyncio.start_server(subscribe, "::1", PORT + 1)
     results = await asyncio.gather(
-        requester(b"alpha", 100), requester(b"beta", 100), requester(b"gamma", 100),
-        subscriber("127.0.0.1"), subscriber("127.0.0.1"), subscriber("::1"), publish(100))
+        requester(b"alpha", 200), requester(b"beta", 200), requester(b"gamma", 200),
+        subscriber("127.0.0.1"), subscriber("127.0.0.1"), subscriber("::1"), publish(150))
     for r in results[:-1]:
         print(r)
     for s in (rep, pub4, pub6):

@@ -5,7 +5,7 @@
  * to an address this machine does not have, one filtered by a classic BPF
  * program; unix datagram sockets bound to relative and abstract names,
  * clients connected to a server, a socketpair whose other end closed. All
- * is sent at the start and read after 1.5 s; then each socket is used
+ * is sent at the start and read after 2.5 s; then each socket is used
  * again. Prints what it got, from whom, and the options it set. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,10 +93,11 @@ static void peer_name(const struct sockaddr_storage *a, socklen_t len, char *out
 		snprintf(out, size, "[%s]:+%d", ip, ntohs(i->sin6_port) - port);
 	} else if (a->ss_family == AF_UNIX && len > sizeof(sa_family_t)) {
 		const struct sockaddr_un *u = (const void *)a;
+		const char *last = strrchr(u->sun_path + 1, '-');
 		if (u->sun_path[0])
 			snprintf(out, size, "%s", u->sun_path);
-		else
-			snprintf(out, size, "@%.*s", (int)(len - sizeof(sa_family_t) - 1), u->sun_path + 1);
+		else	/* (its name holds the port, to be unique: not printed) */
+			snprintf(out, size, "@...%s", last ? last : "");
 	} else
 		snprintf(out, size, "(unnamed)");
 }
@@ -179,7 +180,9 @@ int main(int argc, char **argv)
 	to(sc, &fi, sizeof(fi), "filtered");
 
 	int srv = unix_dgram("srv.dg", 0), c1 = unix_dgram("", 0), c2 = unix_dgram("cli.dg", 0);
-	int ab = unix_dgram("dgrams-abstract", 1), lone = unix_dgram("lone.dg", 0), pair[2];
+	char abname[64];
+	snprintf(abname, sizeof(abname), "dgrams-%d-abstract", port);
+	int ab = unix_dgram(abname, 1), lone = unix_dgram("lone.dg", 0), pair[2];
 	struct sockaddr_un sn = { .sun_family = AF_UNIX, .sun_path = "srv.dg" };
 	connect(c1, (struct sockaddr *)&sn, sizeof(sn));
 	connect(c2, (struct sockaddr *)&sn, sizeof(sn));
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 	to(pair[1], NULL, 0, "left by a closed end");
 	close(pair[1]);
 
-	usleep(1500000);
+	usleep(2500000);	/* (a second after the latest freeze point) */
 
 	drain("udp a", sa);
 	drain("udp b", sb);

@@ -3,7 +3,7 @@
  * sent alone and closed by the sender; a pipe end the sender keeps too;
  * an end of a socketpair with a message waiting in it; a socket in flight
  * that itself carries a pipe in flight; an eventfd with a count. They are
- * received after 1.5 s and each is used; prints what it got. */
+ * received after 2.5 s and each is used; prints what it got. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +84,7 @@ int main(void)
 	send_fd(via[0], ev, "an eventfd");
 	close(ev);
 
-	usleep(1500000);
+	usleep(2500000);	/* (a second after the latest freeze point) */
 
 	int rd = recv_fd(via[1], tag, sizeof(tag));
 	printf("got the %s\n", tag);

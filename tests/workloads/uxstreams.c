@@ -1,6 +1,6 @@
-/* uxstreams: unix stream and seqpacket sockets with names. A listener at
- * a relative path (its file chmod'ed) with two connections it accepts only
- * after 1.5 s, in the order they came; a listener whose file was unlinked,
+/* uxstreams TOKEN: unix stream and seqpacket sockets with names. A
+ * listener at a relative path (its file chmod'ed) with two connections it
+ * accepts only after 2.5 s, in the order they came; a listener whose file was unlinked,
  * with a connection waiting; an abstract listener with an accepted
  * connection from a client bound to a name of its own; a seqpacket pair
  * with messages waiting. Prints
@@ -64,7 +64,7 @@ static void names(const char *what, int s)
 		else if (l <= sizeof(sa_family_t))
 			snprintf(out, 128, "(unnamed)");
 		else if (!a.sun_path[0])
-			snprintf(out, 128, "@%.*s", (int)(l - sizeof(sa_family_t) - 1), a.sun_path + 1);
+			snprintf(out, 128, "@...%s", strrchr(a.sun_path + 1, '-') ?: "");
 		else
 			snprintf(out, 128, "%s", a.sun_path);
 	}
@@ -87,8 +87,10 @@ static void hear(const char *what, int s)
 	printf("%s: then %s\n", what, n == 0 ? "the end" : "nothing more for now");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	char l3n[64], c3n[64];
+
 	struct stat st;
 	int l1, l2, l3, p[2], w1, w2, w3, c3, a3, ag;
 
@@ -102,16 +104,18 @@ int main(void)
 	listen(l2, 4);
 	w3 = dial(SOCK_SEQPACKET, NULL, "l2.sock");
 	unlink("l2.sock");
-	l3 = sock(SOCK_STREAM, "@uxstreams-l3");
+	snprintf(l3n, sizeof(l3n), "@uxstreams-%s-l3", argc > 1 ? argv[1] : "0");
+	snprintf(c3n, sizeof(c3n), "@uxstreams-%s-c3", argc > 1 ? argv[1] : "0");
+	l3 = sock(SOCK_STREAM, l3n);
 	listen(l3, 4);
-	c3 = dial(SOCK_STREAM, "@uxstreams-c3", "@uxstreams-l3");
+	c3 = dial(SOCK_STREAM, c3n, l3n);
 	a3 = accept(l3, NULL, NULL);
 	say(c3, "to the abstract one");
 	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p);
 	say(p[0], "packet one");
 	say(p[0], "packet two");
 
-	usleep(1500000);
+	usleep(2500000);	/* (a second after the latest freeze point) */
 
 	int x1 = accept(l1, NULL, NULL), x2 = accept(l1, NULL, NULL), x3 = accept(l2, NULL, NULL);
 	names("l1", l1);
