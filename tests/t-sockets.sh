@@ -28,12 +28,12 @@ t_sk_tcppair_twice() {
 }
 run_test "sockets: TCP connections frozen twice" t_sk_tcppair_twice
 
-# sk_snapshots N: tcppair with snapshots (-R) taken now and then while it
-# runs, N at most; leaves the last in $TDIR/img, the job in $JOB_PID
+# sk_snapshots N [HALF_MS]: tcppair with snapshots (-R) taken now and then
+# while it runs, N at most; leaves the last in $TDIR/img, the job in $JOB_PID
 sk_snapshots() {
 	local port k
 	port=$(sk_port)
-	start_again "tcppair-$port" 200 400 "$WL/tcppair" "$port" || return 1
+	start_again "tcppair-$port-${2:-}" 200 400 "$WL/tcppair" "$port" ${2:+"$2"} || return 1
 	for ((k = 1; k <= $1; k++)); do
 		alive "$JOB_PID" || break
 		rm -rf "$TDIR/img"
@@ -45,10 +45,10 @@ sk_snapshots() {
 # The job is frozen for good soon after a snapshot (its ports let go with
 # it), and the snapshot thawed instead: it ends the same way. (Thawed
 # while the job runs, or in the minute after one of its connections
-# closed the usual way, the snapshot would find its ports taken: the job
-# closes one after 1 s.)
+# closed the usual way, the snapshot would find its ports taken: here the
+# job closes one only after 2.5 s.)
 t_sk_snapshot() {
-	sk_snapshots 1 || return 1
+	sk_snapshots 1 2500 || return 1
 	alive "$JOB_PID" || { fail "the job ended during its snapshots"; return; }
 	dump_job "$JOB_PID" "$TDIR/img-last" || return 1
 	wait_gone "$JOB_PID" 5 || { fail "job still there after the dump"; return; }

@@ -1,11 +1,11 @@
-/* tcppair PORT: TCP connections with both ends in the job, over the
- * loopback. A server (this process) listens on 127.0.0.1:PORT and
+/* tcppair PORT [HALF_MS]: TCP connections with both ends in the job, over
+ * the loopback. A server (this process) listens on 127.0.0.1:PORT and
  * [::1]:PORT+1; its child connects four times:
  *   bulk  a stream written as fast as it goes for 2 s and read slowly,
  *         so that the reader's window is full and the writer's queue too;
  *   rpc   (IPv6, TCP_NODELAY) requests answered one by one for ~2 s;
- *   half  "hello" and a shutdown, read by the server only after 1 s,
- *         then "bye" and the end the other way;
+ *   half  "hello" and a shutdown, read by the server only after 1 s
+ *         (HALF_MS), then "bye" and the end the other way;
  *   late  left waiting in the listener's queue, accepted after 1.5 s.
  * The server sets options on its ends and prints them at the end, with
  * what each connection saw: an uninterrupted run and a thawed one print
@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 {
 	static unsigned char buf[CHUNK];
 	int port = argc > 1 ? atoi(argv[1]) : 0, l4, l6, bulk, half, rpc, late = -1, st;
+	long half_ms = argc > 2 ? atol(argv[2]) : 1000;
 	unsigned long off = 0;
 	int pattern_ok = 1, bulk_end = 0, rpc_n = 0, rpc_end = 0, half_done = 0, late_done = 0;
 	unsigned client_port = 0;
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
 				rpc_n++;
 			}
 		}
-		if (!half_done && t >= 1000) {
+		if (!half_done && t >= half_ms) {
 			char h[16];
 			ssize_t n = read(half, h, sizeof(h)), e = read(half, h + 8, 1);
 			printf("half: got '%.*s', then %s\n", (int)(n > 0 ? n : 0), h,
