@@ -297,7 +297,8 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
-static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
+static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			   const struct pty_list *ptys)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -354,6 +355,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 			pe[i].has_stop_signo = 1;
 			pe[i].stop_signo = c->stop_signo;
 		}
+		pty_ctty_entry(ptys, c, &pe[i]);
 		inv.pages_stored += c->stats->pages_written;
 	}
 	inv.n_procs = n;
@@ -376,6 +378,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
+	inv.n_ptys = ptys->n;
+	inv.ptys = ptys->p;
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
 out:
 	free(boot_id);
@@ -615,7 +619,8 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
-static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
+static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			const struct pty_list *ptys)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -627,7 +632,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n, pipes) < 0)
+	if (write_inventory(ctx, n, pipes, ptys) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -651,6 +656,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
+	struct pty_list ptys = { 0 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -710,11 +716,11 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
-	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
-	    pipes_dump_data(ctx, n, &pipes) < 0 || passedfd_pipes(ctx, n, &pipes) < 0 ||
-	    fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    write_images(ctx, n, &pipes) < 0 || give_images(ctx, n, &dir) < 0)
+	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 ||
+	    pipes_check_outside(ctx, n) < 0 || unixsk_check_peers(ctx, n) < 0 ||
+	    inotify_resolve(ctx, n) < 0 || pipes_dump_data(ctx, n, &pipes) < 0 ||
+	    passedfd_pipes(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
+	    write_images(ctx, n, &pipes, &ptys) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -760,6 +766,7 @@ done:
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
 	pipe_list_free(&pipes);
+	pty_list_free(&ptys);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

@@ -111,6 +111,20 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* shmem.c: stores the contents V shows of its shared memory object */
 int shmem_dump(struct dump_ctx *c, const Vma *v);
+/* pty.c: a terminal fd: a pty's master, a slave, /dev/tty, or another
+ * terminal (the job's, which the thaw's terminal replaces); ST its stat */
+int pty_fd_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st);
+/* The job's own pseudo-terminals, one record each, for the inventory. */
+struct pty_list {
+	PtysPair **p;
+	size_t n;
+};
+/* once every process is read: the ptys whose master the job holds (their
+ * slaves told from the job's terminal), their state and queued bytes */
+int ptys_dump(struct dump_ctx *ctx, size_t n, struct pty_list *out);
+void pty_list_free(struct pty_list *l);
+/* the controlling terminal of process C, in its inventory entry */
+void pty_ctty_entry(const struct pty_list *l, const struct dump_ctx *c, ProcEntry *pe);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

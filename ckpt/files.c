@@ -1,7 +1,8 @@
 /* files.c: the job's file descriptors. Regular files and devices are
  * reopened by path at their offset and flags; deleted files travel in the
- * image; terminals become the restoring side's terminal. Anything else is
- * refused at dump, naming the fd. */
+ * image; the job's terminal becomes the restoring side's terminal (pty.c
+ * tells it from the ptys the job runs itself). Anything else is refused at
+ * dump, naming the fd. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ static bool is_tty_dev(dev_t rdev)
 
 	return (ma >= 136 && ma <= 143) ||		/* /dev/pts/N */
 	       (ma == 4 && mi < 128) ||			/* virtual consoles, ttyS */
-	       (ma == 5 && (mi == 0 || mi == 1));	/* /dev/tty, /dev/console */
+	       (ma == 5 && mi <= 2);			/* /dev/tty, /dev/console, /dev/ptmx */
 }
 
 static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
@@ -118,10 +119,8 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		info = NULL;
 	}
 
-	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev)) {
-		f->kind = FD__KIND__TTY;
-		return 0;
-	}
+	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev))
+		return pty_fd_dump(c, fd, f, &st);
 	unsigned long long pipe_ino;
 	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
 		return pipe_dump(c, fd, f, pipe_ino);
@@ -137,11 +136,6 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		return -1;
 	}
 	if (S_ISCHR(st.st_mode)) {
-		if (major(st.st_rdev) == 5 && minor(st.st_rdev) == 2) {
-			pr_err("process %d: fd %d is a pseudo-terminal master (%s): programs that "
-			       "run terminals (tmux, script, expect) cannot be frozen yet", c->pid, fd, link);
-			return -1;
-		}
 		f->kind = FD__KIND__CHR;
 		f->file = fileid_make(link, &st);
 		return 0;
@@ -411,6 +405,10 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return anonfd_open(f);
 	case FD__KIND__INOTIFY:
 		return inotify_open(f);
+	case FD__KIND__PTY_MASTER:
+	case FD__KIND__PTY_SLAVE:
+	case FD__KIND__PTY_CTTY:
+		return pty_open(r, f);
 	case FD__KIND__EPOLL:
 		/* made inside the process (epoll_restore); a placeholder until then */
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -171,12 +171,15 @@ static void guard_main(int rfd)
 		ssize_t got = read_all(rfd, &r, sizeof(r));
 		if (got != (ssize_t)sizeof(r))
 			break;		/* end of file: jobfreeze is gone */
-		if (r.kind == REC_DONE)
+		if (r.kind == REC_DONE) {
+			free(recs);
 			_exit(0);
+		}
 		recs = xrealloc(recs, (n + 1) * sizeof(*recs));
 		recs[n++] = r;
 	}
 	repair(recs, n);
+	free(recs);
 	_exit(0);
 }
 

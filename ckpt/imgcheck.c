@@ -16,6 +16,8 @@
 #define MAX_SIGNALS   64
 #define MAX_XSTATE    (1u << 20)
 #define MAX_PID       (1 << 22)          /* PID_MAX_LIMIT on 64-bit */
+#define MAX_PTYS      4096               /* kernel.pty.max by default */
+#define MAX_PTY_QUEUE (64 * 1024)        /* a pty queues 4 KiB one way, 8 KiB the other */
 
 static bool bad_pid(int pid)
 {
@@ -33,6 +35,19 @@ int image_check_inventory(const Inventory *inv, const char *file)
 	if (inv->n_pipes > MAX_FDS) {
 		pr_err("image file %s is damaged (%zu pipes)", file, inv->n_pipes);
 		return -1;
+	}
+	/* pty.c makes that many pseudo-terminals, their queues that long */
+	if (inv->n_ptys > MAX_PTYS) {
+		pr_err("image file %s is damaged (%zu pseudo-terminals)", file, inv->n_ptys);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_ptys; i++) {
+		const PtysPair *p = inv->ptys[i];
+		if (p->index >= MAX_PTYS || p->input.len > MAX_PTY_QUEUE ||
+		    p->output.len > MAX_PTY_QUEUE) {
+			pr_err("image file %s is damaged (pseudo-terminal %u)", file, p->index);
+			return -1;
+		}
 	}
 	/* Each parent is listed before its children (top processes have
 	 * none in the job); pids are unique. */

@@ -1,8 +1,8 @@
 /* rctx.c: what the object files of a restore share, below all of them: the
  * scratch area in the process being rebuilt (where injected calls find
  * their arguments), a free range of its address space, and passing an fd
- * from init into it. restore.c gives the order and calls the object files;
- * they call only this file back, never restore.c.
+ * from init into it, a task cloned from it. restore.c gives the order and
+ * calls the object files; they call only this file back, never restore.c.
  *
  * The scratch area (SCRATCH_SIZE bytes) is used by offset:
  *   0..1023     the arguments of one injected call (each object file)
@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include "ckpt/log.h"
+#include "ckpt/ns.h"
 #include "ckpt/proc.h"
+#include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
@@ -142,4 +144,27 @@ long fd_recv(struct restore_ctx *r, int keep_at)
 		return -EIO;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
+}
+
+int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
+	       struct inject *in)
+{
+	struct user_regs_struct base;
+	int status;
+	long ret;
+
+	if (ns_set_next_pid(pid) < 0)
+		return -1;
+	ret = INJECT(&p->in, SYS_clone, flags, p->in.scratch + p->in.scratch_size - 512, 0, 0, 0);
+	if (ret != pid) {
+		pr_err("cannot make %s %d of process %d: %s", what, pid, p->job,
+		       ret < 0 ? strerror(-ret) : "it got another pid");
+		return -1;
+	}
+	if (ptrace_wait_stop(pid, &status) < 0 || ptrace_get_regs(pid, &base) < 0)
+		return -1;
+	inject_init(in, pid, p->in.syscall_ip, &base);
+	in->scratch = p->in.scratch;
+	in->scratch_size = p->in.scratch_size;
+	return 0;
 }

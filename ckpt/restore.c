@@ -49,6 +49,7 @@ struct restore_job {
 	struct pipe_table pipes;
 	struct shm_table shm;
 	struct sock_table socks;
+	struct pty_table ptys;
 	pid_t group;                      /* restore -d: the job's own process group */
 	struct pgrp_plan *plan;           /* per process: its group and session */
 	int sock[2];                      /* init's end, the job's end */
@@ -67,6 +68,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
 	r->socks = &j->socks;
+	r->ptys = &j->ptys;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -131,7 +133,8 @@ static int clear_exec_layout(struct restore_ctx *r, const struct proc_maps *m)
  * restart state in the old kernel; it goes on for the time it had left,
  * which the kernel wrote to the caller's remaining-time buffer, or, when the
  * caller gave none (usleep), for its whole duration again: a little longer
- * than asked, never shorter, since callers such as usleep do not retry. */
+ * than asked, never shorter, since callers such as usleep do not retry; so
+ * does a poll() with a timeout. */
 static void final_regs(const Thread *t, struct user_regs_struct *regs)
 {
 	memcpy(regs, t->regs.data, sizeof(*regs));
@@ -142,6 +145,9 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 		} else if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */)) {
 			if (regs->r10)
 				regs->rdx = regs->r10;
+		} else if (regs->orig_rax == SYS_poll) {
+			/* (its timeout, rdx, whole again: poll loops such as
+			 * script's take EINTR for an error) */
 		} else {
 			/* poll, futex with a timeout...: EINTR, which callers retry */
 			regs->rax = -EINTR;
@@ -156,37 +162,10 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 	regs_apply_restart(regs);
 }
 
-/* A task made by an injected clone() in P's main thread, with the pid or
- * tid PID (through ns_last_pid). It stops before running anything (we
- * trace clones and forks); IN is then ready to inject into it, with P's
- * scratch area, which a thread shares and a fork has a copy of. */
-static int clone_task(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
-		      struct inject *in)
-{
-	struct user_regs_struct base;
-	int status;
-	long ret;
-
-	if (ns_set_next_pid(pid) < 0)
-		return -1;
-	ret = INJECT(&p->in, SYS_clone, flags, p->in.scratch + p->in.scratch_size - 512, 0, 0, 0);
-	if (ret != pid) {
-		pr_err("cannot make %s %d of process %d: %s", what, pid, p->img->pid,
-		       ret < 0 ? strerror(-ret) : "it got another pid");
-		return -1;
-	}
-	if (ptrace_wait_stop(pid, &status) < 0 || ptrace_get_regs(pid, &base) < 0)
-		return -1;
-	inject_init(in, pid, p->in.syscall_ip, &base);
-	in->scratch = p->in.scratch;
-	in->scratch_size = p->in.scratch_size;
-	return 0;
-}
-
 /* A thread of the job, made by the main thread with the dumped tid. */
 static int create_thread(struct restore_ctx *r, size_t i)
 {
-	return clone_task(r, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+	return task_clone(r, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			  CLONE_SYSVSEM, r->img->threads[i]->tid, "thread", &r->thr_in[i]);
 }
 
@@ -300,7 +279,7 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
 	long ret;
 
-	if (clone_task(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
+	if (task_clone(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
 	c->job = c->img->pid;
 	if (files_receive(c, j->sock[0], j->keep_at) < 0)
@@ -352,7 +331,7 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * own keeps it out of the restoring command's, which is orphaned (and
 	 * its stopped members sent SIGHUP) when that command and its caller
 	 * are gone. In the foreground it stays in ours: ^C and ^Z reach it. */
-	if (j->o->detached && setpgid(0, j->group) < 0) {
+	if (j->o->detached && !j->plan[r - j->procs].setsid && setpgid(0, j->group) < 0) {
 		pr_perror("cannot give the detached job a process group");
 		_exit(127);
 	}
@@ -380,7 +359,7 @@ static int exit_code(int status)
  * from the parent, it is held until it is in its group (zombie_exit). */
 static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcEntry *pe)
 {
-	if (clone_task(p, SIGCHLD, pe->pid, "exited child", &z->in) < 0)
+	if (task_clone(p, SIGCHLD, pe->pid, "exited child", &z->in) < 0)
 		return -1;
 	z->job = pe->pid;
 	return 0;
@@ -447,7 +426,7 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
 		return -1;
 	if (r->job == 0)
 		job_child(j, r);
-	if (!j->group)
+	if (!j->group && !j->plan[r - j->procs].setsid)
 		j->group = r->job;	/* the first top process leads the group */
 	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
 		pr_err("the program %s of process %d could not be started again",
@@ -482,7 +461,7 @@ static int restore_tree(struct restore_job *j)
 				return -1;
 			if (j->inv->procs[i]->zombie) {
 				if (make_zombie(p, c, j->inv->procs[i]) < 0 ||
-				    pgrp_make_session(c, &j->plan[i]) < 0)
+				    pgrp_made(j->procs, j->plan, i) < 0)
 					return -1;
 				continue;
 			}
@@ -491,7 +470,7 @@ static int restore_tree(struct restore_job *j)
 		}
 		/* its session (once its own program runs: injection needs it)
 		 * before it forks its children into it */
-		if (restore_task(c) < 0 || pgrp_make_session(c, &j->plan[i]) < 0 ||
+		if (restore_task(c) < 0 || pgrp_made(j->procs, j->plan, i) < 0 ||
 		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
@@ -621,13 +600,14 @@ static void restore_init(struct restore_job *j, int status_fd)
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ns_mount_proc() < 0 || socks_prepare(&j->socks, j->procs, j->n) < 0)
+	if (ns_mount_proc() < 0 || pty_table_build(&j->ptys, j->inv) < 0 ||
+	    socks_prepare(&j->socks, j->procs, j->n) < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && (files_prepare(&j->procs[i], j->procs, i) < 0 ||
 					passedfd_prepare(&j->procs[i]) < 0))
 			goto fail;
-	if (socks_finish(&j->socks, &j->dir) < 0)
+	if (pty_table_finish(&j->ptys) < 0 || socks_finish(&j->socks, &j->dir) < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img)
@@ -658,6 +638,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	pipe_table_close(&j->pipes);
 	sock_table_close(&j->socks);
 	shm_table_close(&j->shm);
+	pty_table_close(&j->ptys);
 	/* The restoring side may leave as soon as it hears (restore -d): we
 	 * must outlive it from now on, as the job's reaper. Holding its
 	 * terminal or pipes would keep them open for nothing. From here on,

@@ -53,6 +53,16 @@ struct sock_table {
 	size_t nr_procs;
 };
 
+/* The job's own pseudo-terminals (pty.c), made in init. */
+struct pty_table {
+	struct job_pty {
+		const PtysPair *p;
+		int master;       /* init's master, -1 once hung up */
+		int slave;        /* init's slave while the pty is set up, or -1 */
+	} *t;
+	size_t n;
+};
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -70,6 +80,7 @@ struct restore_ctx {
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
 	struct sock_table *socks;         /* shared by the whole job */
+	struct pty_table *ptys;           /* shared by the whole job */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
 };
@@ -92,6 +103,13 @@ uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur,
  * its fd KEEP_AT): returns its number there, or -errno. */
 int fd_send(int sock, int fd);
 long fd_recv(struct restore_ctx *r, int keep_at);
+/* A task made by an injected clone() in P's main thread, with the pid or
+ * tid PID (through ns_last_pid). It stops before running anything (the
+ * job's clones and forks are traced); IN is then ready to inject into it,
+ * with P's scratch area, which a thread shares and a fork has a copy of.
+ * WHAT names it in messages. */
+int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
+	       struct inject *in);
 
 /* The object files, one kernel object each; restore.c calls them in order. */
 
@@ -167,6 +185,22 @@ int socks_finish(struct sock_table *t, struct image_dir *dir);
 int unixsk_open(struct restore_ctx *r, const Fd *f);
 int inet_open(struct restore_ctx *r, const Fd *f);
 void sock_table_close(struct sock_table *t);
+
+/* pty.c: in init, before any fd is prepared: the job's ptys with their
+ * numbers (a devpts of the job's own mounted on /dev/pts), settings and
+ * queued bytes; after: their last modes (exclusive, lock, hung up) */
+int pty_table_build(struct pty_table *t, const Inventory *inv);
+int pty_table_finish(struct pty_table *t);
+void pty_table_close(struct pty_table *t);
+/* an init fd for F, a master, slave or /dev/tty of one of the job's ptys */
+int pty_open(struct restore_ctx *r, const Fd *f);
+/* in process R, injected: pty IDX becomes its controlling terminal (R leads
+ * its session), or it leaves the one it has; its /dev/tty fds opened again */
+int pty_make_ctty(struct restore_ctx *r, uint32_t idx);
+int pty_drop_ctty(struct restore_ctx *r);
+int pty_reopen_tty(struct restore_ctx *r);
+/* once the groups exist: each pty's foreground group */
+int pty_set_foregrounds(struct restore_ctx *procs, size_t n);
 
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);

@@ -3,6 +3,7 @@
  * never consumed), the alternate stack and interval timers. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -216,10 +217,55 @@ int thread_signals_dump(struct inject *in, Thread *t)
 	return 0;
 }
 
+/* The signals process PID ignores now (SigIgn of /proc/PID/status). */
+static uint64_t ignored_now(pid_t pid)
+{
+	char path[64], *text, *line;
+	uint64_t mask = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	text = read_file(path, NULL);
+	line = text ? strstr(text, "\nSigIgn:") : NULL;
+	if (line) {
+		line += 8;
+		line[strcspn(line, "\n")] = 0;
+		parse_u64(line + strspn(line, " \t"), 16, &mask);
+	}
+	free(text);
+	return mask;
+}
+
+/* The image keeps no record of a default action; a new process has
+ * kept, across its exec, what its maker ignored (a shell's SIGTSTP,
+ * SIGTTOU..., init's SIGPIPE): those go back to the default. */
+static int default_actions(struct restore_ctx *r)
+{
+	uint64_t ign = ignored_now(r->job);
+	const struct ksigaction dfl = { 0 };
+
+	for (size_t i = 0; i < r->img->n_sigactions; i++)
+		ign &= ~(1ULL << (r->img->sigactions[i]->signo - 1));
+	for (unsigned sig = 1; sig <= NSIG_KERNEL; sig++) {
+		uint64_t p;
+		long ret;
+		if (!(ign & (1ULL << (sig - 1))))
+			continue;
+		p = scratch_put(r, 0, &dfl, sizeof(dfl));
+		ret = p ? INJECT(&r->in, SYS_rt_sigaction, sig, p, 0, 8) : -EFAULT;
+		if (ret < 0) {
+			pr_err("cannot give signal %u its default action: %s", sig, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int signals_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
 
+	if (default_actions(r) < 0)
+		return -1;
 	for (size_t i = 0; i < img->n_sigactions; i++) {
 		const SigAction *sa = img->sigactions[i];
 		struct ksigaction ka = { sa->handler, sa->flags, sa->restorer, sa->mask };

@@ -53,7 +53,7 @@ _jobfreeze() {
 	init) COMPREPLY=($(compgen -W "bash zsh --key --no-key" -- "$cur")) ;;
 	freeze|%*|[0-9]*)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--name --pgid --leave-running --tcp-close --ext-unix-close --json --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--name --pgid --tmux -L -S --leave-running --tcp-close --ext-unix-close --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
 		fi ;;

@@ -116,7 +116,7 @@ setup_user || { echo "Bail out! cannot set up the test user"; exit 1; }
 if ! as_user test -x "$JF" -a -x "$WL/cpuloop" -a -r "$HERE/workloads/count.py"; then
 	mkdir -p "$WORK/bin/workloads"
 	cp "$JF" "$WORK/bin/"
-	cp "$WL"/* "$HERE"/workloads/*.py "$HERE"/workloads/*.sh "$WORK/bin/workloads/"
+	cp "$WL"/* "$HERE"/workloads/*.py "$HERE"/workloads/*.sh "$HERE"/workloads/*.exp "$WORK/bin/workloads/"
 	chmod -R a+rX "$WORK/bin"
 	JF=$WORK/bin/jobfreeze
 	WL=$WORK/bin/workloads
