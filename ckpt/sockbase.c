@@ -44,6 +44,27 @@ bool sock_wildcard(const struct sockaddr_storage *a)
 	       (i.sin6_addr.s6_addr32[2] == htonl(0xffff) && !i.sin6_addr.s6_addr32[3]);
 }
 
+socklen_t sock_addr_as(int family, const struct sockaddr_storage *a, struct sockaddr_storage *out)
+{
+	struct sockaddr_storage v6;
+	struct sockaddr_in6 i6;
+	struct sockaddr_in i4 = { .sin_family = AF_INET };
+
+	sock_addr_v6(a, &v6);
+	if (family == AF_INET6) {
+		*out = v6;
+		return sizeof(struct sockaddr_in6);
+	}
+	memcpy(&i6, &v6, sizeof(i6));
+	if (family != AF_INET || !IN6_IS_ADDR_V4MAPPED(&i6.sin6_addr))
+		return 0;
+	i4.sin_port = i6.sin6_port;
+	memcpy(&i4.sin_addr, &i6.sin6_addr.s6_addr[12], 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &i4, sizeof(i4));
+	return sizeof(i4);
+}
+
 uint16_t sock_port(const struct sockaddr_storage *a)
 {
 	struct sockaddr_storage v6;

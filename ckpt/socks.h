@@ -71,6 +71,9 @@ void sock_bin_str(const ProtobufCBinaryData *b, char *out, size_t size);
 void sock_set_bytes(ProtobufCBinaryData *b, protobuf_c_boolean *has, const void *p, size_t len);
 /* An IPv4 or IPv6 address: any (0.0.0.0, ::), and its port (network order) */
 bool sock_wildcard(const struct sockaddr_storage *a);
+/* A as an address of FAMILY (IPv4 as mapped IPv6, or back) into *OUT; its
+ * length, 0 if it has none there */
+socklen_t sock_addr_as(int family, const struct sockaddr_storage *a, struct sockaddr_storage *out);
 uint16_t sock_port(const struct sockaddr_storage *a);
 
 /* The queues of the sockets WHICH picks, filled again: SEND (sockqueue.h)

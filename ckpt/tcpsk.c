@@ -388,7 +388,13 @@ static int connect_accept(struct sock_table *t, int client, const ProtobufCBinar
 			goto out;
 		}
 	}
-	if (connect(client, (struct sockaddr *)&a, la) < 0) {
+	/* (a client of an IPv6 listener may be an IPv4 socket: mapped back) */
+	struct sockaddr_storage ca;
+	int family = 0;
+	socklen_t lf = sizeof(family), lca;
+	getsockopt(client, SOL_SOCKET, SO_DOMAIN, &family, &lf);
+	lca = sock_addr_as(family, &a, &ca);
+	if (!lca || connect(client, (struct sockaddr *)&ca, lca) < 0) {
 		pr_perror("cannot connect the job's fd %d to %s again", f->fd, name);
 		goto out;
 	}

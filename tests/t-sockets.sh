@@ -75,6 +75,15 @@ t_sk_asyncio() {
 }
 run_test "sockets: asyncio server and its clients, request/reply and publish/subscribe" t_sk_asyncio
 
+# an IPv4 client of an IPv6 listener that takes IPv4 too
+t_sk_dualstack() {
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
+	local port
+	port=$(sk_port)
+	EXPECT_EXE=$PYTHON freeze_thaw "dualstack-$port" 0 300 1000 "$PYTHON" "$PYDIR/dualstack.py" "$port"
+}
+run_test "sockets: an IPv4 client of a dual-stack IPv6 listener" t_sk_dualstack
+
 t_sk_dgrams() {
 	local port
 	port=$(sk_port)
