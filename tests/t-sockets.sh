@@ -67,21 +67,19 @@ t_sk_snapshot_intact() {
 }
 run_test "sockets: snapshots (-R) leave TCP connections intact" t_sk_snapshot_intact
 
-t_sk_asyncio() {
+# sk_python SCRIPT LO HI: freeze_thaw of tests/workloads/SCRIPT PORT
+sk_python() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
 	local port
 	port=$(sk_port)
-	EXPECT_EXE=$PYTHON freeze_thaw "aionet-$port" 0 300 1500 "$PYTHON" "$PYDIR/aionet.py" "$port"
+	EXPECT_EXE=$PYTHON freeze_thaw "${1%.py}-$port" 0 "$2" "$3" "$PYTHON" "$PYDIR/$1" "$port"
 }
+
+t_sk_asyncio() { sk_python aionet.py 300 1500; }
 run_test "sockets: asyncio server and its clients, request/reply and publish/subscribe" t_sk_asyncio
 
 # an IPv4 client of an IPv6 listener that takes IPv4 too
-t_sk_dualstack() {
-	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	local port
-	port=$(sk_port)
-	EXPECT_EXE=$PYTHON freeze_thaw "dualstack-$port" 0 300 1000 "$PYTHON" "$PYDIR/dualstack.py" "$port"
-}
+t_sk_dualstack() { sk_python dualstack.py 300 1000; }
 run_test "sockets: an IPv4 client of a dual-stack IPv6 listener" t_sk_dualstack
 
 t_sk_dgrams() {
