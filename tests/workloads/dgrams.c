@@ -1,9 +1,9 @@
 /* dgrams PORT: datagram sockets with datagrams waiting in them. UDP over
  * IPv4 (bound, connected, one never bound that sent from a port of the
  * kernel's choosing), over IPv6 (connected both ways, one shut down for
- * writing), UDP-Lite with a checksum coverage, one bound with IP_FREEBIND
- * to an address this machine does not have, one filtered by a classic BPF
- * program; unix datagram sockets bound to relative and abstract names,
+ * writing), UDP-Lite with a checksum coverage, ones bound with IP_FREEBIND
+ * and IPV6_FREEBIND to addresses this machine does not have, two sharing
+ * a port (SO_REUSEPORT), one filtered by a classic BPF program; unix datagram sockets bound to relative and abstract names,
  * clients connected to a server, a socketpair whose other end closed. All
  * is sent at the start and read after 2.5 s; then each socket is used
  * again. Prints what it got, from whom, and the options it set. */
@@ -170,6 +170,21 @@ int main(int argc, char **argv)
 	if (bind(sh, (struct sockaddr *)&fb, sizeof(fb)) < 0)
 		perror("freebind");
 
+	/* two sockets sharing a port (SO_REUSEPORT); one bound with
+	 * IPV6_FREEBIND to an address this machine does not have */
+	struct sockaddr_in rp = in4("127.0.0.1", port + 8);
+	int r1 = socket(AF_INET, SOCK_DGRAM, 0), r2 = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(r1, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(r2, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(r1, (struct sockaddr *)&rp, sizeof(rp)) < 0 || bind(r2, (struct sockaddr *)&rp, sizeof(rp)) < 0)
+		perror("reuseport");
+	struct sockaddr_in6 fb6 = { .sin6_family = AF_INET6, .sin6_port = htons(port + 9) };
+	inet_pton(AF_INET6, "2001:db8::77", &fb6.sin6_addr);
+	int sj = socket(AF_INET6, SOCK_DGRAM, 0);
+	setsockopt(sj, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+	if (bind(sj, (struct sockaddr *)&fb6, sizeof(fb6)) < 0)
+		perror("ipv6 freebind");
+
 	/* a filter keeping the first 4 bytes of each datagram (after the
 	 * 8 of its UDP header) */
 	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 12) };
@@ -229,6 +244,14 @@ int main(int argc, char **argv)
 	       getint(sa, SOL_SOCKET, SO_BROADCAST), getint(sa, IPPROTO_IP, IP_TOS),
 	       getint(srv, SOL_SOCKET, SO_PASSCRED), getint(sf, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV),
 	       getint(sh, IPPROTO_IP, IP_FREEBIND));
+	struct sockaddr_in6 j6;
+	socklen_t jl = sizeof(j6);
+	char jip[64] = "?";
+	getsockname(sj, (struct sockaddr *)&j6, &jl);
+	inet_ntop(AF_INET6, &j6.sin6_addr, jip, sizeof(jip));
+	printf("options: reuseport %d and %d, ipv6 freebind %d at %s\n",
+	       getint(r1, SOL_SOCKET, SO_REUSEPORT), getint(r2, SOL_SOCKET, SO_REUSEPORT),
+	       getint(sj, IPPROTO_IPV6, IPV6_FREEBIND), jip);
 	unlink("srv.dg");
 	unlink("cli.dg");
 	unlink("lone.dg");
