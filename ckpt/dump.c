@@ -576,6 +576,44 @@ static int zombie_statuses(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
+/* A process of a session or a group the job made, but not in the job: its
+ * parent exited and init (or a subreaper outside) adopted it. It would go
+ * on running cut off from its session while the job is frozen, and not
+ * come back with it: refused. (A zombie of such a session is let be: its
+ * new parent collects it.) Checked last, once pgrp.c has said what it
+ * refuses of the job's own groups. */
+static int orphans_check(struct dump_ctx *ctx, size_t n)
+{
+	struct proc_table t;
+	int ret = 0;
+
+	if (proc_table_read(&t) < 0)
+		return -1;
+	for (size_t i = 0; i < t.n && ret == 0; i++) {
+		const struct proc_row *e = &t.p[i];
+		bool ours = false;
+
+		if (e->state == 'Z')
+			continue;
+		for (size_t k = 0; k < n && !ours; k++)
+			ours = ctx[k].pid == e->pid;
+		for (size_t k = 0; k < n && !ours && ret == 0; k++) {
+			const struct dump_ctx *c = &ctx[k];
+			bool session = e->session == c->pid && c->stat.session == c->pid;
+			if (c->zombie || !(session || (e->pgrp == c->pid && c->stat.pgrp == c->pid)))
+				continue;
+			pr_err("process %d is in the %s that process %d of the job leads, but not in "
+			       "the job (its parent exited and it was adopted outside): it would be left "
+			       "behind, running; freeze it with the job by freezing the process that "
+			       "adopted it, or end it first", e->pid, session ? "session" : "process group",
+			       c->pid);
+			ret = -1;
+		}
+	}
+	proc_table_free(&t);
+	return ret;
+}
+
 static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; ctx && i < n; i++) {
@@ -720,7 +758,8 @@ int ckpt_dump(const struct dump_opts *o)
 	    pipes_check_outside(ctx, n) < 0 || unixsk_check_peers(ctx, n) < 0 ||
 	    inotify_resolve(ctx, n) < 0 || pipes_dump_data(ctx, n, &pipes) < 0 ||
 	    passedfd_pipes(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    write_images(ctx, n, &pipes, &ptys) < 0 || give_images(ctx, n, &dir) < 0)
+	    write_images(ctx, n, &pipes, &ptys) < 0 || orphans_check(ctx, n) < 0 ||
+	    give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
