@@ -67,7 +67,7 @@ $(O)/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h sessio
 workloads: $(WORKLOADS)
 # Workloads are the jobs the tests freeze: plain programs, never sanitized,
 # so that what is frozen is what a user would run.
-$(O)/tests/workloads/%: tests/workloads/%.c tests/workloads/stop.h
+$(O)/tests/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $< -lm
 
@@ -139,12 +139,13 @@ fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(O)/fuzz $(FUZZ_SECONDS)
 
-# The crash tests' binary: the same sources with the crash hook compiled in
-# (ckpt/crashpoint.h); never installed.
+# The test build: the same sources with the crash hook (ckpt/crashpoint.h)
+# and the test hooks (JF_TEST_HOOKS: ckpt/vdso.c's forwarding on one
+# kernel) compiled in; never installed.
 CRASH_OBJS := $(patsubst $(O)/%,$(O)/crashtest/%,$(filter-out $(PROTO_C:.c=.o) $(O)/shell/scripts.o,$(OBJS)))
 $(O)/crashtest/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -DJF_TEST_HOOKS -c -o $@ $<
 
 $(O)/jobfreeze-crashtest: $(CRASH_OBJS) $(PROTO_C:.c=.o) $(O)/shell/scripts.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
@@ -298,7 +299,7 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 }
 
 static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			   const struct pty_list *ptys)
+			   const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -306,6 +307,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	int32_t **tids = xcalloc(n, sizeof(int32_t *));
 	struct utsname u;
 	struct timespec rt;
+	struct cpu_view cpu;
 	char *boot_id;
 	int ret = -1;
 
@@ -380,7 +382,17 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.pipes = pipes->p;
 	inv.n_ptys = ptys->n;
 	inv.ptys = ptys->p;
+	/* the CPU as the job's programs see it: CPUID run in the job itself
+	 * (an emulator running jobfreeze, valgrind, shows a CPU of its own) */
+	if (!ctx[0].in.stub || cpu_view_task(&ctx[0].in, ctx[0].in.scratch + CPU_PROBE_CODE,
+					     ctx[0].in.scratch + CPU_PROBE_BUF,
+					     ctx[0].in.syscall_ip, &cpu) < 0)
+		cpu_view_self(&cpu);
+	cpu_record(&inv, &cpu);
+	inv.ghosts = ghosts_records(ghosts, &inv.n_ghosts);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	free(inv.ghosts);
+	cpu_record_free(&inv);
 out:
 	free(boot_id);
 out_free:
@@ -486,10 +498,12 @@ static int do_dump(struct dump_ctx *c)
 			return -1;
 		c->img->n_threads++;
 	}
-	if (vdso_dump(c, &syscall_ip) < 0)
+	if (inject_find_syscall(c->pid, &c->maps, &syscall_ip) < 0 || vdso_dump(c) < 0)
 		return -1;
 	for (size_t i = 0; i < c->nr_thr; i++)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
+	if (vdso_step_out(c) < 0)
+		return -1;
 	if (hold_signals(c, 0) < 0)
 		return -1;
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -658,7 +672,7 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 }
 
 static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			const struct pty_list *ptys)
+			const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
@@ -670,7 +684,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 	}
 	crash_point("dump-writing");
 	/* The inventory is written last: an image without it is incomplete. */
-	if (write_inventory(ctx, n, pipes, ptys) < 0)
+	if (write_inventory(ctx, n, pipes, ptys, ghosts) < 0)
 		return -1;
 	return image_dir_sync(ctx[0].dir);
 }
@@ -695,6 +709,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
 	struct pty_list ptys = { 0 };
+	struct ghost_set *ghosts = NULL;
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -747,6 +762,10 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	stats->seize_ns = now_ns() - t;
 	crash_point("dump-seized");
+	/* which files with no name the job shares between fds and mappings */
+	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
+	for (size_t i = 0; i < n; i++)
+		ctx[i].ghosts = ghosts;
 	for (size_t i = 0; i < n; i++)
 		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
 			goto fail;
@@ -755,10 +774,12 @@ int ckpt_dump(const struct dump_opts *o)
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
 	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 ||
+	    files_tables(ctx, n) < 0 || procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 ||
 	    pipes_check_outside(ctx, n) < 0 || unixsk_check_peers(ctx, n) < 0 ||
 	    inotify_resolve(ctx, n) < 0 || pipes_dump_data(ctx, n, &pipes) < 0 ||
 	    passedfd_pipes(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    write_images(ctx, n, &pipes, &ptys) < 0 || orphans_check(ctx, n) < 0 ||
+	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
+	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || orphans_check(ctx, n) < 0 ||
 	    give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
@@ -806,6 +827,7 @@ done:
 	dump_ctx_free(ctx, n);
 	pipe_list_free(&pipes);
 	pty_list_free(&ptys);
+	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

@@ -39,6 +39,7 @@ struct dump_ctx {
 	bool itimers_disarmed;
 	struct itimerval itimers[3];      /* what the disarmed timers held */
 	struct image_dir *dir;            /* shared by every process of the job */
+	struct ghost_set *ghosts;         /* the job's files with no name (ghost.c) */
 	Process *img;
 	int *held;                        /* per img->inflight[i]: our copy of that file */
 };
@@ -48,8 +49,12 @@ struct dump_ctx {
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);
 int mem_dump_pages(struct dump_ctx *c);
-/* vdso.c: finds a syscall instruction in the task's [vdso] and records its checksum */
-int vdso_dump(struct dump_ctx *c, uint64_t *syscall_ip);
+/* vdso.c: records the job's [vdso] (its bytes and functions) and a thaw's
+ * copy of another vDSO found in it; then brings every thread stopped
+ * inside that code out of it, one instruction at a time (with the
+ * per-thread injection contexts ready) */
+int vdso_dump(struct dump_ctx *c);
+int vdso_step_out(struct dump_ctx *c);
 /* signals.c: process-wide, then per thread (IN runs in that thread) */
 int signals_dump(struct dump_ctx *c);
 int thread_signals_dump(struct inject *in, Thread *t);
@@ -60,6 +65,9 @@ int files_dump(struct dump_ctx *c);
 /* Gives the same desc_id to fds of the job that share one open file
  * description (inherited across fork: one offset). */
 int files_share(struct dump_ctx *ctx, size_t n);
+/* Processes that share their parent's fd table (CLONE_FILES); refused
+ * when it is another's */
+int files_tables(struct dump_ctx *ctx, size_t n);
 /* The data queued in the job's pipes and FIFOs, one record each, for the
  * inventory. */
 struct pipe_list {
@@ -83,9 +91,10 @@ int fifo_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st, const ch
  * others is copied and recorded in OUT */
 int fifos_dump_data(struct dump_ctx *ctx, size_t n, struct pipe_list *out);
 /* anonfd.c: the Fd kind of an anon inode link ("anon_inode:[eventfd]"), or
- * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
+ * -1; and keeping its fdinfo text INFO as its state (F takes it over);
+ * FDS: the process's NR fds (where an epoll set's files may be now) */
 int anonfd_kind(const char *link);
-int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info, const int *fds, size_t nr);
 /* unixsk.c: records socket INO behind fd FD (a unix socket, with what
  * waits in it); refuses other families naming their addresses */
 int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
@@ -98,6 +107,15 @@ int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
 /* once the images are synced, before the kill: the job's TCP connections
  * end with a reset (no TIME_WAIT holding their ports against the thaw) */
 void socks_abort(struct dump_ctx *ctx, size_t n);
+/* procfd.c: F (fd FD, /proc link LINK, fdinfo INFO) is a /proc file, a
+ * namespace or a pidfd (0), refused (-1), or none of these (1); once every
+ * process is read, which process of the job each names */
+int procfd_dump(struct dump_ctx *c, int fd, Fd *f, const char *link, const char *info);
+int procfds_resolve(struct dump_ctx *ctx, size_t n);
+/* fown.c: the owner and signal of F's SIGIO (injected); refused when
+ * the owner is not part of the job */
+int fown_dump(struct dump_ctx *c, Fd *f);
+int fowns_check(struct dump_ctx *ctx, size_t n);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */
@@ -109,8 +127,27 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 /* sysvshm.c: V maps the SysV shared memory segment of PV (refused if it
  * would not outlive the job) */
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
-/* shmem.c: stores the contents V shows of its shared memory object */
-int shmem_dump(struct dump_ctx *c, const Vma *v);
+/* ghost.c: the job's files with no name on disk (deleted files,
+ * directories and symlinks, memfds, shared anonymous memory), one object
+ * per inode for the whole job. Before any process is read: which of them
+ * an fd or a shared mapping holds (LIMIT: the most data one may put in the
+ * image, 0: the default). */
+struct ghost_set *ghosts_prescan(struct dump_ctx *ctx, size_t n, uint64_t limit);
+uint64_t ghost_id_of(unsigned major, unsigned minor, uint64_t ino);
+/* F (fd FD, ST, its /proc link LINK) names the object; 1: LINK still has
+ * another name, now in F->path, and is an ordinary file after all */
+int ghost_add_fd(struct dump_ctx *c, Fd *f, int fd, const struct stat *st, char *link);
+/* the process works in the deleted directory PATH (ST) */
+int ghost_add_cwd(struct dump_ctx *c, const struct stat *st, const char *path);
+/* V maps the object of PV (true), or is only its contents (false) */
+bool ghost_add_map(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
+/* once every process is read: the data of each object into the image */
+int ghosts_dump_data(struct dump_ctx *ctx, size_t n, struct ghost_set *s);
+/* the records for the inventory (owned by S) */
+FilesGhost **ghosts_records(struct ghost_set *s, size_t *n);
+void ghosts_free(struct ghost_set *s);
+/* aio.c: V is the ring of an AIO context (PV): kept as the job left it */
+int aio_dump(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
 /* pty.c: a terminal fd: a pty's master, a slave, /dev/tty, or another
  * terminal (the job's, which the thaw's terminal replaces); ST its stat */
 int pty_fd_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st);

@@ -70,7 +70,7 @@ static int describe(struct dump_ctx *c, int fd, Fd *f, const char *where)
 			pr_perror("cannot read %s, a file in flight in %s", path, where);
 			return -1;
 		}
-		return anonfd_dump(c, f, kind, info);
+		return anonfd_dump(c, f, kind, info, NULL, 0);	/* (no epoll: no fds to watch) */
 	} else if (link[0] == '/' && !(n > 10 && !strcmp(link + n - 10, " (deleted)")) &&
 		   (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 		    (S_ISCHR(st.st_mode) && major(st.st_rdev) != 5 && major(st.st_rdev) != 4 &&

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -13,6 +14,7 @@
 #include "ckpt/crashpoint.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
+#include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -25,31 +27,53 @@ void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 	in->base = *base;
 }
 
-/* Resumes to the next syscall stop. A signal about to be delivered on the
- * way is taken off and kept, so no handler runs while we work. */
-static int step_to_syscall_stop(struct inject *in)
+/* The signal the task stopped to take (STATUS) is taken off and kept, to
+ * be queued again once we are done. */
+static void hold_signal(struct inject *in, int status)
+{
+	if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
+	    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
+		in->nr_held++;
+	else
+		pr_warn("task %d: signal %d arrived during the dump and was lost", in->tid,
+			WSTOPSIG(status));
+	pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
+}
+
+/* Resumes the task with REQUEST (PTRACE_SYSCALL, PTRACE_SINGLESTEP) until
+ * it stops with STOPSIG: at the next syscall stop, after one instruction.
+ * A signal about to be delivered on the way is taken off and kept, so no
+ * handler runs while we work. */
+static int resume_until(struct inject *in, int request, int stopsig)
 {
 	int status;
 
 	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
-			pr_perror("cannot resume task %d for an injected syscall", in->tid);
+		if (ptrace(request, in->tid, 0, 0) < 0) {
+			pr_perror("cannot resume task %d for an injected syscall or step", in->tid);
 			return -1;
 		}
 		if (ptrace_wait_stop(in->tid, &status) < 0)
 			return -1;
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+		if (WSTOPSIG(status) == stopsig && !(status >> 16))
 			return 0;
 		if (status >> 16)
 			continue;	/* a ptrace event (stop, clone), not a signal */
-		if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
-		    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
-			in->nr_held++;
-		else
-			pr_warn("task %d: signal %d arrived during the dump and was lost", in->tid,
-				WSTOPSIG(status));
-		pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
+		hold_signal(in, status);
 	}
+}
+
+static int step_to_syscall_stop(struct inject *in)
+{
+	return resume_until(in, PTRACE_SYSCALL, SIGTRAP | 0x80);
+}
+
+int inject_step(struct inject *in, struct user_regs_struct *regs)
+{
+	/* (a signal that comes first is kept: the instruction has not run) */
+	if (resume_until(in, PTRACE_SINGLESTEP, SIGTRAP) < 0)
+		return -1;
+	return ptrace_get_regs(in->tid, regs);
 }
 
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -172,6 +196,60 @@ long find_syscall_insn(const unsigned char *code, size_t len)
 	for (size_t i = 0; i + 1 < len; i++)
 		if (code[i] == 0x0f && code[i + 1] == 0x05)
 			return i;
+	return -1;
+}
+
+/* Looks for a `syscall` in V's bytes, read a chunk at a time (overlapping
+ * by one byte, so that a pair split between two chunks is found). */
+static int scan_vma(pid_t pid, const struct proc_vma *v, uint64_t *ip)
+{
+	enum { CHUNK = 1 << 16 };
+	unsigned char *buf = xmalloc(CHUNK);
+	int ret = -1;
+
+	for (uint64_t at = v->start; at + 1 < v->end && ret < 0; at += CHUNK - 1) {
+		size_t len = v->end - at < CHUNK ? v->end - at : CHUNK;
+		struct iovec l = { buf, len }, r = { (void *)at, len };
+		long off;
+
+		/* quietly: an unreadable area is simply no candidate */
+		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+			break;
+		off = find_syscall_insn(buf, len);
+		if (off >= 0) {
+			*ip = at + off;
+			ret = 0;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/* The [vdso] first: small, always there on an ordinary process, the same
+ * for every process. A process that unmapped it (a program started on a
+ * kernel booted with vdso=0 behaves alike) has syscall instructions in its
+ * own code: its C library's text. Only executing the two bytes matters, so
+ * any readable executable mapping will do, but [vsyscall], which the
+ * kernel emulates at three fixed entry points only. */
+int inject_find_syscall(pid_t pid, const struct proc_maps *m, uint64_t *ip)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < m->n; i++) {
+			const struct proc_vma *v = &m->v[i];
+			bool vdso = v->path && !strcmp(v->path, "[vdso]");
+
+			if (pass == 0 ? !vdso : vdso || (v->path && !strcmp(v->path, "[vsyscall]")))
+				continue;
+			if ((v->prot & (PROT_READ | PROT_EXEC)) != (PROT_READ | PROT_EXEC))
+				continue;
+			if (scan_vma(pid, v, ip) == 0) {
+				pr_debug("process %d: system calls run from %#lx (%s)", pid,
+					 (unsigned long)*ip, v->path ? v->path : "anonymous code");
+				return 0;
+			}
+		}
+	pr_err("process %d has no system call instruction in any code it can read (no [vdso] "
+	       "either): jobfreeze cannot run system calls in it", pid);
 	return -1;
 }
 

@@ -47,6 +47,11 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 #define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
 
+/* Runs one instruction of the task from where it stands, holding back
+ * the signals that come meanwhile like an injected call; REGS gets the
+ * registers after it. */
+int inject_step(struct inject *in, struct user_regs_struct *regs);
+
 /* Queues the held signals again, from inside the task (which may queue any
  * siginfo to itself); SELF is its pid as it sees it. */
 int inject_requeue_held(struct inject *in, pid_t self);
@@ -61,3 +66,7 @@ int grab_fd(pid_t pid, int fd);
 
 /* Finds the offset of a `syscall` instruction (0f 05) in a code buffer. */
 long find_syscall_insn(const unsigned char *code, size_t len);
+/* The address of a `syscall` instruction that PID can execute, from its
+ * mappings M: in its [vdso], else in its own code; -1 (reported) if none. */
+struct proc_maps;
+int inject_find_syscall(pid_t pid, const struct proc_maps *m, uint64_t *ip);

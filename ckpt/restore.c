@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
@@ -26,6 +27,7 @@
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
+#include "ckpt/thawcheck.h"
 #include "ckpt/util.h"
 
 /* What init tells the restoring process over the status pipe. */
@@ -68,6 +70,7 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
 	r->socks = &j->socks;
+	r->shm = &j->shm;
 	r->ptys = &j->ptys;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
@@ -77,7 +80,9 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	return image_check_process(r->img, pe, file);
 }
 
-static int load_job(struct restore_job *j)
+/* Reads and checks the images: -1 if they cannot be read, 1 if this
+ * machine cannot thaw them (every reason reported), 0 to go on. */
+static int load_job(struct restore_job *j, bool cpu_here)
 {
 	char file[PATH_MAX + 64];
 	Inventory *inv;
@@ -98,12 +103,13 @@ static int load_job(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		if (inv->procs[i]->zombie)
 			continue;	/* no image: it only has an exit status */
-		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
+		if (load_process(j, &j->procs[i], inv->procs[i]) < 0)
 			return -1;
 		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
 			j->keep_at = files_max_fd(j->procs[i].img) + 1;
 	}
-	return 0;
+	/* whether this machine can thaw it: every reason, before anything */
+	return thaw_check(inv, j->procs, j->n, j->o, cpu_here) < 0 ? 1 : 0;
 }
 
 /* Unmaps what exec set up, except the kernel's areas and the scratch page. */
@@ -183,7 +189,8 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 	uint64_t mask = t->sigmask;
 
 	final_regs(t, &regs);
-	if (ptrace_set_regs(tid, &regs) < 0 || ptrace_set_xstate(tid, t->xstate.data, t->xstate.len) < 0)
+	if (ptrace_set_regs(tid, &regs) < 0 ||
+	    cpu_xstate_restore(tid, t, r->inv, r->cpu, r->o->ignore_cpu_features) < 0)
 		return -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0) {
 		pr_perror("cannot restore the signal mask of thread %d", t->tid);
@@ -194,38 +201,24 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 
 static int restore_task(struct restore_ctx *r)
 {
-	const Thread *t = r->img->threads[0];
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
-	uint32_t crc;
 	int64_t t0 = now_ns();
 	int ret = -1;
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
 		return -1;
-	{
-		void *xs;
-		size_t xlen;
-		if (ptrace_get_xstate(r->job, &xs, &xlen) < 0)
-			return -1;
-		free(xs);
-		if (xlen != t->xstate.len) {
-			pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one "
-			       "has %zu: it can only be thawed on a machine with the same CPU features",
-			       t->xstate.len, xlen);
-			return -1;
-		}
-	}
 	/* New threads inherit this: nothing is delivered while we work. */
 	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in the new process");
 		return -1;
 	}
-	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
+	if (proc_parse_maps(r->job, false, &m) < 0 || inject_find_syscall(r->job, &m, &ip) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
-	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+	if (scratch_setup(r, &m) < 0 || cpu_restore_check(r) < 0 || clear_exec_layout(r, &m) < 0 ||
+	    vdso_restore(r) < 0)
 		goto out;
 	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
 	    mem_restore_protections(r) < 0)
@@ -276,21 +269,14 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
-	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
+	uint64_t path, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
 	long ret;
 
 	if (task_clone(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
 	c->job = c->img->pid;
-	if (files_receive(c, j->sock[0], j->keep_at) < 0)
+	if (files_receive(c, j->sock[0], j->keep_at) < 0 || files_chdir(c, true) < 0)
 		return -1;
-	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
-	ret = cwd ? INJECT(&c->in, SYS_chdir, cwd) : -EFAULT;
-	if (ret < 0) {
-		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
-		       c->img->cwd, strerror(-ret));
-		return -1;
-	}
 	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
 	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);
 	argv[0] = argv0;
@@ -305,6 +291,37 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 		return -1;
 	}
 	return 0;
+}
+
+/* A child C that shares P's fd table (cloned with CLONE_FILES and not
+ * exec'd since, which would have unshared it): cloned so, and not exec'd
+ * (its program is P's); its memory is rebuilt like any other's. */
+static int share_child(struct restore_ctx *p, struct restore_ctx *c)
+{
+	const Thread *t = p->img->threads[0];
+	long ret = 0;
+
+	if (c->img->files_from != p->img->pid || strcmp(c->img->exe->path, p->img->exe->path)) {
+		pr_err("damaged image: process %d shares the fd table of process %d, not of its parent",
+		       c->img->pid, c->img->files_from);
+		return -1;
+	}
+
+	if (task_clone(p, SIGCHLD | CLONE_FILES, c->img->pid, "child", &c->in) < 0)
+		return -1;
+	c->job = c->img->pid;
+	/* a clone keeps its parent's rseq area, which is about to be unmapped
+	 * (exec would have dropped it) */
+	if (t->has_rseq_ptr && t->rseq_ptr)
+		ret = INJECT(&c->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */,
+			     t->rseq_sig);
+	if (ret < 0) {
+		pr_err("cannot drop the rseq area process %d had from its parent: %s", c->img->pid,
+		       strerror(-ret));
+		return -1;
+	}
+	files_shared_table(c);
+	return files_chdir(c, true);
 }
 
 static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
@@ -339,12 +356,9 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * children inherit the filter. Without it, owners show as 65534. */
 	if (j->owners_ctl[1] >= 0 && owners_filter_install(j->owners_ctl[1]) < 0)
 		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
-	if (files_install(r, j->sock[1], j->keep_at) < 0)
+	/* (first: files_install closes what is not the job's) */
+	if (files_chdir(r, false) < 0 || files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
-	if (chdir(r->img->cwd) < 0) {
-		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
-		_exit(127);
-	}
 	execve(r->img->exe->path, argv, envp);
 	pr_perror("cannot start the job's program %s", r->img->exe->path);
 	_exit(127);
@@ -465,7 +479,7 @@ static int restore_tree(struct restore_job *j)
 					return -1;
 				continue;
 			}
-			if (fork_child(j, p, c) < 0)
+			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
 				return -1;
 		}
 		/* its session (once its own program runs: injection needs it)
@@ -474,7 +488,13 @@ static int restore_tree(struct restore_job *j)
 		    epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 	}
-	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+	/* every process exists: the fds that name them; every process has
+	 * mapped the memfds: their last seals */
+	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
+	    pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+		return -1;
+	/* (once the groups they may name exist) */
+	if (fowns_restore(j->procs, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
@@ -624,7 +644,6 @@ static void restore_init(struct restore_job *j, int status_fd)
 	for (size_t i = 0; i < j->n; i++) {
 		j->procs[i].sock = j->sock[0];
 		j->procs[i].keep_at = j->keep_at;
-		j->procs[i].shm = &j->shm;
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
@@ -765,6 +784,25 @@ static int read_msg(int fd, struct status_msg *m)
 	return n == sizeof(*m) ? 0 : -1;
 }
 
+static void job_free(struct restore_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		struct restore_ctx *r = &j->procs[i];
+		free(r->fd_src);
+		free(r->epoll_given);
+		free(r->has_pages);
+		free(r->thr_in);
+		free(r->cpu);
+		if (r->img)
+			protobuf_c_message_free_unpacked(&r->img->base, NULL);
+	}
+	free(j->procs);
+	free(j->plan);
+	if (j->inv)
+		protobuf_c_message_free_unpacked(&j->inv->base, NULL);
+	image_dir_close(&j->dir);
+}
+
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
@@ -778,7 +816,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	*wstatus = 0;
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	if (load_job(&j) < 0)
+	/* (the CPU is asked in the job's new processes: restore_task) */
+	if (load_job(&j, false) != 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
@@ -845,19 +884,19 @@ out:
 		close(pipefd[1]);
 	if (j.owners_server >= 0)
 		close(j.owners_server);
-	for (size_t i = 0; i < j.n; i++) {
-		struct restore_ctx *r = &j.procs[i];
-		free(r->fd_src);
-		free(r->epoll_given);
-		free(r->has_pages);
-		free(r->thr_in);
-		if (r->img)
-			protobuf_c_message_free_unpacked(&r->img->base, NULL);
-	}
-	free(j.procs);
-	free(j.plan);
-	if (j.inv)
-		protobuf_c_message_free_unpacked(&j.inv->base, NULL);
-	image_dir_close(&j.dir);
+	job_free(&j);
+	return ret;
+}
+
+int ckpt_check(const struct restore_opts *o)
+{
+	struct ckpt_stats dummy = { 0 };
+	struct restore_job j = { .o = o, .stats = &dummy };
+	int ret = -1;
+
+	if (image_dir_open(o->dir, &j.dir) < 0)
+		return -1;
+	ret = load_job(&j, true);
+	job_free(&j);
 	return ret;
 }

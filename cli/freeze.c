@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"                         thaw it finds them reset, as after a network loss\n"
 		"      --ext-unix-close   drop its unix sockets to services outside it (X11,\n"
 		"                         D-Bus, ssh-agent): after the thaw it finds them closed\n"
+		"      --ghost-limit SIZE copy at most SIZE of data (64G by default) of each\n"
+		"                         deleted file or memfd it holds; a bigger one is refused\n"
 		"      --command TEXT     how to describe the job (shells pass their job text)\n"
 		"      --allow-other-user\n"
 		"                         as root: freeze another user's job into THAT user's\n"
@@ -72,6 +74,7 @@ int cmd_freeze(int argc, char **argv)
 		{ "command", required_argument, NULL, 'c' },
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
+		{ "ghost-limit", required_argument, NULL, 'g' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -80,6 +83,7 @@ int cmd_freeze(int argc, char **argv)
 		{ 0 },
 	};
 	struct freeze_opts o = { 0 };
+	const char *ghost_limit = NULL;
 	struct store s;
 	bool json = false, first = true;
 	int c, ret = 0, nr_targets;
@@ -100,6 +104,7 @@ int cmd_freeze(int argc, char **argv)
 		case 'c': o.command = optarg; break;
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
+		case 'g': ghost_limit = optarg; break;
 		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -113,6 +118,8 @@ int cmd_freeze(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0)
+		return 2;
 	nr_targets = argc - optind + (o.pgid ? 1 : 0) + (o.tmux ? 1 : 0);
 	if (o.tmux && nr_targets > 1) {
 		cli_error("--tmux freezes a tmux server: give no PID or --pgid with it");

@@ -16,6 +16,7 @@ struct freeze_opts {
 	bool tcp_close;           /* its TCP connections outside are found reset at thaw */
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
 	bool allow_other_user;    /* root: another user's job, into that user's store */
+	uint64_t ghost_limit;     /* the most data of one deleted file or memfd (0: default) */
 	bool tmux;                /* the job is a whole tmux server (tmux_target says which) */
 	struct tmux_target tmux_target;
 	/* Set when the freeze of the tmux server this command runs in was
@@ -37,6 +38,7 @@ struct thaw_opts {
 	bool detach;              /* return once it runs, no terminal needed */
 	const char *tty_path;     /* the terminal to give it */
 	bool new_pty;             /* a new terminal, relayed to our stdin/stdout */
+	bool ignore_cpu_features; /* on a CPU lacking flags the freezing one had */
 };
 
 /* Thaws a job from the store; unless detached, waits for it and stores

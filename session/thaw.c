@@ -132,6 +132,7 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 	r.dir = t.reading;
 	/* A tmux server is a daemon: back, it listens on its socket again. */
 	r.detached = o->detach || !strcmp(m.kind, "tmux");
+	r.ignore_cpu_features = o->ignore_cpu_features;
 	r.ready = ready;
 	r.ready_arg = &t;
 	if (!o->keep) {

@@ -417,3 +417,19 @@ tmux_cat_job() {
 		sleep 0.1
 	done
 }
+
+# imgedit FILE EDIT ARGS...: tests/imgedit.py (an image altered as if the
+# job had been frozen elsewhere) as the test user; imgedit_out prints
+# what it prints; have_imgedit skips the test where it cannot run
+imgedit() {
+	as_user "$PYTHON" "$HERE/imgedit.py" "$HERE/../ckpt/images/image.proto" "$@" >>"$T_DIAG" 2>&1
+}
+
+imgedit_out() {
+	as_user "$PYTHON" "$HERE/imgedit.py" "$HERE/../ckpt/images/image.proto" "$@"
+}
+
+have_imgedit() {
+	[ -n "$PYTHON" ] && command -v protoc >/dev/null ||
+		{ skip "python3 or protoc (protobuf-compiler) is missing"; return 1; }
+}

@@ -12,7 +12,9 @@ CJF=""		# the crashtest binary, where the test user can run it
 
 crash_setup() {
 	[ -n "$CJF" ] && return 0
-	if ! make -s -C "$HERE/.." O="$BUILD" crashtest >"$TDIR/build.log" 2>&1; then
+	# (one make at a time: tests/t-vdso.sh builds it too)
+	if ! flock "$WORK/.crashtest.lock" make -s -C "$HERE/.." O="$BUILD" crashtest \
+		>"$TDIR/build.log" 2>&1; then
 		diag_file "make crashtest" "$TDIR/build.log" 20
 		return 1
 	fi
