@@ -23,7 +23,7 @@ struct dump_opts {
 	const char *dir;
 	bool leave_running;       /* snapshot: the job goes on */
 	bool leave_stopped;       /* the job stays stopped (SIGSTOP) after the dump */
-	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
+	bool tcp_close;           /* TCP connections outside the job are dropped: found reset */
 	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	bool allow_other_user;    /* root: dump another user's job, images given to that user */
 	uint64_t ghost_limit;     /* the most data of one deleted file or memfd copied into
@@ -54,6 +54,7 @@ struct restore_opts {
 	bool detached;            /* return once the job runs */
 	bool leave_stopped;       /* the job is restored stopped (SIGSTOP) */
 	bool resume_stopped;      /* a job frozen stopped (^Z) comes back running */
+	bool tcp_close;           /* its TCP connections come back closed (their ports free) */
 	const char *pidfile;      /* the job's pid as the caller sees it */
 	bool ignore_cpu_features; /* thaw on a CPU lacking flags the freezing one had */
 	int tty_fd;               /* the terminal the job's tty fds become, or -1 */

@@ -21,6 +21,7 @@
 #include "ckpt/guard.h"
 #include "ckpt/log.h"
 #include "ckpt/owners.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/tree.h"
@@ -190,7 +191,8 @@ static int seize_threads(struct dump_ctx *c)
 				known |= c->thr[i].tid == tid;
 			if (known)
 				continue;
-			if (ptrace_seize_stop(tid) < 0) {
+			int sig = 0;
+			if (ptrace_seize_stop(tid, &sig) < 0) {
 				if (errno == ESRCH && tid != c->pid)
 					continue;	/* the thread ended meanwhile */
 				if (errno == ESRCH)
@@ -200,6 +202,8 @@ static int seize_threads(struct dump_ctx *c)
 				closedir(d);
 				return -1;
 			}
+			if (tid == c->pid && c->was_stopped && sig != SIGTRAP)
+				c->stop_signo = sig;
 			c->thr = xrealloc(c->thr, (c->nr_thr + 1) * sizeof(*c->thr));
 			memset(&c->thr[c->nr_thr], 0, sizeof(c->thr[0]));
 			c->thr[c->nr_thr++].tid = tid;
@@ -349,6 +353,10 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
 		pe[i].stopped = c->was_stopped;
+		if (c->was_stopped && c->stop_signo) {
+			pe[i].has_stop_signo = 1;
+			pe[i].stop_signo = c->stop_signo;
+		}
 		pty_ctty_entry(ptys, c, &pe[i]);
 		inv.pages_stored += c->stats->pages_written;
 	}
@@ -546,11 +554,88 @@ static int do_dump(struct dump_ctx *c)
 	return 0;
 }
 
+/* A zombie's wait status, asked of its parent (waitid with WNOWAIT, which
+ * leaves it uncollected): /proc shows it only for a zombie that was
+ * dumpable, and a SIGSEGV'd one often was not. */
+static int zombie_statuses(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct dump_ctx *z = &ctx[i], *p = NULL;
+		siginfo_t si;
+		long ret;
+
+		if (!z->zombie)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (ctx[k].pid == z->status.ppid && !ctx[k].zombie)
+				p = &ctx[k];
+		if (!p) {
+			pr_err("process %d has exited and waits for its parent %d, which is not in the "
+			       "job: freeze that parent with it", z->pid, z->status.ppid);
+			return -1;
+		}
+		ret = INJECT(&p->in, SYS_waitid, P_PID, z->status.nspid, p->in.scratch,
+			     WEXITED | WNOWAIT, 0);
+		if (ret < 0 || remote_read(p->pid, p->in.scratch, &si, sizeof(si)) < 0 ||
+		    si.si_pid != z->status.nspid) {
+			pr_err("cannot read how child %d of process %d exited: %s", z->pid, p->pid,
+			       ret < 0 ? strerror(-ret) : "it is not waitable");
+			return -1;
+		}
+		if (si.si_code == CLD_EXITED)
+			z->exit_status = (si.si_status & 0xff) << 8;
+		else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+			z->exit_status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	}
+	return 0;
+}
+
+/* A process of a session or a group the job made, but not in the job: its
+ * parent exited and init (or a subreaper outside) adopted it. It would go
+ * on running cut off from its session while the job is frozen, and not
+ * come back with it: refused. (A zombie of such a session is let be: its
+ * new parent collects it.) Checked last, once pgrp.c has said what it
+ * refuses of the job's own groups. */
+static int orphans_check(struct dump_ctx *ctx, size_t n)
+{
+	struct proc_table t;
+	int ret = 0;
+
+	if (proc_table_read(&t) < 0)
+		return -1;
+	for (size_t i = 0; i < t.n && ret == 0; i++) {
+		const struct proc_row *e = &t.p[i];
+		bool ours = false;
+
+		if (e->state == 'Z')
+			continue;
+		for (size_t k = 0; k < n && !ours; k++)
+			ours = ctx[k].pid == e->pid;
+		for (size_t k = 0; k < n && !ours && ret == 0; k++) {
+			const struct dump_ctx *c = &ctx[k];
+			bool session = e->session == c->pid && c->stat.session == c->pid;
+			if (c->zombie || !(session || (e->pgrp == c->pid && c->stat.pgrp == c->pid)))
+				continue;
+			pr_err("process %d is in the %s that process %d of the job leads, but not in "
+			       "the job (its parent exited and it was adopted outside): it would be left "
+			       "behind, running; freeze it with the job by freezing the process that "
+			       "adopted it, or end it first", e->pid, session ? "session" : "process group",
+			       c->pid);
+			ret = -1;
+		}
+	}
+	proc_table_free(&t);
+	return ret;
+}
+
 static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; ctx && i < n; i++) {
 		proc_maps_free(&ctx[i].maps);
 		free(ctx[i].thr);
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_inflight; k++)
+			close(ctx[i].held[k]);
+		free(ctx[i].held);
 		if (ctx[i].img)
 			protobuf_c_message_free_unpacked(&ctx[i].img->base, NULL);
 	}
@@ -688,12 +773,14 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 || files_tables(ctx, n) < 0 ||
-	    procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
-	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
-	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
+	if (zombie_statuses(ctx, n) < 0 || files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 ||
+	    files_tables(ctx, n) < 0 || procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 ||
+	    pipes_check_outside(ctx, n) < 0 || unixsk_check_peers(ctx, n) < 0 ||
+	    inotify_resolve(ctx, n) < 0 || pipes_dump_data(ctx, n, &pipes) < 0 ||
+	    passedfd_pipes(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
 	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
-	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || give_images(ctx, n, &dir) < 0)
+	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || orphans_check(ctx, n) < 0 ||
+	    give_images(ctx, n, &dir) < 0)
 		goto fail;
 	stats->write_ns += now_ns() - t;
 	stats->nr_procs = n;
@@ -712,6 +799,7 @@ int ckpt_dump(const struct dump_opts *o)
 			release(&ctx[i], o->leave_stopped);
 	} else {
 		crash_point("dump-kill");
+		socks_abort(ctx, n);
 		for (size_t i = 0; i < n; i++)
 			if (kill(ctx[i].pid, SIGKILL) < 0 && errno != ESRCH) {
 				pr_perror("cannot kill process %d after dumping it", ctx[i].pid);

@@ -28,6 +28,7 @@ struct dump_ctx {
 	pid_t pid;                        /* as the dumping side sees it */
 	struct proc_status status;
 	bool was_stopped;                 /* stopped by job control (^Z) when found */
+	int stop_signo;                   /* the signal that stopped it (SIGTSTP...) */
 	bool zombie;                      /* exited, its parent (in the job) not told yet */
 	int exit_status;                  /* a zombie's wait status */
 	struct proc_stat stat;
@@ -40,6 +41,7 @@ struct dump_ctx {
 	struct image_dir *dir;            /* shared by every process of the job */
 	struct ghost_set *ghosts;         /* the job's files with no name (ghost.c) */
 	Process *img;
+	int *held;                        /* per img->inflight[i]: our copy of that file */
 };
 
 /* The object files, one kernel object each. */
@@ -99,8 +101,12 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 /* inetsk.c: a TCP or UDP socket S (a copy of F's), refused when connected
  * unless the options let it go */
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
-/* refuses unix sockets connected to a socket outside the job */
+/* socks.c: the job's sockets against each other (peers, listeners,
+ * senders), refusing those connected outside the job; what waits in them */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* once the images are synced, before the kill: the job's TCP connections
+ * end with a reset (no TIME_WAIT holding their ports against the thaw) */
+void socks_abort(struct dump_ctx *ctx, size_t n);
 /* procfd.c: F (fd FD, /proc link LINK, fdinfo INFO) is a /proc file, a
  * namespace or a pidfd (0), refused (-1), or none of these (1); once every
  * process is read, which process of the job each names */

@@ -76,7 +76,7 @@ void guard_timers(pid_t pid, uint64_t syscall_ip, uint64_t scratch, uint64_t scr
 static bool seize_again(pid_t tid)
 {
 	for (int i = 0; i < 50000; i++) {
-		if (ptrace_seize_stop(tid) == 0)
+		if (ptrace_seize_stop(tid, NULL) == 0)
 			return true;
 		if (errno != EPERM)
 			return false;

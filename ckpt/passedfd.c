@@ -1,20 +1,29 @@
-/* passedfd.c: fds in flight in a unix socket. A peek at the message gives
- * us copies of them; a regular file or a character device is described by
- * path, open flags and offset, and opened again at restore to go with the
- * message. Pipes and sockets in flight would need their other ends found
- * in the job: refused. (The file comes back as an open file of its own:
- * an offset the sender still shares with it is no longer shared.) */
+/* passedfd.c: the files in flight with a message (SCM_RIGHTS) in a queue
+ * record: references to the holder's in-flight list (inflight.c) at dump,
+ * those files sent along with the message again at restore; and the files
+ * described by path of images of an earlier version. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+#include "ckpt/dump.h"
+#include "ckpt/holders.h"
 #include "ckpt/log.h"
 #include "ckpt/passedfd.h"
+#include "ckpt/pipedata.h"
+#include "ckpt/restore.h"
+#include "ckpt/socks.h"
 #include "ckpt/util.h"
 
 #define MAX_PASSED 253    /* the kernel's SCM_MAX_FD */
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
 
 struct passed {
 	uint32_t flags;
@@ -22,63 +31,85 @@ struct passed {
 	uint16_t path_len;    /* then the path, not NUL-terminated */
 } __attribute__((packed));
 
-static void put(char **buf, size_t *len, const void *p, size_t n)
+struct ref {
+	int32_t pid;          /* the process whose in-flight list holds it */
+	uint32_t index;
+};
+
+/* ---- dump ---- */
+
+bool passedfd_same(int a, int b)
 {
-	*buf = xrealloc(*buf, *len + n);
-	memcpy(*buf + *len, p, n);
-	*len += n;
+	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b) == 0;
 }
 
-/* Describes FD into *OUT; -1 if its kind cannot travel. */
-static int describe_one(int fd, char **out, size_t *len, const char *where)
+/* The index of FD's file (ours) in C's in-flight list (found there by
+ * passedfd_discover), FD closed; -1 (said) if it is not there. */
+static int inflight_find(struct dump_ctx *c, int fd, const char *where)
 {
-	char link[64], path[4096];
-	struct passed p = { 0 };
-	struct stat st;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	if (fstat(fd, &st) < 0 || n <= 0) {
-		pr_perror("cannot look at a file descriptor in flight in %s", where);
-		return -1;
-	}
-	path[n] = 0;
-	if (!(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) || path[0] != '/' ||
-	    (n > 10 && !strcmp(path + n - 10, " (deleted)"))) {
-		pr_err("%s holds a file descriptor in flight (SCM_RIGHTS, not received yet) on %s: "
-		       "only files and devices still on disk can be frozen in flight; try again "
-		       "once the job has received it", where, path);
-		return -1;
-	}
-	p.flags = fcntl(fd, F_GETFL);
-	p.pos = S_ISREG(st.st_mode) ? (uint64_t)lseek(fd, 0, SEEK_CUR) : 0;
-	p.path_len = n;
-	put(out, len, &p, sizeof(p));
-	put(out, len, path, n);
-	return 0;
+	for (size_t i = 0; c->img && i < c->img->n_inflight; i++)
+		if (passedfd_same(c->held[i], fd)) {
+			close(fd);
+			return i;
+		}
+	close(fd);
+	pr_err("a file in flight in %s was not seen before: try again", where);
+	return -1;
 }
 
-int passedfd_describe(struct msghdr *mh, char **out, size_t *len, const char *where)
+/* Each fd a peek at MH received, through FN (which closes it) */
+int passedfd_each(struct msghdr *mh, int (*fn)(void *arg, int fd), void *arg)
 {
-	uint32_t count = 0;
 	int ret = 0;
 
-	*out = NULL;
-	*len = 0;
-	put(out, len, &count, sizeof(count));
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		int *fds = (int *)CMSG_DATA(cm);
 		size_t nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (size_t i = 0; i < nr; i++) {
-			if (ret == 0 && describe_one(fds[i], out, len, where) < 0)
-				ret = -1;
-			count++;
-			close(fds[i]);
+			if (ret == 0)
+				ret = fn(arg, fds[i]);
+			else
+				close(fds[i]);
 		}
 	}
+	return ret;
+}
+
+struct refs {
+	struct dump_ctx *c;
+	const char *where;
+	char **out;
+	size_t *len;
+};
+
+static int add_ref(void *arg, int fd)
+{
+	struct refs *s = arg;
+	struct ref r = { s->c->img->pid, 0 };
+	int i = inflight_find(s->c, fd, s->where);
+
+	if (i < 0)
+		return -1;
+	r.index = i;
+	*s->out = xrealloc(*s->out, *s->len + sizeof(r));
+	memcpy(*s->out + *s->len, &r, sizeof(r));
+	*s->len += sizeof(r);
+	return 0;
+}
+
+int passedfd_refs(struct dump_ctx *c, struct msghdr *mh, char **out, size_t *len, const char *where)
+{
+	uint32_t count;
+	struct refs s = { c, where, out, len };
+	int ret;
+
+	*out = NULL;
+	*len = sizeof(count);
+	*out = xcalloc(1, sizeof(count));
+	ret = passedfd_each(mh, add_ref, &s);
+	count = (*len - sizeof(count)) / sizeof(struct ref);
 	if (ret < 0 || !count) {
 		free(*out);
 		*out = NULL;
@@ -89,10 +120,95 @@ int passedfd_describe(struct msghdr *mh, char **out, size_t *len, const char *wh
 	return 0;
 }
 
-int passedfd_send(int from, const char *data, uint32_t len, const char *desc, size_t desc_len,
-		  size_t *used, const char *where)
+/* ---- restore ---- */
+
+size_t passedfd_refs_len(const char *refs, size_t avail)
+{
+	uint32_t count;
+
+	if (avail < sizeof(count))
+		return 0;
+	memcpy(&count, refs, sizeof(count));
+	if (!count || count > MAX_PASSED || (avail - sizeof(count)) / sizeof(struct ref) < count)
+		return 0;
+	return sizeof(count) + count * sizeof(struct ref);
+}
+
+int passedfd_resolve(struct restore_ctx *procs, size_t n, const char *refs, size_t len,
+		     int *fds, size_t *nr)
+{
+	uint32_t count;
+
+	if (passedfd_refs_len(refs, len) == 0)
+		return -1;
+	memcpy(&count, refs, sizeof(count));
+	*nr = 0;
+	for (uint32_t k = 0; k < count; k++) {
+		struct ref r;
+		int fd = -1;
+		memcpy(&r, refs + sizeof(count) + k * sizeof(r), sizeof(r));
+		for (size_t i = 0; i < n && fd < 0; i++)
+			if (procs[i].img && procs[i].img->pid == r.pid && procs[i].inflight_fd &&
+			    r.index < procs[i].img->n_inflight)
+				fd = procs[i].inflight_fd[r.index];
+		if (fd < 0) {
+			pr_err("damaged image: a file in flight of process %d, number %u", r.pid, r.index);
+			return -1;
+		}
+		fds[(*nr)++] = fd;
+	}
+	return 0;
+}
+
+int passedfd_sendmsg(int from, const struct sockaddr *to, socklen_t to_len, const char *data,
+		     uint32_t len, const int *fds, size_t nr, const char *where)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * MAX_PASSED)];
+	struct iovec iov = { (void *)data, len };
+	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? to_len : 0, .msg_iov = &iov,
+			     .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * nr) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * nr);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * nr);
+	if (sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+		pr_perror("cannot queue a message with %zu file descriptors again in %s", nr, where);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- images of an earlier version: files in flight by path ---- */
+
+size_t passedfd_desc_len(const char *desc, size_t avail)
+{
+	uint32_t count;
+	size_t at = sizeof(count);
+
+	if (avail < sizeof(count))
+		return 0;
+	memcpy(&count, desc, sizeof(count));
+	if (!count || count > MAX_PASSED)
+		return 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct passed p;
+		if (avail - at < sizeof(p))
+			return 0;
+		memcpy(&p, desc + at, sizeof(p));
+		at += sizeof(p);
+		if (avail - at < p.path_len)
+			return 0;
+		at += p.path_len;
+	}
+	return at;
+}
+
+int passedfd_send(int from, const struct sockaddr *to, socklen_t to_len, const char *data,
+		  uint32_t len, const char *desc, size_t desc_len, size_t *used, const char *where)
+{
 	int fds[MAX_PASSED];
 	uint32_t count;
 	size_t at = sizeof(count), opened = 0;
@@ -127,18 +243,8 @@ int passedfd_send(int from, const char *data, uint32_t len, const char *desc, si
 			goto out;
 		}
 	}
-	struct iovec iov = { (void *)data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = CMSG_SPACE(sizeof(int) * count) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * count);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * count);
-	if (sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
-		pr_perror("cannot queue a message with %u file descriptors again in %s", count, where);
+	if (passedfd_sendmsg(from, to, to_len, data, len, fds, count, where) < 0)
 		goto out;
-	}
 	*used = at;
 	ret = 0;
 	goto out;

@@ -49,12 +49,14 @@ static int job_tid(struct dump_ctx *c, int host)
 /* One "ID: ..." block of /proc/PID/timers into T; P points after it. */
 static int parse_timer(struct dump_ctx *c, char **p, PosixTimer *t)
 {
-	char how[16];
+	char how[16], whom[8];
 	unsigned long long val;
 	int id, sig, who, clock, n = 0;
 
-	if (sscanf(*p, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%*[a-z].%d\nClockID: %d\n%n", &id,
-		   &sig, &val, how, &who, &clock, &n) != 6 || !n) {
+	/* "notify: signal/tid.N": SIGEV_SIGNAL | SIGEV_THREAD_ID to thread N;
+	 * "signal/pid.N" and "none/pid.N" to the process */
+	if (sscanf(*p, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d\n%n", &id,
+		   &sig, &val, how, whom, &who, &clock, &n) != 7 || !n) {
 		pr_err("cannot understand the POSIX timers of process %d (/proc/%d/timers)", c->pid,
 		       c->pid);
 		return -1;
@@ -65,11 +67,12 @@ static int parse_timer(struct dump_ctx *c, char **p, PosixTimer *t)
 	t->signo = sig;
 	t->sigval = val;
 	t->clock = clock;
-	if (!strcmp(how, "signal")) {
+	if (!strcmp(how, "signal") && strcmp(whom, "tid")) {
 		t->notify = SIGEV_SIGNAL;
-	} else if (!strcmp(how, "none")) {
+	} else if (!strcmp(how, "none") && strcmp(whom, "tid")) {
 		t->notify = SIGEV_NONE;
-	} else if (!strcmp(how, "thread")) {
+	} else if (!strcmp(how, "signal") && !strcmp(whom, "tid")) {
+		/* (glibc's SIGEV_THREAD is this, to its helper thread) */
 		t->notify = SIGEV_THREAD_ID;
 		t->has_notify_tid = 1;
 		t->notify_tid = job_tid(c, who);

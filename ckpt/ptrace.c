@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "ckpt/hardening.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
@@ -40,7 +42,7 @@ int ptrace_wait_stop(pid_t tid, int *status)
 	}
 }
 
-int ptrace_seize_stop(pid_t tid)
+int ptrace_seize_stop(pid_t tid, int *stopsig)
 {
 	int status;
 
@@ -65,8 +67,12 @@ int ptrace_seize_stop(pid_t tid)
 			errno = ESRCH;	/* it was ending as we came */
 			return -1;
 		}
-		if (status >> 16 == PTRACE_EVENT_STOP)
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			/* a job-control stop reports its signal; our interrupt SIGTRAP */
+			if (stopsig)
+				*stopsig = WSTOPSIG(status);
 			return 0;
+		}
 		/* A signal was being delivered: let it go as it would have; the
 		 * interrupt stays pending and stops the task right after. */
 		int sig = WSTOPSIG(status);
@@ -162,6 +168,26 @@ bool regs_apply_restart(struct user_regs_struct *r)
 	return true;
 }
 
+/* The kernel gives the /proc files of a process that is not dumpable
+ * (it runs a program its user may not read, or said PR_SET_DUMPABLE 0)
+ * to root, and lets no ordinary user trace it. False, said why, for such
+ * a process of ours; an exec in progress makes it so only for an instant,
+ * but a retry would meet it again and again. */
+static bool dumpable(pid_t tid, const struct proc_status *st)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", tid);
+	if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1])
+		return true;
+	pr_err("cannot attach to process %d: it is not dumpable (it runs a program you may "
+	       "execute but not read, or it called prctl(PR_SET_DUMPABLE, 0)), and the kernel "
+	       "lets no ordinary user trace such a process; make the program readable, or leave "
+	       "its dumpable flag set, to freeze it", tid);
+	return false;
+}
+
 bool ptrace_refusal_lasts(pid_t tid)
 {
 	struct proc_status st;
@@ -170,6 +196,8 @@ bool ptrace_refusal_lasts(pid_t tid)
 
 	if (proc_parse_status(tid, &st) == 0)
 		tracer = st.tracer;
+	if (!tracer && geteuid() != 0 && !dumpable(tid, &st))
+		return true;
 	scope = hardening_yama_scope();
 	if (tracer)
 		pr_err("cannot attach to process %d: it is traced already by process %d (a debugger "

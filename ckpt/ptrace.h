@@ -13,8 +13,10 @@
 
 /* PTRACE_SEIZE + PTRACE_INTERRUPT, then waits for the interrupt stop.
  * A signal arriving meanwhile is delivered, as it would have been.
- * On failure the task is detached (or was never attached). */
-int ptrace_seize_stop(pid_t tid);
+ * *STOPSIG (if given): the signal of the job-control stop the task was
+ * in (SIGSTOP, SIGTSTP...), else SIGTRAP. On failure the task is
+ * detached (or was never attached). */
+int ptrace_seize_stop(pid_t tid, int *stopsig);
 /* After PTRACE_SEIZE failed with EPERM on a process of ours: true (and
  * says why) if that will last (a tracer already, Yama); false for the
  * instant an exec makes a process untraceable. */

@@ -22,6 +22,7 @@
 #include "ckpt/log.h"
 #include "ckpt/ns.h"
 #include "ckpt/owners.h"
+#include "ckpt/passedfd.h"
 #include "ckpt/pgrp.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
@@ -254,6 +255,8 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 {
 	INJECT(&r->in, SYS_close, j->keep_at);
 	INJECT(&r->in, SYS_munmap, r->in.scratch, r->in.scratch_size);
+	if (task_finish(r) < 0)
+		return -1;
 	for (size_t i = 0; i < r->img->n_threads; i++)
 		if (finish_thread(r, i) < 0)
 			return -1;
@@ -387,15 +390,29 @@ static int zombie_exit(struct restore_ctx *z, const ProcEntry *pe)
 	regs = in.base;
 	if (WIFSIGNALED(st)) {
 		/* Killed by a signal: the default action of that signal, once
-		 * it is let go. */
+		 * it is let go (SIGKILL has no other). Not dumpable, it leaves
+		 * no core file behind: a core it dumped when it died is not
+		 * dumped twice (its status loses WCOREDUMP). */
 		static const uint64_t dfl[4] = { 0 };
 		uint64_t none = 0;
+		int sig = WTERMSIG(st), status;
+		/* (queued while blocked, as it inherited: delivered once let go) */
 		if (remote_write(z->job, in.scratch, dfl, sizeof(dfl)) < 0 ||
-		    INJECT(&in, SYS_rt_sigaction, WTERMSIG(st), in.scratch, 0, 8) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, z->job, sizeof(none), &none) < 0 ||
-		    INJECT(&in, SYS_kill, pe->pid, WTERMSIG(st)) < 0) {
-			pr_err("cannot make child %d die of signal %d again", pe->pid, WTERMSIG(st));
+		    (sig != SIGKILL && INJECT(&in, SYS_rt_sigaction, sig, in.scratch, 0, 8) < 0) ||
+		    INJECT(&in, SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+		    (sig != SIGKILL && INJECT(&in, SYS_kill, pe->pid, sig) < 0) ||
+		    ptrace(PTRACE_SETSIGMASK, z->job, sizeof(none), &none) < 0) {
+			pr_err("cannot make child %d die of signal %d again", pe->pid, sig);
 			return -1;
+		}
+		if (sig == SIGKILL) {
+			/* It dies at once, still traced: its tracer collects that,
+			 * and it is left a zombie to its parent. */
+			if (kill(z->job, SIGKILL) < 0 || waitpid(z->job, &status, __WALL) < 0) {
+				pr_perror("cannot make child %d die of SIGKILL again", pe->pid);
+				return -1;
+			}
+			return 0;
 		}
 	} else {
 		regs.rax = SYS_exit_group;
@@ -489,6 +506,42 @@ static int restore_tree(struct restore_job *j)
 	return 0;
 }
 
+/* The signal a process frozen while stopped is stopped with again: the one
+ * that stopped it (a shell tells "Stopped (tty input)" from "Stopped" by
+ * it), when it stops it as it did: no handler of the job's own, not
+ * blocked. Else SIGSTOP. */
+static int stop_signal(const Process *img, const ProcEntry *pe)
+{
+	int sig = pe->has_stop_signo ? pe->stop_signo : SIGSTOP;
+
+	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return SIGSTOP;
+	if (img->threads[0]->sigmask & (1ULL << (sig - 1)))
+		return SIGSTOP;
+	for (size_t i = 0; i < img->n_sigactions; i++)
+		if ((int)img->sigactions[i]->signo == sig &&
+		    img->sigactions[i]->handler != (uint64_t)(uintptr_t)SIG_DFL)
+			return SIGSTOP;
+	return sig;
+}
+
+/* The kernel drops SIGTSTP, SIGTTIN and SIGTTOU sent to a process group
+ * with no parent outside it in the session (orphaned): such a process
+ * would run on. It is stopped with SIGSTOP then. */
+static void check_stopped(pid_t pid, int sig)
+{
+	struct proc_stat st;
+
+	for (int i = 0; i < 200; i++) {
+		if (proc_stat_quiet(pid, &st) < 0 || st.state == 'T')
+			return;
+		usleep(1000);
+	}
+	pr_warn("process %d did not stop again on signal %d (its process group is orphaned "
+		"now): stopped with SIGSTOP instead", pid, sig);
+	kill(pid, SIGSTOP);
+}
+
 /* The point of no return: the rebuilt job is let go. */
 static int release_job(struct restore_job *j)
 {
@@ -497,8 +550,10 @@ static int release_job(struct restore_job *j)
 		if (!r->img)
 			continue;
 		/* A job frozen while stopped (^Z) comes back stopped, unless asked. */
-		if (j->o->leave_stopped || (j->inv->procs[i]->stopped && !j->o->resume_stopped))
+		if (j->o->leave_stopped)
 			kill(r->job, SIGSTOP);
+		else if (j->inv->procs[i]->stopped && !j->o->resume_stopped)
+			kill(r->job, stop_signal(r->img, j->inv->procs[i]));
 		for (size_t t = r->img->n_threads; t-- > 0;)
 			if (ptrace(PTRACE_DETACH, thread_in(r, t)->tid, 0, 0) < 0) {
 				pr_perror("cannot let thread %d of the restored job go",
@@ -509,6 +564,12 @@ static int release_job(struct restore_job *j)
 		 * set their terminal up again in a SIGCONT handler do so. */
 		if (j->inv->procs[i]->stopped && j->o->resume_stopped && !j->o->leave_stopped)
 			kill(r->job, SIGCONT);
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		int sig = j->procs[i].img ? stop_signal(j->procs[i].img, j->inv->procs[i]) : SIGSTOP;
+		if (sig != SIGSTOP && !j->o->leave_stopped && j->inv->procs[i]->stopped &&
+		    !j->o->resume_stopped)
+			check_stopped(j->procs[i].job, sig);
 	}
 	return 0;
 }
@@ -559,13 +620,18 @@ static void restore_init(struct restore_job *j, int status_fd)
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ns_mount_proc() < 0 || pty_table_build(&j->ptys, j->inv) < 0)
+	if (ns_mount_proc() < 0 || pty_table_build(&j->ptys, j->inv) < 0 ||
+	    socks_prepare(&j->socks, j->procs, j->n) < 0)
 		goto fail;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
+		if (j->procs[i].img && (files_prepare(&j->procs[i], j->procs, i) < 0 ||
+					passedfd_prepare(&j->procs[i]) < 0))
 			goto fail;
-	if (pty_table_finish(&j->ptys) < 0)
+	if (pty_table_finish(&j->ptys) < 0 || socks_finish(&j->socks, &j->dir) < 0)
 		goto fail;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->procs[i].img)
+			passedfd_close(&j->procs[i]);	/* (sent with their messages) */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
 		goto fail;

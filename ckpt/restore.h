@@ -35,14 +35,24 @@ struct shm_table {
 	size_t n;
 };
 
-/* The unix sockets of the job (init's fds), by their inode at dump time. */
+/* The sockets of the job (init's fds), by their inode at dump time, all
+ * made before any process's fds are opened (socks.c). */
 struct sock_table {
 	struct job_sock {
 		uint64_t ino;
 		int fd;
-		bool configured;  /* buffer sizes and shutdown applied */
+		const Fd *f;      /* its first fd in the images */
+		int partner;      /* a stand-in for a peer that had closed: sends
+				   * what was queued, then closes (-1: none) */
+		char *via;        /* a unix socket whose file was unlinked: where
+				   * it can be reached until the job runs */
+		bool connected;   /* connected to its peer as it was made */
+		bool closed;      /* a TCP connection come back closed (restore --tcp-close) */
+		bool configured;  /* options and shutdown applied */
 	} *s;
 	size_t n;
+	struct restore_ctx *procs;        /* the job's processes (files in flight) */
+	size_t nr_procs;
 };
 
 /* The job's own pseudo-terminals (pty.c), made in init. */
@@ -67,6 +77,7 @@ struct restore_ctx {
 	int pages_fd;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
 	bool *epoll_given;                /* per img->fds[i]: an epoll set built by a parent */
+	int *inflight_fd;                 /* per img->inflight[i]: init's fd (passedfd.c) */
 	bool *has_pages;
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
@@ -153,6 +164,8 @@ int cpu_restore_check(struct restore_ctx *r);
 
 /* task.c */
 int task_restore(struct restore_ctx *r);
+/* once the whole job is built: what must come last (PR_SET_DUMPABLE 0) */
+int task_finish(struct restore_ctx *r);
 int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
 /* mm.c */
 int mm_restore(struct restore_ctx *r);
@@ -197,13 +210,15 @@ int pipe_reopen(int any, const Fd *f, const char *what);
  * again if unlinked, its queued data put back, the first time) */
 int fifo_open(struct restore_ctx *r, const Fd *f);
 
-/* unixsk.c: an init fd on the unix socket F names (made with its peer
- * and their queued data the first time either is asked for) */
+/* socks.c: every socket of the N processes made in init, before their
+ * fds are opened; once they are, their queues filled again, then their
+ * options and shutdown */
+int socks_prepare(struct sock_table *t, struct restore_ctx *procs, size_t n);
+int socks_finish(struct sock_table *t, struct image_dir *dir);
+/* an init fd on the socket F names, unix or TCP/UDP */
 int unixsk_open(struct restore_ctx *r, const Fd *f);
-void sock_table_close(struct sock_table *t);
-/* inetsk.c: an init fd for F's TCP/UDP socket: bound and listening again,
- * or reset */
 int inet_open(struct restore_ctx *r, const Fd *f);
+void sock_table_close(struct sock_table *t);
 
 /* procfd.c: an init fd for F, a /proc file, a namespace or a pidfd (a
  * stand-in if it names a process, until procfds_restore: once every

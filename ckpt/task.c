@@ -2,6 +2,8 @@
  * the program itself: rseq, robust futex list, clear-child-tid address, AMX
  * permission, personality, umask, resource limits and the thread name. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -19,6 +21,10 @@
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #endif
 #define XFEATURE_XTILEDATA 18
+/* linux/membarrier.h, Linux 6.3 (Debian 12's headers are older) */
+#define MEMBARRIER_GET_REGISTRATIONS (1 << 9)
+/* the registration commands GET_REGISTRATIONS reports, in its bits */
+#define MEMBARRIER_REGISTER_MASK ((1 << 2) | (1 << 4) | (1 << 6) | (1 << 8))
 
 struct rseq_config {
 	uint64_t rseq_abi_pointer;
@@ -38,11 +44,31 @@ static char *read_trimmed(const char *path)
 	return s;
 }
 
+/* The number after NAME in /proc's status text at PATH. */
+static int status_value(const char *path, const char *name, uint64_t *v)
+{
+	char *s = read_file(path, NULL), *p;
+	int ret = -1;
+
+	if (!s) {
+		pr_perror("cannot read %s", path);
+		return -1;
+	}
+	p = strstr(s, name);
+	if (p && sscanf(p + strlen(name), "%" SCNu64, v) == 1)
+		ret = 0;
+	else
+		pr_err("%s has no '%s' line this version understands", path, name);
+	free(s);
+	return ret;
+}
+
 int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 {
 	struct rseq_config rc = { 0 };
 	char path[96];
 	uint64_t v;
+	int sig = 0;
 	long ret;
 
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(rc), &rc) == sizeof(rc) &&
@@ -72,6 +98,18 @@ int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, in->tid);
 	if (!(t->comm = read_trimmed(path)))
 		return -1;
+	ret = INJECT(in, SYS_prctl, PR_GET_PDEATHSIG, in->scratch);
+	if (ret < 0 || remote_read(in->tid, in->scratch, &sig, sizeof(sig)) < 0) {
+		pr_err("cannot read the parent-death signal of task %d: %s", in->tid,
+		       strerror(ret < 0 ? -ret : errno));
+		return -1;
+	}
+	t->has_pdeath_sig = t->has_no_new_privs = 1;
+	t->pdeath_sig = sig;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, in->tid);
+	if (status_value(path, "NoNewPrivs:", &v) < 0)
+		return -1;
+	t->no_new_privs = v;
 	return 0;
 }
 
@@ -86,6 +124,60 @@ static int own_rlimit(struct dump_ctx *c, int res, struct rlimit *rl)
 		return -1;
 	}
 	return remote_read(c->pid, c->in.scratch, rl, sizeof(*rl));
+}
+
+/* A prctl that returns its answer, injected; -1 (said) on failure. */
+static long prctl_get(struct dump_ctx *c, int op, const char *name)
+{
+	long ret = INJECT(&c->in, SYS_prctl, op, 0, 0, 0, 0);
+
+	if (ret < 0)
+		pr_err("cannot read %s of process %d: %s", name, c->pid, strerror(-ret));
+	return ret;
+}
+
+/* What the process set with prctl, membarrier and /proc/PID/oom_score_adj. */
+static int dump_prctl_state(struct dump_ctx *c)
+{
+	Process *img = c->img;
+	char path[64], *s;
+	int v = 0;
+	long ret;
+
+	ret = INJECT(&c->in, SYS_prctl, PR_GET_CHILD_SUBREAPER, c->in.scratch);
+	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0) {
+		pr_err("cannot read whether process %d is a child subreaper: %s", c->pid,
+		       strerror(ret < 0 ? -ret : errno));
+		return -1;
+	}
+	img->has_child_subreaper = 1;
+	img->child_subreaper = !!v;
+	if ((ret = prctl_get(c, PR_GET_THP_DISABLE, "PR_GET_THP_DISABLE")) < 0)
+		return -1;
+	img->has_thp_disable = 1;
+	img->thp_disable = !!ret;
+	if ((ret = prctl_get(c, PR_GET_DUMPABLE, "PR_GET_DUMPABLE")) < 0)
+		return -1;
+	img->has_dumpable = 1;
+	img->dumpable = ret;
+	/* (kernels before 6.3 cannot tell: none recorded) */
+	ret = INJECT(&c->in, SYS_membarrier, MEMBARRIER_GET_REGISTRATIONS, 0, 0);
+	if (ret > 0) {
+		img->has_membarrier = 1;
+		img->membarrier = ret;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", c->pid);
+	if (!(s = read_trimmed(path)))
+		return -1;
+	if (parse_int(s, &v) < 0) {
+		pr_err("cannot parse %s: '%s'", path, s);
+		free(s);
+		return -1;
+	}
+	free(s);
+	img->has_oom_score_adj = 1;
+	img->oom_score_adj = v;
+	return 0;
 }
 
 int task_dump(struct dump_ctx *c)
@@ -113,6 +205,8 @@ int task_dump(struct dump_ctx *c)
 	img->personality = v;
 	img->umask = c->status.umask;
 
+	if (dump_prctl_state(c) < 0)
+		return -1;
 	img->rlimits = xcalloc(RLIM_NLIMITS, sizeof(Rlimit *));
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
 		struct rlimit rl;
@@ -196,6 +290,59 @@ static uint64_t xstate_features(const Thread *t)
 	return bv;
 }
 
+/* oom_score_adj through /proc from init; an ordinary user may raise it,
+ * and lower it only as far as the system let the restoring process go. */
+static int restore_oom_score_adj(struct restore_ctx *r)
+{
+	char path[64], val[16];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", r->job);
+	n = snprintf(val, sizeof(val), "%d", r->img->oom_score_adj);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, n) != n) {
+		if (errno == EACCES || errno == EPERM)
+			pr_warn("process %d had oom_score_adj %d, lower than this user may set: it "
+				"keeps the restoring process's", r->img->pid, r->img->oom_score_adj);
+		else
+			pr_perror("cannot give process %d its oom_score_adj %d again", r->img->pid,
+				  r->img->oom_score_adj);
+		if (fd >= 0)
+			close(fd);
+		return errno == EACCES || errno == EPERM ? 0 : -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* What the process had set with prctl and membarrier. */
+static int restore_prctl_state(struct restore_ctx *r)
+{
+	const Process *img = r->img;
+	long ret = 0;
+	const char *what = NULL;
+
+	if (img->child_subreaper &&
+	    (ret = INJECT(&r->in, SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) < 0)
+		what = "become a child subreaper";
+	else if (img->thp_disable &&
+		 (ret = INJECT(&r->in, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0)) < 0)
+		what = "disable transparent huge pages (PR_SET_THP_DISABLE)";
+	for (int bit = 0; !what && bit < 32; bit++) {
+		unsigned cmd = 1u << bit;
+		if (!(img->membarrier & cmd & MEMBARRIER_REGISTER_MASK))
+			continue;
+		ret = INJECT(&r->in, SYS_membarrier, cmd, 0, 0);
+		if (ret < 0)
+			what = "register for membarrier() again";
+	}
+	if (what) {
+		pr_err("process %d cannot %s: %s", img->pid, what, strerror(-ret));
+		return -1;
+	}
+	return img->has_oom_score_adj ? restore_oom_score_adj(r) : 0;
+}
+
 int task_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
@@ -215,7 +362,25 @@ int task_restore(struct restore_ctx *r)
 		return -1;
 	}
 	INJECT(&r->in, SYS_umask, img->umask);
+	if (restore_prctl_state(r) < 0)
+		return -1;
 	return restore_rlimits(r);
+}
+
+int task_finish(struct restore_ctx *r)
+{
+	long ret;
+
+	/* last: it hands the process's /proc files to root */
+	if (!r->img->has_dumpable || r->img->dumpable == 1)
+		return 0;
+	ret = INJECT(&r->in, SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (ret < 0) {
+		pr_err("process %d cannot be made not dumpable again: %s", r->img->pid,
+		       strerror(-ret));
+		return -1;
+	}
+	return 0;
 }
 
 int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t)
@@ -240,6 +405,18 @@ int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *
 			       strerror(-ret));
 			return -1;
 		}
+	}
+	/* (a top process was started with SIGKILL, for the restore's time) */
+	ret = INJECT(in, SYS_prctl, PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0);
+	if (ret < 0) {
+		pr_err("cannot give thread %d its parent-death signal %d: %s", t->tid,
+		       t->pdeath_sig, strerror(-ret));
+		return -1;
+	}
+	if (t->no_new_privs &&
+	    (ret = INJECT(in, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) {
+		pr_err("cannot set no_new_privs of thread %d again: %s", t->tid, strerror(-ret));
+		return -1;
 	}
 	/* set_tid_address(0) is harmless; it returns the tid, never fails. */
 	INJECT(in, SYS_set_tid_address, t->tid_address);

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  -s, --leave-stopped        restore it stopped (continue it with kill -CONT)\n"
 		"      --resume-stopped       a job frozen while stopped (^Z) comes back\n"
 		"                             running; without it, it comes back stopped\n"
+		"      --tcp-close            its TCP connections come back closed (the job\n"
+		"                             reads their end): their ports are not taken\n"
 		"      --pidfile FILE         write the job's pid (as seen here) to FILE\n"
 		"      --inherit-fd N[:M]     the job's fd N becomes this command's fd M\n"
 		"                             (default M = N) instead of the recorded file\n"
@@ -72,6 +74,7 @@ int cmd_restore(int argc, char **argv)
 		{ "restore-detached", no_argument, NULL, 'd' },
 		{ "leave-stopped", no_argument, NULL, 's' },
 		{ "resume-stopped", no_argument, NULL, 'C' },
+		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "inherit-fd", required_argument, NULL, 'I' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -93,6 +96,7 @@ int cmd_restore(int argc, char **argv)
 		case 'd': o.detached = true; break;
 		case 's': o.leave_stopped = true; break;
 		case 'C': o.resume_stopped = true; break;
+		case 'T': o.tcp_close = true; break;
 		case 'P': o.pidfile = optarg; break;
 		case 'S': show_stats = true; break;
 		case 'F': o.ignore_cpu_features = true; break;

@@ -66,7 +66,7 @@ _jobfreeze() {
 			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
 		fi ;;
 	dump) COMPREPLY=($(compgen -W "-t --pgid -D -R -s -o -v --display-stats --help" -- "$cur")) ;;
-	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --pidfile --inherit-fd --ignore-cpu-features -o -v --display-stats --help" -- "$cur")) ;;
+	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --tcp-close --pidfile --inherit-fd --ignore-cpu-features -o -v --display-stats --help" -- "$cur")) ;;
 	check) COMPREPLY=($(compgen -W "-q --json --image --ignore-cpu-features --help" -- "$cur")) ;;
 	esac
 }

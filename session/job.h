@@ -13,7 +13,7 @@ struct freeze_opts {
 	const char *name;         /* --name, may be NULL */
 	const char *command;      /* what the shell calls the job, may be NULL */
 	bool leave_running;       /* a snapshot: the job goes on */
-	bool tcp_close;           /* its TCP/UDP connections are found reset at thaw */
+	bool tcp_close;           /* its TCP connections outside are found reset at thaw */
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
 	bool allow_other_user;    /* root: another user's job, into that user's store */
 	uint64_t ghost_limit;     /* the most data of one deleted file or memfd (0: default) */

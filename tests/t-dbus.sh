@@ -615,9 +615,10 @@ t_dbus_sandbox() {
 	[ $rc = 0 ] || fail "a caller in a snap sandbox was not treated as one (allow-sandboxed: $allowed)"
 }
 
-# Freeze options reach the CLI: a job with a connected UDP socket is
-# refused, and frozen with tcp-close (its socket dropped), thawed, it ends
-# as the uninterrupted run does.
+# Freeze options reach the CLI: a job with a TCP connection to a process
+# outside it (a grandchild it disowned) is refused, and frozen with
+# tcp-close (its connection dropped), thawed, it ends as the uninterrupted
+# run does.
 t_dbus_tcp_close() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
 	"$DBUS_CLI" freeze --help 2>&1 | grep -q -- --tcp-close ||
@@ -628,13 +629,23 @@ t_dbus_tcp_close() {
 	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
 		"$PYTHON" -c '
 import os, socket, sys
-a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-a.connect(("127.0.0.1", 9))
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.closerange(0, 3)
+        c, _ = l.accept()
+        c.recv(1)	# until the job lets go of the connection
+    os._exit(0)
+os.wait()
+a = socket.create_connection(l.getsockname())
+l.close()
 os.set_inheritable(a.fileno(), True)
 os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not start"; return; }
 	rand_sleep 300 800
 	expect_error "$JF_IFACE.Error.Failed" Freeze "$JOB_PID" "{}" || return 1
-	grep -q "UDP" "$TDIR/call.err" || { fail "the refusal does not name the UDP socket"; return; }
+	grep -q "TCP" "$TDIR/call.err" || { fail "the refusal does not name the TCP connection"; return; }
 	call Freeze "$JOB_PID" "{'tcp-close': <true>}" || { fail "Freeze with tcp-close failed"; return; }
 	id=$(reply_string)
 	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }

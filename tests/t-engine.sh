@@ -18,18 +18,21 @@ t_asyncio() {
 }
 run_test "freeze/thaw a python asyncio loop" t_asyncio
 
-# a pipe in flight (sent with SCM_RIGHTS, not received yet) is refused:
-# files and devices travel, pipes and sockets would need their other ends
+# an epoll set in flight (sent with SCM_RIGHTS, not received yet) is
+# refused: its watches name fds of the process that made it, which could
+# not be made again outside it (pipes, sockets and files do travel:
+# tests/t-sockets.sh)
 t_dump_inflight() {
-	refused_cpuloop "a pipe in flight" "in flight .* on pipe:" '
-import os, socket, sys
+	refused_cpuloop "an epoll set in flight" "in flight .* on anon_inode:\\[eventpoll\\]" '
+import os, select, socket, sys
 a, b = socket.socketpair()
-r, w = os.pipe()
-socket.send_fds(a, [b"x"], [r])
+e = select.epoll()
+e.register(b.fileno(), select.EPOLLIN)
+socket.send_fds(a, [b"x"], [e.fileno()])
 os.set_inheritable(a.fileno(), True)
 os.set_inheritable(b.fileno(), True)'
 }
-run_test "dump refuses a socket with a pipe in flight" t_dump_inflight
+run_test "dump refuses a socket with an epoll set in flight" t_dump_inflight
 
 # flock, POSIX and OFD locks held across the freeze: a checker process the
 # job forks every 100 ms sees them held, by the same pid, before and after
