@@ -24,8 +24,20 @@ void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 	in->base = *base;
 }
 
-/* Resumes to the next syscall stop. A signal about to be delivered on the
- * way is taken off and kept, so no handler runs while we work. */
+/* A signal about to be delivered while we resumed the task is taken off
+ * and kept, so no handler runs while we work. */
+static void hold_signal(struct inject *in, int status)
+{
+	if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
+	    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
+		in->nr_held++;
+	else
+		pr_warn("task %d: signal %d arrived during the dump and was lost", in->tid,
+			WSTOPSIG(status));
+	pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
+}
+
+/* Resumes to the next syscall stop. */
 static int step_to_syscall_stop(struct inject *in)
 {
 	int status;
@@ -41,13 +53,7 @@ static int step_to_syscall_stop(struct inject *in)
 			return 0;
 		if (status >> 16)
 			continue;	/* a ptrace event (stop, clone), not a signal */
-		if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
-		    ptrace(PTRACE_GETSIGINFO, in->tid, 0, &in->held[in->nr_held]) == 0)
-			in->nr_held++;
-		else
-			pr_warn("task %d: signal %d arrived during the dump and was lost", in->tid,
-				WSTOPSIG(status));
-		pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
+		hold_signal(in, status);
 	}
 }
 
@@ -71,6 +77,8 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 	r.r8 = a5;
 	r.r9 = a6;
 	r.rip = ip;
+	in->calls++;
+	in->trips++;
 	if (ptrace_set_regs(in->tid, &r) < 0)
 		return -ESRCH;
 	if (step_to_syscall_stop(in) < 0 || step_to_syscall_stop(in) < 0)
@@ -87,6 +95,137 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
 		 (long)r.rax);
 	return (long)r.rax;
+}
+
+/* The machine code of a batch (x86-64): per call, its number and
+ * arguments loaded as immediates, `syscall`, the result stored at an
+ * absolute address; at the end the task stops itself with
+ * tgkill(getpid(), gettid(), SIGSTOP). SIGSTOP, unlike the SIGTRAP of an
+ * int3, can neither be caught nor blocked, so the kernel does not reset a
+ * handler of the job's to deliver it. */
+struct code {
+	unsigned char *p;
+};
+
+static void emit(struct code *c, const void *bytes, size_t n)
+{
+	memcpy(c->p, bytes, n);
+	c->p += n;
+}
+
+static void emit_imm(struct code *c, unsigned char rex, unsigned char op, uint64_t v)
+{
+	unsigned char b[10] = { rex, op };
+
+	memcpy(b + 2, &v, 8);
+	emit(c, b, sizeof(b));
+}
+
+#define BATCH_CALL_BYTES (7 * 10 + 2 + 10)
+#define BATCH_END_BYTES  32
+
+static size_t batch_code(unsigned char *buf, uint64_t results, const struct inject_call *calls,
+			 size_t n)
+{
+	/* rdi rsi rdx r10 r8 r9, as mov-immediate opcodes */
+	static const unsigned char rex[6] = { 0x48, 0x48, 0x48, 0x49, 0x49, 0x49 };
+	static const unsigned char op[6] = { 0xbf, 0xbe, 0xba, 0xba, 0xb8, 0xb9 };
+	static const unsigned char syscall_insn[2] = { 0x0f, 0x05 };
+	static const unsigned char end[] = {
+		0xb8, 39, 0, 0, 0,		/* mov $SYS_getpid, %eax */
+		0x0f, 0x05,			/* syscall */
+		0x48, 0x89, 0xc7,		/* mov %rax, %rdi */
+		0xb8, 186, 0, 0, 0,		/* mov $SYS_gettid, %eax */
+		0x0f, 0x05,			/* syscall */
+		0x48, 0x89, 0xc6,		/* mov %rax, %rsi */
+		0xba, SIGSTOP, 0, 0, 0,		/* mov $SIGSTOP, %edx */
+		0xb8, 234, 0, 0, 0,		/* mov $SYS_tgkill, %eax */
+		0x0f, 0x05,			/* syscall: the task stops here */
+	};
+	struct code c = { buf };
+
+	_Static_assert(sizeof(end) <= BATCH_END_BYTES, "batch end");
+	for (size_t i = 0; i < n; i++) {
+		emit_imm(&c, 0x48, 0xb8, calls[i].nr);	/* mov $nr, %rax */
+		for (int k = 0; k < 6; k++)
+			emit_imm(&c, rex[k], op[k], calls[i].a[k]);
+		emit(&c, syscall_insn, sizeof(syscall_insn));
+		emit_imm(&c, 0x48, 0xa3, results + i * 8);	/* movabs %rax, results[i] */
+	}
+	emit(&c, end, sizeof(end));
+	return c.p - buf;
+}
+
+/* Runs the batch's code from CODE until the task stops itself at END. */
+static int run_batch(struct inject *in, uint64_t code, uint64_t end)
+{
+	struct user_regs_struct r = in->base;
+	int status;
+
+	r.rip = code;
+	r.orig_rax = -1;
+	if (ptrace_set_regs(in->tid, &r) < 0)
+		return -1;
+	for (;;) {
+		if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0) {
+			pr_perror("cannot resume task %d for injected calls", in->tid);
+			return -1;
+		}
+		if (ptrace_wait_stop(in->tid, &status) < 0)
+			return -1;
+		if (status >> 16)
+			continue;	/* a ptrace event, not a signal */
+		if (WSTOPSIG(status) == SIGSTOP && ptrace_get_regs(in->tid, &r) == 0 && r.rip == end)
+			return 0;	/* ours: the next resume discards it */
+		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGILL ||
+		    WSTOPSIG(status) == SIGBUS) {
+			siginfo_t si = { 0 };
+			ptrace(PTRACE_GETSIGINFO, in->tid, 0, &si);
+			ptrace_get_regs(in->tid, &r);
+			pr_err("task %d could not run the injected calls (signal %d at %#llx, address "
+			       "%p, code %d)", in->tid, WSTOPSIG(status), r.rip, si.si_addr, si.si_code);
+			return -1;
+		}
+		hold_signal(in, status);
+	}
+}
+
+int inject_batch(struct inject *in, const struct inject_call *calls, size_t n, long *ret)
+{
+	size_t code_max = n * BATCH_CALL_BYTES + BATCH_END_BYTES;
+	uint64_t code = in->scratch + INJECT_BATCH_AT, results = code + code_max;
+	struct user_regs_struct back;
+	unsigned char *buf;
+	size_t len;
+	int rc = -1;
+
+	if (!in->scratch_exec || n > INJECT_BATCH_MAX ||
+	    INJECT_BATCH_AT + code_max + n * 8 > in->scratch_size) {
+		for (size_t i = 0; i < n; i++) {
+			const uint64_t *a = calls[i].a;
+			ret[i] = inject_syscall(in, calls[i].nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+			if (ret[i] == -ESRCH)
+				return -1;
+		}
+		return 0;
+	}
+	buf = xmalloc(code_max);
+	len = batch_code(buf, results, calls, n);
+	in->calls += n;
+	in->trips++;
+	if (remote_write(in->tid, code, buf, len) < 0 || run_batch(in, code, code + len) < 0 ||
+	    remote_read(in->tid, results, ret, n * sizeof(long)) < 0)
+		goto out;
+	pr_debug("task %d: %zu injected calls in one batch", in->tid, n);
+	rc = 0;
+out:
+	/* Back to where the task was, as after a single call. */
+	back = in->base;
+	regs_apply_restart(&back);
+	if (ptrace_set_regs(in->tid, &back) < 0)
+		rc = -1;
+	free(buf);
+	return rc;
 }
 
 int inject_requeue_held(struct inject *in, pid_t self)

@@ -2,6 +2,8 @@
  * reading or writing its memory. The tracer keeps all logic in plain C. */
 #pragma once
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -12,10 +14,13 @@ struct inject {
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
+	bool     scratch_exec;            /* executable too: inject_batch may run code there */
 	/* Signals the task was about to take while we resumed it for an
 	 * injected call: taken off (not delivered), to be queued again. */
 	siginfo_t held[16];
 	int      nr_held;
+	unsigned long calls;              /* injected so far, for the statistics */
+	unsigned long trips;              /* times the task ran for them (a batch is one) */
 };
 
 void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
@@ -43,6 +48,23 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), 0)
 #define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
+
+/* Several calls run inside the task in one go. */
+struct inject_call {
+	long nr;
+	uint64_t a[6];
+};
+/* Where in the scratch area the code of a batch goes, and how many calls
+ * it holds at most. */
+#define INJECT_BATCH_AT  8192
+#define INJECT_BATCH_MAX 256
+/* Runs the N calls one after another inside the task with one resume
+ * instead of one each (a ptrace round trip per call costs more than most
+ * calls): code written to the scratch area at INJECT_BATCH_AT, ending in a
+ * SIGSTOP the task sends itself, which is discarded. RET[i] gets what call
+ * i returned. Without executable scratch memory the calls are injected one
+ * by one. Returns 0, or -1 if the task could not run them. */
+int inject_batch(struct inject *in, const struct inject_call *calls, size_t n, long *ret);
 
 /* Queues the held signals again, from inside the task (which may queue any
  * siginfo to itself); SELF is its pid as it sees it. */

@@ -8,6 +8,7 @@
  *   0..1023     the arguments of one injected call (each object file)
  *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
  *   2048..      restore.c's fork_child: a child's cwd, program path, argv
+ *   8192..      inject_batch's code and results (INJECT_BATCH_AT)
  *   top 512     task.c's AMX code; restore.c's injected clone points the new
  *               task's stack there (never used: the task stops at once) */
 #include <errno.h>
@@ -91,6 +92,7 @@ int scratch_setup(struct restore_ctx *r, const struct proc_maps *m)
 	}
 	r->in.scratch = at;
 	r->in.scratch_size = SCRATCH_SIZE;
+	r->in.scratch_exec = true;
 	return 0;
 }
 

@@ -179,6 +179,7 @@ static int clone_task(struct restore_ctx *p, uint64_t flags, pid_t pid, const ch
 	inject_init(in, pid, p->in.syscall_ip, &base);
 	in->scratch = p->in.scratch;
 	in->scratch_size = p->in.scratch_size;
+	in->scratch_exec = p->in.scratch_exec;
 	return 0;
 }
 
@@ -212,14 +213,16 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 	return 0;
 }
 
-static int restore_task(struct restore_ctx *r)
+/* A process started by exec of its program: what exec set up goes (but
+ * for the kernel's areas, moved back where the job had them), a scratch
+ * area comes. */
+static int exec_prepare(struct restore_ctx *r)
 {
 	const Thread *t = r->img->threads[0];
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
 	uint32_t crc;
-	int64_t t0 = now_ns();
 	int ret = -1;
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
@@ -247,33 +250,43 @@ static int restore_task(struct restore_ctx *r)
 	inject_init(&r->in, r->job, ip, &exec_regs);
 	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
 		goto out;
-	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
-	    mem_restore_protections(r) < 0)
-		goto out;
-	r->stats->mem_restore_ns = now_ns() - t0;
+	ret = 0;
+out:
+	proc_maps_free(&m);
+	return ret;
+}
+
+/* Rebuilds the process: memory, then the rest. A process forked from its
+ * parent (cow.c) has the parent's memory, scratch area, kernel areas and
+ * blocked signals already, and what it inherited of the rest is undone. */
+static int restore_task(struct restore_ctx *r)
+{
+	int64_t t0 = now_ns();
+
+	if ((r->parent ? cow_forget_parent(r) : exec_prepare(r)) < 0)
+		return -1;
+	if (mem_restore_layout(r) < 0 || (r->parent && cow_restore_layout(r) < 0) ||
+	    mem_restore_pages(r) < 0 || mm_restore(r) < 0 || mem_restore_protections(r) < 0)
+		return -1;
+	r->stats->mem_restore_ns += now_ns() - t0;
 	crash_point("restore-memory");
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
 	    epoll_restore(r) < 0 || locks_restore(r) < 0)
-		goto out;
+		return -1;
 	r->thr_in = xcalloc(r->img->n_threads, sizeof(struct inject));
 	for (size_t i = 1; i < r->img->n_threads; i++)
 		if (create_thread(r, i) < 0)
-			goto out;
+			return -1;
 	if (ptimers_restore(r) < 0)
-		goto out;
+		return -1;
 	for (size_t i = 0; i < r->img->n_threads; i++) {
 		const Thread *ti = r->img->threads[i];
 		if (thread_task_restore(r, thread_in(r, i), ti) < 0 ||
 		    thread_signals_restore(r, thread_in(r, i), ti) < 0 ||
 		    thread_pending_restore(r, thread_in(r, i), ti) < 0)
-			goto out;
+			return -1;
 	}
-	if (pending_restore(r) < 0)
-		goto out;
-	ret = 0;
-out:
-	proc_maps_free(&m);
-	return ret;
+	return pending_restore(r);
 }
 
 /* The last steps, once the whole tree exists: the restore socket and the
@@ -289,8 +302,9 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 }
 
 /* A child process C of P: P forks it (injected, with C's pid), C drops
- * what it inherited, receives its own fds, enters its directory and
- * execs its own program; then it is rebuilt like the root. */
+ * what it inherited, receives its own fds and enters its directory. Then,
+ * unless it shares P's memory (it is rebuilt from the fork: cow.c), it
+ * execs its own program; either way it is rebuilt like the root. */
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
@@ -308,6 +322,10 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
 		       c->img->cwd, strerror(-ret));
 		return -1;
+	}
+	if (c->img->has_cow_parent) {
+		c->parent = p;
+		return 0;
 	}
 	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
 	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);

@@ -61,6 +61,9 @@ struct restore_ctx {
 	struct sock_table *socks;         /* shared by the whole job */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
+	/* forked from this process, whose memory it shares, without exec
+	 * (cow.c); NULL: started by exec of its program */
+	struct restore_ctx *parent;
 };
 
 /* rctx.c: what every object file below may use (restore.c gives the
@@ -84,10 +87,29 @@ long fd_recv(struct restore_ctx *r, int keep_at);
 
 /* The object files, one kernel object each; restore.c calls them in order. */
 
-/* mem.c */
+/* mem.c: checks the layout and maps it (a process forked from its parent
+ * gets its layout from cow_restore_layout instead) */
 int mem_restore_layout(struct restore_ctx *r);
 int mem_restore_pages(struct restore_ctx *r);
 int mem_restore_protections(struct restore_ctx *r);
+/* the file the process has open to map areas of it (consecutive areas of
+ * one file share it) */
+struct mem_file {
+	const char *path;
+	int mode;
+	long fd;                          /* in the process; -1: none */
+};
+/* the protection area V is mapped with: writable while its pages go in */
+uint32_t mem_map_prot(const Vma *v, bool has_pages);
+/* maps START..END of area img->vmas[I] as the job had it there */
+int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, struct mem_file *f);
+void mem_file_close(struct restore_ctx *r, struct mem_file *f);
+/* cow.c: a process forked from its rebuilt parent (r->parent) keeps what it
+ * shared with it, drops the rest, maps its own areas (its pages come after,
+ * mem_restore_pages); and undoes the parent's state it inherited and did
+ * not have: signal actions, rseq, alternate stack */
+int cow_restore_layout(struct restore_ctx *r);
+int cow_forget_parent(struct restore_ctx *r);
 /* vdso.c: moves the task's vdso areas to their dumped addresses */
 int vdso_restore(struct restore_ctx *r);
 /* signals.c */

@@ -38,34 +38,42 @@ struct kstack {
 
 #define NSIG_KERNEL 64
 
+/* Each action is read by an injected rt_sigaction, all in one batch. */
 static int dump_sigactions(struct dump_ctx *c)
 {
+	struct inject_call calls[NSIG_KERNEL];
+	struct ksigaction ka[NSIG_KERNEL];
+	long ret[NSIG_KERNEL];
+	uint64_t out = c->in.scratch + 4096;
 	Process *img = c->img;
+	size_t n = 0;
 
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			calls[n++] = (struct inject_call){ SYS_rt_sigaction,
+				{ sig, 0, out + (sig - 1) * sizeof(ka[0]), 8 } };
+	if (inject_batch(&c->in, calls, n, ret) < 0 ||
+	    remote_read(c->pid, out, ka, sizeof(ka)) < 0)
+		return -1;
 	img->sigactions = xcalloc(NSIG_KERNEL, sizeof(SigAction *));
-	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
-		struct ksigaction ka;
-		long ret;
+	for (size_t i = 0; i < n; i++) {
+		int sig = calls[i].a[0];
+		const struct ksigaction *k = &ka[sig - 1];
 
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		ret = INJECT(&c->in, SYS_rt_sigaction, sig, 0, c->in.scratch, 8);
-		if (ret < 0) {
+		if (ret[i] < 0) {
 			pr_err("cannot read the action of signal %d in process %d: %s", sig, c->pid,
-			       strerror(-ret));
+			       strerror(-ret[i]));
 			return -1;
 		}
-		if (remote_read(c->pid, c->in.scratch, &ka, sizeof(ka)) < 0)
-			return -1;
-		if (!ka.handler && !ka.flags && !ka.mask)
+		if (!k->handler && !k->flags && !k->mask)
 			continue;	/* SIG_DFL, as a new process has it */
 		SigAction *sa = xmalloc(sizeof(*sa));
 		sig_action__init(sa);
 		sa->signo = sig;
-		sa->handler = ka.handler;
-		sa->flags = ka.flags;
-		sa->restorer = ka.restorer;
-		sa->mask = ka.mask;
+		sa->handler = k->handler;
+		sa->flags = k->flags;
+		sa->restorer = k->restorer;
+		sa->mask = k->mask;
 		img->sigactions[img->n_sigactions++] = sa;
 	}
 	return 0;
@@ -110,24 +118,29 @@ static int peek_pending(pid_t tid, bool shared, SigInfo ***out, size_t *n)
 int itimers_disarm(struct dump_ctx *c)
 {
 	static const struct itimerval zero;
+	uint64_t old = c->in.scratch + sizeof(zero);
+	struct inject_call calls[3];
+	long ret[3];
 
 	/* Stopping the timers first means no SIGALRM can slip in between reading
-	 * the pending queue and the end of the dump; a released job gets them back. */
+	 * the pending queue and the end of the dump; a released job gets them
+	 * back. The three in one batch, each old value to its own place. */
 	if (remote_write(c->pid, c->in.scratch, &zero, sizeof(zero)) < 0)
 		return -1;
-	for (int w = 0; w < 3; w++) {
-		long ret = INJECT(&c->in, SYS_setitimer, w, c->in.scratch,
-				  c->in.scratch + sizeof(zero));
-		if (ret < 0) {
+	for (int w = 0; w < 3; w++)
+		calls[w] = (struct inject_call){ SYS_setitimer,
+			{ w, c->in.scratch, old + w * sizeof(zero) } };
+	if (inject_batch(&c->in, calls, 3, ret) < 0)
+		return -1;
+	c->itimers_disarmed = true;
+	if (remote_read(c->pid, old, c->itimers, sizeof(c->itimers)) < 0)
+		return -1;
+	for (int w = 0; w < 3; w++)
+		if (ret[w] < 0) {
 			pr_err("cannot read interval timer %d of process %d: %s", w, c->pid,
-			       strerror(-ret));
+			       strerror(-ret[w]));
 			return -1;
 		}
-		if (remote_read(c->pid, c->in.scratch + sizeof(zero), &c->itimers[w],
-				sizeof(c->itimers[w])) < 0)
-			return -1;
-		c->itimers_disarmed = true;
-	}
 	guard_timers(c->pid, c->in.syscall_ip, c->in.scratch, c->in.scratch_size, c->itimers);
 	return 0;
 }
