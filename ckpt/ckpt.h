@@ -24,7 +24,14 @@ struct ckpt_stats {
 	int64_t release_ns;       /* the job let go, or killed and reaped */
 	uint64_t injected;        /* system calls run inside the job */
 	uint64_t injected_trips;  /* times the job's tasks ran for them (batches: once) */
-	int64_t restore_ns, mem_restore_ns;
+	int64_t restore_ns;       /* restore: from reading the images to the job running */
+	/* The parts of restore_ns (what is left: namespaces, init, messages). */
+	int64_t load_ns;          /* images read and checked */
+	int64_t rfiles_ns;        /* the job's files opened in init */
+	int64_t spawn_ns;         /* processes made: forked, exec'd, given their fds */
+	int64_t mem_restore_ns;   /* memory: layout, pages, protections */
+	int64_t rtask_ns;         /* the rest of each process: signals, threads, timers... */
+	int64_t finish_ns;        /* groups, registers, the job let go */
 	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
 	uint64_t pages_shared;    /* dump: pages left to the parent's copy (copy-on-write) */
 	uint64_t pages_read, bytes_read;

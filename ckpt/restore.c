@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -269,6 +270,7 @@ static int restore_task(struct restore_ctx *r)
 	    mem_restore_pages(r) < 0 || mm_restore(r) < 0 || mem_restore_protections(r) < 0)
 		return -1;
 	r->stats->mem_restore_ns += now_ns() - t0;
+	t0 = now_ns();
 	crash_point("restore-memory");
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
 	    epoll_restore(r) < 0 || locks_restore(r) < 0)
@@ -286,7 +288,10 @@ static int restore_task(struct restore_ctx *r)
 		    thread_pending_restore(r, thread_in(r, i), ti) < 0)
 			return -1;
 	}
-	return pending_restore(r);
+	if (pending_restore(r) < 0)
+		return -1;
+	r->stats->rtask_ns += now_ns() - t0;
+	return 0;
 }
 
 /* The last steps, once the whole tree exists: the restore socket and the
@@ -469,8 +474,11 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
  * go. */
 static int restore_tree(struct restore_job *j)
 {
+	int64_t t;
+
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *c = &j->procs[i];
+		t = now_ns();
 		if (!j->inv->procs[i]->ppid) {
 			if (start_top(j, c) < 0)
 				return -1;
@@ -490,12 +498,17 @@ static int restore_tree(struct restore_job *j)
 			if (fork_child(j, p, c) < 0)
 				return -1;
 		}
+		j->stats->spawn_ns += now_ns() - t;
 		/* its session (once its own program runs: injection needs it)
 		 * before it forks its children into it */
-		if (restore_task(c) < 0 || pgrp_make_session(c, &j->plan[i]) < 0 ||
-		    epoll_share(j->procs, j->n, i) < 0)
+		if (restore_task(c) < 0)
 			return -1;
+		t = now_ns();
+		if (pgrp_make_session(c, &j->plan[i]) < 0 || epoll_share(j->procs, j->n, i) < 0)
+			return -1;
+		j->stats->rtask_ns += now_ns() - t;
 	}
+	t = now_ns();
 	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
@@ -505,6 +518,7 @@ static int restore_tree(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
+	j->stats->finish_ns += now_ns() - t;
 	return 0;
 }
 
@@ -580,9 +594,11 @@ static void restore_init(struct restore_job *j, int status_fd)
 	signal(SIGPIPE, SIG_IGN);
 	if (ns_mount_proc() < 0)
 		goto fail;
+	int64_t t = now_ns();
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
 			goto fail;
+	j->stats->rfiles_ns = now_ns() - t;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
 		goto fail;
@@ -599,6 +615,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
+	t = now_ns();
 	for (size_t i = 0; i < j->n; i++)
 		for (size_t k = 0; j->procs[i].img && k < j->procs[i].img->n_fds; k++)
 			close(j->procs[i].fd_src[k]);
@@ -621,6 +638,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 		goto fail_kill;
 	if (release_job(j) < 0)
 		goto fail_kill;
+	j->stats->finish_ns += now_ns() - t;
 	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	for (int fd = 0; fd < 1024; fd++)
 		if (fd != status_fd && fd != j->owners_ctl[0] && fd != j->owners_server)
@@ -735,6 +753,20 @@ static int read_msg(int fd, struct status_msg *m)
 	return n == sizeof(*m) ? 0 : -1;
 }
 
+/* Init holds every fd of every process of the job until all are built:
+ * a job of many processes needs more than the usual soft limit of 1024.
+ * (The job's processes get their own limits back, task_restore.) */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			pr_debug("cannot raise the limit of open files: %s", strerror(errno));
+	}
+}
+
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
@@ -746,10 +778,12 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	pid_t starter;
 
 	*wstatus = 0;
+	raise_fd_limit();
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
 	if (load_job(&j) < 0)
 		goto out;
+	int64_t loaded = now_ns() - t0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
 		goto out;
@@ -774,9 +808,10 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_err("the job was not restored; the images in %s are left as they were", o->dir);
 		goto out;
 	}
-	j.stats->mem_restore_ns = msg.stats.mem_restore_ns;
-	j.stats->pages_read = msg.stats.pages_read;
-	j.stats->bytes_read = msg.stats.bytes_read;
+	/* (init's figures; ours come after) */
+	*j.stats = msg.stats;
+	j.stats->load_ns = loaded;
+	j.stats->nr_procs = j.n;
 	j.stats->restore_ns = now_ns() - t0;
 	pid_t job = child_of(child_of(starter));
 	pr_info("restored process %d (pid %d here)", j.inv->root_pid, job);

@@ -229,34 +229,59 @@ int thread_signals_dump(struct inject *in, Thread *t)
 	return 0;
 }
 
+/* Every action and interval timer, in one batch of injected calls. */
 int signals_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
+	size_t n = img->n_sigactions, k = img->n_itimers;
+	struct ksigaction *ka = xcalloc(n + 1, sizeof(*ka));
+	struct itimerval *it = xcalloc(k + 1, sizeof(*it));
+	struct inject_call *c = xcalloc(n + k + 1, sizeof(*c));
+	long *ret = xcalloc(n + k + 1, sizeof(*ret));
+	/* where they go in the scratch area: 64 actions, then 3 timers */
+	const size_t at = 4096, it_at = at + NSIG_KERNEL * sizeof(*ka);
+	int rc = -1;
 
-	for (size_t i = 0; i < img->n_sigactions; i++) {
+	if (n > NSIG_KERNEL || k > 3) {
+		pr_err("damaged image: %zu signal actions, %zu interval timers", n, k);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const SigAction *sa = img->sigactions[i];
-		struct ksigaction ka = { sa->handler, sa->flags, sa->restorer, sa->mask };
-		uint64_t p = scratch_put(r, 0, &ka, sizeof(ka));
-		long ret = p ? INJECT(&r->in, SYS_rt_sigaction, sa->signo, p, 0, 8) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore the action of signal %u: %s", sa->signo, strerror(-ret));
-			return -1;
-		}
+		ka[i] = (struct ksigaction){ sa->handler, sa->flags, sa->restorer, sa->mask };
+		c[i] = (struct inject_call){ SYS_rt_sigaction,
+			{ sa->signo, r->in.scratch + at + i * sizeof(*ka), 0, 8 } };
 	}
-	for (size_t i = 0; i < img->n_itimers; i++) {
-		const Itimer *it = img->itimers[i];
-		struct itimerval v = live_itimer(&(struct itimerval){
-			.it_interval = { it->interval_us / 1000000, it->interval_us % 1000000 },
-			.it_value = { it->value_us / 1000000, it->value_us % 1000000 },
+	for (size_t i = 0; i < k; i++) {
+		const Itimer *t = img->itimers[i];
+		it[i] = live_itimer(&(struct itimerval){
+			.it_interval = { t->interval_us / 1000000, t->interval_us % 1000000 },
+			.it_value = { t->value_us / 1000000, t->value_us % 1000000 },
 		});
-		uint64_t p = scratch_put(r, 0, &v, sizeof(v));
-		long ret = p ? INJECT(&r->in, SYS_setitimer, it->which, p, 0) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore interval timer %u: %s", it->which, strerror(-ret));
-			return -1;
-		}
+		c[n + i] = (struct inject_call){ SYS_setitimer,
+			{ t->which, r->in.scratch + it_at + i * sizeof(*it), 0 } };
 	}
-	return 0;
+	if ((n && !scratch_put(r, at, ka, n * sizeof(*ka))) ||
+	    (k && !scratch_put(r, it_at, it, k * sizeof(*it))) ||
+	    inject_batch(&r->in, c, n + k, ret) < 0)
+		goto out;
+	for (size_t i = 0; i < n + k; i++)
+		if (ret[i] < 0) {
+			if (i < n)
+				pr_err("cannot restore the action of signal %u: %s",
+				       img->sigactions[i]->signo, strerror(-ret[i]));
+			else
+				pr_err("cannot restore interval timer %u: %s",
+				       img->itimers[i - n]->which, strerror(-ret[i]));
+			goto out;
+		}
+	rc = 0;
+out:
+	free(ka);
+	free(it);
+	free(c);
+	free(ret);
+	return rc;
 }
 
 int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t)

@@ -1,7 +1,7 @@
 /* stats.c: the --display-stats tables of dump and restore, on stderr so
  * they never mix with a job's output. The times of a dump are the parts
- * of the time the job was frozen: they add up to it, and what no part
- * measured is shown as "other". */
+ * of the time the job was frozen, those of a restore the parts of its
+ * time: they add up to it, and what no part measured is shown last. */
 #include <stdio.h>
 #include "cli/stats.h"
 
@@ -45,12 +45,22 @@ void print_dump_stats(const struct ckpt_stats *s)
 
 void print_restore_stats(const struct ckpt_stats *s)
 {
+	const struct { const char *name; int64_t ns; } parts[] = {
+		{ "images read:", s->load_ns }, { "files opened:", s->rfiles_ns },
+		{ "processes made:", s->spawn_ns }, { "memory:", s->mem_restore_ns },
+		{ "process state:", s->rtask_ns }, { "finish, release:", s->finish_ns },
+	};
+	int64_t rest = s->restore_ns;
+
+	fprintf(stderr, "Restore statistics\n  %-22s %10.3f ms  (%u processes)\n", "restore time:",
+		ms(s->restore_ns), s->nr_procs);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		part(parts[i].name, parts[i].ns, s->restore_ns);
+		rest -= parts[i].ns;
+	}
+	part("namespaces, other:", rest, s->restore_ns);
 	fprintf(stderr,
-		"Restore statistics\n"
-		"  restore time:    %10.3f ms\n"
-		"  memory:          %10.3f ms\n"
-		"  pages restored:  %10llu\n"
-		"  bytes read:      %10llu\n",
-		ms(s->restore_ns), ms(s->mem_restore_ns),
+		"  pages restored:        %10llu\n"
+		"  bytes read:            %10llu\n",
 		(unsigned long long)s->pages_read, (unsigned long long)s->bytes_read);
 }
