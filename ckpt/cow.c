@@ -209,6 +209,9 @@ int cow_restore_layout(struct restore_ctx *r)
 	/* Pages the parent has where it kept the parent's area, and it had
 	 * none: given up, they read as zero or as the file's again. */
 	runs_spans(pimg, false, &theirs);
+	for (size_t i = 0; i < pimg->n_base_pages; i++)
+		spans_add(&theirs, pimg->base_pages[i]->vaddr,
+			  pimg->base_pages[i]->vaddr + pimg->base_pages[i]->nr_pages * PAGE);
 	runs_spans(img, false, &mine);
 	spans_and(&theirs, &keep, &theirs_kept);
 	spans_minus(&theirs_kept, &mine, &drop);
@@ -229,6 +232,60 @@ out:
 	spans_free(&theirs_kept);
 	spans_free(&mine);
 	spans_free(&drop);
+	return ret;
+}
+
+/* Writes the N pages at BUF to ADDR in the process (through read-only
+ * protections too). */
+static int put_pages(struct restore_ctx *r, uint64_t addr, const unsigned char *buf, size_t n)
+{
+	if (!n)
+		return 0;
+	r->stats->pages_read += n;
+	r->stats->bytes_read += n * PAGE;
+	return remote_write(r->job, addr, buf, n * PAGE);
+}
+
+int cow_finish_base(struct restore_ctx *r)
+{
+	const Process *img = r->img;
+	enum { GROUP = 64 };
+	unsigned char *buf = xmalloc(GROUP * PAGE);
+	struct spans drop = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < img->n_base_pages; i++) {
+		const PageRun *b = img->base_pages[i];
+		uint64_t at = b->vaddr;	/* the first page of the group in buf */
+		size_t n = 0;
+
+		for (uint64_t k = 0; k < b->nr_pages; k++) {
+			uint64_t addr = b->vaddr + k * PAGE;
+			int got = mem_stored_page(r, addr, false, buf + n * PAGE);
+			if (got < 0)
+				goto out;
+			if (got)
+				n++;
+			else
+				spans_add(&drop, addr, addr + PAGE);
+			if (!got || n == GROUP) {
+				if (put_pages(r, at, buf, n) < 0)
+					goto out;
+				at = addr + PAGE;
+				n = 0;
+			}
+		}
+		if (put_pages(r, at, buf, n) < 0)
+			goto out;
+	}
+	/* what it did not hold: zero, or the file's again */
+	ret = spans_call(r, &drop, SYS_madvise, MADV_DONTNEED, "give up its base pages at");
+out:
+	if (r->pages_fd >= 0)
+		close(r->pages_fd);
+	r->pages_fd = -1;
+	spans_free(&drop);
+	free(buf);
 	return ret;
 }
 

@@ -237,6 +237,9 @@ enum {
 				 * zeroes are not the file's) */
 	IOV_SHARED = 8,         /* anonymous pages other processes may map too: never
 				 * pinned (read_ranges) */
+	IOV_BASE_OK = 16,       /* differing from the parent's, they may become its base
+				 * (Process.base_pages): the first child, and pages the
+				 * parent maps alone */
 };
 
 /* One batch of candidate pages read from the task and written to the image. */
@@ -253,8 +256,12 @@ struct page_reader {
 	size_t nr_remote, bytes;
 	size_t cap_runs;
 	/* copy-on-write sharing with the parent (cow.c) */
-	const struct dump_ctx *parent;    /* NULL: nothing is compared */
-	size_t prun;                      /* the parent's first page run not below the walk */
+	struct dump_ctx *parent;          /* NULL: nothing is compared */
+	size_t prun, pbase, pshared;      /* the parent's first run, base run, shared span
+					   * not below the walk */
+	bool make_base;                   /* the first child: may give the parent a base */
+	int base_fd;                      /* the parent's pages file, for its base */
+	size_t cap_base;
 };
 
 static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char *data, uint64_t n,
@@ -329,45 +336,47 @@ static bool read_page_slow(struct page_reader *pr, uint64_t addr, unsigned char 
 	return pread(pr->mem_fd, dst, PAGE, addr) == (ssize_t)PAGE;
 }
 
-/* The bytes a process stored (its own runs, in order: a copy of its pages
- * file), kept while processes below it remain to be dumped, so that their
- * pages are compared with them instead of with the parent's memory read
- * again through /proc/PID/mem for each child (a grandchild's page may be
- * one its parent took from its own). At most KEPT_MAX bytes for the whole
- * dump; beyond, the parent is read again. */
+/* The bytes a process stored (its own runs, then its base runs, in order:
+ * a copy of its pages file), kept while processes below it remain to be
+ * dumped, so that their pages are compared with them instead of with the
+ * parent's memory read again through /proc/PID/mem for each child (a
+ * grandchild's page may be one its parent took from its own). At most
+ * KEPT_MAX bytes for the whole dump; beyond, the parent is read again. */
 struct kept_pages {
 	unsigned char *data;
 	size_t len, cap;
+	bool full;                        /* something could not be kept */
 	uint64_t *run_off;                /* per page run: where its bytes are in data */
+	uint64_t *base_off;               /* per base run */
+	size_t cap_base_off;
+	struct spans shared;              /* its pages other processes mapped too */
+	bool base_done;                   /* its first child decided its base */
 	unsigned left;                    /* processes below it still to be dumped */
 };
 
 #define KEPT_MAX (512UL << 20)
 
-static void keep_pages(struct page_reader *pr, const struct iovec *out, size_t nr_out)
+/* Appends the bytes of OUT to C's copy; false if they could not be kept. */
+static bool keep_pages(struct dump_ctx *c, const struct iovec *out, size_t nr_out)
 {
-	struct dump_ctx *c = pr->c;
 	struct kept_pages *k = c->kept;
 	size_t want = 0;
 
-	if (!c->nr_descendants)
-		return;
-	if (!k) {
-		k = c->kept = xcalloc(1, sizeof(*k));
-		k->left = c->nr_descendants;
-	}
+	if (!k || k->full)
+		return false;
 	for (size_t i = 0; i < nr_out; i++)
 		want += out[i].iov_len;
 	if (k->len + want > k->cap) {
 		size_t cap = k->cap ? k->cap : MEM_BATCH_BYTES;
 		while (cap < k->len + want)
 			cap *= 2;
-		if (c->shared->kept_bytes + (cap - k->cap) > KEPT_MAX)
-			return;	/* full: the rest is read again when needed */
-		void *d = k->data ? mremap(k->data, k->cap, cap, MREMAP_MAYMOVE) :
+		void *d = c->shared->kept_bytes + (cap - k->cap) > KEPT_MAX ? MAP_FAILED :
+			  k->data ? mremap(k->data, k->cap, cap, MREMAP_MAYMOVE) :
 			  mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (d == MAP_FAILED)
-			return;
+		if (d == MAP_FAILED) {
+			k->full = true;	/* the rest is read again when needed */
+			return false;
+		}
 		c->shared->kept_bytes += cap - k->cap;
 		k->data = d;
 		k->cap = cap;
@@ -376,40 +385,59 @@ static void keep_pages(struct page_reader *pr, const struct iovec *out, size_t n
 		memcpy(k->data + k->len, out[i].iov_base, out[i].iov_len);
 		k->len += out[i].iov_len;
 	}
+	return true;
 }
 
-/* Where P's stored bytes of the page at ADDR are kept, or NULL: P's own
- * run, or, for a run it took from its parent, the parent's (the same
- * bytes). */
-static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr)
+/* The run of RUNS (sorted) that holds ADDR, or N. */
+static size_t run_at(PageRun **runs, size_t n, uint64_t addr)
 {
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (runs[mid]->vaddr + runs[mid]->nr_pages * PAGE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && runs[lo]->vaddr <= addr ? lo : n;
+}
+
+/* What process P held at ADDR when it forked its children, if kept: its
+ * base page there, else its own stored page, or, for a page it took from
+ * its own parent, what that one held when it forked it. *KNOWN tells
+ * whether P's page there is known at all (false: read P's memory again,
+ * which only holds it when P has no base page there). */
+static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr, bool *known)
+{
+	*known = false;
 	for (; p && p->kept; p = p->parent) {
 		const Process *img = p->img;
 		struct kept_pages *k = p->kept;
-		size_t lo = 0, hi = img->n_pages;
+		size_t i;
 
 		if (!k->run_off) {
 			/* own runs follow each other in the copy as in the file */
 			uint64_t off = 0;
 			k->run_off = xcalloc(img->n_pages + 1, sizeof(uint64_t));
-			for (size_t i = 0; i < img->n_pages; i++) {
+			for (i = 0; i < img->n_pages; i++) {
 				k->run_off[i] = off;
 				if (!img->pages[i]->from_parent)
 					off += img->pages[i]->nr_pages * PAGE;
 			}
 		}
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (img->pages[mid]->vaddr + img->pages[mid]->nr_pages * PAGE <= addr)
-				lo = mid + 1;
-			else
-				hi = mid;
+		i = run_at(img->base_pages, img->n_base_pages, addr);
+		if (i < img->n_base_pages) {
+			uint64_t at = k->base_off[i] + (addr - img->base_pages[i]->vaddr);
+			*known = true;	/* (never its memory: that holds what came after) */
+			return at + PAGE <= k->len ? k->data + at : NULL;
 		}
-		if (lo == img->n_pages || img->pages[lo]->vaddr > addr)
+		i = run_at(img->pages, img->n_pages, addr);
+		if (i == img->n_pages)
 			return NULL;
-		if (img->pages[lo]->from_parent)
+		if (img->pages[i]->from_parent)
 			continue;
-		uint64_t at = k->run_off[lo] + (addr - img->pages[lo]->vaddr);
+		uint64_t at = k->run_off[i] + (addr - img->pages[i]->vaddr);
 		return at + PAGE <= k->len ? k->data + at : NULL;
 	}
 	return NULL;
@@ -425,6 +453,8 @@ static void kept_free(struct dump_ctx *c)
 		munmap(k->data, k->cap);
 	c->shared->kept_bytes -= k->cap;
 	free(k->run_off);
+	free(k->base_off);
+	spans_free(&k->shared);
 	free(k);
 	c->kept = NULL;
 }
@@ -434,11 +464,62 @@ void mem_dump_free(struct dump_ctx *c)
 	kept_free(c);
 }
 
+/* The parent's base grows by N pages at VADDR (DATA), shared from now on
+ * by the first child and those after it that hold the same. */
+static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char *data, uint64_t n)
+{
+	struct dump_ctx *p = pr->parent;
+	struct kept_pages *k = p->kept;
+	Process *img = p->img;
+	struct iovec iov = { (void *)data, n * PAGE };
+	PageRun *r = img->n_base_pages ? img->base_pages[img->n_base_pages - 1] : NULL;
+	size_t a;
+
+	if (pr->base_fd < 0) {
+		char name[64];
+		snprintf(name, sizeof(name), "pages-%d.img", img->pid);
+		pr->base_fd = openat(p->dir->fd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (pr->base_fd < 0) {
+			pr_perror("cannot add to %s/%s", p->dir->path, name);
+			return -1;
+		}
+	}
+	uint64_t at = k->len;
+	if (!keep_pages(p, &iov, 1))
+		return 1;	/* no room to compare the others with it: not a base */
+	if (write_all(pr->base_fd, data, n * PAGE) < 0) {
+		pr_perror("cannot write page data to %s/pages-%d.img", p->dir->path, img->pid);
+		return -1;
+	}
+	pr->c->stats->pages_written += n;
+	pr->c->stats->bytes_written += n * PAGE;
+	/* (a run lies in one of the parent's areas) */
+	if (r && r->vaddr + r->nr_pages * PAGE == vaddr &&
+	    (a = mem_area_above(img, r->vaddr)) < img->n_vmas && img->vmas[a]->end >= vaddr + n * PAGE) {
+		r->nr_pages += n;
+		r->crc32c = crc32c(r->crc32c, data, n * PAGE);
+		return 0;
+	}
+	if (img->n_base_pages == pr->cap_base) {
+		pr->cap_base = pr->cap_base ? pr->cap_base * 2 : 64;
+		img->base_pages = xrealloc(img->base_pages, pr->cap_base * sizeof(PageRun *));
+		k->base_off = xrealloc(k->base_off, pr->cap_base * sizeof(uint64_t));
+	}
+	r = xmalloc(sizeof(*r));
+	page_run__init(r);
+	r->vaddr = vaddr;
+	r->nr_pages = n;
+	r->crc32c = crc32c(0, data, n * PAGE);
+	k->base_off[img->n_base_pages] = at;
+	img->base_pages[img->n_base_pages++] = r;
+	return 0;
+}
+
 enum page_kind { PG_NONE, PG_OWN, PG_PARENT };
 
 static int write_runs(struct page_reader *pr, const struct iovec *out, size_t nr_out)
 {
-	keep_pages(pr, out, nr_out);
+	keep_pages(pr->c, out, nr_out);
 	/* In slices of IOV_MAX iovecs. */
 	for (size_t i = 0; i < nr_out;) {
 		size_t k = nr_out - i < IOV_MAX ? nr_out - i : IOV_MAX;
@@ -490,17 +571,25 @@ static int flush_batch(struct page_reader *pr)
 			enum page_kind kind = !ok || zero ? PG_NONE : PG_OWN;
 
 			if (kind == PG_OWN && (pr->flags[i] & IOV_COMPARE)) {
-				const unsigned char *pp = kept_page(pr->parent, addr);
-				if (!pp && !parent_read) {
+				bool known;
+				const unsigned char *pp = kept_page(pr->parent, addr, &known);
+				if (!pp && !known && !parent_read) {
 					/* not kept: the parent read again, the whole range */
 					ssize_t r = pread(pr->parent_mem_fd, pr->pbuf + (off - k * PAGE),
 							  n * PAGE, base);
 					parent_got = r > 0 ? r : 0;
 					parent_read = true;
 				}
-				if (!pp && (k + 1) * PAGE <= parent_got)
+				if (!pp && !known && (k + 1) * PAGE <= parent_got)
 					pp = pr->pbuf + off;
 				if (pp && !memcmp(pg, pp, PAGE))
+					kind = PG_PARENT;
+			}
+			if (kind == PG_OWN && (pr->flags[i] & IOV_BASE_OK)) {
+				int b = add_base(pr, addr, pg, 1);
+				if (b < 0)
+					return -1;
+				if (b == 0)
 					kind = PG_PARENT;
 			}
 
@@ -556,29 +645,51 @@ static int queue_pages(struct page_reader *pr, uint64_t addr, uint64_t n, uint8_
 	return 0;
 }
 
-/* Whether the parent stores a page at ADDR (the walk only goes up). */
+/* Whether RUNS[*AT...] (sorted) holds ADDR; the walk only goes up. */
+static bool runs_hold(PageRun **runs, size_t n, size_t *at, uint64_t addr)
+{
+	while (*at < n && runs[*at]->vaddr + runs[*at]->nr_pages * PAGE <= addr)
+		(*at)++;
+	return *at < n && runs[*at]->vaddr <= addr;
+}
+
+/* Whether the parent held a page at ADDR when it forked (stored or base). */
 static bool parent_has_page(struct page_reader *pr, uint64_t addr)
 {
 	const Process *p = pr->parent->img;
 
-	while (pr->prun < p->n_pages &&
-	       p->pages[pr->prun]->vaddr + p->pages[pr->prun]->nr_pages * PAGE <= addr)
-		pr->prun++;
-	return pr->prun < p->n_pages && p->pages[pr->prun]->vaddr <= addr;
+	return runs_hold(p->pages, p->n_pages, &pr->prun, addr) ||
+	       runs_hold(p->base_pages, p->n_base_pages, &pr->pbase, addr);
+}
+
+/* Whether the parent's page at ADDR may become a base: the first child
+ * decides, where the parent's own page is mapped by it alone (a page it
+ * changed after the last fork: no child can share it). */
+static bool base_ok(struct page_reader *pr, uint64_t addr)
+{
+	const struct spans *sh = &pr->parent->kept->shared;
+
+	if (!pr->make_base)
+		return false;
+	while (pr->pshared < sh->n && sh->s[pr->pshared].end <= addr)
+		pr->pshared++;
+	return !(pr->pshared < sh->n && sh->s[pr->pshared].start <= addr);
 }
 
 #define PAGEMAP_CHUNK 65536	/* entries per pagemap read: 256 MiB of address space */
 
-/* A page of V worth comparing with the parent's: in a part of V that a
- * fork from the parent leaves in place, shared with some process (not
- * exclusive), and stored by the parent. */
-static bool may_be_parents(struct page_reader *pr, const struct spans *kept, size_t *ks,
-			   uint64_t addr, uint64_t e)
+/* A page of V that may be the parent's: in a part of V that a fork from
+ * the parent leaves in place, and shared with some process (not
+ * exclusive): IOV_COMPARE where the parent held one at fork time,
+ * IOV_BASE_OK where it may become the parent's base; 0 if neither. */
+static uint8_t may_be_parents(struct page_reader *pr, const struct spans *kept, size_t *ks,
+			      uint64_t addr, uint64_t e)
 {
 	while (*ks < kept->n && kept->s[*ks].end <= addr)
 		(*ks)++;
-	return *ks < kept->n && kept->s[*ks].start <= addr &&
-	       !((e & PM_PRESENT) && (e & PM_EXCLUSIVE)) && parent_has_page(pr, addr);
+	if (!(*ks < kept->n && kept->s[*ks].start <= addr) || ((e & PM_PRESENT) && (e & PM_EXCLUSIVE)))
+		return 0;
+	return (parent_has_page(pr, addr) ? IOV_COMPARE : 0) | (base_ok(pr, addr) ? IOV_BASE_OK : 0);
 }
 
 static int dump_vma_pages(struct page_reader *pr, int pagemap_fd, const Vma *v)
@@ -613,8 +724,11 @@ static int dump_vma_pages(struct page_reader *pr, int pagemap_fd, const Vma *v)
 			uint8_t flags = keep_zero;
 			if (!(e & PM_FILE) && !((e & PM_PRESENT) && (e & PM_EXCLUSIVE)))
 				flags |= IOV_SHARED;
-			if (want && kept.n && may_be_parents(pr, &kept, &ks, addr, e))
-				flags |= IOV_COMPARE;
+			if (want && kept.n)
+				flags |= may_be_parents(pr, &kept, &ks, addr, e);
+			/* a parent: which of its pages its children may share */
+			if (want && pr->c->kept && (flags & IOV_SHARED))
+				spans_add(&pr->c->kept->shared, addr, addr + PAGE);
 			if (want && run_n && flags == run_flags) {
 				run_n++;
 				continue;
@@ -639,9 +753,9 @@ out:
 /* A child of a process of the job that runs the same program, with the
  * kernel's areas where the parent has them, is rebuilt by forking that
  * parent (cow.c): what they share is compared and left to the parent. */
-static const struct dump_ctx *cow_source(struct dump_ctx *c)
+static struct dump_ctx *cow_source(struct dump_ctx *c)
 {
-	const struct dump_ctx *p = c->parent;
+	struct dump_ctx *p = c->parent;
 
 	if (!p || !p->img || !mem_fork_ok(p->img, c->img))
 		return NULL;
@@ -664,7 +778,8 @@ static int open_proc(pid_t pid, const char *what)
 
 int mem_dump_pages(struct dump_ctx *c)
 {
-	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1, .parent = cow_source(c) };
+	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1, .base_fd = -1,
+				  .parent = cow_source(c) };
 	int pagemap_fd = -1, ret = -1;
 	char name[64];
 
@@ -672,6 +787,13 @@ int mem_dump_pages(struct dump_ctx *c)
 	pr.out_fd = image_create_raw(c->dir, name);
 	if (pr.out_fd < 0)
 		return -1;
+	if (c->nr_descendants && !c->kept) {
+		c->kept = xcalloc(1, sizeof(*c->kept));
+		c->kept->left = c->nr_descendants;
+	}
+	/* its parent's first child: the parent's base is made with its pages */
+	pr.make_base = pr.parent && pr.parent->kept && !pr.parent->kept->base_done &&
+		       !pr.parent->kept->full;
 	if ((pagemap_fd = open_proc(c->pid, "pagemap")) < 0 ||
 	    (pr.mem_fd = open_proc(c->pid, "mem")) < 0 ||
 	    (pr.parent && (pr.parent_mem_fd = open_proc(pr.parent->pid, "mem")) < 0))
@@ -696,6 +818,8 @@ int mem_dump_pages(struct dump_ctx *c)
 	/* Synced with the whole image at the end (image_dir_sync); the disk
 	 * starts on it now, while the next processes are read. */
 	sync_file_range(pr.out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (pr.make_base)
+		pr.parent->kept->base_done = true;
 	/* the pages of those above it are kept until the last process below
 	 * them is done */
 	for (struct dump_ctx *a = c->parent; a; a = a->parent)
@@ -707,6 +831,8 @@ out:
 		close(pr.mem_fd);
 	if (pr.parent_mem_fd >= 0)
 		close(pr.parent_mem_fd);
+	if (pr.base_fd >= 0)
+		close(pr.base_fd);
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
 	close(pr.out_fd);
@@ -724,13 +850,41 @@ void mem_dump_done(struct dump_shared *s)
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
+/* Page runs RUNS (N, of a list named WHAT) sorted, disjoint, each inside
+ * one area whose pages come from the image; HAS_PAGES marks the areas
+ * that get bytes written. */
+static int check_runs(const Process *img, PageRun **runs, size_t n, const char *what,
+		      bool *has_pages)
+{
+	size_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const PageRun *p = runs[i];
+		uint64_t end = p->vaddr + p->nr_pages * PAGE;
+		if (!p->nr_pages || p->nr_pages > TASK_SIZE_MAX / PAGE || p->vaddr % PAGE || end < p->vaddr ||
+		    (i && p->vaddr < runs[i - 1]->vaddr + runs[i - 1]->nr_pages * PAGE)) {
+			pr_err("damaged image: %s %zu at %#lx is invalid", what, i, (unsigned long)p->vaddr);
+			return -1;
+		}
+		while (v < img->n_vmas && img->vmas[v]->end <= p->vaddr)
+			v++;
+		if (v == img->n_vmas || p->vaddr < img->vmas[v]->start || end > img->vmas[v]->end ||
+		    policy_of(img->vmas[v]) == PAGES_NONE || (p->from_parent && !img->has_cow_parent)) {
+			pr_err("damaged image: %s %zu at %#lx lies outside the memory it belongs to",
+			       what, i, (unsigned long)p->vaddr);
+			return -1;
+		}
+		/* (the parent's come with the fork: nothing to write) */
+		has_pages[v] |= !p->from_parent;
+	}
+	return 0;
+}
+
 /* Checks every range against the others before anything is mapped: VMAs
  * sorted, aligned, disjoint, in user space; each page run inside one VMA
  * whose contents come from the image. */
 int mem_validate(const Process *img, bool *has_pages)
 {
-	size_t v = 0;
-
 	for (size_t i = 0; i < img->n_vmas; i++) {
 		const Vma *a = img->vmas[i];
 		if (a->start >= a->end || a->start < PAGE || a->start % PAGE || a->end % PAGE ||
@@ -743,26 +897,14 @@ int mem_validate(const Process *img, bool *has_pages)
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < img->n_pages; i++) {
-		const PageRun *p = img->pages[i];
-		uint64_t end = p->vaddr + p->nr_pages * PAGE;
-		if (!p->nr_pages || p->nr_pages > TASK_SIZE_MAX / PAGE || p->vaddr % PAGE || end < p->vaddr ||
-		    (i && p->vaddr < img->pages[i - 1]->vaddr + img->pages[i - 1]->nr_pages * PAGE)) {
-			pr_err("damaged image: page run %zu at %#lx is invalid", i, (unsigned long)p->vaddr);
+	for (size_t i = 0; i < img->n_base_pages; i++)
+		if (img->base_pages[i]->from_parent) {
+			pr_err("damaged image: base run %zu at %#lx", i,
+			       (unsigned long)img->base_pages[i]->vaddr);
 			return -1;
 		}
-		while (v < img->n_vmas && img->vmas[v]->end <= p->vaddr)
-			v++;
-		if (v == img->n_vmas || p->vaddr < img->vmas[v]->start || end > img->vmas[v]->end ||
-		    policy_of(img->vmas[v]) == PAGES_NONE || (p->from_parent && !img->has_cow_parent)) {
-			pr_err("damaged image: page run %zu at %#lx lies outside the memory it belongs to",
-			       i, (unsigned long)p->vaddr);
-			return -1;
-		}
-		/* (the parent's come with the fork: nothing to write) */
-		has_pages[v] |= !p->from_parent;
-	}
-	return 0;
+	return check_runs(img, img->pages, img->n_pages, "page run", has_pages) < 0 ||
+	       check_runs(img, img->base_pages, img->n_base_pages, "base run", has_pages) < 0 ? -1 : 0;
 }
 
 uint32_t mem_map_prot(const Vma *v, bool has_pages)
@@ -865,17 +1007,72 @@ out:
 	return ret;
 }
 
+/* Writes the runs of RUNS that have bytes in the image (mapped at MAP,
+ * from *OFF on) into the job, checking each first. */
+static int write_runs_from(struct restore_ctx *r, const unsigned char *map, uint64_t *off,
+			   PageRun **runs, size_t nr, const char *name)
+{
+	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
+	size_t n = 0;
+
+	for (size_t i = 0; i <= nr; i++) {
+		if (i < nr && runs[i]->from_parent)
+			continue;	/* came with the fork (cow.c) */
+		if (i < nr) {
+			const PageRun *p = runs[i];
+			uint64_t len = p->nr_pages * PAGE;
+			/* Damage is found before the job may run on it. */
+			if (crc32c(0, map + *off, len) != p->crc32c) {
+				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
+				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
+				return -1;
+			}
+			local[n] = (struct iovec){ (void *)(map + *off), len };
+			remote[n] = (struct iovec){ (void *)p->vaddr, len };
+			n++;
+			*off += len;
+		}
+		if (n == MEM_BATCH_IOVS || (i == nr && n)) {
+			uint64_t total = 0;
+			for (size_t k = 0; k < n; k++)
+				total += local[k].iov_len;
+			ssize_t w = process_vm_writev(r->job, local, n, remote, n, 0);
+			if (w != (ssize_t)total) {
+				if (w >= 0)
+					errno = EFAULT;
+				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
+					  (unsigned long)remote[0].iov_base);
+				return -1;
+			}
+			r->stats->pages_read += total / PAGE;
+			r->stats->bytes_read += total;
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+static uint64_t stored_bytes(PageRun **runs, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!runs[i]->from_parent)
+			sum += runs[i]->nr_pages * PAGE;
+	return sum;
+}
+
+/* Its own pages, then its base (what it held when it forked its children:
+ * it gets its own pages back there once they are forked, cow.c). */
 int mem_restore_pages(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char name[64];
-	uint64_t size, want = 0, off = 0;
+	uint64_t size, want, off = 0;
 	unsigned char *map = NULL;
 	int ret = -1;
 
-	for (size_t i = 0; i < img->n_pages; i++)
-		if (!img->pages[i]->from_parent)
-			want += img->pages[i]->nr_pages * PAGE;
+	want = stored_bytes(img->pages, img->n_pages) + stored_bytes(img->base_pages, img->n_base_pages);
 	snprintf(name, sizeof(name), "pages-%d.img", img->pid);
 	int fd = image_open_raw(r->dir, name, &size);
 	if (fd < 0)
@@ -898,48 +1095,56 @@ int mem_restore_pages(struct restore_ctx *r)
 		goto out;
 	}
 	madvise(map, size, MADV_SEQUENTIAL);
-	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
-	size_t n = 0;
-	for (size_t i = 0; i <= img->n_pages; i++) {
-		if (i < img->n_pages && img->pages[i]->from_parent)
-			continue;	/* came with the fork (cow.c) */
-		if (i < img->n_pages) {
-			const PageRun *p = img->pages[i];
-			uint64_t len = p->nr_pages * PAGE;
-			/* Damage is found before the job may run on it. */
-			if (crc32c(0, map + off, len) != p->crc32c) {
-				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
-				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
-				goto out;
-			}
-			local[n] = (struct iovec){ map + off, len };
-			remote[n] = (struct iovec){ (void *)p->vaddr, len };
-			n++;
-			off += len;
-		}
-		if (n == MEM_BATCH_IOVS || (i == img->n_pages && n)) {
-			uint64_t total = 0;
-			for (size_t k = 0; k < n; k++)
-				total += local[k].iov_len;
-			ssize_t w = process_vm_writev(r->job, local, n, remote, n, 0);
-			if (w != (ssize_t)total) {
-				if (w >= 0)
-					errno = EFAULT;
-				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
-					  (unsigned long)remote[0].iov_base);
-				goto out;
-			}
-			r->stats->pages_read += total / PAGE;
-			r->stats->bytes_read += total;
-			n = 0;
-		}
-	}
+	if (write_runs_from(r, map, &off, img->pages, img->n_pages, name) < 0 ||
+	    write_runs_from(r, map, &off, img->base_pages, img->n_base_pages, name) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (map)
 		munmap(map, size);
 	close(fd);
 	return ret;
+}
+
+/* Where in pages-PID.img the bytes of page ADDR of run I of RUNS are, the
+ * file holding first FIRST bytes of other runs. */
+static uint64_t offset_in(PageRun **runs, size_t i, uint64_t first, uint64_t addr)
+{
+	return first + stored_bytes(runs, i) + (addr - runs[i]->vaddr);
+}
+
+int mem_stored_page(struct restore_ctx *r, uint64_t addr, bool fork_time, unsigned char *buf)
+{
+	for (; r; r = r->parent, fork_time = true) {
+		const Process *img = r->img;
+		size_t i = fork_time ? run_at(img->base_pages, img->n_base_pages, addr) : 0;
+		uint64_t off;
+
+		if (fork_time && i < img->n_base_pages) {
+			off = offset_in(img->base_pages, i, stored_bytes(img->pages, img->n_pages), addr);
+		} else {
+			i = run_at(img->pages, img->n_pages, addr);
+			if (i == img->n_pages)
+				return 0;
+			if (img->pages[i]->from_parent)
+				continue;	/* what its parent held when it forked it */
+			off = offset_in(img->pages, i, 0, addr);
+		}
+		if (r->pages_fd < 0) {
+			char name[64];
+			snprintf(name, sizeof(name), "pages-%d.img", img->pid);
+			r->pages_fd = image_open_raw(r->dir, name, NULL);
+			if (r->pages_fd < 0)
+				return -1;
+		}
+		if (pread(r->pages_fd, buf, PAGE, off) != (ssize_t)PAGE) {
+			pr_perror("cannot read the page at %#lx from %s/pages-%d.img", (unsigned long)addr,
+				  r->dir->path, img->pid);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
 }
 
 int mem_restore_protections(struct restore_ctx *r)

@@ -509,6 +509,11 @@ static int restore_tree(struct restore_job *j)
 		j->stats->rtask_ns += now_ns() - t;
 	}
 	t = now_ns();
+	/* every child forked: the parents get their own pages back */
+	for (size_t i = 0; i < j->n; i++)
+		if (j->procs[i].img && j->procs[i].img->n_base_pages &&
+		    cow_finish_base(&j->procs[i]) < 0)
+			return -1;
 	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)

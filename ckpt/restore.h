@@ -104,12 +104,19 @@ uint32_t mem_map_prot(const Vma *v, bool has_pages);
 /* maps START..END of area img->vmas[I] as the job had it there */
 int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, struct mem_file *f);
 void mem_file_close(struct restore_ctx *r, struct mem_file *f);
+/* The bytes R holds at ADDR (last, or when FORK_TIME when it forked its
+ * children: its base page there, if any), from the image: 1 with them in
+ * BUF (a page), 0 if none is stored (zero, or the file's), -1 on error */
+int mem_stored_page(struct restore_ctx *r, uint64_t addr, bool fork_time, unsigned char *buf);
 /* cow.c: a process forked from its rebuilt parent (r->parent) keeps what it
  * shared with it, drops the rest, maps its own areas (its pages come after,
  * mem_restore_pages); and undoes the parent's state it inherited and did
  * not have: signal actions, rseq, alternate stack */
 int cow_restore_layout(struct restore_ctx *r);
 int cow_forget_parent(struct restore_ctx *r);
+/* once its children are forked, a process with a base (what it held when
+ * it forked them) gets its own pages back there */
+int cow_finish_base(struct restore_ctx *r);
 /* vdso.c: moves the task's vdso areas to their dumped addresses */
 int vdso_restore(struct restore_ctx *r);
 /* signals.c */
