@@ -14,7 +14,8 @@ struct inject {
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
-	bool     scratch_exec;            /* executable too: inject_batch may run code there */
+	bool     scratch_exec;            /* executable too: injected code may run there */
+	bool     one_ready;               /* the code of a single call is in place */
 	/* Signals the task was about to take while we resumed it for an
 	 * injected call: taken off (not delivered), to be queued again. */
 	siginfo_t held[16];
@@ -26,7 +27,9 @@ struct inject {
 void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 		 const struct user_regs_struct *base);
 /* Runs syscall NR with up to six arguments in the task. Returns what the
- * syscall returned (-errno on failure), or -ESRCH if the task is lost. */
+ * syscall returned (-errno on failure), or -ESRCH if the task is lost.
+ * With an executable scratch area, through code there that ends in a stop
+ * the task sends itself: one resume instead of two. */
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		    uint64_t a4, uint64_t a5, uint64_t a6);
 /* The same, executing from IP instead: code the tracer wrote into the task,
@@ -58,6 +61,8 @@ struct inject_call {
  * it holds at most. */
 #define INJECT_BATCH_AT  8192
 #define INJECT_BATCH_MAX 256
+/* ... and where single calls run from (inject_syscall), just below */
+#define INJECT_ONE_AT    (INJECT_BATCH_AT - 128)
 /* Runs the N calls one after another inside the task with one resume
  * instead of one each (a ptrace round trip per call costs more than most
  * calls): code written to the scratch area at INJECT_BATCH_AT, ending in a

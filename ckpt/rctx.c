@@ -8,6 +8,7 @@
  *   0..1023     the arguments of one injected call (each object file)
  *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
  *   2048..      restore.c's fork_child: a child's cwd, program path, argv
+ *   8064..8191  inject.c's code of a single call (INJECT_ONE_AT)
  *   8192..      inject_batch's code and results (INJECT_BATCH_AT)
  *   top 512     task.c's AMX code; restore.c's injected clone points the new
  *               task's stack there (never used: the task stops at once) */
