@@ -67,7 +67,7 @@ $(O)/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h sessio
 workloads: $(WORKLOADS)
 # Workloads are the jobs the tests freeze: plain programs, never sanitized,
 # so that what is frozen is what a user would run.
-$(O)/tests/workloads/%: tests/workloads/%.c
+$(O)/tests/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $< -lm
 
@@ -77,7 +77,9 @@ $(O)/tests/unit/%: tests/unit/%.c $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all
+# The tests run in parallel (tests/run.sh: JF_JOBS at a time); the crash
+# tests' binary is built first.
+check: all crashtest
 	tests/run.sh $(O)
 
 # Builds everything with AddressSanitizer and UBSan in build-asan/ and runs
@@ -98,16 +100,20 @@ bench: all
 deb-check:
 	tests/deb-check.sh
 
-# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; then
-# the pipe stress tests, STRESS_PIPE_RUNS times each.
+# 50 dump/restore cycles of one running job (STRESS_CYCLES), timed; the
+# bigmem test with STRESS_BIGMEM MiB (make check uses 128); then the pipe
+# stress tests, STRESS_PIPE_RUNS times each.
+STRESS_BIGMEM ?= 512
 stress: all
 	bench/stress.sh $(O)
 	bench/stress.sh $(O) store
+	JF_BIGMEM=$(STRESS_BIGMEM) tests/run.sh $(O) "freeze/thaw bigmem"
 	bench/stress-pipes.sh $(O)
 
 # Fuzzing with clang's libFuzzer: one target per tests/fuzz/fuzz_*.c, linked
 # with the engine built again by clang with ASan/UBSan. `make fuzz` runs each
-# for FUZZ_SECONDS; tests/t-fuzz.sh runs them briefly in `make check`.
+# for FUZZ_SECONDS; `make check` (tests/t-fuzz.sh) only replays the
+# committed inputs.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS   = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -134,12 +140,13 @@ fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(O)/fuzz $(FUZZ_SECONDS)
 
-# The crash tests' binary: the same sources with the crash hook compiled in
-# (ckpt/crashpoint.h); never installed.
+# The test build: the same sources with the crash hook (ckpt/crashpoint.h)
+# and the test hooks (JF_TEST_HOOKS: ckpt/vdso.c's forwarding on one
+# kernel) compiled in; never installed.
 CRASH_OBJS := $(patsubst $(O)/%,$(O)/crashtest/%,$(filter-out $(PROTO_C:.c=.o) $(O)/shell/scripts.o,$(OBJS)))
 $(O)/crashtest/%.o: %.c $(PROTO_H) $(O)/shell/scripts.h $(wildcard ckpt/*.h tty/*.h session/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -DJF_CRASH_HOOKS -DJF_TEST_HOOKS -c -o $@ $<
 
 $(O)/jobfreeze-crashtest: $(CRASH_OBJS) $(PROTO_C:.c=.o) $(O)/shell/scripts.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -174,6 +181,7 @@ help:
 	@echo "make asan       build with ASan/UBSan in build-asan/ and run the tests"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make stress     50 dump/restore cycles of one job, then 50 through the store, timed;"
+	@echo "                the bigmem test with STRESS_BIGMEM=$(STRESS_BIGMEM) MiB;"
 	@echo "                then the pipe stress tests 10 times each (STRESS_PIPE_RUNS)"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)"
 	@echo "make install    install under PREFIX=$(PREFIX) (DESTDIR honoured), with the man pages"

@@ -37,7 +37,58 @@ int anonfd_kind(const char *link)
 	return -1;
 }
 
-int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info)
+#ifndef KCMP_EPOLL_TFD
+#define KCMP_EPOLL_TFD 7
+#endif
+
+/* Which fd of the process holds the file of each entry of the epoll set
+ * F: the entry's own number, unless the process closed it (the file lives
+ * on under another number: dup'ed before) or put another file there.
+ * Refused when no fd of the process holds it. */
+static int epoll_targets(struct dump_ctx *c, Fd *f, const char *info, const int *fds, size_t nr)
+{
+	size_t n = 0;
+	int *nums, ret = -1;
+
+	for (const char *p = info; (p = strstr(p, "tfd:")); p++)
+		n++;
+	nums = xcalloc(n ? n : 1, sizeof(int));
+	f->epoll_src = xcalloc(n ? n : 1, sizeof(int32_t));
+	for (const char *p = info; (p = strstr(p, "tfd:")); p++) {
+		struct { uint32_t efd, tfd, toff; } slot = { f->fd, 0, 0 };
+		int tfd, src = -1;
+
+		if (sscanf(p, "tfd: %d", &tfd) != 1 || tfd < 0) {
+			pr_err("cannot parse the epoll set of fd %d of process %d", f->fd, c->pid);
+			goto out;
+		}
+		slot.tfd = tfd;
+		/* entries on one number are told apart by their rank among them
+		 * (the order of fdinfo is the kernel's) */
+		for (size_t k = 0; k < f->n_epoll_src; k++)
+			slot.toff += nums[k] == tfd;
+		for (size_t k = 0; k <= nr && src < 0; k++) {
+			int cand = k == 0 ? tfd : fds[k - 1];
+			if (syscall(SYS_kcmp, c->pid, c->pid, KCMP_EPOLL_TFD, cand, &slot) == 0)
+				src = cand;
+		}
+		if (src < 0) {
+			pr_err("process %d: the epoll set of fd %d watches a file under fd number %d that "
+			       "the process no longer holds (it closed it; only another process has it): "
+			       "jobfreeze cannot give the set that file again; let the process remove it "
+			       "(EPOLL_CTL_DEL) first", c->pid, f->fd, tfd);
+			goto out;
+		}
+		nums[f->n_epoll_src] = tfd;
+		f->epoll_src[f->n_epoll_src++] = src;
+	}
+	ret = 0;
+out:
+	free(nums);
+	return ret;
+}
+
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info, const int *fds, size_t nr)
 {
 	f->info = info;		/* freed with the image */
 	if (strlen(info) > INFO_MAX) {
@@ -45,6 +96,8 @@ int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info)
 		return -1;
 	}
 	f->kind = kind;
+	if (kind == FD__KIND__EPOLL)
+		return epoll_targets(c, f, info, fds, nr);
 	return kind == FD__KIND__INOTIFY ? inotify_dump(c, f, info) : 0;
 }
 
@@ -141,11 +194,74 @@ bad:
 	return -1;
 }
 
+/* Watches SRC's file in the epoll set EP under the number TFD, as the
+ * process once did: through TFD itself, or, when the process has closed
+ * TFD or put another file there since, by lending TFD to SRC's file for
+ * the call and putting back what was there. */
+static long epoll_add(struct restore_ctx *r, int ep, int tfd, int src, unsigned events,
+		      uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+	uint64_t at = scratch_put(r, 0, &ev, sizeof(ev));
+	long ret, saved = -1, fdflags = 0;
+
+	if (!at)
+		return -EFAULT;
+	if (src == tfd)
+		return INJECT(&r->in, SYS_epoll_ctl, ep, EPOLL_CTL_ADD, tfd, at);
+	fdflags = INJECT(&r->in, SYS_fcntl, tfd, F_GETFD);
+	if (fdflags >= 0) {
+		saved = INJECT(&r->in, SYS_fcntl, tfd, F_DUPFD, 0);
+		if (saved < 0)
+			return saved;
+	}
+	ret = INJECT(&r->in, SYS_dup2, src, tfd);
+	if (ret >= 0)
+		ret = INJECT(&r->in, SYS_epoll_ctl, ep, EPOLL_CTL_ADD, tfd, at);
+	if (saved >= 0) {
+		long back = INJECT(&r->in, SYS_dup3, saved, tfd, fdflags & FD_CLOEXEC ? O_CLOEXEC : 0);
+		INJECT(&r->in, SYS_close, saved);
+		if (back < 0 && ret >= 0)
+			ret = back;
+	} else {
+		INJECT(&r->in, SYS_close, tfd);
+	}
+	return ret;
+}
+
+/* Adds the entries of epoll set F (in the process) for which WANT says so:
+ * all of them (TFD -1), or those watching the number TFD. */
+static int epoll_fill(struct restore_ctx *r, const Fd *f, int tfd_only)
+{
+	size_t k = 0;
+
+	for (const char *p = f->info; p && (p = strstr(p, "tfd:")); p++, k++) {
+		int tfd;
+		unsigned events;
+		unsigned long long data;
+		long ret;
+
+		if (sscanf(p, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3 ||
+		    (f->n_epoll_src && k >= f->n_epoll_src)) {
+			pr_err("damaged image: the epoll set of fd %d", f->fd);
+			return -1;
+		}
+		if (tfd_only >= 0 && tfd != tfd_only)
+			continue;
+		ret = epoll_add(r, f->fd, tfd, f->n_epoll_src ? f->epoll_src[k] : tfd, events, data);
+		if (ret < 0) {
+			pr_err("cannot watch fd %d in the epoll set of fd %d again: %s", tfd, f->fd,
+			       strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int epoll_restore(struct restore_ctx *r)
 {
 	for (size_t i = 0; i < r->img->n_fds; i++) {
 		const Fd *f = r->img->fds[i];
-		const char *p;
 		long ep;
 
 		if (f->kind != FD__KIND__EPOLL || (r->epoll_given && r->epoll_given[i]))
@@ -160,29 +276,21 @@ int epoll_restore(struct restore_ctx *r)
 			pr_err("cannot make the epoll set of fd %d again: %s", f->fd, strerror(-ep));
 			return -1;
 		}
-		for (p = f->info; p && (p = strstr(p, "tfd:")); p++) {
-			int tfd;
-			unsigned events;
-			unsigned long long data;
-			struct epoll_event ev;
-			long ret;
-
-			if (sscanf(p, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3) {
-				pr_err("damaged image: the epoll set of fd %d", f->fd);
-				return -1;
-			}
-			ev.events = events;
-			ev.data.u64 = data;
-			uint64_t at = scratch_put(r, 0, &ev, sizeof(ev));
-			ret = at ? INJECT(&r->in, SYS_epoll_ctl, f->fd, EPOLL_CTL_ADD, tfd, at) : -EFAULT;
-			if (ret < 0) {
-				pr_err("cannot watch fd %d in the epoll set of fd %d again: %s", tfd, f->fd,
-				       strerror(-ret));
-				return -1;
-			}
-		}
+		if (epoll_fill(r, f, -1) < 0)
+			return -1;
 		if ((f->flags & O_NONBLOCK) && INJECT(&r->in, SYS_fcntl, f->fd, F_SETFL, O_NONBLOCK) < 0)
 			pr_warn("cannot make the epoll fd %d non-blocking", f->fd);
+	}
+	return 0;
+}
+
+int epoll_watch_again(struct restore_ctx *r, int tfd)
+{
+	for (size_t i = 0; i < r->img->n_fds; i++) {
+		const Fd *f = r->img->fds[i];
+		if (f->kind == FD__KIND__EPOLL && !(r->epoll_given && r->epoll_given[i]) &&
+		    epoll_fill(r, f, tfd) < 0)
+			return -1;
 	}
 	return 0;
 }

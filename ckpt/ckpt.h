@@ -47,6 +47,8 @@ struct dump_opts {
 	bool tcp_close;           /* TCP/UDP connections are dropped: found reset at thaw */
 	bool ext_unix_close;      /* unix sockets connected outside the job: found closed */
 	bool allow_other_user;    /* root: dump another user's job, images given to that user */
+	uint64_t ghost_limit;     /* the most data of one deleted file or memfd copied into
+				   * the image (0: the default, 64 GiB) */
 	/* With pgid: the caller's listing of /proc (ckpt/tree.h), the one it
 	 * chose the job by; NULL: the engine reads its own. (The engine lists
 	 * the job again once it holds it, to see that it held still.) */
@@ -74,6 +76,7 @@ struct restore_opts {
 	bool leave_stopped;       /* the job is restored stopped (SIGSTOP) */
 	bool resume_stopped;      /* a job frozen stopped (^Z) comes back running */
 	const char *pidfile;      /* the job's pid as the caller sees it */
+	bool ignore_cpu_features; /* thaw on a CPU lacking flags the freezing one had */
 	int tty_fd;               /* the terminal the job's tty fds become, or -1 */
 	const struct inherit_fd *inherit;
 	size_t nr_inherit;
@@ -92,3 +95,9 @@ struct restore_opts {
  * status in *wstatus. Returns 0 on success, -1 after reporting why (the
  * half-built job is killed; the images are left as they were). */
 int ckpt_restore(const struct restore_opts *o, int *wstatus);
+
+/* Whether this machine can thaw the image in o->dir (o->dir, and
+ * o->ignore_cpu_features, o->inherit are heeded): its files, this kernel,
+ * this CPU. 0: it can; 1: it cannot, every reason reported; -1: the image
+ * cannot be read (reported). */
+int ckpt_check(const struct restore_opts *o);

@@ -206,6 +206,8 @@ int cow_restore_layout(struct restore_ctx *r)
 	for (size_t i = 0; i < img->n_vmas; i++)
 		if (!mem_is_kernel_area(img->vmas[i]) && own_area(r, i, &kept[i], &f) < 0)
 			goto out;
+	if (aio_restore(r) < 0)
+		goto out;
 	/* Pages the parent has where it kept the parent's area, and it had
 	 * none: given up, they read as zero or as the file's again. */
 	runs_spans(pimg, false, &theirs);
@@ -327,8 +329,9 @@ int cow_forget_parent(struct restore_ctx *r)
 			c[n++] = (struct inject_call){ SYS_rt_sigaction,
 				{ pimg->sigactions[i]->signo, r->in.scratch, 0, 8 } };
 	/* The fork keeps the parent's rseq registration; its own comes later
-	 * (thread_task_restore), and a second one is refused. */
-	if (pt->has_rseq_ptr)
+	 * (thread_task_restore), and a second one is refused. (A clone that
+	 * shares its parent's fds dropped it already: restore.c share_child) */
+	if (pt->has_rseq_ptr && pt->rseq_ptr && !img->has_files_from)
 		c[n++] = (struct inject_call){ SYS_rseq,
 			{ pt->rseq_ptr, pt->rseq_len, RSEQ_FLAG_UNREGISTER, pt->rseq_sig } };
 	if (!(pt->altstack_flags & SS_DISABLE) && (t->altstack_flags & SS_DISABLE))

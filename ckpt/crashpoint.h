@@ -7,7 +7,7 @@
  * one name here and one crash_point() call; tests/t-crash.sh asks the
  * crashtest binary for this list (JOBFREEZE_CRASH_AT=list). */
 #define CRASH_PHASES                                                        \
-	"dump-seized", "dump-memory", "dump-writing", "dump-synced", "dump-kill", \
+	"dump-seized", "dump-injecting", "dump-memory", "dump-writing", "dump-synced", "dump-kill", \
 	"restore-memory", "restore-built", "restore-run",                   \
 	"store-checked", "store-commit", "thaw-aside", "thaw-ready", "rm-locked", "rm-renamed"
 

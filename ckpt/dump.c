@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "ckpt/clock.h"
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/dump.h"
 #include "ckpt/fileid.h"
@@ -262,7 +263,7 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 		return -1;
 	}
 	c->img->threads[i]->sigmask = d->sigmask;
-	guard_thread(d->tid, &d->regs, d->sigmask);
+	guard_thread(c->pid, d->tid, &d->regs, d->sigmask);
 	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in task %d", d->tid);
 		return -1;
@@ -293,7 +294,8 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
-static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes)
+static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			   const struct pty_list *ptys, struct ghost_set *ghosts)
 {
 	Inventory inv = INVENTORY__INIT;
 	ProcEntry *pe = xcalloc(n, sizeof(ProcEntry));
@@ -301,6 +303,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	int32_t **tids = xcalloc(n, sizeof(int32_t *));
 	struct utsname u;
 	struct timespec rt;
+	struct cpu_view cpu;
 	char *boot_id;
 	int ret = -1;
 
@@ -346,6 +349,7 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
 		pe[i].stopped = c->was_stopped;
+		pty_ctty_entry(ptys, c, &pe[i]);
 	}
 	inv.pages_stored = ctx[0].stats->pages_written;
 	inv.n_procs = n;
@@ -368,7 +372,19 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	inv.gid = ctx[0].o->allow_other_user ? ctx[0].status.gid[1] : getegid();
 	inv.n_pipes = pipes->n;
 	inv.pipes = pipes->p;
+	inv.n_ptys = ptys->n;
+	inv.ptys = ptys->p;
+	/* the CPU as the job's programs see it: CPUID run in the job itself
+	 * (an emulator running jobfreeze, valgrind, shows a CPU of its own) */
+	if (!ctx[0].in.stub || cpu_view_task(&ctx[0].in, ctx[0].in.scratch + CPU_PROBE_CODE,
+					     ctx[0].in.scratch + CPU_PROBE_BUF,
+					     ctx[0].in.syscall_ip, &cpu) < 0)
+		cpu_view_self(&cpu);
+	cpu_record(&inv, &cpu);
+	inv.ghosts = ghosts_records(ghosts, &inv.n_ghosts);
 	ret = image_write_msg(ctx[0].dir, "inventory.img", IMG_INVENTORY, &inv.base);
+	free(inv.ghosts);
+	cpu_record_free(&inv);
 out:
 	free(boot_id);
 out_free:
@@ -444,6 +460,14 @@ static void finish_kill(struct dump_ctx *c)
 	c->nr_thr = 0;
 }
 
+/* Injected calls run from a stub in the scratch memory, a `syscall` and a
+ * jump to itself, rather than from the vdso's syscall instruction: were
+ * jobfreeze killed during a call, the kernel lets the thread go, and it
+ * would run on into the vdso's code with the registers of our call. In the
+ * stub it stops, spinning, and the guard gives it back its own. */
+static const unsigned char inject_stub[] = { 0x0f, 0x05, 0xeb, 0xfe };
+#define STUB_OFF (SCRATCH_SIZE - 16)
+
 /* Adds the time since *T to *TO and starts the next part at now. */
 static void lap(int64_t *t, int64_t *to)
 {
@@ -456,7 +480,7 @@ static void lap(int64_t *t, int64_t *to)
 static int do_dump(struct dump_ctx *c)
 {
 	struct ckpt_stats *s = c->stats;
-	uint64_t syscall_ip;
+	uint64_t syscall_ip, stub = 0;
 	int64_t t = now_ns();
 	long ret;
 
@@ -475,32 +499,40 @@ static int do_dump(struct dump_ctx *c)
 			return -1;
 		c->img->n_threads++;
 	}
-	if (vdso_dump(c, &syscall_ip) < 0)
+	if (inject_find_syscall(c->pid, &c->maps, &syscall_ip) < 0 || vdso_dump(c) < 0)
 		return -1;
 	for (size_t i = 0; i < c->nr_thr; i++)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
+	if (vdso_step_out(c) < 0)
+		return -1;
 	if (hold_signals(c, 0) < 0)
 		return -1;
-	/* Executable, for batches of calls (inject_batch); a process denied
-	 * writable code (PR_SET_MDWE) gets its calls one by one. */
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	c->in.scratch_exec = ret >= 0;
-	if (ret < 0)
+	if (ret == -EACCES || ret == -EPERM)	/* no executable memory: no stub */
 		ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (ret >= 0 && remote_write(c->pid, ret + STUB_OFF, inject_stub, sizeof(inject_stub)) == 0)
+		stub = ret + STUB_OFF;
 	if (ret < 0) {
 		pr_err("cannot get scratch memory in process %d: %s", c->pid, strerror(-ret));
 		return -1;
 	}
 	c->in.scratch = ret;
 	c->in.scratch_size = SCRATCH_SIZE;
+	if (stub)
+		guard_stub(c->pid, stub, ret, SCRATCH_SIZE, c->was_stopped);
 	for (size_t i = 0; i < c->nr_thr; i++) {
 		struct inject *in = thr_in(c, i);
 
 		in->scratch = c->in.scratch;
 		in->scratch_size = SCRATCH_SIZE;
-		in->scratch_exec = c->in.scratch_exec;
+		if (stub) {
+			in->syscall_ip = stub;
+			in->stub = true;
+			/* (and injected code runs there: inject_batch) */
+			in->scratch_exec = true;
+		}
 		if ((i && hold_signals(c, i) < 0) ||
 		    /* what the harmless call took off the queue goes back, blocked */
 		    inject_requeue_held(in, c->status.nspid) < 0)
@@ -567,7 +599,8 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 
 /* T: the clock of the parts (write, sync); the last sync is left to the
  * caller's. */
-static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes, int64_t *t)
+static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
+			const struct pty_list *ptys, struct ghost_set *ghosts, int64_t *t)
 {
 	struct ckpt_stats *s = ctx[0].stats;
 
@@ -586,7 +619,7 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 		return -1;
 	lap(t, &s->sync_ns);
 	crash_point("dump-writing");
-	if (write_inventory(ctx, n, pipes) < 0)
+	if (write_inventory(ctx, n, pipes, ptys, ghosts) < 0)
 		return -1;
 	lap(t, &s->write_ns);
 	return image_dir_sync(ctx[0].dir);
@@ -611,6 +644,8 @@ int ckpt_dump(const struct dump_opts *o)
 	struct ckpt_stats *stats = o->stats ? o->stats : &dummy;
 	struct image_dir dir = { .fd = -1 };
 	struct pipe_list pipes = { 0 };
+	struct pty_list ptys = { 0 };
+	struct ghost_set *ghosts = NULL;
 	struct dump_shared shared = { 0 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
@@ -664,14 +699,19 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	lap(&t, &stats->seize_ns);
 	crash_point("dump-seized");
+	/* which files with no name the job shares between fds and mappings */
+	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
 	/* (parents are listed before their children) */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		ctx[i].ghosts = ghosts;
 		for (size_t k = 0; k < i; k++)
 			if (ctx[k].pid == ctx[i].status.ppid && !ctx[k].zombie) {
 				ctx[i].parent = &ctx[k];
 				for (struct dump_ctx *a = &ctx[k]; a; a = a->parent)
 					a->nr_descendants++;
 			}
+	}
+	lap(&t, &stats->seize_ns);
 	for (size_t i = 0; i < n; i++) {
 		if (ctx[i].zombie)
 			continue;
@@ -687,12 +727,14 @@ int ckpt_dump(const struct dump_opts *o)
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
 	 * end of the job when it has one, and not for a FIFO the world shares. */
-	if (files_share(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
+	if (files_share(ctx, n) < 0 || ptys_dump(ctx, n, &ptys) < 0 || files_tables(ctx, n) < 0 ||
+	    procfds_resolve(ctx, n) < 0 || fowns_check(ctx, n) < 0 || pipes_check_outside(ctx, n) < 0 ||
 	    unixsk_check_peers(ctx, n) < 0 || inotify_resolve(ctx, n) < 0 ||
-	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0)
+	    pipes_dump_data(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
+	    ghosts_dump_data(ctx, n, ghosts) < 0)
 		goto fail;
 	lap(&t, &stats->job_ns);
-	if (write_images(ctx, n, &pipes, &t) < 0 || give_images(ctx, n, &dir) < 0)
+	if (write_images(ctx, n, &pipes, &ptys, ghosts, &t) < 0 || give_images(ctx, n, &dir) < 0)
 		goto fail;
 	lap(&t, &stats->sync_ns);
 	stats->nr_procs = n;
@@ -742,6 +784,8 @@ done:
 	mem_dump_done(&shared);
 	fileid_cache_free(&shared.fileids);
 	pipe_list_free(&pipes);
+	pty_list_free(&ptys);
+	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);
 	image_dir_close(&dir);

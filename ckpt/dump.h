@@ -48,6 +48,7 @@ struct dump_ctx {
 	bool itimers_disarmed;
 	struct itimerval itimers[3];      /* what the disarmed timers held */
 	struct image_dir *dir;            /* shared by every process of the job */
+	struct ghost_set *ghosts;         /* the job's files with no name (ghost.c) */
 	Process *img;
 	struct dump_ctx *parent;          /* its parent, when in the job (dumped before it) */
 	unsigned nr_descendants;          /* processes of the job below it */
@@ -63,8 +64,12 @@ int mem_dump_pages(struct dump_ctx *c);
 /* frees what mem.c kept of the process, and of the whole dump */
 void mem_dump_free(struct dump_ctx *c);
 void mem_dump_done(struct dump_shared *s);
-/* vdso.c: finds a syscall instruction in the task's [vdso] and records its checksum */
-int vdso_dump(struct dump_ctx *c, uint64_t *syscall_ip);
+/* vdso.c: records the job's [vdso] (its bytes and functions) and a thaw's
+ * copy of another vDSO found in it; then brings every thread stopped
+ * inside that code out of it, one instruction at a time (with the
+ * per-thread injection contexts ready) */
+int vdso_dump(struct dump_ctx *c);
+int vdso_step_out(struct dump_ctx *c);
 /* signals.c: process-wide, then per thread (IN runs in that thread) */
 int signals_dump(struct dump_ctx *c);
 int thread_signals_dump(struct inject *in, Thread *t);
@@ -75,6 +80,9 @@ int files_dump(struct dump_ctx *c);
 /* Gives the same desc_id to fds of the job that share one open file
  * description (inherited across fork: one offset). */
 int files_share(struct dump_ctx *ctx, size_t n);
+/* Processes that share their parent's fd table (CLONE_FILES); refused
+ * when it is another's */
+int files_tables(struct dump_ctx *ctx, size_t n);
 /* The data queued in the job's pipes and FIFOs, one record each, for the
  * inventory. */
 struct pipe_list {
@@ -98,9 +106,10 @@ int fifo_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st, const ch
  * others is copied and recorded in OUT */
 int fifos_dump_data(struct dump_ctx *ctx, size_t n, struct pipe_list *out);
 /* anonfd.c: the Fd kind of an anon inode link ("anon_inode:[eventfd]"), or
- * -1; and keeping its fdinfo text INFO as its state (F takes it over) */
+ * -1; and keeping its fdinfo text INFO as its state (F takes it over);
+ * FDS: the process's NR fds (where an epoll set's files may be now) */
 int anonfd_kind(const char *link);
-int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info);
+int anonfd_dump(struct dump_ctx *c, Fd *f, int kind, char *info, const int *fds, size_t nr);
 /* unixsk.c: records socket INO behind fd FD (a unix socket, with what
  * waits in it); refuses other families naming their addresses */
 int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
@@ -109,6 +118,15 @@ int sock_dump(struct dump_ctx *c, int fd, Fd *f, uint64_t ino);
 int inet_dump(struct dump_ctx *c, int s, Fd *f, int family);
 /* refuses unix sockets connected to a socket outside the job */
 int unixsk_check_peers(struct dump_ctx *ctx, size_t n);
+/* procfd.c: F (fd FD, /proc link LINK, fdinfo INFO) is a /proc file, a
+ * namespace or a pidfd (0), refused (-1), or none of these (1); once every
+ * process is read, which process of the job each names */
+int procfd_dump(struct dump_ctx *c, int fd, Fd *f, const char *link, const char *info);
+int procfds_resolve(struct dump_ctx *ctx, size_t n);
+/* fown.c: the owner and signal of F's SIGIO (injected); refused when
+ * the owner is not part of the job */
+int fown_dump(struct dump_ctx *c, Fd *f);
+int fowns_check(struct dump_ctx *ctx, size_t n);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);
 /* ptimers.c: the process's POSIX timers, with the time they have left */
@@ -120,8 +138,41 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n);
 /* sysvshm.c: V maps the SysV shared memory segment of PV (refused if it
  * would not outlive the job) */
 int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
-/* shmem.c: stores the contents V shows of its shared memory object */
-int shmem_dump(struct dump_ctx *c, const Vma *v);
+/* ghost.c: the job's files with no name on disk (deleted files,
+ * directories and symlinks, memfds, shared anonymous memory), one object
+ * per inode for the whole job. Before any process is read: which of them
+ * an fd or a shared mapping holds (LIMIT: the most data one may put in the
+ * image, 0: the default). */
+struct ghost_set *ghosts_prescan(struct dump_ctx *ctx, size_t n, uint64_t limit);
+uint64_t ghost_id_of(unsigned major, unsigned minor, uint64_t ino);
+/* F (fd FD, ST, its /proc link LINK) names the object; 1: LINK still has
+ * another name, now in F->path, and is an ordinary file after all */
+int ghost_add_fd(struct dump_ctx *c, Fd *f, int fd, const struct stat *st, char *link);
+/* the process works in the deleted directory PATH (ST) */
+int ghost_add_cwd(struct dump_ctx *c, const struct stat *st, const char *path);
+/* V maps the object of PV (true), or is only its contents (false) */
+bool ghost_add_map(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
+/* once every process is read: the data of each object into the image */
+int ghosts_dump_data(struct dump_ctx *ctx, size_t n, struct ghost_set *s);
+/* the records for the inventory (owned by S) */
+FilesGhost **ghosts_records(struct ghost_set *s, size_t *n);
+void ghosts_free(struct ghost_set *s);
+/* aio.c: V is the ring of an AIO context (PV): kept as the job left it */
+int aio_dump(struct dump_ctx *c, const struct proc_vma *pv, Vma *v);
+/* pty.c: a terminal fd: a pty's master, a slave, /dev/tty, or another
+ * terminal (the job's, which the thaw's terminal replaces); ST its stat */
+int pty_fd_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st);
+/* The job's own pseudo-terminals, one record each, for the inventory. */
+struct pty_list {
+	PtysPair **p;
+	size_t n;
+};
+/* once every process is read: the ptys whose master the job holds (their
+ * slaves told from the job's terminal), their state and queued bytes */
+int ptys_dump(struct dump_ctx *ctx, size_t n, struct pty_list *out);
+void pty_list_free(struct pty_list *l);
+/* the controlling terminal of process C, in its inventory entry */
+void pty_ctty_entry(const struct pty_list *l, const struct dump_ctx *c, ProcEntry *pe);
 /* task.c: rseq, robust list, tid address, AMX permission, personality,
  * umask, rlimits, comm */
 int task_dump(struct dump_ctx *c);

@@ -1,7 +1,8 @@
 /* files.c: the job's file descriptors. Regular files and devices are
  * reopened by path at their offset and flags; deleted files travel in the
- * image; terminals become the restoring side's terminal. Anything else is
- * refused at dump, naming the fd. */
+ * image; the job's terminal becomes the restoring side's terminal (pty.c
+ * tells it from the ptys the job runs itself). Anything else is refused at
+ * dump, naming the fd. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 
 /* Flags that only mean something at open time or are kept elsewhere. */
 #define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
-#define GHOST_MAX (1ULL << 30)
 
 static bool is_tty_dev(dev_t rdev)
 {
@@ -29,40 +29,37 @@ static bool is_tty_dev(dev_t rdev)
 
 	return (ma >= 136 && ma <= 143) ||		/* /dev/pts/N */
 	       (ma == 4 && mi < 128) ||			/* virtual consoles, ttyS */
-	       (ma == 5 && (mi == 0 || mi == 1));	/* /dev/tty, /dev/console */
+	       (ma == 5 && mi <= 2);			/* /dev/tty, /dev/console, /dev/ptmx */
 }
 
-static int ghost_dump(struct dump_ctx *c, int fd, const struct stat *st)
+static bool is_deleted(const char *link)
 {
-	char src[64], name[64];
-	int in, out, ret = -1;
-	uint64_t copied = 0;
+	static const char del[] = " (deleted)";
+	size_t l = strlen(link);
 
-	if ((uint64_t)st->st_size > GHOST_MAX) {
-		pr_err("process %d: fd %d is a deleted file of %lld bytes, more than the %llu "
-		       "jobfreeze copies into an image", c->pid, fd, (long long)st->st_size, GHOST_MAX);
+	return l > sizeof(del) - 1 && !strcmp(link + l - (sizeof(del) - 1), del);
+}
+
+/* An O_PATH fd: only a place in the file tree, opened again by path with
+ * its flags (O_NOFOLLOW: a symlink itself); made again when it is gone. */
+static int opath_dump(struct dump_ctx *c, int fd, Fd *f, const struct stat *st, char *link)
+{
+	struct stat now;
+
+	f->kind = FD__KIND__OPATH;
+	if (link[0] != '/') {
+		pr_err("process %d: fd %d is an O_PATH fd on %s, which jobfreeze cannot freeze yet",
+		       c->pid, fd, link);
 		return -1;
 	}
-	snprintf(src, sizeof(src), "/proc/%d/fd/%d", c->pid, fd);
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		pr_perror("cannot reopen deleted file behind fd %d of process %d", fd, c->pid);
-		return -1;
+	if (is_deleted(link) || lstat(link, &now) < 0 || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev) {
+		int r = ghost_add_fd(c, f, fd, st, link);
+		if (r <= 0)
+			return r;
 	}
-	snprintf(name, sizeof(name), "ghost-%d-%d.img", c->img->pid, fd);
-	out = image_create_raw(c->dir, name);
-	if (out < 0)
-		goto out;
-	ret = copy_fd(in, out, &copied) < 0 || fsync(out) < 0 ? -1 : 0;
-	c->stats->bytes_written += copied;
-	if (ret < 0)
-		pr_perror("cannot copy the deleted file behind fd %d of process %d to %s/%s", fd,
-			  c->pid, c->dir->path, name);
-out:
-	close(in);
-	if (out >= 0)
-		close(out);
-	return ret;
+	f->file = fileid_make(f->path, st);
+	return 0;
 }
 
 static const char *kind_of_link(const char *link)
@@ -74,7 +71,7 @@ static const char *kind_of_link(const char *link)
 	return NULL;
 }
 
-static int dump_one_fd(struct dump_ctx *c, int fd)
+static int dump_one_fd(struct dump_ctx *c, int fd, const int *fds, size_t nr)
 {
 	char path[64], link[4096];
 	struct proc_fdinfo fi;
@@ -113,20 +110,26 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		free(info);
 		return -1;
 	}
+	/* on a process: a /proc file, a namespace, a pidfd */
+	int pr = procfd_dump(c, fd, f, link, info);
+	if (pr <= 0) {
+		free(info);
+		return pr;
+	}
 	if (anon < 0) {
 		free(info);
 		info = NULL;
 	}
 
-	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev)) {
-		f->kind = FD__KIND__TTY;
-		return 0;
-	}
+	if (fi.flags & O_PATH)
+		return opath_dump(c, fd, f, &st, link);
+	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev))
+		return pty_fd_dump(c, fd, f, &st);
 	unsigned long long pipe_ino;
 	if (sscanf(link, "pipe:[%llu]", &pipe_ino) == 1)
 		return pipe_dump(c, fd, f, pipe_ino);
 	if (anon >= 0)
-		return anonfd_dump(c, f, anon, info);
+		return anonfd_dump(c, f, anon, info, fds, nr);
 	unsigned long long sock_ino;
 	if (sscanf(link, "socket:[%llu]", &sock_ino) == 1)
 		return sock_dump(c, fd, f, sock_ino);
@@ -137,17 +140,14 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		return -1;
 	}
 	if (S_ISCHR(st.st_mode)) {
-		if (major(st.st_rdev) == 5 && minor(st.st_rdev) == 2) {
-			pr_err("process %d: fd %d is a pseudo-terminal master (%s): programs that "
-			       "run terminals (tmux, script, expect) cannot be frozen yet", c->pid, fd, link);
-			return -1;
-		}
 		f->kind = FD__KIND__CHR;
 		f->file = fileid_make(link, &st);
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		f->kind = FD__KIND__DIR;
+		if (is_deleted(link))
+			return ghost_add_fd(c, f, fd, &st, link) < 0 ? -1 : 0;
 		f->file = fileid_make(link, &st);
 		return 0;
 	}
@@ -159,24 +159,22 @@ static int dump_one_fd(struct dump_ctx *c, int fd)
 		       "a special file", link);
 		return -1;
 	}
-	static const char del[] = " (deleted)";
-	size_t l = strlen(link);
-	struct stat now;
-	bool deleted = l > sizeof(del) - 1 && !strcmp(link + l - (sizeof(del) - 1), del);
-	if (deleted) {
-		link[l - (sizeof(del) - 1)] = 0;
-		free(f->path);
-		f->path = xstrdup(link);
+	if (!strncmp(link, "/memfd:", 7) && is_deleted(link) && st.st_nlink == 0) {
+		f->kind = FD__KIND__MEMFD;
+		return ghost_add_fd(c, f, fd, &st, link) < 0 ? -1 : 0;
 	}
-	if (!deleted && (stat(link, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev))
-		deleted = true;	/* renamed over or moved: only the open file has the content */
-	if (deleted) {
-		f->kind = FD__KIND__DELETED;
-		f->file = fileid_make(link, &st);
-		return ghost_dump(c, fd, &st);
+	struct stat now;
+	/* renamed over or moved: only the open file has the content */
+	if (is_deleted(link) || stat(link, &now) < 0 || now.st_ino != st.st_ino ||
+	    now.st_dev != st.st_dev) {
+		int r = ghost_add_fd(c, f, fd, &st, link);
+		if (r <= 0) {
+			f->kind = FD__KIND__DELETED;
+			return r;
+		}
 	}
 	f->kind = FD__KIND__REG;
-	f->file = fileid_make(link, &st);
+	f->file = fileid_make(f->path, &st);
 	return 0;
 }
 
@@ -201,10 +199,16 @@ int files_dump(struct dump_ctx *c)
 		return -1;
 	}
 	link[n] = 0;
-	if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
-		pr_err("process %d works in a deleted directory (%s): it could not come back there",
-		       c->pid, link);
-		return -1;
+	if (is_deleted(link)) {
+		struct stat st;
+		link[n - 10] = 0;
+		if (stat(path, &st) < 0) {
+			pr_perror("cannot stat the working directory of process %d", c->pid);
+			return -1;
+		}
+		/* made again, and removed again, before it comes back there */
+		if (ghost_add_cwd(c, &st, link) < 0)
+			return -1;
 	}
 	c->img->cwd = xstrdup(link);
 
@@ -228,7 +232,8 @@ int files_dump(struct dump_ctx *c)
 	qsort(fds, nr, sizeof(int), cmp_int);
 	c->img->fds = xcalloc(nr, sizeof(Fd *));
 	for (size_t i = 0; i < nr; i++)
-		if (dump_one_fd(c, fds[i]) < 0) {
+		if (dump_one_fd(c, fds[i], fds, nr) < 0 ||
+		    fown_dump(c, c->img->fds[c->img->n_fds - 1]) < 0) {
 			free(fds);
 			return -1;
 		}
@@ -239,6 +244,15 @@ int files_dump(struct dump_ctx *c)
 #ifndef KCMP_FILE
 #define KCMP_FILE 0
 #endif
+
+/* The pid of process I's parent, as the job sees it. */
+static int job_ppid(struct dump_ctx *ctx, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ctx[k].pid == ctx[i].status.ppid)
+			return ctx[k].status.nspid;
+	return 0;
+}
 
 int files_share(struct dump_ctx *ctx, size_t n)
 {
@@ -273,45 +287,90 @@ int files_share(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
+#ifndef KCMP_FILES
+#define KCMP_FILES 2
+#endif
+
+int files_tables(struct dump_ctx *ctx, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (ctx[i].zombie)
+			continue;
+		for (size_t k = 0; k < i; k++) {
+			if (ctx[k].zombie || syscall(SYS_kcmp, ctx[k].pid, ctx[i].pid, KCMP_FILES, 0, 0))
+				continue;
+			/* one table: made again by cloning from the parent */
+			if (ctx[k].pid != ctx[i].status.ppid) {
+				bool parent_shares = false;
+				for (size_t m = 0; m < i; m++)
+					parent_shares |= ctx[m].pid == ctx[i].status.ppid && !ctx[m].zombie &&
+							 !syscall(SYS_kcmp, ctx[m].pid, ctx[i].pid, KCMP_FILES, 0, 0);
+				if (!parent_shares) {
+					pr_err("process %d shares its fd table with process %d (CLONE_FILES), "
+					       "which is not its parent, and its parent does not: jobfreeze "
+					       "cannot make such a table again", ctx[i].pid, ctx[k].pid);
+					return -1;
+				}
+			}
+			ctx[i].img->has_files_from = 1;
+			ctx[i].img->files_from = job_ppid(ctx, n, i);
+			pr_info("process %d shares the fd table of its parent", ctx[i].pid);
+			break;
+		}
+	}
+	return 0;
+}
+
 int files_check(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char what[96];
+	int ret = 0;	/* every file that changed is named, not only the first */
 
 	if (fileid_check(img->exe, "the job's program") < 0)
-		return -1;
+		ret = -1;
 	for (size_t i = 0; i < img->n_vmas; i++) {
-		if (!img->vmas[i]->file)
-			continue;
+		if (!img->vmas[i]->file || (i && img->vmas[i - 1]->file &&
+					    !strcmp(img->vmas[i - 1]->file->path, img->vmas[i]->file->path)))
+			continue;	/* (a library's next mapping: named once) */
 		snprintf(what, sizeof(what), "file mapped by the job at %#lx,",
 			 (unsigned long)img->vmas[i]->start);
-		bool shared_rw = (img->vmas[i]->flags & MAP_SHARED) && (img->vmas[i]->prot & PROT_WRITE);
+		bool shared_rw = (img->vmas[i]->flags & MAP_SHARED) &&
+				 ((img->vmas[i]->prot & PROT_WRITE) || img->vmas[i]->may_write);
 		if ((shared_rw ? fileid_check_size : fileid_check)(img->vmas[i]->file, what) < 0)
-			return -1;
+			ret = -1;
 	}
 	for (size_t i = 0; i < img->n_fds; i++) {
 		const Fd *f = img->fds[i];
 		bool inherited = false;
 		for (size_t k = 0; k < r->o->nr_inherit; k++)
 			inherited |= r->o->inherit[k].job_fd == f->fd;
-		if (inherited || !f->file || f->kind == FD__KIND__DELETED || f->unlinked)
+		if (inherited || !f->file || f->kind == FD__KIND__DELETED || f->unlinked ||
+		    f->has_ghost_id)
 			continue;
 		snprintf(what, sizeof(what), "file open as the job's fd %d,", f->fd);
+		if (f->kind == FD__KIND__OPATH) {
+			/* a place, not contents: it must only still be there */
+			if (!S_ISLNK(f->file->mode) && fileid_check_exists(f->file, what) < 0)
+				return -1;
+			continue;
+		}
 		/* A file the job only writes to (its output, a log) may have been
 		 * written by others since, the shell that ran it for one: the job
 		 * goes on writing at its offset, or appending. What it reads must
 		 * be what it read. */
 		if ((f->flags & O_ACCMODE) == O_WRONLY && f->kind == FD__KIND__REG) {
 			if (fileid_check_exists(f->file, what) < 0)
-				return -1;
+				ret = -1;
 		} else if (fileid_check(f->file, what) < 0)
-			return -1;
+			ret = -1;
 	}
-	return 0;
+	return ret;
 }
 
-/* Brings a deleted file back: created next to where it was, filled from
- * the image, opened, and unlinked again. */
+/* Brings a deleted file of an image from before ghost.c back (its own
+ * copy for each fd): created next to where it was, filled from the image,
+ * opened, and unlinked again. */
 static int ghost_restore(struct restore_ctx *r, const Fd *f)
 {
 	char name[64], *dirc = xstrdup(f->path), *basec = xstrdup(f->path);
@@ -376,6 +435,56 @@ out:
 	return ret;
 }
 
+/* A description of its own on the job's object F names (a deleted file,
+ * directory or symlink, a memfd), with F's flags and offset. */
+static int ghost_open(struct restore_ctx *r, const Fd *f)
+{
+	struct job_shm *s = shm_get(r, f->ghost_id);
+	char path[64];
+	int fd;
+
+	if (!s)
+		return -1;
+	if (s->g && s->g->kind == FILES_GHOST__KIND__SYMLINK) {
+		/* (opened through /proc, O_NOFOLLOW would give the /proc link) */
+		fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			pr_perror("cannot give the job's fd %d its deleted symlink %s", f->fd, f->path);
+		return fd;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+	if (s->g && s->g->kind == FILES_GHOST__KIND__MEMFD && !s->given &&
+	    (f->flags & O_ACCMODE) == O_RDWR && !(f->flags & O_PATH)) {
+		/* The memfd's own description, which memfd_create made: unlike
+		 * one opened again, it does not count as a writer, and the job
+		 * may exec the memfd (fexecve) while holding it. */
+		s->given = true;
+		fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0 && fcntl(fd, F_SETFL, f->flags & ~(OPEN_ONLY_FLAGS | O_ASYNC)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		int flags = f->flags & ~(OPEN_ONLY_FLAGS | O_NOFOLLOW);
+		/* (a file made with O_TMPFILE keeps that flag, which would make
+		 * this open another file) */
+		if (s->g && s->g->kind != FILES_GHOST__KIND__DIR)
+			flags &= ~(__O_TMPFILE | O_DIRECTORY);
+		fd = open(path, flags | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		pr_perror("cannot open %s, made again, as the job's fd %d", f->path, f->fd);
+		return -1;
+	}
+	if (!(f->flags & O_PATH) && lseek(fd, f->pos, SEEK_SET) < 0) {
+		pr_perror("cannot seek %s to offset %llu for the job's fd %d", f->path,
+			  (unsigned long long)f->pos, f->fd);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int open_one(struct restore_ctx *r, const Fd *f)
 {
 	for (size_t k = 0; k < r->o->nr_inherit; k++)
@@ -396,7 +505,9 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		}
 		return fcntl(r->o->tty_fd, F_DUPFD_CLOEXEC, 0);
 	case FD__KIND__DELETED:
-		return ghost_restore(r, f);
+		return f->has_ghost_id ? ghost_open(r, f) : ghost_restore(r, f);
+	case FD__KIND__MEMFD:
+		return ghost_open(r, f);
 	case FD__KIND__FIFO:
 		return fifo_open(r, f);
 	case FD__KIND__PIPE:
@@ -411,18 +522,30 @@ static int open_one(struct restore_ctx *r, const Fd *f)
 		return anonfd_open(f);
 	case FD__KIND__INOTIFY:
 		return inotify_open(f);
+	case FD__KIND__PROC:
+	case FD__KIND__NSFILE:
+	case FD__KIND__PIDFD:
+		return procfd_open(f);
+	case FD__KIND__PTY_MASTER:
+	case FD__KIND__PTY_SLAVE:
+	case FD__KIND__PTY_CTTY:
+		return pty_open(r, f);
 	case FD__KIND__EPOLL:
 		/* made inside the process (epoll_restore); a placeholder until then */
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);
 	case FD__KIND__REG:
 	case FD__KIND__CHR:
-	case FD__KIND__DIR: {
+	case FD__KIND__DIR:
+	case FD__KIND__OPATH: {
+		if (f->has_ghost_id)
+			return ghost_open(r, f);
 		int fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
 			pr_perror("cannot reopen %s as the job's fd %d", f->path, f->fd);
 			return -1;
 		}
-		if (f->kind != FD__KIND__CHR && lseek(fd, f->pos, SEEK_SET) < 0) {
+		if (f->kind != FD__KIND__CHR && !(f->flags & O_PATH) &&
+		    lseek(fd, f->pos, SEEK_SET) < 0) {
 			pr_perror("cannot seek %s to offset %llu for the job's fd %d", f->path,
 				  (unsigned long long)f->pos, f->fd);
 			close(fd);
@@ -476,6 +599,47 @@ int files_prepare(struct restore_ctx *r, struct restore_ctx *prev, size_t nr_pre
 		}
 	}
 	return 0;
+}
+
+int files_chdir(struct restore_ctx *r, bool injected)
+{
+	struct job_shm *s;
+	long ret;
+
+	if (!r->img->has_cwd_ghost) {
+		if (!injected)
+			ret = chdir(r->img->cwd) < 0 ? -errno : 0;
+		else {
+			uint64_t at = scratch_put(r, 2048, r->img->cwd, strlen(r->img->cwd) + 1);
+			ret = at ? INJECT(&r->in, SYS_chdir, at) : -EFAULT;
+		}
+	} else if (!(s = shm_get(r, r->img->cwd_ghost))) {
+		return -1;
+	} else if (!injected) {
+		ret = fchdir(s->fd) < 0 ? -errno : 0;
+	} else {
+		/* the deleted directory, made again in init, passed in */
+		ret = fd_send(r->sock, s->fd) < 0 ? -EIO : fd_recv(r, r->keep_at);
+		if (ret >= 0) {
+			long fd = ret;
+			ret = INJECT(&r->in, SYS_fchdir, fd);
+			INJECT(&r->in, SYS_close, fd);
+		}
+	}
+	if (ret < 0)
+		pr_err("process %d cannot enter its working directory %s%s: %s", r->img->pid,
+		       r->img->cwd, r->img->has_cwd_ghost ? " (deleted, made again)" : "",
+		       strerror(-ret));
+	return ret < 0 ? -1 : 0;
+}
+
+void files_shared_table(struct restore_ctx *r)
+{
+	/* its epoll sets are those its parent made, in the same table */
+	free(r->epoll_given);
+	r->epoll_given = xcalloc(r->img->n_fds ? r->img->n_fds : 1, sizeof(bool));
+	for (size_t i = 0; i < r->img->n_fds; i++)
+		r->epoll_given[i] = true;
 }
 
 int files_max_fd(const Process *img)

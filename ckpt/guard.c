@@ -2,11 +2,13 @@
  * what each held thread and process must get back; "done" means jobfreeze
  * finished and it exits. End of file without "done" means jobfreeze died
  * holding the job: once the kernel has let the job go, the guard seizes
- * it, re-arms its timers, unmaps the scratch memory, puts back registers
- * and signal masks, and lets it go. */
+ * it, gives a thread caught in an injected call its registers back (it
+ * waits in the dump's stub, see dump.c), re-arms the timers, unmaps the
+ * scratch memory, puts back signal masks, and lets it go. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -19,15 +21,17 @@
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
-enum { REC_THREAD = 1, REC_TIMERS, REC_DONE };
+enum { REC_THREAD = 1, REC_TIMERS, REC_STUB, REC_DONE };
 
 /* One pipe write each, under PIPE_BUF: never torn. */
 struct guard_rec {
 	int kind;
 	pid_t tid;
+	pid_t pid;              /* REC_THREAD: its process */
 	uint64_t sigmask;
 	struct user_regs_struct regs;
 	uint64_t syscall_ip, scratch, scratch_size;
+	bool stopped;           /* REC_STUB: the process was stopped (^Z) when seized */
 	struct itimerval it[3];
 };
 
@@ -42,9 +46,18 @@ static void send_rec(const struct guard_rec *r)
 			"left with its signals blocked");
 }
 
-void guard_thread(pid_t tid, const struct user_regs_struct *regs, uint64_t sigmask)
+void guard_thread(pid_t pid, pid_t tid, const struct user_regs_struct *regs, uint64_t sigmask)
 {
-	struct guard_rec r = { .kind = REC_THREAD, .tid = tid, .sigmask = sigmask, .regs = *regs };
+	struct guard_rec r = { .kind = REC_THREAD, .tid = tid, .pid = pid, .sigmask = sigmask,
+			       .regs = *regs };
+
+	send_rec(&r);
+}
+
+void guard_stub(pid_t pid, uint64_t stub, uint64_t scratch, uint64_t scratch_size, bool stopped)
+{
+	struct guard_rec r = { .kind = REC_STUB, .tid = pid, .syscall_ip = stub,
+			       .scratch = scratch, .scratch_size = scratch_size, .stopped = stopped };
 
 	send_rec(&r);
 }
@@ -60,15 +73,17 @@ void guard_timers(pid_t pid, uint64_t syscall_ip, uint64_t scratch, uint64_t scr
 }
 
 /* Seizes TID once the dead jobfreeze no longer traces it (EPERM until the
- * kernel has detached it); false if it is gone. */
+ * kernel has detached it); false if it is gone. The kernel lets the job
+ * run as soon as it detaches it, with its signals still blocked and its
+ * timers stopped: we look again every 100 us, not every 10 ms. */
 static bool seize_again(pid_t tid)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 50000; i++) {
 		if (ptrace_seize_stop(tid) == 0)
 			return true;
 		if (errno != EPERM)
 			return false;
-		usleep(10000);
+		usleep(100);
 	}
 	return false;
 }
@@ -93,6 +108,70 @@ static void rearm(const struct guard_rec *p)
 	INJECT(&in, SYS_munmap, p->scratch, p->scratch_size);
 }
 
+/* The state letter of process PID (R, S, T...), 0 if unknown. */
+static char proc_state(pid_t pid)
+{
+	char path[64], *st, *end, c = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	st = read_file(path, NULL);
+	end = st ? strrchr(st, ')') : NULL;
+	if (end && end[1] == ' ')
+		c = end[2];
+	free(st);
+	return c;
+}
+
+/* The SIGSTOP a thread sent itself at the end of injected code, not
+ * acted on yet (pending), is taken off: resumed, it stops to take it
+ * before it runs anything, and we let it go without it. */
+static void drop_pending_stop(pid_t tid)
+{
+	char path[64], *text, *line;
+	uint64_t pending = 0;
+	int status;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	text = read_file(path, NULL);
+	line = text ? strstr(text, "\nSigPnd:") : NULL;
+	if (line)
+		parse_u64(strtok(line + 8, " \t\n"), 16, &pending);
+	free(text);
+	if (!(pending & (1ULL << (SIGSTOP - 1))))
+		return;
+	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0 || ptrace_wait_stop(tid, &status) < 0)
+		pr_perror("cannot take a stop off task %d", tid);
+}
+
+/* A thread stopped in its process's stub (right after the injected
+ * syscall, on the jump to itself), or anywhere in the code of injected
+ * calls in its scratch memory (inject.c: it ends in a SIGSTOP, then a jump
+ * to itself), gets back its registers as seized, its interrupted syscall
+ * set to restart. Returns the stub's record when it was in injected code
+ * that stops its process. */
+static const struct guard_rec *unloop(const struct guard_rec *t, const struct guard_rec *recs,
+				      size_t n)
+{
+	struct user_regs_struct now, back = t->regs;
+
+	if (ptrace_get_regs(t->tid, &now) < 0)
+		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		const struct guard_rec *s = &recs[k];
+		bool in_stub = now.rip == s->syscall_ip + 2;
+		if (s->kind != REC_STUB || s->tid != t->pid ||
+		    !(in_stub || (now.rip >= s->scratch && now.rip < s->scratch + s->scratch_size)))
+			continue;
+		regs_apply_restart(&back);
+		if (ptrace_set_regs(t->tid, &back) < 0)
+			pr_perror("cannot give task %d its registers back", t->tid);
+		if (!in_stub)
+			drop_pending_stop(t->tid);
+		return in_stub ? NULL : s;
+	}
+	return NULL;
+}
+
 static void repair(struct guard_rec *recs, size_t n)
 {
 	log_set_prefix("guard");
@@ -100,22 +179,47 @@ static void repair(struct guard_rec *recs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].kind == REC_THREAD && !seize_again(recs[i].tid))
 			recs[i].kind = 0;	/* gone */
+	const struct guard_rec **stopped_by_us = xcalloc(n + 1, sizeof(*stopped_by_us));
+	size_t nr_stopped = 0;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].kind == REC_THREAD) {
+			const struct guard_rec *s = unloop(&recs[i], recs, n);
+			if (s && !s->stopped)
+				stopped_by_us[nr_stopped++] = s;
+		}
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < n; k++)
 			if (recs[i].kind == REC_TIMERS && recs[k].kind == REC_THREAD &&
 			    recs[k].tid == recs[i].tid)
 				rearm(&recs[i]);
+	/* Its registers to a thread caught in the middle of an injected call:
+	 * let go, it finished the call and stopped in the stub's loop. Not to
+	 * the others: between calls a thread has its own (inject_syscall_at),
+	 * and has run on with them since the kernel let it go; those of the
+	 * seize would take it back to before what it did meanwhile. */
 	for (size_t i = 0; i < n; i++) {
 		struct guard_rec *r = &recs[i];
 		if (r->kind != REC_THREAD)
 			continue;
-		regs_apply_restart(&r->regs);
-		if (ptrace_set_regs(r->tid, &r->regs) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
+		if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->sigmask), &r->sigmask) < 0)
 			pr_perror("cannot put task %d back as it was", r->tid);
 		if (ptrace(PTRACE_DETACH, r->tid, 0, 0) < 0)
 			pr_perror("cannot let task %d go", r->tid);
 	}
+	/* A process caught in injected code may have stopped itself on the
+	 * way out (its SIGSTOP, no longer taken off by jobfreeze; let go, a
+	 * task in such a stop is woken to stop again: its state settles a
+	 * moment later): it was running, it runs on. */
+	for (size_t i = 0; i < nr_stopped; i++)
+		for (int tries = 0; tries < 50; tries++) {
+			if (proc_state(stopped_by_us[i]->tid) == 'T') {
+				if (kill(stopped_by_us[i]->tid, SIGCONT) < 0)
+					pr_perror("cannot continue process %d", stopped_by_us[i]->tid);
+				break;
+			}
+			usleep(2000);
+		}
+	free(stopped_by_us);
 }
 
 static void guard_main(int rfd)
@@ -134,12 +238,15 @@ static void guard_main(int rfd)
 		ssize_t got = read_all(rfd, &r, sizeof(r));
 		if (got != (ssize_t)sizeof(r))
 			break;		/* end of file: jobfreeze is gone */
-		if (r.kind == REC_DONE)
+		if (r.kind == REC_DONE) {
+			free(recs);
 			_exit(0);
+		}
 		recs = xrealloc(recs, (n + 1) * sizeof(*recs));
 		recs[n++] = r;
 	}
 	repair(recs, n);
+	free(recs);
 	_exit(0);
 }
 

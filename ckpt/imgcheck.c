@@ -16,10 +16,43 @@
 #define MAX_SIGNALS   64
 #define MAX_XSTATE    (1u << 20)
 #define MAX_PID       (1 << 22)          /* PID_MAX_LIMIT on 64-bit */
+#define MAX_GHOST_SIZE (1ULL << 50)       /* beyond any file system's files */
+#define MAX_PTYS      4096               /* kernel.pty.max by default */
+#define MAX_PTY_QUEUE (64 * 1024)        /* a pty queues 4 KiB one way, 8 KiB the other */
+#define MAX_VDSO      (1u << 20)
+#define MAX_VDSO_SYMBOLS 4096
 
 static bool bad_pid(int pid)
 {
 	return pid <= 0 || pid > MAX_PID;
+}
+
+/* The files with no name (ghost.c): their data runs in order, inside
+ * the file, each object once. */
+static int check_ghosts(const Inventory *inv, const char *file)
+{
+	if (inv->n_ghosts > MAX_FDS + (size_t)MAX_VMAS) {
+		pr_err("image file %s is damaged (%zu files with no name)", file, inv->n_ghosts);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_ghosts; i++) {
+		const FilesGhost *g = inv->ghosts[i];
+		uint64_t end = 0;
+		bool bad = g->size > MAX_GHOST_SIZE || g->n_extents % 2 ||
+			   (g->kind == FILES_GHOST__KIND__SYMLINK && !g->target);
+		for (size_t k = 0; k + 1 < g->n_extents && !bad; k += 2) {
+			bad = g->extents[k] < end || !g->extents[k + 1] ||
+			      g->extents[k + 1] > g->size - g->extents[k] || g->extents[k] > g->size;
+			end = g->extents[k] + g->extents[k + 1];
+		}
+		for (size_t k = 0; k < i && !bad; k++)
+			bad = inv->ghosts[k]->id == g->id;
+		if (bad) {
+			pr_err("image file %s is damaged (the file with no name %s)", file, g->path);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int image_check_inventory(const Inventory *inv, const char *file)
@@ -29,10 +62,37 @@ int image_check_inventory(const Inventory *inv, const char *file)
 		pr_err("image file %s is damaged (process list)", file);
 		return -1;
 	}
+	/* cpu.c: one record per CPUID leaf asked and XSAVE component */
+	if (inv->n_cpuid > 64 || inv->n_xsave_areas > 64) {
+		pr_err("image file %s is damaged (%zu CPUID leaves, %zu XSAVE components)", file,
+		       inv->n_cpuid, inv->n_xsave_areas);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_xsave_areas; i++)
+		if (inv->xsave_areas[i]->offset > MAX_XSTATE || inv->xsave_areas[i]->size > MAX_XSTATE) {
+			pr_err("image file %s is damaged (XSAVE component %u)", file,
+			       inv->xsave_areas[i]->feature);
+			return -1;
+		}
 	/* pipedata.c checks each record against its data file */
 	if (inv->n_pipes > MAX_FDS) {
 		pr_err("image file %s is damaged (%zu pipes)", file, inv->n_pipes);
 		return -1;
+	}
+	if (check_ghosts(inv, file) < 0)
+		return -1;
+	/* pty.c makes that many pseudo-terminals, their queues that long */
+	if (inv->n_ptys > MAX_PTYS) {
+		pr_err("image file %s is damaged (%zu pseudo-terminals)", file, inv->n_ptys);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_ptys; i++) {
+		const PtysPair *p = inv->ptys[i];
+		if (p->index >= MAX_PTYS || p->input.len > MAX_PTY_QUEUE ||
+		    p->output.len > MAX_PTY_QUEUE) {
+			pr_err("image file %s is damaged (pseudo-terminal %u)", file, p->index);
+			return -1;
+		}
 	}
 	/* Each parent is listed before its children (top processes have
 	 * none in the job); pids are unique. */
@@ -91,6 +151,8 @@ static int check_fds(const Process *img, const char *file)
 		 * a bitmap of a million fds */
 		for (size_t k = 0; k < i && !dup; k++)
 			dup = img->fds[k]->fd == fd;
+		for (size_t k = 0; k < img->fds[i]->n_epoll_src && !dup; k++)
+			dup = img->fds[i]->epoll_src[k] < 0 || img->fds[i]->epoll_src[k] > MAX_FD_NUMBER;
 		if (fd < 0 || fd > MAX_FD_NUMBER || dup) {
 			pr_err("image file %s is damaged (fd number %d)", file, fd);
 			return -1;
@@ -113,6 +175,12 @@ int image_check_process(const Process *img, const ProcEntry *pe, const char *fil
 	}
 	if (check_threads(img, file) < 0 || check_fds(img, file) < 0)
 		return -1;
+	/* vdso.c: a vDSO has a few dozen functions in a few pages */
+	if (img->n_vdso_symbols > MAX_VDSO_SYMBOLS || img->vdso_text.len > MAX_VDSO) {
+		pr_err("image file %s is damaged (a vDSO of %zu bytes, %zu functions)", file,
+		       img->vdso_text.len, img->n_vdso_symbols);
+		return -1;
+	}
 	if (img->n_vmas > MAX_VMAS || img->n_pages > MAX_VMAS * 64ull) {
 		pr_err("image file %s is damaged (%zu memory areas, %zu page runs)", file,
 		       img->n_vmas, img->n_pages);

@@ -1,17 +1,22 @@
 /* inject.c: system calls run inside a traced task by pointing its rip at a
- * `syscall` instruction and stepping through the entry and exit stops; and
- * reaching into another process: its memory, its fds. */
+ * `syscall` instruction and stepping through the entry and exit stops, or
+ * at code of ours in its scratch area that makes the calls and stops the
+ * task (one resume for one call or a batch); and reaching into another
+ * process: its memory, its fds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include "ckpt/crashpoint.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
+#include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -24,8 +29,8 @@ void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 	in->base = *base;
 }
 
-/* A signal about to be delivered while we resumed the task is taken off
- * and kept, so no handler runs while we work. */
+/* The signal the task stopped to take (STATUS) is taken off and kept, to
+ * be queued again once we are done. */
 static void hold_signal(struct inject *in, int status)
 {
 	if (in->nr_held < (int)(sizeof(in->held) / sizeof(in->held[0])) &&
@@ -37,24 +42,40 @@ static void hold_signal(struct inject *in, int status)
 	pr_debug("task %d: signal %d held back during injection", in->tid, WSTOPSIG(status));
 }
 
-/* Resumes to the next syscall stop. */
-static int step_to_syscall_stop(struct inject *in)
+/* Resumes the task with REQUEST (PTRACE_SYSCALL, PTRACE_SINGLESTEP) until
+ * it stops with STOPSIG: at the next syscall stop, after one instruction.
+ * A signal about to be delivered on the way is taken off and kept, so no
+ * handler runs while we work. */
+static int resume_until(struct inject *in, int request, int stopsig)
 {
 	int status;
 
 	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
-			pr_perror("cannot resume task %d for an injected syscall", in->tid);
+		if (ptrace(request, in->tid, 0, 0) < 0) {
+			pr_perror("cannot resume task %d for an injected syscall or step", in->tid);
 			return -1;
 		}
 		if (ptrace_wait_stop(in->tid, &status) < 0)
 			return -1;
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+		if (WSTOPSIG(status) == stopsig && !(status >> 16))
 			return 0;
 		if (status >> 16)
 			continue;	/* a ptrace event (stop, clone), not a signal */
 		hold_signal(in, status);
 	}
+}
+
+static int step_to_syscall_stop(struct inject *in)
+{
+	return resume_until(in, PTRACE_SYSCALL, SIGTRAP | 0x80);
+}
+
+int inject_step(struct inject *in, struct user_regs_struct *regs)
+{
+	/* (a signal that comes first is kept: the instruction has not run) */
+	if (resume_until(in, PTRACE_SINGLESTEP, SIGTRAP) < 0)
+		return -1;
+	return ptrace_get_regs(in->tid, regs);
 }
 
 /* The machine code of a batch (x86-64): per call, its number and
@@ -82,7 +103,7 @@ static void emit_imm(struct code *c, unsigned char rex, unsigned char op, uint64
 }
 
 #define BATCH_CALL_BYTES (7 * 10 + 2 + 10)
-#define BATCH_END_BYTES  32
+#define BATCH_END_BYTES  40
 
 /* The end of injected code: the task stops itself. */
 static const unsigned char stop_self[] = {
@@ -94,9 +115,12 @@ static const unsigned char stop_self[] = {
 	0x48, 0x89, 0xc6,		/* mov %rax, %rsi */
 	0xba, SIGSTOP, 0, 0, 0,		/* mov $SIGSTOP, %edx */
 	0xb8, 234, 0, 0, 0,		/* mov $SYS_tgkill, %eax */
-	0x0f, 0x05,			/* syscall: the task stops here */
+	0x0f, 0x05,			/* syscall: the task stops here, */
+	0xeb, 0xfe,			/* and were we gone, stays: jmp . */
 };
 _Static_assert(sizeof(stop_self) <= BATCH_END_BYTES, "batch end");
+/* where the task stops, from the start of stop_self */
+#define STOP_AT (sizeof(stop_self) - 2)
 
 static size_t batch_code(unsigned char *buf, uint64_t results, const struct inject_call *calls,
 			 size_t n)
@@ -132,6 +156,10 @@ static int run_code(struct inject *in, struct user_regs_struct *r, uint64_t end)
 			pr_perror("cannot resume task %d for injected calls", in->tid);
 			return -1;
 		}
+		/* crash tests: killed while the task runs our code (the guard
+		 * gives it its registers back, see guard.c) */
+		if (in->stub)
+			crash_point("dump-injecting");
 		if (ptrace_wait_stop(in->tid, &status) < 0)
 			return -1;
 		if (status >> 16)
@@ -211,7 +239,7 @@ static long inject_one(struct inject *in, struct user_regs_struct *r)
 		in->one_ready = true;
 	}
 	r->rip = at;
-	if (run_code(in, r, at + sizeof(one_call) + sizeof(stop_self)) < 0)
+	if (run_code(in, r, at + sizeof(one_call) + STOP_AT) < 0)
 		return -ESRCH;
 	return (long)r->r12;
 }
@@ -244,7 +272,12 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 	} else {
 		if (ptrace_set_regs(in->tid, &r) < 0)
 			return -ESRCH;
-		if (step_to_syscall_stop(in) < 0 || step_to_syscall_stop(in) < 0)
+		if (step_to_syscall_stop(in) < 0)
+			return -ESRCH;
+		/* crash tests: killed in the middle of a call (see the dump's stub) */
+		if (in->stub)
+			crash_point("dump-injecting");
+		if (step_to_syscall_stop(in) < 0)
 			return -ESRCH;
 		if (ptrace_get_regs(in->tid, &r) < 0)
 			return -ESRCH;
@@ -282,7 +315,7 @@ int inject_batch(struct inject *in, const struct inject_call *calls, size_t n, l
 	in->trips++;
 	r = in->base;
 	r.rip = code;
-	if (remote_write(in->tid, code, buf, len) < 0 || run_code(in, &r, code + len) < 0 ||
+	if (remote_write(in->tid, code, buf, len) < 0 || run_code(in, &r, code + len - 2) < 0 ||
 	    remote_read(in->tid, results, ret, n * sizeof(long)) < 0)
 		goto out;
 	pr_debug("task %d: %zu injected calls in one batch", in->tid, n);
@@ -372,6 +405,60 @@ long find_syscall_insn(const unsigned char *code, size_t len)
 	for (size_t i = 0; i + 1 < len; i++)
 		if (code[i] == 0x0f && code[i + 1] == 0x05)
 			return i;
+	return -1;
+}
+
+/* Looks for a `syscall` in V's bytes, read a chunk at a time (overlapping
+ * by one byte, so that a pair split between two chunks is found). */
+static int scan_vma(pid_t pid, const struct proc_vma *v, uint64_t *ip)
+{
+	enum { CHUNK = 1 << 16 };
+	unsigned char *buf = xmalloc(CHUNK);
+	int ret = -1;
+
+	for (uint64_t at = v->start; at + 1 < v->end && ret < 0; at += CHUNK - 1) {
+		size_t len = v->end - at < CHUNK ? v->end - at : CHUNK;
+		struct iovec l = { buf, len }, r = { (void *)at, len };
+		long off;
+
+		/* quietly: an unreadable area is simply no candidate */
+		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+			break;
+		off = find_syscall_insn(buf, len);
+		if (off >= 0) {
+			*ip = at + off;
+			ret = 0;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/* The [vdso] first: small, always there on an ordinary process, the same
+ * for every process. A process that unmapped it (a program started on a
+ * kernel booted with vdso=0 behaves alike) has syscall instructions in its
+ * own code: its C library's text. Only executing the two bytes matters, so
+ * any readable executable mapping will do, but [vsyscall], which the
+ * kernel emulates at three fixed entry points only. */
+int inject_find_syscall(pid_t pid, const struct proc_maps *m, uint64_t *ip)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < m->n; i++) {
+			const struct proc_vma *v = &m->v[i];
+			bool vdso = v->path && !strcmp(v->path, "[vdso]");
+
+			if (pass == 0 ? !vdso : vdso || (v->path && !strcmp(v->path, "[vsyscall]")))
+				continue;
+			if ((v->prot & (PROT_READ | PROT_EXEC)) != (PROT_READ | PROT_EXEC))
+				continue;
+			if (scan_vma(pid, v, ip) == 0) {
+				pr_debug("process %d: system calls run from %#lx (%s)", pid,
+					 (unsigned long)*ip, v->path ? v->path : "anonymous code");
+				return 0;
+			}
+		}
+	pr_err("process %d has no system call instruction in any code it can read (no [vdso] "
+	       "either): jobfreeze cannot run system calls in it", pid);
 	return -1;
 }
 

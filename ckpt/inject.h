@@ -1,8 +1,8 @@
 /* inject.h: running a system call inside a stopped, traced task, and
  * reading or writing its memory. The tracer keeps all logic in plain C. */
 #pragma once
-#include <signal.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,6 +11,8 @@
 struct inject {
 	pid_t    tid;
 	uint64_t syscall_ip;              /* a `syscall` instruction in the task */
+	bool     stub;                    /* syscall_ip is the dump's stub, where a
+					   * thread let go during a call stops */
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
@@ -66,10 +68,16 @@ struct inject_call {
 /* Runs the N calls one after another inside the task with one resume
  * instead of one each (a ptrace round trip per call costs more than most
  * calls): code written to the scratch area at INJECT_BATCH_AT, ending in a
- * SIGSTOP the task sends itself, which is discarded. RET[i] gets what call
- * i returned. Without executable scratch memory the calls are injected one
+ * SIGSTOP the task sends itself, which is discarded (and in a jump to
+ * itself, where it waits were we gone: guard.c). RET[i] gets what call i
+ * returned. Without executable scratch memory the calls are injected one
  * by one. Returns 0, or -1 if the task could not run them. */
 int inject_batch(struct inject *in, const struct inject_call *calls, size_t n, long *ret);
+
+/* Runs one instruction of the task from where it stands, holding back
+ * the signals that come meanwhile like an injected call; REGS gets the
+ * registers after it. */
+int inject_step(struct inject *in, struct user_regs_struct *regs);
 
 /* Queues the held signals again, from inside the task (which may queue any
  * siginfo to itself); SELF is its pid as it sees it. */
@@ -85,3 +93,7 @@ int grab_fd(pid_t pid, int fd);
 
 /* Finds the offset of a `syscall` instruction (0f 05) in a code buffer. */
 long find_syscall_insn(const unsigned char *code, size_t len);
+/* The address of a `syscall` instruction that PID can execute, from its
+ * mappings M: in its [vdso], else in its own code; -1 (reported) if none. */
+struct proc_maps;
+int inject_find_syscall(pid_t pid, const struct proc_maps *m, uint64_t *ip);

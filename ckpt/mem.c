@@ -31,11 +31,19 @@ enum page_policy {
 
 static enum page_policy policy_of(const Vma *v)
 {
+	if (v->vdso_copy)
+		return PAGES_NONE;	/* a thaw's copy of its kernel's vDSO (vdso.c) */
 	switch (v->kind) {
 	case VMA__KIND__ANON:
+		/* droppable memory may lose its contents at any moment: a
+		 * freeze is one such moment */
+		if ((v->flags & MAP_TYPE) == MAP_DROPPABLE)
+			return PAGES_NONE;
 		return v->flags & MAP_SHARED ? PAGES_ALL : PAGES_ANON;
 	case VMA__KIND__FILE:
 		return v->flags & MAP_SHARED ? PAGES_NONE : PAGES_COW;
+	case VMA__KIND__GHOST_PRIVATE:
+		return PAGES_COW;
 	case VMA__KIND__ANON_FROM_FILE:
 		return PAGES_ALL;
 	default:
@@ -49,7 +57,63 @@ static uint32_t madv_of(uint32_t vmflags)
 	       (vmflags & VMF_WIPEONFORK ? VMA_MADV_WIPEONFORK : 0) |
 	       (vmflags & VMF_HUGEPAGE ? VMA_MADV_HUGEPAGE : 0) |
 	       (vmflags & VMF_NOHUGEPAGE ? VMA_MADV_NOHUGEPAGE : 0) |
-	       (vmflags & VMF_DONTDUMP ? VMA_MADV_DONTDUMP : 0);
+	       (vmflags & VMF_DONTDUMP ? VMA_MADV_DONTDUMP : 0) |
+	       (vmflags & VMF_SEQ_READ ? VMA_MADV_SEQUENTIAL : 0) |
+	       (vmflags & VMF_RAND_READ ? VMA_MADV_RANDOM : 0) |
+	       (vmflags & VMF_MERGEABLE ? VMA_MADV_MERGEABLE : 0) |
+	       (vmflags & VMF_LOCKED ? VMA_MADV_LOCKED : 0) |
+	       (vmflags & VMF_LOCKONFAULT ? VMA_MADV_LOCKONFAULT : 0);
+}
+
+/* The mapping type and the flags of mmap() that VmFlags show. */
+static uint32_t map_flags_of(const struct proc_vma *pv)
+{
+	uint32_t type = pv->shared ? MAP_SHARED :
+			pv->vmflags & VMF_DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE;
+
+	return type | (pv->vmflags & VMF_GROWSDOWN ? MAP_GROWSDOWN : 0) |
+	       (pv->vmflags & VMF_NORESERVE ? MAP_NORESERVE : 0);
+}
+
+/* The guard regions of V (MADV_GUARD_INSTALL), which only pagemap shows:
+ * recorded as ranges, installed again once the area is filled. */
+static int dump_guards(struct dump_ctx *c, int *pagemap_fd, Vma *v)
+{
+	uint64_t buf[512], run = 0;
+	size_t cap = 0;
+
+	if (*pagemap_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+		*pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*pagemap_fd < 0) {
+			pr_perror("cannot open %s", path);
+			return -1;
+		}
+	}
+	for (uint64_t a = v->start; a < v->end;) {
+		size_t n = (v->end - a) / PAGE < ARRAY_SIZE(buf) ? (v->end - a) / PAGE : ARRAY_SIZE(buf);
+		if (pread(*pagemap_fd, buf, n * 8, a / PAGE * 8) != (ssize_t)(n * 8)) {
+			pr_perror("cannot read the pagemap of process %d at %#lx", c->pid,
+				  (unsigned long)a);
+			return -1;
+		}
+		for (size_t k = 0; k <= n; k++) {
+			bool guard = k < n && (buf[k] & PM_GUARD);
+			uint64_t at = a + k * PAGE;
+			if (guard && !run)
+				run = at;
+			if (!guard && run && (k < n || at == v->end)) {
+				if (v->n_guards + 2 > cap)
+					v->guards = xrealloc(v->guards, (cap = cap ? cap * 2 : 8) * 8);
+				v->guards[v->n_guards++] = run;
+				v->guards[v->n_guards++] = at;
+				run = 0;
+			}
+		}
+		a += n * PAGE;
+	}
+	return 0;
 }
 
 /* Decides how one VMA is dumped, or refuses it with a reason. */
@@ -62,6 +126,13 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		pr_err("process %d maps device memory at %#lx-%#lx (%s): it cannot be saved; "
 		       "such a program (a GPU or hardware user) cannot be frozen", c->pid,
 		       (unsigned long)pv->start, (unsigned long)pv->end, p ? p : "anonymous");
+		return -1;
+	}
+	if (pv->vmflags & VMF_HUGETLB) {
+		pr_err("process %d maps huge pages (hugetlbfs) at %#lx-%#lx (%s): jobfreeze cannot "
+		       "freeze them yet; run the job without MAP_HUGETLB or SHM_HUGETLB (transparent "
+		       "huge pages are fine)", c->pid, (unsigned long)pv->start,
+		       (unsigned long)pv->end, p && *p ? p : "anonymous");
 		return -1;
 	}
 	if (!p || !*p)
@@ -88,14 +159,19 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 	} else if (!strncmp(p, "/SYSV", 5)) {
 		if (sysvshm_classify(c, pv, v) < 0)
 			return -1;
-	} else if (pv->shared && (pv->deleted || !strncmp(p, "/memfd:", 7))) {
+	} else if (!strcmp(p, "/[aio]")) {
+		if (aio_dump(c, pv, v) < 0)
+			return -1;
+	} else if (pv->deleted || !strncmp(p, "/memfd:", 7)) {
 		/* Shared anonymous memory (a deleted /dev/zero), a deleted file or
-		 * a memfd: one object, perhaps shared with other processes. */
-		v->kind = VMA__KIND__SHMEM;
-		v->has_shmem_id = 1;
-		v->shmem_id = pv->ino ^ ((uint64_t)pv->dev_major << 48) ^ ((uint64_t)pv->dev_minor << 40);
-	} else if (!strncmp(p, "/memfd:", 7)) {
-		v->kind = VMA__KIND__ANON_FROM_FILE;	/* private copy of a memfd */
+		 * a memfd: one object, perhaps shared with fds and other
+		 * processes; or, mapped privately and held by nothing else, just
+		 * its contents. */
+		if (!ghost_add_map(c, pv, v)) {
+			pr_info("process %d: %s at %#lx was deleted; its contents go into the image",
+				c->pid, p, (unsigned long)pv->start);
+			v->kind = VMA__KIND__ANON_FROM_FILE;
+		}
 	} else {
 		struct stat st;
 		bool same = stat(p, &st) == 0 && st.st_ino == pv->ino &&
@@ -108,6 +184,10 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		if (same && !pv->deleted) {
 			v->kind = VMA__KIND__FILE;
 			v->file = fileid_make_cached(&c->shared->fileids, p, &st);
+			if (pv->shared && (pv->vmflags & VMF_MAYWRITE)) {
+				v->has_may_write = 1;
+				v->may_write = 1;
+			}
 		} else if (!pv->shared) {
 			/* The file the job mapped is no longer on disk under that name:
 			 * keep its content, it cannot come back from a file. */
@@ -128,6 +208,7 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 int mem_dump_vmas(struct dump_ctx *c)
 {
 	Process *img = c->img;
+	int pagemap_fd = -1, ret = -1;
 
 	img->vmas = xcalloc(c->maps.n, sizeof(Vma *));
 	for (size_t i = 0; i < c->maps.n; i++) {
@@ -139,19 +220,20 @@ int mem_dump_vmas(struct dump_ctx *c)
 		v->start = pv->start;
 		v->end = pv->end;
 		v->prot = pv->prot;
-		v->flags = (pv->shared ? MAP_SHARED : MAP_PRIVATE) |
-			   (pv->vmflags & VMF_GROWSDOWN ? MAP_GROWSDOWN : 0);
+		v->flags = map_flags_of(pv);
 		v->pgoff = pv->pgoff;
 		v->madv = madv_of(pv->vmflags);
 		if (classify(c, pv, v) < 0)
-			return -1;
-		if (v->kind == VMA__KIND__SHMEM && shmem_dump(c, v) < 0)
-			return -1;
-		if (pv->vmflags & VMF_LOCKED)
-			pr_warn("process %d: memory at %#lx is locked (mlock); it comes back unlocked",
-				c->pid, (unsigned long)pv->start);
+			goto out;
+		v->has_vdso_copy = v->vdso_copy = img->has_vdso_copy_at && pv->start == img->vdso_copy_at;
+		if ((pv->vmflags & VMF_GUARD) && dump_guards(c, &pagemap_fd, v) < 0)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	return ret;
 }
 
 /* ---- copy-on-write sharing: which areas a fork leaves in place ---- */
@@ -187,8 +269,10 @@ bool mem_fork_ok(const Process *parent, const Process *child)
  * flags and advice, and not one a fork drops or empties. */
 static bool kept_as(const Vma *pv, const Vma *v)
 {
+	/* (guard regions: installed again on the area as the child had them) */
 	if (pv->kind != v->kind || pv->flags != v->flags || pv->madv != v->madv ||
-	    (v->flags & MAP_SHARED) || (pv->madv & (VMA_MADV_DONTFORK | VMA_MADV_WIPEONFORK)))
+	    (v->flags & MAP_SHARED) || (pv->madv & (VMA_MADV_DONTFORK | VMA_MADV_WIPEONFORK)) ||
+	    pv->n_guards || v->n_guards || pv->vdso_copy || v->vdso_copy)
 		return false;
 	switch (v->kind) {
 	case VMA__KIND__ANON:
@@ -891,11 +975,24 @@ int mem_validate(const Process *img, bool *has_pages)
 		    a->pgoff > TASK_SIZE_MAX ||
 		    (a->end > TASK_SIZE_MAX && a->kind != VMA__KIND__VSYSCALL) ||
 		    (i && a->start < img->vmas[i - 1]->end) || (a->kind == VMA__KIND__FILE && !a->file) ||
-		    ((a->kind == VMA__KIND__SHMEM || a->kind == VMA__KIND__SYSV_SHM) && !a->has_shmem_id)) {
+		    ((a->kind == VMA__KIND__SHMEM || a->kind == VMA__KIND__SYSV_SHM ||
+		      a->kind == VMA__KIND__GHOST_PRIVATE) && !a->has_shmem_id)) {
 			pr_err("damaged image: memory area %zu (%#lx-%#lx) is invalid or overlaps another",
 			       i, (unsigned long)a->start, (unsigned long)a->end);
 			return -1;
 		}
+		if (a->kind == VMA__KIND__AIO && aio_check(a) < 0) {
+			pr_err("damaged image: the AIO ring at %#lx", (unsigned long)a->start);
+			return -1;
+		}
+		for (size_t k = 0; k < a->n_guards; k += 2)
+			if (a->n_guards % 2 || a->guards[k] % PAGE || a->guards[k + 1] % PAGE ||
+			    a->guards[k] < a->start || a->guards[k + 1] > a->end ||
+			    a->guards[k] >= a->guards[k + 1]) {
+				pr_err("damaged image: a guard region of memory area %zu (%#lx-%#lx)", i,
+				       (unsigned long)a->start, (unsigned long)a->end);
+				return -1;
+			}
 	}
 	for (size_t i = 0; i < img->n_base_pages; i++)
 		if (img->base_pages[i]->from_parent) {
@@ -925,7 +1022,8 @@ void mem_file_close(struct restore_ctx *r, struct mem_file *f)
  * it): its fd there, or -errno. */
 static long open_mapped(struct restore_ctx *r, const Vma *v, struct mem_file *f)
 {
-	int mode = (v->flags & MAP_SHARED) && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+	int mode = (v->flags & MAP_SHARED) && ((v->prot & PROT_WRITE) || v->may_write) ?
+		   O_RDWR : O_RDONLY;
 
 	if (f->path && !strcmp(f->path, v->file->path) && f->mode == mode)
 		return f->fd;
@@ -947,26 +1045,32 @@ int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, 
 {
 	const Vma *v = r->img->vmas[i];
 	uint32_t prot = mem_map_prot(v, r->has_pages[i]);
-	uint32_t flags = MAP_FIXED | (v->flags & MAP_SHARED ? MAP_SHARED : MAP_PRIVATE) |
-			 (v->flags & MAP_GROWSDOWN);
+	uint32_t type = v->flags & MAP_TYPE;
+	uint32_t flags = MAP_FIXED | (type == MAP_SHARED || type == MAP_DROPPABLE ? type : MAP_PRIVATE) |
+			 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
 	uint64_t pgoff = v->pgoff + (start - v->start);
 	long m, fd;
 
+	if (v->kind == VMA__KIND__AIO)
+		return 0;	/* (AIO rings: made by aio_restore) */
 	if (v->kind == VMA__KIND__FILE) {
 		fd = open_mapped(r, v, f);
 		if (fd < 0)
 			return -1;
 		m = INJECT(&r->in, SYS_mmap, start, end - start, prot, flags, fd, pgoff);
-	} else if (v->kind == VMA__KIND__SHMEM) {
+	} else if (v->kind == VMA__KIND__SHMEM || v->kind == VMA__KIND__GHOST_PRIVATE) {
 		/* the job's one object, shared with whoever else maps it */
-		long sfd = shmem_fd_in_process(r, v->shmem_id, pgoff + (end - start));
+		bool shared = v->kind == VMA__KIND__SHMEM;
+		long sfd = shmem_fd_in_process(r, v->shmem_id, pgoff + (end - start),
+					       shared && ((v->prot & PROT_WRITE) || v->may_write ||
+							  !v->has_may_write));
 		if (sfd < 0) {
-			pr_err("cannot get the shared memory mapped at %#lx: %s",
-			       (unsigned long)start, strerror(-sfd));
+			pr_err("cannot get the %s mapped at %#lx: %s", v->name ? v->name :
+			       "shared memory", (unsigned long)start, strerror(-sfd));
 			return -1;
 		}
-		m = INJECT(&r->in, SYS_mmap, start, end - start, v->prot, MAP_FIXED | MAP_SHARED, sfd,
-			   pgoff);
+		m = INJECT(&r->in, SYS_mmap, start, end - start, shared ? v->prot : prot,
+			   shared ? MAP_FIXED | MAP_SHARED : flags, sfd, pgoff);
 		INJECT(&r->in, SYS_close, sfd);
 	} else if (v->kind == VMA__KIND__SYSV_SHM) {
 		m = start == v->start && end == v->end ? sysvshm_attach(r, i) : -EINVAL;
@@ -985,7 +1089,7 @@ int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, 
 int mem_restore_layout(struct restore_ctx *r)
 {
 	const Process *img = r->img;
-	bool *has_pages = xcalloc(img->n_vmas, sizeof(bool));
+	bool *has_pages = xcalloc(img->n_vmas + 1, sizeof(bool));
 	struct mem_file f = { .fd = -1 };
 	int ret = -1;
 
@@ -1001,7 +1105,7 @@ int mem_restore_layout(struct restore_ctx *r)
 		if (!mem_is_kernel_area(v) && mem_map_part(r, i, v->start, v->end, &f) < 0)
 			goto out;
 	}
-	ret = 0;
+	ret = aio_restore(r);
 out:
 	mem_file_close(r, &f);
 	return ret;
@@ -1152,14 +1256,15 @@ int mem_restore_protections(struct restore_ctx *r)
 	static const struct { uint32_t bit; int advice; } madv[] = {
 		{ VMA_MADV_DONTFORK, MADV_DONTFORK }, { VMA_MADV_WIPEONFORK, MADV_WIPEONFORK },
 		{ VMA_MADV_HUGEPAGE, MADV_HUGEPAGE }, { VMA_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
-		{ VMA_MADV_DONTDUMP, MADV_DONTDUMP },
+		{ VMA_MADV_DONTDUMP, MADV_DONTDUMP }, { VMA_MADV_SEQUENTIAL, MADV_SEQUENTIAL },
+		{ VMA_MADV_RANDOM, MADV_RANDOM }, { VMA_MADV_MERGEABLE, MADV_MERGEABLE },
 	};
 
 	for (size_t i = 0; i < r->img->n_vmas; i++) {
 		const Vma *v = r->img->vmas[i];
 		long ret;
 
-		if (mem_is_kernel_area(v))
+		if (mem_is_kernel_area(v) || v->kind == VMA__KIND__AIO)
 			continue;
 		if (mem_map_prot(v, r->has_pages[i]) != v->prot) {
 			ret = INJECT(&r->in, SYS_mprotect, v->start, v->end - v->start, v->prot);
@@ -1176,6 +1281,27 @@ int mem_restore_protections(struct restore_ctx *r)
 			if (ret < 0)
 				pr_warn("cannot replay madvise(%d) on %#lx-%#lx: %s", madv[k].advice,
 					(unsigned long)v->start, (unsigned long)v->end, strerror(-ret));
+		}
+		if (v->madv & (VMA_MADV_LOCKED | VMA_MADV_LOCKONFAULT)) {
+			ret = INJECT(&r->in, SYS_mlock2, v->start, v->end - v->start,
+				     v->madv & VMA_MADV_LOCKONFAULT ? 1 /* MLOCK_ONFAULT */ : 0);
+			if (ret < 0) {
+				pr_err("cannot lock the job's memory at %#lx-%#lx again (mlock): %s; "
+				       "see ulimit -l", (unsigned long)v->start, (unsigned long)v->end,
+				       strerror(-ret));
+				return -1;
+			}
+		}
+		/* last: installing a guard drops what the page held */
+		for (size_t k = 0; k + 1 < v->n_guards; k += 2) {
+			ret = INJECT(&r->in, SYS_madvise, v->guards[k], v->guards[k + 1] - v->guards[k],
+				     MADV_GUARD_INSTALL);
+			if (ret < 0) {
+				pr_err("cannot install the guard region at %#lx-%#lx again: %s",
+				       (unsigned long)v->guards[k], (unsigned long)v->guards[k + 1],
+				       strerror(-ret));
+				return -1;
+			}
 		}
 	}
 	return 0;

@@ -17,6 +17,20 @@
 #define VMA_MADV_HUGEPAGE   (1u << 2)
 #define VMA_MADV_NOHUGEPAGE (1u << 3)
 #define VMA_MADV_DONTDUMP   (1u << 4)
+#define VMA_MADV_SEQUENTIAL (1u << 5)
+#define VMA_MADV_RANDOM     (1u << 6)
+#define VMA_MADV_MERGEABLE  (1u << 7)
+#define VMA_MADV_LOCKED     (1u << 8)   /* mlock: replayed with mlock2() */
+#define VMA_MADV_LOCKONFAULT (1u << 9)  /* mlock2(MLOCK_ONFAULT) */
+
+/* Newer than the system's headers. */
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08              /* Linux 6.11: a mapping type of its own */
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102          /* Linux 6.13 */
+#endif
+#define PM_GUARD     (1ULL << 58)       /* pagemap: a guard region marker (6.14) */
 
 /* Whether a 4 KiB page holds only zero bytes (such pages are not stored). */
 static inline bool page_is_zero(const unsigned char *p)
@@ -33,11 +47,12 @@ static inline bool page_is_zero(const unsigned char *p)
 #define MEM_BATCH_BYTES (8u << 20)
 #define MEM_BATCH_IOVS  1024
 
-/* The kernel's own areas (vdso, vvar, vsyscall): never mapped by us. */
+/* The kernel's own areas (vdso, vvar, vsyscall, a thaw's vDSO copy: vdso.c),
+ * never mapped as the job's memory. */
 static inline bool mem_is_kernel_area(const Vma *v)
 {
 	return v->kind == VMA__KIND__VDSO || v->kind == VMA__KIND__VVAR ||
-	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL;
+	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL || v->vdso_copy;
 }
 
 /* Copy-on-write sharing with a parent (mem.c decides, cow.c rebuilds).

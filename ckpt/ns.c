@@ -110,6 +110,19 @@ int ns_mount_proc(void)
 	return 0;
 }
 
+int ns_mount_devpts(void)
+{
+	/* A devpts of the thaw's own, where the job's ptys get their numbers
+	 * back; /dev/ptmx finds it at /dev/pts (its "pts" neighbour). (Its
+	 * ptys belong to the user: no group of theirs is known in here.) */
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0) {
+		pr_perror("cannot mount a devpts instance of the job's own on /dev/pts");
+		return -1;
+	}
+	return 0;
+}
+
 int ns_set_next_pid(pid_t pid)
 {
 	char buf[32];

@@ -13,6 +13,8 @@ int ns_unshare_job(int64_t mono, int64_t boot);
 /* In the new pid namespace's init: a mount namespace of its own with a
  * /proc that shows the job's pids. */
 int ns_mount_proc(void);
+/* Then, for a job with ptys of its own: a new devpts instance on /dev/pts. */
+int ns_mount_devpts(void);
 /* The next process or thread made in the caller's pid namespace gets
  * PID (nothing else may fork there meanwhile). */
 int ns_set_next_pid(pid_t pid);

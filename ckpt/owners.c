@@ -271,6 +271,25 @@ static int read_path(pid_t tid, uint64_t addr, char *buf, size_t size)
 	return -1;	/* longer than PATH_MAX: the kernel says ENAMETOOLONG */
 }
 
+/* PATH, which starts with /proc/self or /proc/thread-self, as the caller
+ * TID means it: the same under /proc/TGID or /proc/TGID/task/TID. */
+static int caller_proc(pid_t tid, const char *path, char *out, size_t size)
+{
+	bool thread = !strncmp(path, "/proc/thread-self", 17);
+	const char *rest = path + (thread ? 17 : 10);
+	struct proc_status st;
+
+	if (*rest && *rest != '/')
+		return -1;	/* /proc/selfish: an ordinary path */
+	if (proc_parse_status(tid, &st) < 0)
+		return -1;
+	if (thread)
+		snprintf(out, size, "/proc/%d/task/%d%s", st.tgid, tid, rest);
+	else
+		snprintf(out, size, "/proc/%d%s", st.tgid, rest);
+	return 0;
+}
+
 /* What a call named: an O_PATH fd on the object, and the directory its
  * path was looked up from with the path (kept to find its parent). */
 struct object {
@@ -301,7 +320,11 @@ static int resolve(struct call *c, int dirfd, uint64_t path_addr, int flags, str
 		return -2;
 	if (!ob->path[0] && !(flags & AT_EMPTY_PATH))
 		return -2;
-	if (ob->path[0] == '/')
+	if (!strncmp(ob->path, "/proc/self", 10) || !strncmp(ob->path, "/proc/thread-self", 17)) {
+		/* the caller's own, not init's */
+		if (caller_proc(c->tid, ob->path, full, sizeof(full)) < 0)
+			return -2;
+	} else if (ob->path[0] == '/')
 		snprintf(full, sizeof(full), "%s", ob->path);
 	else if (dirfd == AT_FDCWD)
 		snprintf(full, sizeof(full), "/proc/%d/cwd/%s", c->tid, ob->path);
@@ -313,7 +336,10 @@ static int resolve(struct call *c, int dirfd, uint64_t path_addr, int flags, str
 		return -2;	/* the kernel knows best about very long paths */
 	if (!ob->path[0])
 		full[strlen(full) - 1] = 0;	/* the directory or fd itself */
-	ob->o = open(full, O_PATH | O_CLOEXEC | (flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0));
+	/* (an empty path names the fd itself: O_NOFOLLOW there would open the
+	 * /proc link, not what it leads to, which is never followed further) */
+	ob->o = open(full, O_PATH | O_CLOEXEC |
+		     (flags & AT_SYMLINK_NOFOLLOW && ob->path[0] ? O_NOFOLLOW : 0));
 	e = errno;
 	if (ob->o >= 0)
 		return 0;

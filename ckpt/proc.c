@@ -26,7 +26,10 @@ static uint32_t parse_vmflags(const char *s)
 		{ "gd", VMF_GROWSDOWN }, { "dc", VMF_DONTFORK }, { "wf", VMF_WIPEONFORK },
 		{ "hg", VMF_HUGEPAGE }, { "nh", VMF_NOHUGEPAGE }, { "dd", VMF_DONTDUMP },
 		{ "lo", VMF_LOCKED }, { "io", VMF_IO }, { "pf", VMF_IO }, { "sh", VMF_SHARED },
-		{ "mr", VMF_MAYREAD },
+		{ "mr", VMF_MAYREAD }, { "mw", VMF_MAYWRITE }, { "sr", VMF_SEQ_READ },
+		{ "rr", VMF_RAND_READ }, { "mg", VMF_MERGEABLE }, { "lf", VMF_LOCKONFAULT },
+		{ "nr", VMF_NORESERVE }, { "ht", VMF_HUGETLB }, { "dp", VMF_DROPPABLE },
+		{ "gu", VMF_GUARD },
 	};
 	uint32_t f = 0;
 
@@ -107,6 +110,10 @@ int proc_parse_maps_text(char *text, struct proc_maps *m)
 			m->n++;
 		} else if (!strncmp(line, "VmFlags:", 8) && m->n) {
 			m->v[m->n - 1].vmflags = parse_vmflags(line + 8);
+		} else if (!strncmp(line, "Swap:", 5) && m->n) {
+			unsigned long long kb;
+			if (sscanf(line + 5, "%llu", &kb) == 1)
+				m->v[m->n - 1].swap_kb = kb;
 		}
 	}
 	return 0;

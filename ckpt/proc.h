@@ -17,6 +17,16 @@ enum {
 	VMF_IO        = 1 << 7,  /* io or pf: device memory, cannot be dumped */
 	VMF_SHARED    = 1 << 8,  /* sh */
 	VMF_MAYREAD   = 1 << 9,  /* mr */
+	VMF_MAYWRITE  = 1 << 10, /* mw: may be made writable (a shared file mapping's fd was
+				  * writable) */
+	VMF_SEQ_READ  = 1 << 11, /* sr: MADV_SEQUENTIAL */
+	VMF_RAND_READ = 1 << 12, /* rr: MADV_RANDOM */
+	VMF_MERGEABLE = 1 << 13, /* mg: MADV_MERGEABLE (KSM) */
+	VMF_LOCKONFAULT = 1 << 14, /* lf: mlock2(MLOCK_ONFAULT) */
+	VMF_NORESERVE = 1 << 15, /* nr: MAP_NORESERVE */
+	VMF_HUGETLB   = 1 << 16, /* ht: hugetlbfs pages */
+	VMF_DROPPABLE = 1 << 17, /* dp: MAP_DROPPABLE */
+	VMF_GUARD     = 1 << 18, /* gu: may hold guard regions (MADV_GUARD_INSTALL) */
 };
 
 struct proc_vma {
@@ -28,6 +38,7 @@ struct proc_vma {
 	char    *path;        /* NULL for anonymous; "[heap]" etc. for special */
 	bool     deleted;     /* path ended in " (deleted)" (stripped) */
 	uint32_t vmflags;     /* VMF_*, only when parsed from smaps */
+	uint64_t swap_kb;     /* its pages in swap ("Swap:"), only from smaps */
 };
 
 struct proc_maps {

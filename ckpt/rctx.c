@@ -1,17 +1,21 @@
 /* rctx.c: what the object files of a restore share, below all of them: the
  * scratch area in the process being rebuilt (where injected calls find
  * their arguments), a free range of its address space, and passing an fd
- * from init into it. restore.c gives the order and calls the object files;
- * they call only this file back, never restore.c.
+ * from init into it, a task cloned from it. restore.c gives the order and
+ * calls the object files; they call only this file back, never restore.c.
  *
  * The scratch area (SCRATCH_SIZE bytes) is used by offset:
  *   0..1023     the arguments of one injected call (each object file)
  *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
  *   2048..      restore.c's fork_child: a child's cwd, program path, argv
  *   8064..8191  inject.c's code of a single call (INJECT_ONE_AT)
- *   8192..      inject_batch's code and results (INJECT_BATCH_AT)
- *   top 512     task.c's AMX code; restore.c's injected clone points the new
- *               task's stack there (never used: the task stops at once) */
+ *   8192..      inject_batch's code and results (INJECT_BATCH_AT; at most
+ *               INJECT_BATCH_MAX calls: below 32768)
+ *   32768..     cpu.c's probe of the CPU (its code; its answers at 40960)
+ *   top 512     task.c's AMX code (top 128); the syscall instruction every
+ *               injected call runs (top 192); restore.c's injected clone
+ *               points the new task's stack there (never used: the task
+ *               stops at once) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,11 +23,15 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include "ckpt/log.h"
+#include "ckpt/ns.h"
 #include "ckpt/proc.h"
+#include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
 #define SCRATCH_SIZE 65536
+#define SCRATCH_SYSCALL (SCRATCH_SIZE - 192)
+static const unsigned char syscall_insn[] = { 0x0f, 0x05 };
 #define GAP_FLOOR 0x10000000ULL
 #define GAP_CEIL  0x7ff000000000ULL
 
@@ -44,12 +52,14 @@ static int cmp_range(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur)
+uint64_t find_gap_near(struct restore_ctx *r, uint64_t size, const struct range *cur,
+		       size_t nr_cur, uint64_t near)
 {
 	size_t n = r->img->n_vmas + nr_cur, k = 0;
 	struct range *all = xcalloc(n, sizeof(*all));
-	uint64_t at = GAP_FLOOR, found = 0;
+	uint64_t at = GAP_FLOOR, found = 0, best = UINT64_MAX;
 
+	near &= ~4095ULL;
 	for (size_t i = 0; i < r->img->n_vmas; i++)
 		all[k++] = (struct range){ r->img->vmas[i]->start, r->img->vmas[i]->end };
 	for (size_t i = 0; i < nr_cur; i++)
@@ -59,14 +69,26 @@ uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur,
 		uint64_t next = i < n ? all[i].start : GAP_CEIL;
 		/* one page of slack on each side keeps areas from merging */
 		if (next > at + size + 2 * 4096) {
-			found = at + 4096;
-			break;
+			uint64_t lo = at + 4096, hi = next - size - 4096;
+			uint64_t pos = near < lo ? lo : near > hi ? hi : near;
+			uint64_t dist = pos > near ? pos - near : near - pos;
+			if (dist < best) {
+				best = dist;
+				found = pos;
+			}
+			if (near <= hi)
+				break;	/* the gaps further up are further away */
 		}
 		if (i < n && all[i].end > at)
 			at = all[i].end;
 	}
 	free(all);
 	return found;
+}
+
+uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur)
+{
+	return find_gap_near(r, size, cur, nr_cur, 0);
 }
 
 int scratch_setup(struct restore_ctx *r, const struct proc_maps *m)
@@ -94,6 +116,12 @@ int scratch_setup(struct restore_ctx *r, const struct proc_maps *m)
 	r->in.scratch = at;
 	r->in.scratch_size = SCRATCH_SIZE;
 	r->in.scratch_exec = true;
+	/* From now on system calls run from the scratch area's own syscall
+	 * instruction, whatever becomes of the vDSO or the code that held
+	 * the one used so far. */
+	if (!scratch_put(r, SCRATCH_SYSCALL, syscall_insn, sizeof(syscall_insn)))
+		return -1;
+	r->in.syscall_ip = at + SCRATCH_SYSCALL;
 	return 0;
 }
 
@@ -145,4 +173,28 @@ long fd_recv(struct restore_ctx *r, int keep_at)
 		return -EIO;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
+}
+
+int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
+	       struct inject *in)
+{
+	struct user_regs_struct base;
+	int status;
+	long ret;
+
+	if (ns_set_next_pid(pid) < 0)
+		return -1;
+	ret = INJECT(&p->in, SYS_clone, flags, p->in.scratch + p->in.scratch_size - 512, 0, 0, 0);
+	if (ret != pid) {
+		pr_err("cannot make %s %d of process %d: %s", what, pid, p->job,
+		       ret < 0 ? strerror(-ret) : "it got another pid");
+		return -1;
+	}
+	if (ptrace_wait_stop(pid, &status) < 0 || ptrace_get_regs(pid, &base) < 0)
+		return -1;
+	inject_init(in, pid, p->in.syscall_ip, &base);
+	in->scratch = p->in.scratch;
+	in->scratch_size = p->in.scratch_size;
+	in->scratch_exec = p->in.scratch_exec;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include "ckpt/cpu.h"
 #include "ckpt/crashpoint.h"
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
@@ -26,6 +27,7 @@
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/restore.h"
+#include "ckpt/thawcheck.h"
 #include "ckpt/util.h"
 
 /* What init tells the restoring process over the status pipe. */
@@ -49,6 +51,7 @@ struct restore_job {
 	struct pipe_table pipes;
 	struct shm_table shm;
 	struct sock_table socks;
+	struct pty_table ptys;
 	pid_t group;                      /* restore -d: the job's own process group */
 	struct pgrp_plan *plan;           /* per process: its group and session */
 	int sock[2];                      /* init's end, the job's end */
@@ -67,6 +70,8 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->inv = j->inv;
 	r->pipes = &j->pipes;
 	r->socks = &j->socks;
+	r->shm = &j->shm;
+	r->ptys = &j->ptys;
 	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
@@ -75,7 +80,9 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	return image_check_process(r->img, pe, file);
 }
 
-static int load_job(struct restore_job *j)
+/* Reads and checks the images: -1 if they cannot be read, 1 if this
+ * machine cannot thaw them (every reason reported), 0 to go on. */
+static int load_job(struct restore_job *j, bool cpu_here)
 {
 	char file[PATH_MAX + 64];
 	Inventory *inv;
@@ -96,12 +103,13 @@ static int load_job(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		if (inv->procs[i]->zombie)
 			continue;	/* no image: it only has an exit status */
-		if (load_process(j, &j->procs[i], inv->procs[i]) < 0 || files_check(&j->procs[i]) < 0)
+		if (load_process(j, &j->procs[i], inv->procs[i]) < 0)
 			return -1;
 		if (files_max_fd(j->procs[i].img) + 1 > j->keep_at)
 			j->keep_at = files_max_fd(j->procs[i].img) + 1;
 	}
-	return 0;
+	/* whether this machine can thaw it: every reason, before anything */
+	return thaw_check(inv, j->procs, j->n, j->o, cpu_here) < 0 ? 1 : 0;
 }
 
 /* Unmaps what exec set up, except the kernel's areas and the scratch page. */
@@ -131,7 +139,8 @@ static int clear_exec_layout(struct restore_ctx *r, const struct proc_maps *m)
  * restart state in the old kernel; it goes on for the time it had left,
  * which the kernel wrote to the caller's remaining-time buffer, or, when the
  * caller gave none (usleep), for its whole duration again: a little longer
- * than asked, never shorter, since callers such as usleep do not retry. */
+ * than asked, never shorter, since callers such as usleep do not retry; so
+ * does a poll() with a timeout. */
 static void final_regs(const Thread *t, struct user_regs_struct *regs)
 {
 	memcpy(regs, t->regs.data, sizeof(*regs));
@@ -142,6 +151,9 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 		} else if (regs->orig_rax == SYS_clock_nanosleep && !(regs->rsi & 1 /* TIMER_ABSTIME */)) {
 			if (regs->r10)
 				regs->rdx = regs->r10;
+		} else if (regs->orig_rax == SYS_poll) {
+			/* (its timeout, rdx, whole again: poll loops such as
+			 * script's take EINTR for an error) */
 		} else {
 			/* poll, futex with a timeout...: EINTR, which callers retry */
 			regs->rax = -EINTR;
@@ -156,38 +168,10 @@ static void final_regs(const Thread *t, struct user_regs_struct *regs)
 	regs_apply_restart(regs);
 }
 
-/* A task made by an injected clone() in P's main thread, with the pid or
- * tid PID (through ns_last_pid). It stops before running anything (we
- * trace clones and forks); IN is then ready to inject into it, with P's
- * scratch area, which a thread shares and a fork has a copy of. */
-static int clone_task(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
-		      struct inject *in)
-{
-	struct user_regs_struct base;
-	int status;
-	long ret;
-
-	if (ns_set_next_pid(pid) < 0)
-		return -1;
-	ret = INJECT(&p->in, SYS_clone, flags, p->in.scratch + p->in.scratch_size - 512, 0, 0, 0);
-	if (ret != pid) {
-		pr_err("cannot make %s %d of process %d: %s", what, pid, p->img->pid,
-		       ret < 0 ? strerror(-ret) : "it got another pid");
-		return -1;
-	}
-	if (ptrace_wait_stop(pid, &status) < 0 || ptrace_get_regs(pid, &base) < 0)
-		return -1;
-	inject_init(in, pid, p->in.syscall_ip, &base);
-	in->scratch = p->in.scratch;
-	in->scratch_size = p->in.scratch_size;
-	in->scratch_exec = p->in.scratch_exec;
-	return 0;
-}
-
 /* A thread of the job, made by the main thread with the dumped tid. */
 static int create_thread(struct restore_ctx *r, size_t i)
 {
-	return clone_task(r, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+	return task_clone(r, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			  CLONE_SYSVSEM, r->img->threads[i]->tid, "thread", &r->thr_in[i]);
 }
 
@@ -205,7 +189,8 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 	uint64_t mask = t->sigmask;
 
 	final_regs(t, &regs);
-	if (ptrace_set_regs(tid, &regs) < 0 || ptrace_set_xstate(tid, t->xstate.data, t->xstate.len) < 0)
+	if (ptrace_set_regs(tid, &regs) < 0 ||
+	    cpu_xstate_restore(tid, t, r->inv, r->cpu, r->o->ignore_cpu_features) < 0)
 		return -1;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0) {
 		pr_perror("cannot restore the signal mask of thread %d", t->tid);
@@ -216,40 +201,26 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 
 /* A process started by exec of its program: what exec set up goes (but
  * for the kernel's areas, moved back where the job had them), a scratch
- * area comes. */
+ * area comes, the CPU is asked. */
 static int exec_prepare(struct restore_ctx *r)
 {
-	const Thread *t = r->img->threads[0];
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
-	uint32_t crc;
 	int ret = -1;
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
 		return -1;
-	{
-		void *xs;
-		size_t xlen;
-		if (ptrace_get_xstate(r->job, &xs, &xlen) < 0)
-			return -1;
-		free(xs);
-		if (xlen != t->xstate.len) {
-			pr_err("the job was frozen on a CPU with %zu bytes of FPU/vector state, this one "
-			       "has %zu: it can only be thawed on a machine with the same CPU features",
-			       t->xstate.len, xlen);
-			return -1;
-		}
-	}
 	/* New threads inherit this: nothing is delivered while we work. */
 	if (ptrace(PTRACE_SETSIGMASK, r->job, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in the new process");
 		return -1;
 	}
-	if (proc_parse_maps(r->job, false, &m) < 0 || vdso_locate(r->job, &m, &ip, &crc) < 0)
+	if (proc_parse_maps(r->job, false, &m) < 0 || inject_find_syscall(r->job, &m, &ip) < 0)
 		goto out;
 	inject_init(&r->in, r->job, ip, &exec_regs);
-	if (scratch_setup(r, &m) < 0 || clear_exec_layout(r, &m) < 0 || vdso_restore(r) < 0)
+	if (scratch_setup(r, &m) < 0 || cpu_restore_check(r) < 0 || clear_exec_layout(r, &m) < 0 ||
+	    vdso_restore(r) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -257,14 +228,22 @@ out:
 	return ret;
 }
 
-/* Rebuilds the process: memory, then the rest. A process forked from its
- * parent (cow.c) has the parent's memory, scratch area, kernel areas and
- * blocked signals already, and what it inherited of the rest is undone. */
+/* A process forked from its parent (cow.c) has the parent's memory,
+ * scratch area, kernel areas and blocked signals, on the same CPU; what it
+ * inherited of the rest is undone. */
+static int fork_prepare(struct restore_ctx *r)
+{
+	r->cpu = xmalloc(sizeof(*r->cpu));
+	*r->cpu = *r->parent->cpu;
+	return cow_forget_parent(r);
+}
+
+/* Rebuilds the process: memory, then the rest. */
 static int restore_task(struct restore_ctx *r)
 {
 	int64_t t0 = now_ns();
 
-	if ((r->parent ? cow_forget_parent(r) : exec_prepare(r)) < 0)
+	if ((r->parent ? fork_prepare(r) : exec_prepare(r)) < 0)
 		return -1;
 	if (mem_restore_layout(r) < 0 || (r->parent && cow_restore_layout(r) < 0) ||
 	    mem_restore_pages(r) < 0 || mm_restore(r) < 0 || mem_restore_protections(r) < 0)
@@ -307,27 +286,20 @@ static int finish_process(struct restore_job *j, struct restore_ctx *r)
 }
 
 /* A child process C of P: P forks it (injected, with C's pid), C drops
- * what it inherited, receives its own fds and enters its directory. Then,
- * unless it shares P's memory (it is rebuilt from the fork: cow.c), it
- * execs its own program; either way it is rebuilt like the root. */
+ * what it inherited, receives its own fds, enters its directory and
+ * execs its own program; then it is rebuilt like the root. */
 static int fork_child(struct restore_job *j, struct restore_ctx *p, struct restore_ctx *c)
 {
 	const char *comm = c->img->threads[0]->comm ? c->img->threads[0]->comm : "job";
-	uint64_t path, cwd, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
+	uint64_t path, argv0, argv[2], env[1] = { 0 }, argv_at, env_at;
 	long ret;
 
-	if (clone_task(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
+	if (task_clone(p, SIGCHLD, c->img->pid, "child", &c->in) < 0)
 		return -1;
 	c->job = c->img->pid;
-	if (files_receive(c, j->sock[0], j->keep_at) < 0)
+	if (files_receive(c, j->sock[0], j->keep_at) < 0 || files_chdir(c, true) < 0)
 		return -1;
-	cwd = scratch_put(c, 2048, c->img->cwd, strlen(c->img->cwd) + 1);
-	ret = cwd ? INJECT(&c->in, SYS_chdir, cwd) : -EFAULT;
-	if (ret < 0) {
-		pr_err("process %d cannot enter its working directory %s: %s", c->img->pid,
-		       c->img->cwd, strerror(-ret));
-		return -1;
-	}
+	/* its parent's memory is what it shared: no exec (cow.c) */
 	if (c->img->has_cow_parent) {
 		c->parent = p;
 		return 0;
@@ -346,6 +318,37 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 		return -1;
 	}
 	return 0;
+}
+
+/* A child C that shares P's fd table (cloned with CLONE_FILES and not
+ * exec'd since, which would have unshared it): cloned so, and not exec'd
+ * (its program is P's); its memory is rebuilt like any other's. */
+static int share_child(struct restore_ctx *p, struct restore_ctx *c)
+{
+	const Thread *t = p->img->threads[0];
+	long ret = 0;
+
+	if (c->img->files_from != p->img->pid || strcmp(c->img->exe->path, p->img->exe->path)) {
+		pr_err("damaged image: process %d shares the fd table of process %d, not of its parent",
+		       c->img->pid, c->img->files_from);
+		return -1;
+	}
+
+	if (task_clone(p, SIGCHLD | CLONE_FILES, c->img->pid, "child", &c->in) < 0)
+		return -1;
+	c->job = c->img->pid;
+	/* a clone keeps its parent's rseq area, which is about to be unmapped
+	 * (exec would have dropped it) */
+	if (t->has_rseq_ptr && t->rseq_ptr)
+		ret = INJECT(&c->in, SYS_rseq, t->rseq_ptr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */,
+			     t->rseq_sig);
+	if (ret < 0) {
+		pr_err("cannot drop the rseq area process %d had from its parent: %s", c->img->pid,
+		       strerror(-ret));
+		return -1;
+	}
+	files_shared_table(c);
+	return files_chdir(c, true);
 }
 
 static void report(int fd, int kind, int value, const struct ckpt_stats *stats)
@@ -372,7 +375,7 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * own keeps it out of the restoring command's, which is orphaned (and
 	 * its stopped members sent SIGHUP) when that command and its caller
 	 * are gone. In the foreground it stays in ours: ^C and ^Z reach it. */
-	if (j->o->detached && setpgid(0, j->group) < 0) {
+	if (j->o->detached && !j->plan[r - j->procs].setsid && setpgid(0, j->group) < 0) {
 		pr_perror("cannot give the detached job a process group");
 		_exit(127);
 	}
@@ -380,12 +383,9 @@ static void job_child(struct restore_job *j, struct restore_ctx *r)
 	 * children inherit the filter. Without it, owners show as 65534. */
 	if (j->owners_ctl[1] >= 0 && owners_filter_install(j->owners_ctl[1]) < 0)
 		pr_warn("the thawed job sees the files of other users as owned by uid 65534");
-	if (files_install(r, j->sock[1], j->keep_at) < 0)
+	/* (first: files_install closes what is not the job's) */
+	if (files_chdir(r, false) < 0 || files_install(r, j->sock[1], j->keep_at) < 0)
 		_exit(127);
-	if (chdir(r->img->cwd) < 0) {
-		pr_perror("cannot enter the job's working directory %s", r->img->cwd);
-		_exit(127);
-	}
 	execve(r->img->exe->path, argv, envp);
 	pr_perror("cannot start the job's program %s", r->img->exe->path);
 	_exit(127);
@@ -400,7 +400,7 @@ static int exit_code(int status)
  * from the parent, it is held until it is in its group (zombie_exit). */
 static int make_zombie(struct restore_ctx *p, struct restore_ctx *z, const ProcEntry *pe)
 {
-	if (clone_task(p, SIGCHLD, pe->pid, "exited child", &z->in) < 0)
+	if (task_clone(p, SIGCHLD, pe->pid, "exited child", &z->in) < 0)
 		return -1;
 	z->job = pe->pid;
 	return 0;
@@ -453,7 +453,7 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
 		return -1;
 	if (r->job == 0)
 		job_child(j, r);
-	if (!j->group)
+	if (!j->group && !j->plan[r - j->procs].setsid)
 		j->group = r->job;	/* the first top process leads the group */
 	if (waitpid(r->job, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
 		pr_err("the program %s of process %d could not be started again",
@@ -491,12 +491,15 @@ static int restore_tree(struct restore_job *j)
 				return -1;
 			if (j->inv->procs[i]->zombie) {
 				if (make_zombie(p, c, j->inv->procs[i]) < 0 ||
-				    pgrp_make_session(c, &j->plan[i]) < 0)
+				    pgrp_made(j->procs, j->plan, i) < 0)
 					return -1;
 				continue;
 			}
-			if (fork_child(j, p, c) < 0)
+			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
 				return -1;
+			/* (a clone sharing its parent's fds is no exec either) */
+			if (c->img->has_files_from && c->img->has_cow_parent)
+				c->parent = p;
 		}
 		j->stats->spawn_ns += now_ns() - t;
 		/* its session (once its own program runs: injection needs it)
@@ -504,7 +507,7 @@ static int restore_tree(struct restore_job *j)
 		if (restore_task(c) < 0)
 			return -1;
 		t = now_ns();
-		if (pgrp_make_session(c, &j->plan[i]) < 0 || epoll_share(j->procs, j->n, i) < 0)
+		if (pgrp_made(j->procs, j->plan, i) < 0 || epoll_share(j->procs, j->n, i) < 0)
 			return -1;
 		j->stats->rtask_ns += now_ns() - t;
 	}
@@ -514,7 +517,13 @@ static int restore_tree(struct restore_job *j)
 		if (j->procs[i].img && j->procs[i].img->n_base_pages &&
 		    cow_finish_base(&j->procs[i]) < 0)
 			return -1;
-	if (pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+	/* every process exists: the fds that name them; every process has
+	 * mapped the memfds: their last seals */
+	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
+	    pgrp_make_groups(j->procs, j->plan, j->n) < 0)
+		return -1;
+	/* (once the groups they may name exist) */
+	if (fowns_restore(j->procs, j->n) < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->inv->procs[i]->zombie && zombie_exit(&j->procs[i], j->inv->procs[i]) < 0)
@@ -597,12 +606,14 @@ static void restore_init(struct restore_job *j, int status_fd)
 	log_set_prefix("restore");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ns_mount_proc() < 0)
+	if (ns_mount_proc() < 0 || pty_table_build(&j->ptys, j->inv) < 0)
 		goto fail;
 	int64_t t = now_ns();
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && files_prepare(&j->procs[i], j->procs, i) < 0)
 			goto fail;
+	if (pty_table_finish(&j->ptys) < 0)
+		goto fail;
 	j->stats->rfiles_ns = now_ns() - t;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
@@ -616,7 +627,6 @@ static void restore_init(struct restore_job *j, int status_fd)
 	for (size_t i = 0; i < j->n; i++) {
 		j->procs[i].sock = j->sock[0];
 		j->procs[i].keep_at = j->keep_at;
-		j->procs[i].shm = &j->shm;
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
@@ -631,6 +641,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	pipe_table_close(&j->pipes);
 	sock_table_close(&j->socks);
 	shm_table_close(&j->shm);
+	pty_table_close(&j->ptys);
 	/* The restoring side may leave as soon as it hears (restore -d): we
 	 * must outlive it from now on, as the job's reaper. Holding its
 	 * terminal or pipes would keep them open for nothing. From here on,
@@ -758,6 +769,25 @@ static int read_msg(int fd, struct status_msg *m)
 	return n == sizeof(*m) ? 0 : -1;
 }
 
+static void job_free(struct restore_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		struct restore_ctx *r = &j->procs[i];
+		free(r->fd_src);
+		free(r->epoll_given);
+		free(r->has_pages);
+		free(r->thr_in);
+		free(r->cpu);
+		if (r->img)
+			protobuf_c_message_free_unpacked(&r->img->base, NULL);
+	}
+	free(j->procs);
+	free(j->plan);
+	if (j->inv)
+		protobuf_c_message_free_unpacked(&j->inv->base, NULL);
+	image_dir_close(&j->dir);
+}
+
 /* Init holds every fd of every process of the job until all are built:
  * a job of many processes needs more than the usual soft limit of 1024.
  * (The job's processes get their own limits back, task_restore.) */
@@ -786,7 +816,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	raise_fd_limit();
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
-	if (load_job(&j) < 0)
+	/* (the CPU is asked in the job's new processes: restore_task) */
+	if (load_job(&j, false) != 0)
 		goto out;
 	int64_t loaded = now_ns() - t0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -855,19 +886,19 @@ out:
 		close(pipefd[1]);
 	if (j.owners_server >= 0)
 		close(j.owners_server);
-	for (size_t i = 0; i < j.n; i++) {
-		struct restore_ctx *r = &j.procs[i];
-		free(r->fd_src);
-		free(r->epoll_given);
-		free(r->has_pages);
-		free(r->thr_in);
-		if (r->img)
-			protobuf_c_message_free_unpacked(&r->img->base, NULL);
-	}
-	free(j.procs);
-	free(j.plan);
-	if (j.inv)
-		protobuf_c_message_free_unpacked(&j.inv->base, NULL);
-	image_dir_close(&j.dir);
+	job_free(&j);
+	return ret;
+}
+
+int ckpt_check(const struct restore_opts *o)
+{
+	struct ckpt_stats dummy = { 0 };
+	struct restore_job j = { .o = o, .stats = &dummy };
+	int ret = -1;
+
+	if (image_dir_open(o->dir, &j.dir) < 0)
+		return -1;
+	ret = load_job(&j, true);
+	job_free(&j);
 	return ret;
 }

@@ -29,6 +29,8 @@ struct shm_table {
 		uint64_t id;
 		int fd;
 		uint64_t size;
+		const FilesGhost *g;  /* its record, or NULL (an image from before them) */
+		bool given;           /* a memfd: its own description went to the job */
 	} *s;
 	size_t n;
 };
@@ -40,6 +42,16 @@ struct sock_table {
 		int fd;
 		bool configured;  /* buffer sizes and shutdown applied */
 	} *s;
+	size_t n;
+};
+
+/* The job's own pseudo-terminals (pty.c), made in init. */
+struct pty_table {
+	struct job_pty {
+		const PtysPair *p;
+		int master;       /* init's master, -1 once hung up */
+		int slave;        /* init's slave while the pty is set up, or -1 */
+	} *t;
 	size_t n;
 };
 
@@ -59,6 +71,8 @@ struct restore_ctx {
 	struct pipe_table *pipes;         /* shared by the whole job */
 	struct shm_table *shm;            /* shared by the whole job */
 	struct sock_table *socks;         /* shared by the whole job */
+	struct pty_table *ptys;           /* shared by the whole job */
+	struct cpu_view *cpu;             /* cpu.c: the CPU as the new process sees it */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
 	/* forked from this process, whose memory it shares, without exec
@@ -80,10 +94,20 @@ struct range {
 /* An address range of SIZE bytes free in the dumped layout, the task's
  * current mappings (cur) and the extra ranges; 0 if none. */
 uint64_t find_gap(struct restore_ctx *r, uint64_t size, const struct range *cur, size_t nr_cur);
+/* The same, as close to NEAR as there is room. */
+uint64_t find_gap_near(struct restore_ctx *r, uint64_t size, const struct range *cur,
+		       size_t nr_cur, uint64_t near);
 /* Passing an fd from init (SOCK) into the process (an injected recvmsg on
  * its fd KEEP_AT): returns its number there, or -errno. */
 int fd_send(int sock, int fd);
 long fd_recv(struct restore_ctx *r, int keep_at);
+/* A task made by an injected clone() in P's main thread, with the pid or
+ * tid PID (through ns_last_pid). It stops before running anything (the
+ * job's clones and forks are traced); IN is then ready to inject into it,
+ * with P's scratch area, which a thread shares and a fork has a copy of.
+ * WHAT names it in messages. */
+int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *what,
+	       struct inject *in);
 
 /* The object files, one kernel object each; restore.c calls them in order. */
 
@@ -117,8 +141,13 @@ int cow_forget_parent(struct restore_ctx *r);
 /* once its children are forked, a process with a base (what it held when
  * it forked them) gets its own pages back there */
 int cow_finish_base(struct restore_ctx *r);
-/* vdso.c: moves the task's vdso areas to their dumped addresses */
+/* vdso.c: the task's vDSO areas back at their dumped addresses; under
+ * another kernel (another vDSO), this kernel's elsewhere and the job's
+ * functions at their old addresses leading to it */
 int vdso_restore(struct restore_ctx *r);
+/* whether this kernel's vDSO can stand in for the job's (every function
+ * the job's had); -1 after reporting each reason */
+int vdso_check(const struct restore_ctx *r);
 /* signals.c */
 int signals_restore(struct restore_ctx *r);
 int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t);
@@ -135,12 +164,21 @@ int files_install(struct restore_ctx *r, int keep, int keep_at);
  * closed, then its fds received through that socket from SOCK (init's
  * end) */
 int files_receive(struct restore_ctx *r, int sock, int keep_at);
+/* a process made with CLONE_FILES from its parent: its fds are there */
+void files_shared_table(struct restore_ctx *r);
 /* the highest fd number the job uses */
 int files_max_fd(const Process *img);
+/* into the process's working directory (a deleted one made again): by
+ * itself before exec, or INJECTED */
+int files_chdir(struct restore_ctx *r, bool injected);
 /* after exec, injected: close-on-exec flags */
 int files_finish(struct restore_ctx *r);
 /* all files the image names are still the ones recorded */
 int files_check(struct restore_ctx *r);
+
+/* cpu.c: the CPU as the new process sees it (r->cpu), checked against
+ * what the job needs of it (every reason reported) */
+int cpu_restore_check(struct restore_ctx *r);
 
 /* task.c */
 int task_restore(struct restore_ctx *r);
@@ -152,14 +190,28 @@ int mm_restore(struct restore_ctx *r);
  * the epoll sets, made inside the process once its fds are in place */
 int anonfd_open(const Fd *f);
 int epoll_restore(struct restore_ctx *r);
+/* the entries of the process's epoll sets on fd number TFD added again
+ * (its file was put there later than the sets were made) */
+int epoll_watch_again(struct restore_ctx *r, int tfd);
 /* the epoll sets process PROCS[I] built, given as they are to the later
  * processes that share them (fork): they get them instead of building */
 int epoll_share(struct restore_ctx *procs, size_t n, size_t i);
 
 /* shmem.c: the fd number, in the process, of shared memory object ID,
- * big enough for END bytes (to be closed once mapped) */
-long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end);
+ * big enough for END bytes (to be closed once mapped), writable or not */
+long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end, bool writable);
+/* the object ID in init, made the first time (NULL, reported, on failure) */
+struct job_shm *shm_get(struct restore_ctx *r, uint64_t id);
+/* once every process has mapped them: the memfds' last seals */
+int shmem_finish(struct restore_ctx *r);
 void shm_table_close(struct shm_table *t);
+
+/* ghost.c: files with no name (deleted files, directories, symlinks,
+ * memfds, shared anonymous memory): the record of object ID; the object
+ * made again (an fd in init, or -1); its last seals once mapped */
+const FilesGhost *ghost_find(const Inventory *inv, uint64_t id);
+int ghost_make(struct restore_ctx *r, const FilesGhost *g);
+int ghost_seal(const FilesGhost *g, int fd);
 
 /* pipe.c: an init fd, a description of its own, on the end of the job's
  * pipe F names (made, with its queued data, the first time it is asked for) */
@@ -182,6 +234,32 @@ void sock_table_close(struct sock_table *t);
  * or reset */
 int inet_open(struct restore_ctx *r, const Fd *f);
 
+/* procfd.c: an init fd for F, a /proc file, a namespace or a pidfd (a
+ * stand-in if it names a process, until procfds_restore: once every
+ * process exists, they are opened and given to their processes) */
+int procfd_open(const Fd *f);
+int procfds_restore(struct restore_ctx *procs, size_t n);
+
+/* fown.c: owners, signals and O_ASYNC, set again by the processes (once
+ * every process exists) */
+int fowns_restore(struct restore_ctx *procs, size_t n);
+
+/* pty.c: in init, before any fd is prepared: the job's ptys with their
+ * numbers (a devpts of the job's own mounted on /dev/pts), settings and
+ * queued bytes; after: their last modes (exclusive, lock, hung up) */
+int pty_table_build(struct pty_table *t, const Inventory *inv);
+int pty_table_finish(struct pty_table *t);
+void pty_table_close(struct pty_table *t);
+/* an init fd for F, a master, slave or /dev/tty of one of the job's ptys */
+int pty_open(struct restore_ctx *r, const Fd *f);
+/* in process R, injected: pty IDX becomes its controlling terminal (R leads
+ * its session), or it leaves the one it has; its /dev/tty fds opened again */
+int pty_make_ctty(struct restore_ctx *r, uint32_t idx);
+int pty_drop_ctty(struct restore_ctx *r);
+int pty_reopen_tty(struct restore_ctx *r);
+/* once the groups exist: each pty's foreground group */
+int pty_set_foregrounds(struct restore_ctx *procs, size_t n);
+
 /* locks.c: the process takes its file locks again (injected) */
 int locks_restore(struct restore_ctx *r);
 
@@ -192,9 +270,13 @@ int ptimers_restore(struct restore_ctx *r);
 /* inotify.c: an init fd of F's inotify instance, watching again */
 int inotify_open(const Fd *f);
 
+/* aio.c: the process's AIO contexts made again at their addresses, with
+ * the events they held (once the rest of its memory is mapped) */
+int aio_restore(struct restore_ctx *r);
+/* 0 if the ring V holds is one aio_restore can make again */
+int aio_check(const Vma *v);
+
 /* sysvshm.c: the segment of img->vmas[I] attached again at its address
  * (the address, or -errno) */
 long sysvshm_attach(struct restore_ctx *r, size_t i);
 
-/* vdso.c: the address of a syscall instruction in PID's [vdso] and the vdso's checksum */
-int vdso_locate(pid_t pid, const struct proc_maps *m, uint64_t *syscall_ip, uint32_t *crc);

@@ -1,9 +1,8 @@
-/* shmem.c: shared memory with no file to come back from: shared anonymous
- * memory, a shared mapping of a deleted file (python's semaphores in
- * /dev/shm) or of a memfd. Processes of the job that share one object
- * (across fork) must share it again: it is dumped into shmem-ID.img at the
- * offsets the mappings show, and comes back as one memfd made by init and
- * mapped by every process that had it. */
+/* shmem.c: the objects of the job that mappings and fds share, made once
+ * in init: shared anonymous memory, deleted files, memfds (ghost.c makes
+ * them from the inventory's FilesGhost records), or, in images from before
+ * those, a memfd filled from shmem-ID.img. Every process that mapped one
+ * maps it again; every fd on one is a description of its own on it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,61 +10,20 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "ckpt/dump.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
 #include "ckpt/mem.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
-#define PG 4096UL
-#define CHUNK (1UL << 20)
 #define SHMEM_MAX (4ULL << 30)
 
-int shmem_dump(struct dump_ctx *c, const Vma *v)
-{
-	char name[64];
-	unsigned char *buf = xmalloc(CHUNK);
-	int fd, ret = -1;
-
-	snprintf(name, sizeof(name), "shmem-%llx.img", (unsigned long long)v->shmem_id);
-	fd = openat(c->dir->fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		fd = image_create_raw(c->dir, name);	/* the first mapping of this object */
-	if (fd < 0)
-		goto out;
-	/* Every mapping writes what it shows at its offset in the object: the
-	 * same bytes where two overlap, holes where nothing was written. */
-	for (uint64_t a = v->start; a < v->end; a += CHUNK) {
-		size_t len = v->end - a < CHUNK ? v->end - a : CHUNK;
-		if (remote_read(c->pid, a, buf, len) < 0)
-			goto out;
-		for (size_t k = 0; k < len; k += PG) {
-			if (page_is_zero(buf + k))
-				continue;
-			if (pwrite_all(fd, buf + k, PG, v->pgoff + (a - v->start) + k) < 0) {
-				pr_perror("cannot write %s/%s", c->dir->path, name);
-				goto out;
-			}
-			c->stats->bytes_written += PG;
-		}
-	}
-	if (fsync(fd) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir->path, name);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return ret;
-}
-
-/* The object in init: a memfd filled from the image, the first time. */
-static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
+/* The object in init: made from its record, or a memfd filled from the
+ * image, the first time. */
+struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 {
 	struct shm_table *t = r->shm;
+	const FilesGhost *g = ghost_find(r->inv, id);
 	struct job_shm *s;
 	char name[64];
 	uint64_t size;
@@ -74,6 +32,14 @@ static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 	for (size_t i = 0; i < t->n; i++)
 		if (t->s[i].id == id)
 			return &t->s[i];
+	if (g) {
+		int fd = ghost_make(r, g);
+		if (fd < 0)
+			return NULL;
+		t->s = xrealloc(t->s, (t->n + 1) * sizeof(*t->s));
+		t->s[t->n] = (struct job_shm){ .id = id, .fd = fd, .size = g->size, .g = g };
+		return &t->s[t->n++];
+	}
 	snprintf(name, sizeof(name), "shmem-%llx.img", (unsigned long long)id);
 	in = image_open_raw(r->dir, name, &size);
 	if (in < 0)
@@ -86,8 +52,7 @@ static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 	}
 	t->s = xrealloc(t->s, (t->n + 1) * sizeof(*t->s));
 	s = &t->s[t->n];
-	s->id = id;
-	s->size = size;
+	*s = (struct job_shm){ .id = id, .size = size };
 	s->fd = memfd_create("jobfreeze-shm", MFD_CLOEXEC);
 	if (s->fd < 0 || ftruncate(s->fd, size) < 0) {
 		pr_perror("cannot make shared memory for the job");
@@ -105,22 +70,41 @@ static struct job_shm *shm_get(struct restore_ctx *r, uint64_t id)
 	return s;
 }
 
-long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end)
+long shmem_fd_in_process(struct restore_ctx *r, uint64_t id, uint64_t end, bool writable)
 {
 	struct job_shm *s = shm_get(r, id);
+	char path[64];
+	long ret;
+	int fd;
 
 	if (!s)
 		return -EIO;
-	if (end > SHMEM_MAX)
-		return -EINVAL;
-	if (end > s->size) {
+	/* (a deleted file or an fd's memfd has its size: past it, SIGBUS as before) */
+	if (end > s->size && (!s->g || s->g->size_from_maps)) {
+		if (end > SHMEM_MAX)
+			return -EINVAL;
 		if (ftruncate(s->fd, end) < 0)
 			return -errno;
 		s->size = end;
 	}
-	if (fd_send(r->sock, s->fd) < 0)
-		return -EIO;
-	return fd_recv(r, r->keep_at);
+	/* A mapping that may never become writable (a sealed memfd, a read-only
+	 * fd) comes from a read-only description, as it did. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+	fd = writable ? s->fd : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = fd_send(r->sock, fd) < 0 ? -EIO : fd_recv(r, r->keep_at);
+	if (fd != s->fd)
+		close(fd);
+	return ret;
+}
+
+int shmem_finish(struct restore_ctx *r)
+{
+	for (size_t i = 0; i < r->shm->n; i++)
+		if (r->shm->s[i].g && ghost_seal(r->shm->s[i].g, r->shm->s[i].fd) < 0)
+			return -1;
+	return 0;
 }
 
 void shm_table_close(struct shm_table *t)

@@ -3,6 +3,7 @@
  * never consumed), the alternate stack and interval timers. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -229,27 +230,58 @@ int thread_signals_dump(struct inject *in, Thread *t)
 	return 0;
 }
 
-/* Every action and interval timer, in one batch of injected calls. */
+/* The signals process PID ignores now (SigIgn of /proc/PID/status). */
+static uint64_t ignored_now(pid_t pid)
+{
+	char path[64], *text, *line;
+	uint64_t mask = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	text = read_file(path, NULL);
+	line = text ? strstr(text, "\nSigIgn:") : NULL;
+	if (line) {
+		line += 8;
+		line[strcspn(line, "\n")] = 0;
+		parse_u64(line + strspn(line, " \t"), 16, &mask);
+	}
+	free(text);
+	return mask;
+}
+
+/* Every action and interval timer, in one batch of injected calls. The
+ * image keeps no record of a default action; a new process has kept,
+ * across its exec, what its maker ignored (a shell's SIGTSTP, SIGTTOU...,
+ * init's SIGPIPE), and one forked from its parent what the parent ignored:
+ * those go back to the default. */
 int signals_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
-	size_t n = img->n_sigactions, k = img->n_itimers;
+	size_t n = img->n_sigactions, k = img->n_itimers, nc = 0;
 	struct ksigaction *ka = xcalloc(n + 1, sizeof(*ka));
 	struct itimerval *it = xcalloc(k + 1, sizeof(*it));
-	struct inject_call *c = xcalloc(n + k + 1, sizeof(*c));
-	long *ret = xcalloc(n + k + 1, sizeof(*ret));
-	/* where they go in the scratch area: 64 actions, then 3 timers */
+	struct inject_call *c = xcalloc(NSIG_KERNEL + n + k + 1, sizeof(*c));
+	long *ret = xcalloc(NSIG_KERNEL + n + k + 1, sizeof(*ret));
+	/* where they go in the scratch area: 64 actions, 3 timers, a default */
 	const size_t at = 4096, it_at = at + NSIG_KERNEL * sizeof(*ka);
+	const size_t dfl_at = it_at + 3 * sizeof(*it);
+	const struct ksigaction dfl = { 0 };
+	uint64_t ign = ignored_now(r->job);
 	int rc = -1;
 
 	if (n > NSIG_KERNEL || k > 3) {
 		pr_err("damaged image: %zu signal actions, %zu interval timers", n, k);
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++)
+		ign &= ~(1ULL << ((img->sigactions[i]->signo - 1) & 63));
+	for (unsigned sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (ign & (1ULL << (sig - 1)))
+			c[nc++] = (struct inject_call){ SYS_rt_sigaction,
+				{ sig, r->in.scratch + dfl_at, 0, 8 } };
 	for (size_t i = 0; i < n; i++) {
 		const SigAction *sa = img->sigactions[i];
 		ka[i] = (struct ksigaction){ sa->handler, sa->flags, sa->restorer, sa->mask };
-		c[i] = (struct inject_call){ SYS_rt_sigaction,
+		c[nc++] = (struct inject_call){ SYS_rt_sigaction,
 			{ sa->signo, r->in.scratch + at + i * sizeof(*ka), 0, 8 } };
 	}
 	for (size_t i = 0; i < k; i++) {
@@ -258,21 +290,21 @@ int signals_restore(struct restore_ctx *r)
 			.it_interval = { t->interval_us / 1000000, t->interval_us % 1000000 },
 			.it_value = { t->value_us / 1000000, t->value_us % 1000000 },
 		});
-		c[n + i] = (struct inject_call){ SYS_setitimer,
+		c[nc++] = (struct inject_call){ SYS_setitimer,
 			{ t->which, r->in.scratch + it_at + i * sizeof(*it), 0 } };
 	}
 	if ((n && !scratch_put(r, at, ka, n * sizeof(*ka))) ||
 	    (k && !scratch_put(r, it_at, it, k * sizeof(*it))) ||
-	    inject_batch(&r->in, c, n + k, ret) < 0)
+	    !scratch_put(r, dfl_at, &dfl, sizeof(dfl)) || inject_batch(&r->in, c, nc, ret) < 0)
 		goto out;
-	for (size_t i = 0; i < n + k; i++)
+	for (size_t i = 0; i < nc; i++)
 		if (ret[i] < 0) {
-			if (i < n)
-				pr_err("cannot restore the action of signal %u: %s",
-				       img->sigactions[i]->signo, strerror(-ret[i]));
+			if (c[i].nr == SYS_setitimer)
+				pr_err("cannot restore interval timer %u: %s", (unsigned)c[i].a[0],
+				       strerror(-ret[i]));
 			else
-				pr_err("cannot restore interval timer %u: %s",
-				       img->itimers[i - n]->which, strerror(-ret[i]));
+				pr_err("cannot restore the action of signal %u: %s", (unsigned)c[i].a[0],
+				       strerror(-ret[i]));
 			goto out;
 		}
 	rc = 0;

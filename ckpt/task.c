@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <asm/prctl.h>
+#include "ckpt/cpu.h"
 #include "ckpt/dump.h"
 #include "ckpt/log.h"
 #include "ckpt/restore.h"
@@ -225,7 +226,8 @@ int task_restore(struct restore_ctx *r)
 	Process *img = r->img;
 	long ret;
 
-	if (img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) {
+	/* (without AMX here, the thaw was told to go on without it: cpu.c) */
+	if ((img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) && cpu_has_amx(r->cpu)) {
 		ret = INJECT(&r->in, SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
 		if (ret < 0) {
 			pr_err("cannot give the job back its AMX permission: %s", strerror(-ret));
@@ -242,7 +244,7 @@ int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *
 	long ret[4];
 	size_t n = 0;
 
-	if ((r->img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) &&
+	if ((r->img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) && cpu_has_amx(r->cpu) &&
 	    (xstate_features(t) & (1ULL << XFEATURE_XTILEDATA)) && amx_first_use(r, in) < 0)
 		return -1;
 	/* in one batch */

@@ -10,11 +10,15 @@
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 #include "cli/cli.h"
+#include "session/check.h"
+
+static void json_string(FILE *f, const char *s);
 
 static void check_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: jobfreeze check [-q | --json] [-v[N]] [-o LOG]\n\n"
+		"usage: jobfreeze check [-q | --json] [-v[N]] [-o LOG]\n"
+		"       jobfreeze check --image DIR [--ignore-cpu-features] [--json]\n\n"
 		"Probes, with short-lived child processes, every kernel feature that\n"
 		"freezing and thawing rely on, and prints one line per feature: ok or\n"
 		"missing, what was seen, and what a missing feature costs; then the\n"
@@ -29,8 +33,67 @@ static void check_usage(FILE *f)
 		"                apparmor_label, advice} (-1: the kernel has no such setting)\n"
 		"  -v[N]         more engine messages (0-4); -o LOG sends them to LOG\n"
 		"  -h, --help    this help\n\n"
-		"Exit status: 0 when both a freeze and a thaw can work here, 1 when a\n"
-		"required feature is missing, 2 on a usage error.\n");
+		"With --image DIR: whether this machine can thaw the job in the image\n"
+		"directory DIR, and if not every reason: files of the job that are gone or\n"
+		"changed, what its state needs of this kernel (its vDSO's functions,\n"
+		"POSIX timer ids, ...) and of this CPU (instruction-set features, vector\n"
+		"registers), the kernel features a thaw needs.\n"
+		"  -i, --image DIR          the image directory to check\n"
+		"      --ignore-cpu-features  CPU features this CPU lacks are warnings, not\n"
+		"                           reasons (as restore and thaw take them)\n"
+		"  -j, --json               {image, thaw, readable, reasons[], warnings[]}\n\n"
+		"Exit status: 0 when both a freeze and a thaw can work here (with --image:\n"
+		"when this machine can thaw the image), 1 when not, 2 on a usage error.\n");
+}
+
+void cli_print_verdict_fields(FILE *f, const struct thaw_verdict *v)
+{
+	fprintf(f, "\"thaw\":%s,\"readable\":%s,\"reasons\":[", v->status == 0 ? "true" : "false",
+		v->status >= 0 ? "true" : "false");
+	for (size_t i = 0; i < v->n_reasons; i++) {
+		fputs(i ? "," : "", f);
+		json_string(f, v->reasons[i]);
+	}
+	fputs("],\"warnings\":[", f);
+	for (size_t i = 0; i < v->n_warnings; i++) {
+		fputs(i ? "," : "", f);
+		json_string(f, v->warnings[i]);
+	}
+	fputc(']', f);
+}
+
+void cli_print_verdict(FILE *f, const char *what, const struct thaw_verdict *v)
+{
+	fprintf(f, "%s %s\n", what, v->status == 0 ? "can be thawed here" :
+		v->status > 0 ? "cannot be thawed here:" : "cannot be read:");
+	for (size_t i = 0; i < v->n_reasons; i++)
+		fprintf(f, "  - %s\n", v->reasons[i]);
+	for (size_t i = 0; i < v->n_warnings; i++)
+		fprintf(f, "  (warning: %s)\n", v->warnings[i]);
+}
+
+/* check --image DIR */
+static int check_image(const char *dir, bool ignore_cpu, bool json)
+{
+	struct thaw_verdict v;
+	char *what;
+	int ret;
+
+	session_check_images(dir, ignore_cpu, &v);
+	if (json) {
+		fputs("{\"image\":", stdout);
+		json_string(stdout, dir);
+		fputc(',', stdout);
+		cli_print_verdict_fields(stdout, &v);
+		fputs("}\n", stdout);
+	} else {
+		what = xasprintf("the job in %s", dir);
+		cli_print_verdict(stdout, what, &v);
+		free(what);
+	}
+	ret = v.status == 0 ? 0 : 1;
+	thaw_verdict_free(&v);
+	return ret;
 }
 
 /* The settings of a hardened system that stop a freeze or a thaw (Yama,
@@ -199,16 +262,25 @@ int cmd_check(int argc, char **argv)
 		{ "help",  no_argument, NULL, 'h' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json",  no_argument, NULL, 'j' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "ignore-cpu-features", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct feature_report rep;
 	struct hardening h;
-	bool quiet = false, json = false;
+	bool quiet = false, json = false, ignore_cpu = false;
+	const char *image = NULL;
 	int opt;
 
 	optind = 0;	/* glibc: start afresh, cmd_check may be called again */
-	while ((opt = getopt_long(argc, argv, "+hqjo:v::", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hqji:o:v::", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'i':
+			image = optarg;
+			break;
+		case 'C':
+			ignore_cpu = true;
+			break;
 		case 'h':
 			check_usage(stdout);
 			return 0;
@@ -232,6 +304,12 @@ int cmd_check(int argc, char **argv)
 	}
 	if (optind < argc) {
 		cli_error("check takes no arguments, not '%s'", argv[optind]);
+		return 2;
+	}
+	if (image)
+		return check_image(image, ignore_cpu, json);
+	if (ignore_cpu) {
+		cli_error("--ignore-cpu-features goes with --image DIR");
 		return 2;
 	}
 	if (features_probe_all(&rep) < 0) {

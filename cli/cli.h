@@ -1,6 +1,8 @@
 /* cli.h: the subcommands of the jobfreeze command line, one file each,
  * dispatched from cli/main.c like git's builtin/ table. */
 #pragma once
+#include <stdint.h>
+#include <stdio.h>
 
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
@@ -12,6 +14,8 @@ int cmd_thaw(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 
 /* Exits (or dies of the same signal) the way wait status WSTATUS says;
@@ -23,7 +27,19 @@ struct store;
 void cli_warn_images_once(struct store *s, const char *dir);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
+/* size.c: "512M", "64G" (powers of 1024) into *OUT; -1 if not a size */
+int cli_parse_size(const char *s, uint64_t *out);
+/* The limit on the data of one deleted file or memfd in an image: ARG
+ * (--ghost-limit), else $JOBFREEZE_GHOST_LIMIT, else 0 (the default);
+ * -1 after saying what is wrong. */
+int cli_ghost_limit(const char *arg, uint64_t *out);
 /* Prints "jobfreeze: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* check.c: a thaw verdict (session/check.h) for people, "WHAT can be
+ * thawed here" and the reasons, or as JSON fields (no braces). */
+struct thaw_verdict;
+void cli_print_verdict(FILE *f, const char *what, const struct thaw_verdict *v);
+void cli_print_verdict_fields(FILE *f, const struct thaw_verdict *v);
 
 #define JOBFREEZE_VERSION "0.1.0"

@@ -28,6 +28,9 @@ static void usage(FILE *f)
 		"                          D-Bus...): after the thaw it finds them closed\n"
 		"      --allow-other-user  as root: freeze another user's job; the images\n"
 		"                          are given to that user\n"
+		"      --ghost-limit SIZE  copy at most SIZE of data (64G by default; 512M,\n"
+		"                          1T...) of each deleted file or memfd the job holds\n"
+		"                          into the image; a bigger one is refused\n"
 		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
 		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
 		"      --display-stats     print times, pages and bytes\n"
@@ -50,11 +53,13 @@ int cmd_dump(int argc, char **argv)
 		{ "display-stats", no_argument, NULL, 'S' },
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
+		{ "ghost-limit", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts o = { .stats = &stats };
+	const char *ghost_limit = NULL;
 	bool show_stats = false;
 	int c, r;
 
@@ -79,6 +84,7 @@ int cmd_dump(int argc, char **argv)
 		case 'S': show_stats = true; break;
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
+		case 'g': ghost_limit = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
 		case 'v':
@@ -99,6 +105,8 @@ int cmd_dump(int argc, char **argv)
 		cli_error("dump needs -t PID or --pgid PGID, and -D DIR; see 'jobfreeze dump --help'");
 		return 2;
 	}
+	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0)
+		return 2;
 	if (ckpt_dump(&o) < 0)
 		return 1;
 	cli_warn_images_once(NULL, o.dir);

@@ -14,20 +14,32 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: jobfreeze freeze [options] PID...\n"
-		"       jobfreeze freeze [options] --pgid PGID\n\n"
+		"       jobfreeze freeze [options] --pgid PGID\n"
+		"       jobfreeze freeze [options] --tmux [-L NAME | -S PATH]\n\n"
 		"Freezes the job PID belongs to (its process group: every stage of a\n"
 		"pipeline, every child) into the job store, then ends it. It is thawed\n"
 		"with 'jobfreeze thaw ID' (or 'jobthaw'), here or in another terminal,\n"
 		"after a logout or a reboot. A PID in its shell's own process group is\n"
 		"frozen with its descendants only. With the shell integration\n"
 		"(eval \"$(jobfreeze init bash)\"), 'jobfreeze %%1' takes job specs.\n\n"
+		"With --tmux, the job is a whole tmux server, with every window and pane\n"
+		"and what runs in them: its clients are told and detached first, and\n"
+		"'jobfreeze thaw ID' brings it back listening on its socket ('tmux\n"
+		"attach'). Run from inside tmux, it freezes that server: your client\n"
+		"detaches and does it in your terminal.\n\n"
 		"  -n, --name NAME        a name to thaw it by, besides its id\n"
 		"  -G, --pgid PGID        the job is process group PGID\n"
+		"      --tmux             the job is the tmux server (the default one, or\n"
+		"                         the one this command runs in)\n"
+		"  -L NAME                --tmux of the server of socket NAME (as tmux -L)\n"
+		"  -S PATH                --tmux of the server of socket PATH (as tmux -S)\n"
 		"  -R, --leave-running    a snapshot: the job goes on running\n"
 		"      --tcp-close        drop its TCP/UDP connections: after the thaw it\n"
 		"                         finds them reset, as after a network loss\n"
 		"      --ext-unix-close   drop its unix sockets to services outside it (X11,\n"
 		"                         D-Bus, ssh-agent): after the thaw it finds them closed\n"
+		"      --ghost-limit SIZE copy at most SIZE of data (64G by default) of each\n"
+		"                         deleted file or memfd it holds; a bigger one is refused\n"
 		"      --command TEXT     how to describe the job (shells pass their job text)\n"
 		"      --allow-other-user\n"
 		"                         as root: freeze another user's job into THAT user's\n"
@@ -57,10 +69,12 @@ int cmd_freeze(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "pgid", required_argument, NULL, 'G' },
+		{ "tmux", no_argument, NULL, 'X' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "command", required_argument, NULL, 'c' },
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
+		{ "ghost-limit", required_argument, NULL, 'g' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -69,13 +83,17 @@ int cmd_freeze(int argc, char **argv)
 		{ 0 },
 	};
 	struct freeze_opts o = { 0 };
+	const char *ghost_limit = NULL;
 	struct store s;
 	bool json = false, first = true;
 	int c, ret = 0, nr_targets;
 
-	while ((c = getopt_long(argc, argv, "n:G:Ro:v::h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:G:RL:S:o:v::h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': o.name = optarg; break;
+		case 'X': o.tmux = true; break;
+		case 'L': o.tmux = true; o.tmux_target.name = optarg; break;
+		case 'S': o.tmux = true; o.tmux_target.path = optarg; break;
 		case 'G':
 			if (parse_int(optarg, &o.pgid) < 0 || o.pgid <= 0) {
 				cli_error("--pgid takes a process group id, not '%s'", optarg);
@@ -86,6 +104,7 @@ int cmd_freeze(int argc, char **argv)
 		case 'c': o.command = optarg; break;
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
+		case 'g': ghost_limit = optarg; break;
 		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -99,7 +118,17 @@ int cmd_freeze(int argc, char **argv)
 			return 2;
 		}
 	}
-	nr_targets = argc - optind + (o.pgid ? 1 : 0);
+	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0)
+		return 2;
+	nr_targets = argc - optind + (o.pgid ? 1 : 0) + (o.tmux ? 1 : 0);
+	if (o.tmux && nr_targets > 1) {
+		cli_error("--tmux freezes a tmux server: give no PID or --pgid with it");
+		return 2;
+	}
+	if (o.tmux_target.name && o.tmux_target.path) {
+		cli_error("-L and -S both say which tmux server: give one");
+		return 2;
+	}
 	if (nr_targets == 0) {
 		cli_error("freeze needs a PID or --pgid PGID; see 'jobfreeze freeze --help'");
 		return 2;
@@ -125,7 +154,7 @@ int cmd_freeze(int argc, char **argv)
 	s.path = NULL;
 	if (json)
 		printf("[");
-	for (int i = o.pgid ? optind - 1 : optind; i < argc; i++) {
+	for (int i = o.pgid || o.tmux ? optind - 1 : optind; i < argc; i++) {
 		struct job_meta m;
 		struct freeze_opts one = o;
 		uid_t owner;
@@ -149,6 +178,11 @@ int cmd_freeze(int argc, char **argv)
 		if (r) {
 			if (!ret)
 				ret = r;
+			continue;
+		}
+		if (one.handed_over) {
+			fprintf(stderr, "jobfreeze: this runs inside the tmux server: its client was "
+					"detached, and freezes it from your terminal\n");
 			continue;
 		}
 		if (json) {

@@ -6,16 +6,21 @@
 #include <unistd.h>
 #include "ckpt/util.h"
 #include "cli/cli.h"
+#include "session/check.h"
 #include "session/store.h"
 
 /* Parses the options common to list and show; returns -1 to go on. */
 enum { TEXT, JSON, COMPLETION };
 
-static int parse(int argc, char **argv, int *mode, const char *use)
+enum { CHECK = 1, IGNORE_CPU = 2 };	/* show's own options */
+
+static int parse(int argc, char **argv, int *mode, const char *use, unsigned *show)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "completion", no_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'K' },
+		{ "ignore-cpu-features", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -24,6 +29,8 @@ static int parse(int argc, char **argv, int *mode, const char *use)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j' || c == 'c') {
 			*mode = c == 'j' ? JSON : COMPLETION;
+		} else if ((c == 'K' || c == 'C') && show) {
+			*show |= c == 'K' ? CHECK : IGNORE_CPU;
 		} else if (c == 'h') {
 			printf("%s", use);
 			return 0;
@@ -53,7 +60,7 @@ int cmd_list(int argc, char **argv)
 	int r = parse(argc, argv, &mode,
 		      "usage: jobfreeze list [--json]\n\n"
 		      "The frozen jobs, oldest first: id, when, state, size, terminal, command.\n"
-		      "--json gives every field, for scripts.\n");
+		      "--json gives every field, for scripts.\n", NULL);
 
 	if (r >= 0)
 		return r;
@@ -99,13 +106,37 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+/* show --check: the job's images against this machine, the job locked
+ * meanwhile (a thaw would move them). */
+static int check_job(struct store *s, const struct job_meta *m, bool ignore_cpu,
+		     struct thaw_verdict *v)
+{
+	int lock = store_lock(s, m->id);
+
+	if (lock < 0)
+		return -lock;
+	session_check_images(m->dir, ignore_cpu, v);
+	close(lock);
+	return 0;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	int mode = TEXT;
 	struct job_meta m;
 	struct store s;
-	int r = parse(argc, argv, &mode, "usage: jobfreeze show [--json] ID|NAME\n\n"
-					  "Everything the store knows of one frozen job.\n");
+	unsigned opt = 0;
+	struct thaw_verdict v = { 0 };
+	int r = parse(argc, argv, &mode,
+		      "usage: jobfreeze show [--json] [--check [--ignore-cpu-features]] ID|NAME\n\n"
+		      "Everything the store knows of one frozen job.\n\n"
+		      "  --check     and whether this machine can thaw it, with every reason\n"
+		      "              it cannot (see 'jobfreeze check --image'); exit status 1\n"
+		      "              when it cannot\n"
+		      "  --ignore-cpu-features  with --check: CPU features this CPU lacks are\n"
+		      "              warnings, as thaw --ignore-cpu-features takes them\n"
+		      "  --json      one JSON object; with --check {job, thaw, readable,\n"
+		      "              reasons[], warnings[]}\n", &opt);
 
 	if (r >= 0)
 		return r;
@@ -116,10 +147,18 @@ int cmd_show(int argc, char **argv)
 	if (store_open(&s))
 		return 1;
 	r = store_find(&s, argv[optind], &m);
+	if (!r && (opt & CHECK))
+		r = check_job(&s, &m, opt & IGNORE_CPU, &v);
 	store_close(&s);
 	if (r)
 		return r;
-	if (mode == JSON) {
+	if (mode == JSON && (opt & CHECK)) {
+		fputs("{\"job\":", stdout);
+		meta_print_json(stdout, &m);
+		fputc(',', stdout);
+		cli_print_verdict_fields(stdout, &v);
+		fputs("}\n", stdout);
+	} else if (mode == JSON) {
 		meta_print_json(stdout, &m);
 		printf("\n");
 	} else {
@@ -131,9 +170,16 @@ int cmd_show(int argc, char **argv)
 		       m.id, *m.name ? m.name : "-", m.command, m.cwd, *m.tty ? m.tty : "none",
 		       t, m.host, m.kernel, m.stopped ? "stopped (^Z)" : "running", m.processes,
 		       meta_size(m.memory_bytes, mem), meta_size(m.image_bytes, disk), m.dir);
+		if (opt & CHECK) {
+			char *what = xasprintf("job %s", m.id);
+			cli_print_verdict(stdout, what, &v);
+			free(what);
+		}
 	}
+	r = (opt & CHECK) && v.status != 0 ? 1 : 0;
+	thaw_verdict_free(&v);
 	meta_free(&m);
-	return 0;
+	return r;
 }
 
 int cmd_rm(int argc, char **argv)

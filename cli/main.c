@@ -27,6 +27,8 @@ static const struct command commands[] = {
 	{ "list",    cmd_list,    "list the frozen jobs" },
 	{ "show",    cmd_show,    "show one frozen job" },
 	{ "rm",      cmd_rm,      "delete frozen jobs" },
+	{ "send",    cmd_send,    "move a frozen job to another machine, over ssh" },
+	{ "receive", cmd_receive, "the other end of send (run by send over ssh)" },
 	{ "init",    cmd_init,    "print the shell integration: eval \"$(jobfreeze init bash)\"" },
 	{ "daemon",  cmd_daemon,  "serve freeze and thaw to the desktop on D-Bus" },
 };

@@ -31,6 +31,9 @@ static void usage(FILE *f)
 		"      --pidfile FILE         write the job's pid (as seen here) to FILE\n"
 		"      --inherit-fd N[:M]     the job's fd N becomes this command's fd M\n"
 		"                             (default M = N) instead of the recorded file\n"
+		"      --ignore-cpu-features  thaw on a CPU that lacks instruction-set\n"
+		"                             features the freezing CPU had (the job may\n"
+		"                             crash if it uses one)\n"
 		"  -o, --log-file FILE        write messages to FILE instead of stderr\n"
 		"  -v[N]                      more messages (0 errors only ... 4 debug)\n"
 		"      --display-stats        print times, pages and bytes\n"
@@ -74,6 +77,7 @@ int cmd_restore(int argc, char **argv)
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
+		{ "ignore-cpu-features", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -91,6 +95,7 @@ int cmd_restore(int argc, char **argv)
 		case 'C': o.resume_stopped = true; break;
 		case 'P': o.pidfile = optarg; break;
 		case 'S': show_stats = true; break;
+		case 'F': o.ignore_cpu_features = true; break;
 		case 'I':
 			if (o.nr_inherit == MAX_INHERIT || parse_inherit(optarg, &inherit[o.nr_inherit]) < 0) {
 				cli_error("--inherit-fd takes N or N:M (fd numbers), not '%s'", optarg);

@@ -26,6 +26,9 @@ static void usage(FILE *f)
 		"  -t, --tty PATH    give it the terminal PATH instead of this one\n"
 		"      --new-pty     give it a new terminal, relayed to this command's\n"
 		"                    input and output (from a script or cron)\n"
+		"      --ignore-cpu-features  thaw on a CPU that lacks instruction-set\n"
+		"                    features the freezing CPU had (the job may crash if\n"
+		"                    it uses one)\n"
 		"  -o, --log-file F  write engine messages to F\n"
 		"  -v[N]             more messages (0 errors only ... 4 debug)\n"
 		"  -h, --help        this help\n\n"
@@ -42,6 +45,7 @@ int cmd_thaw(int argc, char **argv)
 		{ "detach", no_argument, NULL, 'd' },
 		{ "tty", required_argument, NULL, 't' },
 		{ "new-pty", no_argument, NULL, 'P' },
+		{ "ignore-cpu-features", no_argument, NULL, 'F' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -58,6 +62,7 @@ int cmd_thaw(int argc, char **argv)
 		case 'd': o.detach = true; break;
 		case 't': o.tty_path = optarg; break;
 		case 'P': o.new_pty = true; break;
+		case 'F': o.ignore_cpu_features = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
 		case 'v':

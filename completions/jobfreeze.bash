@@ -21,7 +21,7 @@ _jobthaw() {
 	-o|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--bg --keep --detach --tty --new-pty --log-file --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "--bg --keep --detach --tty --new-pty --ignore-cpu-features --log-file --help" -- "$cur"))
 	else
 		COMPREPLY=($(compgen -W "$(__jobfreeze_ids)" -- "$cur"))
 	fi
@@ -29,7 +29,7 @@ _jobthaw() {
 
 _jobfreeze() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmds="freeze thaw list show rm dump restore check init"
+	local cmds="freeze thaw list show rm send dump restore check init"
 	local sub=${COMP_WORDS[1]-}
 	if ((COMP_CWORD == 1)); then
 		COMPREPLY=($(compgen -W "$cmds $(__jobfreeze_jobspecs)" -- "$cur"))
@@ -45,21 +45,29 @@ _jobfreeze() {
 		_jobthaw ;;
 	show|rm)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--json --help$([[ $sub == show ]] && echo " --check --ignore-cpu-features")" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(__jobfreeze_ids)" -- "$cur"))
+		fi ;;
+	send)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--keep --ssh --remote --ignore-cpu-features --log-file --help" -- "$cur"))
+		elif ((COMP_CWORD == 2)) || [[ ${COMP_WORDS[COMP_CWORD-1]} == -* ]]; then
+			COMPREPLY=($(compgen -W "$(__jobfreeze_ids)" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -A hostname -- "$cur"))
 		fi ;;
 	list) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	init) COMPREPLY=($(compgen -W "bash zsh --key --no-key" -- "$cur")) ;;
 	freeze|%*|[0-9]*)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--name --pgid --leave-running --tcp-close --ext-unix-close --json --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--name --pgid --tmux -L -S --leave-running --tcp-close --ext-unix-close --ghost-limit --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
 		fi ;;
 	dump) COMPREPLY=($(compgen -W "-t --pgid -D -R -s -o -v --display-stats --help" -- "$cur")) ;;
-	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --pidfile --inherit-fd -o -v --display-stats --help" -- "$cur")) ;;
-	check) COMPREPLY=($(compgen -W "-q --json --help" -- "$cur")) ;;
+	restore) COMPREPLY=($(compgen -W "-D -d -s --resume-stopped --pidfile --inherit-fd --ignore-cpu-features -o -v --display-stats --help" -- "$cur")) ;;
+	check) COMPREPLY=($(compgen -W "-q --json --image --ignore-cpu-features --help" -- "$cur")) ;;
 	esac
 }
 

@@ -101,6 +101,7 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 	const char *key, *err_name;
 	char *msg = NULL;
 	guint32 pid;
+	gboolean tmux = FALSE;
 	GVariantIter it;
 
 	g_variant_get(params, "(u@a{sv})", &pid, &opts);
@@ -118,10 +119,20 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 			   g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
 			if (g_variant_get_boolean(val))
 				g_ptr_array_add(args, g_strconcat("--", key, NULL));
+		} else if (!strcmp(key, "tmux") && g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
+			tmux |= g_variant_get_boolean(val);
+		} else if (!strcmp(key, "tmux-socket") &&
+			   g_variant_is_of_type(val, G_VARIANT_TYPE_STRING)) {
+			const char *path = g_variant_get_string(val, NULL);
+			if (path[0] != '/')
+				msg = g_strdup_printf("tmux-socket '%s': give its absolute path", path);
+			tmux = TRUE;
+			g_ptr_array_add(args, g_strdup("-S"));
+			g_ptr_array_add(args, g_strdup(path));
 		} else {
-			msg = g_strdup_printf("unknown option '%s' of type %s (Freeze takes name (s), "
-					      "leave-running, tcp-close, ext-unix-close (b))",
-					      key, g_variant_get_type_string(val));
+			msg = g_strdup_printf("unknown option '%s' of type %s (Freeze takes name, "
+					      "tmux-socket (s), leave-running, tcp-close, ext-unix-close, "
+					      "tmux (b))", key, g_variant_get_type_string(val));
 		}
 		g_variant_unref(val);
 	}
@@ -131,7 +142,10 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 		bad_args(inv, c, msg);
 		return;
 	}
-	if (pid_owned_by(pid, c->uid, &err_name, &msg) < 0) {
+	/* (a tmux server is found by its socket, as the caller: pid unused) */
+	if (tmux)
+		g_ptr_array_add(args, g_strdup("--tmux"));
+	if (!tmux && pid_owned_by(pid, c->uid, &err_name, &msg) < 0) {
 		jf_log("refused Freeze of pid %u from %s (uid %u pid %u): %s", pid, c->sender,
 		       c->uid, c->pid, msg);
 		g_dbus_method_invocation_return_dbus_error(inv, err_name, msg);
@@ -140,7 +154,8 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 		caller_free(c);
 		return;
 	}
-	g_ptr_array_add(args, g_strdup_printf("%u", pid));
+	if (!tmux)
+		g_ptr_array_add(args, g_strdup_printf("%u", pid));
 	g_ptr_array_add(args, NULL);
 
 	struct op *op = g_new0(struct op, 1);

@@ -21,6 +21,7 @@
 #include "ckpt/tree.h"
 #include "ckpt/util.h"
 #include "session/job.h"
+#include "session/tmux.h"
 #include "tty/terminal.h"
 
 /* A process's command line, arguments joined by spaces. */
@@ -168,6 +169,32 @@ static char *link_of(pid_t pid, const char *what)
 		return xstrdup("");
 	buf[n] = 0;
 	return xstrdup(buf);
+}
+
+/* A GNU screen server (screen holding pty masters; its clients hold
+ * none): once thawed no client could reach it. Its clients find it by
+ * the pid in its socket's name, which it has only inside the pid
+ * namespace of its thaw, and it opens their terminals by name, which in
+ * its mount namespace name the thaw's own devpts (README.md). */
+static bool screen_server(pid_t pid)
+{
+	char *exe = link_of(pid, "exe"), *base = strrchr(exe, '/'), path[64];
+	bool screen = base && !strcmp(base + 1, "screen"), ptmx = false;
+	struct dirent *de;
+	DIR *d;
+
+	free(exe);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = screen ? opendir(path) : NULL;
+	while (d && !ptmx && (de = readdir(d))) {
+		char *l = xasprintf("fd/%s", de->d_name), *target = link_of(pid, l);
+		ptmx = !strcmp(target, "/dev/ptmx") || !strcmp(target, "/dev/pts/ptmx");
+		free(target);
+		free(l);
+	}
+	if (d)
+		closedir(d);
+	return ptmx;
 }
 
 /* The jobfreeze command that traces PID (a freeze at work, or the
@@ -340,13 +367,77 @@ static int name_taken(struct store *s, const char *name)
 	return 0;
 }
 
-static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m,
+/* The command a client of the tmux server runs, once detached, to freeze
+ * it from outside: this very freeze, of the server on its socket. */
+static char *freeze_command(const struct freeze_opts *o, const char *socket)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *q, *cmd, *more;
+
+	const char *state = getenv("XDG_STATE_HOME");
+	char *st = state ? tmux_quote(state) : NULL;
+
+	self[n > 0 ? n : 0] = 0;
+	q = tmux_quote(n > 0 ? self : "jobfreeze");
+	more = tmux_quote(socket);
+	/* (into this command's store, whatever the client's environment) */
+	cmd = xasprintf("%s%s%sexec %s freeze --tmux -S %s%s%s%s", st ? "XDG_STATE_HOME=" : "",
+			st ? st : "", st ? " " : "", q, more, o->leave_running ? " -R" : "",
+			o->tcp_close ? " --tcp-close" : "", o->ext_unix_close ? " --ext-unix-close" : "");
+	free(st);
+	free(q);
+	free(more);
+	if (o->name) {
+		q = tmux_quote(o->name);
+		more = xasprintf("%s --name %s", cmd, q);
+		free(q);
+		free(cmd);
+		cmd = more;
+	}
+	return cmd;
+}
+
+/* A tmux server: found, its clients detached (or, when this command runs
+ * in it, handed over to its client); then the server's tree is the job. */
+static int tmux_prepare(struct freeze_opts *o, struct job_meta *m)
+{
+	static const char told[] = "echo '[jobfreeze: this tmux server is being frozen to disk; "
+				   "jobfreeze list shows it, jobfreeze thaw brings it back]'";
+	struct tmux_server ts;
+	int r = tmux_find(&o->tmux_target, &ts);
+
+	if (r)
+		return r;
+	if (tmux_inside(&ts)) {
+		char *cmd = freeze_command(o, ts.socket);
+		r = tmux_detach_clients(&ts, told, cmd) < 0 ? JF_FAILED : 0;
+		free(cmd);
+		o->handed_over = r == 0;
+		tmux_server_free(&ts);
+		return r;
+	}
+	if (tmux_detach_clients(&ts, told, NULL) < 0) {
+		tmux_server_free(&ts);
+		return JF_FAILED;
+	}
+	o->pid = ts.pid;
+	o->pgid = 0;
+	m->command = xasprintf("tmux server on %s (%s)", ts.socket, ts.summary);
+	m->kind = xstrdup("tmux");
+	m->socket = ts.socket;
+	ts.socket = NULL;
+	tmux_server_free(&ts);
+	return 0;
+}
+
+static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 		  struct proc_table *procs)
 {
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
 			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close,
-			       .allow_other_user = o->allow_other_user };
+			       .allow_other_user = o->allow_other_user, .ghost_limit = o->ghost_limit };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
@@ -361,9 +452,17 @@ static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta 
 	}
 	if (o->name && (r = name_taken(s, o->name)))
 		return r;
-	if ((r = choose_target(o, procs, &d.pid, &d.pgid)) || (r = busy(procs, d.pid, d.pgid)))
+	if (o->tmux && ((r = tmux_prepare(o, m)) || o->handed_over)) {
+		meta_free(m);
 		return r;
-	if (d.pgid) {
+	}
+	if ((r = choose_target(o, procs, &d.pid, &d.pgid)) || (r = busy(procs, d.pid, d.pgid))) {
+		meta_free(m);
+		return r;
+	}
+	if (m->command) {
+		top = d.pid;	/* (a tmux server: named already) */
+	} else if (d.pgid) {
 		char *cmd = group_command(procs, d.pgid, &top);
 		if (!cmd) {
 			pr_err("no process of yours is in process group %d", d.pgid);
@@ -376,6 +475,14 @@ static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta 
 		top = d.pid;
 		m->command = o->command ? xstrdup(o->command) : cmdline_of(top);
 	}
+	if (screen_server(top)) {
+		pr_err("process %d is a GNU screen server: thawed, no screen client could reach it "
+		       "again (they find it by the pid in its socket's name, and it opens their "
+		       "terminals by name); freeze the jobs in its windows, or use tmux, which "
+		       "'jobfreeze freeze --tmux' freezes whole", top);
+		meta_free(m);
+		return JF_FAILED;
+	}
 	m->id = xstrdup("");
 	m->name = xstrdup(o->name ? o->name : "");
 	m->cwd = link_of(top, "cwd");
@@ -387,7 +494,11 @@ static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta 
 		m->pid = top;
 		m->start_time = st.start_time;
 	}
-	tty_describe(top, m->pgid, &tty);
+	/* (a tmux server has no terminal: those it held were its clients') */
+	if (!o->tmux)
+		tty_describe(top, m->pgid, &tty);
+	else
+		memset(&tty, 0, sizeof(tty));
 	m->tty = xstrdup(tty.path ? tty.path : "");
 	m->termios = xstrdup(tty.termios ? tty.termios : "");
 	m->tty_foreground = tty.foreground;
@@ -421,7 +532,7 @@ static int freeze(struct store *s, const struct freeze_opts *o, struct job_meta 
 	return 0;
 }
 
-int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m)
+int session_freeze(struct store *s, struct freeze_opts *o, struct job_meta *m)
 {
 	struct proc_table procs = { 0 };
 	int r = freeze(s, o, m, &procs);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "session/store.h"
+#include "session/tmux.h"
 
 struct freeze_opts {
 	pid_t pid;                /* a process of the job, or */
@@ -15,13 +16,20 @@ struct freeze_opts {
 	bool tcp_close;           /* its TCP/UDP connections are found reset at thaw */
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
 	bool allow_other_user;    /* root: another user's job, into that user's store */
+	uint64_t ghost_limit;     /* the most data of one deleted file or memfd (0: default) */
+	bool tmux;                /* the job is a whole tmux server (tmux_target says which) */
+	struct tmux_target tmux_target;
+	/* Set when the freeze of the tmux server this command runs in was
+	 * handed over to the client it is attached to (session/tmux.c): it
+	 * goes on there, out of the server, and no job is made here. */
+	bool handed_over;
 };
 
 /* Whose job TARGET (O->pid or O->pgid) is: *UID; the store it goes to. */
 int session_job_owner(const struct freeze_opts *o, uid_t *uid);
 
 /* Freezes the job into the store; fills M (the new job's metadata). */
-int session_freeze(struct store *s, const struct freeze_opts *o, struct job_meta *m);
+int session_freeze(struct store *s, struct freeze_opts *o, struct job_meta *m);
 
 struct thaw_opts {
 	const char *key;          /* id or name; NULL: this terminal's newest, else the newest */
@@ -30,6 +38,7 @@ struct thaw_opts {
 	bool detach;              /* return once it runs, no terminal needed */
 	const char *tty_path;     /* the terminal to give it */
 	bool new_pty;             /* a new terminal, relayed to our stdin/stdout */
+	bool ignore_cpu_features; /* on a CPU lacking flags the freezing one had */
 };
 
 /* Thaws a job from the store; unless detached, waits for it and stores

@@ -66,6 +66,8 @@ int meta_write(int dirfd, const struct job_meta *m)
 		m->frozen_at, m->memory_bytes, m->image_bytes, m->processes, m->stopped,
 		m->tty_foreground, m->pgid, m->pid, m->start_time);
 	put_str(f, "termios", m->termios);
+	put_str(f, "kind", m->kind);
+	put_str(f, "socket", m->socket);
 	if (fclose(f) != 0) {
 		pr_perror("writing the job's metadata");
 		free(text);
@@ -94,6 +96,7 @@ static int set_field(struct job_meta *m, const char *key, const char *val)
 		{ "id", &m->id }, { "name", &m->name }, { "command", &m->command },
 		{ "cwd", &m->cwd }, { "tty", &m->tty }, { "host", &m->host },
 		{ "kernel", &m->kernel }, { "boot_id", &m->boot_id }, { "termios", &m->termios },
+		{ "kind", &m->kind }, { "socket", &m->socket },
 	};
 	uint64_t v;
 	int i;
@@ -151,7 +154,7 @@ int meta_read(int dirfd, struct job_meta *m)
 	free(text);
 	/* Every string is set, so that readers need no NULL checks. */
 	char **strs[] = { &m->id, &m->name, &m->command, &m->cwd, &m->tty, &m->host,
-			  &m->kernel, &m->boot_id, &m->termios, &m->dir };
+			  &m->kernel, &m->boot_id, &m->termios, &m->kind, &m->socket, &m->dir };
 	for (size_t k = 0; k < ARRAY_SIZE(strs); k++)
 		if (!*strs[k])
 			*strs[k] = xstrdup("");
@@ -169,6 +172,8 @@ void meta_free(struct job_meta *m)
 	free(m->kernel);
 	free(m->boot_id);
 	free(m->termios);
+	free(m->kind);
+	free(m->socket);
 	free(m->dir);
 	memset(m, 0, sizeof(*m));
 }
@@ -203,6 +208,8 @@ void meta_print_json(FILE *f, const struct job_meta *m)
 		   ",\"processes\":%u,\"state\":\"%s\",\"pgid\":%d,",
 		m->frozen_at, m->memory_bytes, m->image_bytes, m->processes,
 		m->stopped ? "stopped" : "running", m->pgid);
+	json_str(f, "kind", m->kind && *m->kind ? m->kind : "job", true);
+	json_str(f, "socket", m->socket, true);
 	json_str(f, "dir", m->dir, false);
 	fputc('}', f);
 }

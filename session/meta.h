@@ -23,6 +23,8 @@ struct job_meta {
 	pid_t pid;            /* its top process when frozen, and when that started: */
 	uint64_t start_time;  /* a freeze that died half-way tells by them whether
 			       * the job still runs */
+	char *kind;           /* "tmux": a tmux server (socket: where it listens); "": a job */
+	char *socket;
 	char *dir;            /* its directory in the store (not stored: found) */
 };
 

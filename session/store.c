@@ -20,6 +20,7 @@
 #define TMP_PREFIX ".new-"
 #define DEL_PREFIX ".del-"
 #define THAW_PREFIX ".thawing-"
+#define RECV_PREFIX ".rcv-"	/* a job coming in from another machine (send.c) */
 #define ID_FILE ".last-id"
 
 static char *store_path(struct store *s)
@@ -153,9 +154,10 @@ static bool rescue_freeze(struct store *s, const char *name)
 
 static void sweep_thaws(struct store *s);
 
-/* A freeze or removal that died half-way left ".new-PID-*" or
- * ".del-PID-*": gone with their process, they are deleted, but for a
- * freeze whose job died with it. */
+/* A freeze, removal or receive that died half-way left ".new-PID-*",
+ * ".del-PID-*" or ".rcv-PID-*": gone with their process, they are
+ * deleted, but for a freeze whose job died with it (a job received half
+ * is still where it was sent from). */
 static void sweep(struct store *s)
 {
 	DIR *d = open_listing(s);
@@ -166,7 +168,8 @@ static void sweep(struct store *s)
 	while ((de = readdir(d))) {
 		int pid;
 		char buf[32];
-		if (strncmp(de->d_name, TMP_PREFIX, 5) && strncmp(de->d_name, DEL_PREFIX, 5))
+		if (strncmp(de->d_name, TMP_PREFIX, 5) && strncmp(de->d_name, DEL_PREFIX, 5) &&
+		    strncmp(de->d_name, RECV_PREFIX, 5))
 			continue;
 		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(de->d_name + 5, "-"), de->d_name + 5);
 		if (parse_int(buf, &pid) == 0 && (kill(pid, 0) == 0 || errno != ESRCH))
@@ -522,7 +525,13 @@ bool store_name_ok(const char *name)
 
 char *store_new_tmp(struct store *s)
 {
-	char *path = xasprintf("%s/" TMP_PREFIX "%d-XXXXXX", s->path, (int)getpid());
+	return store_new_dir(s, false);
+}
+
+char *store_new_dir(struct store *s, bool receive)
+{
+	char *path = xasprintf("%s/%s%d-XXXXXX", s->path, receive ? RECV_PREFIX : TMP_PREFIX,
+			       (int)getpid());
 
 	/* (in another user's store, the engine gives it to them with the
 	 * images: it takes only a directory of its caller's) */

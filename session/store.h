@@ -44,6 +44,9 @@ void store_list_free(struct job_meta *jobs, size_t n);
 int store_find(struct store *s, const char *key, struct job_meta *m);
 /* A new temporary directory in the store for a freeze in progress. */
 char *store_new_tmp(struct store *s);
+/* The same for a freeze (RECEIVE false) or a job received from another
+ * machine (RECEIVE true: never taken in as a job if its command dies). */
+char *store_new_dir(struct store *s, bool receive);
 /* Deletes a temporary directory and what is in it. */
 void store_drop_tmp(struct store *s, const char *tmp);
 /* Moves the finished temporary directory TMP in as a new job; its id (and

@@ -130,7 +130,9 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 	t.reading = store_thaw_path(s, m.id, false);
 	t.used = store_thaw_path(s, m.id, true);
 	r.dir = t.reading;
-	r.detached = o->detach;
+	/* A tmux server is a daemon: back, it listens on its socket again. */
+	r.detached = o->detach || !strcmp(m.kind, "tmux");
+	r.ignore_cpu_features = o->ignore_cpu_features;
 	r.ready = ready;
 	r.ready_arg = &t;
 	if (!o->keep) {
@@ -142,6 +144,9 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 		store_thaw_undo(s, m.id);
 		pr_err("job %s was not thawed; its images are kept in %s", m.id, m.dir);
 		ret = JF_FAILED;
+	} else if (!strcmp(m.kind, "tmux")) {
+		fprintf(stderr, "the tmux server listens on %s again: tmux -S %s attach\n", m.socket,
+			m.socket);
 	}
 	if (restore_termios)
 		tcsetattr(r.tty_fd, TCSADRAIN, &saved);

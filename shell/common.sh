@@ -13,7 +13,7 @@ __jobfreeze_freeze() {
 	local a job rc=0 r m=0
 	while (($#)); do
 		case $1 in
-		--name|-n|--command|-o|--pgid|-G) opts+=("$1" "$2"); shift ;;
+		--name|-n|--command|-o|--pgid|-G|-L|-S) opts+=("$1" "$2"); shift ;;
 		%*) specs+=("$1") ;;
 		-*) opts+=("$1") ;;
 		*) pids+=("$1") ;;

@@ -2,10 +2,10 @@
 # shellcheck shell=bash disable=SC2034,SC2059
 #
 # Expects before use: JF (the jobfreeze binary), WORK (the suite's temp dir).
-# setup_user decides who runs the jobs: the `jftest` system user when the
-# suite runs as root, else the current user. Every command that freezes or
-# thaws goes through "${RUNAS[@]}" so that the engine is always tested
-# without privileges.
+# setup_user decides who runs the jobs: the system user JF_TEST_USER
+# (default jftest) when the suite runs as root, else the current user.
+# Every command that freezes or thaws goes through "${RUNAS[@]}" so that
+# the engine is always tested without privileges.
 
 # close_inherited_fds: close the descriptors above 2 that this shell got
 # from its caller and would pass on (make's jobserver pipe, a terminal's
@@ -29,33 +29,45 @@ close_inherited_fds() {
 TEST_USER=""		# name of the unprivileged user, empty when not root
 TEST_UID=$(id -u)
 RUNAS=()		# prefix that runs a command as the test user
+RUNAS_ID=()		# its setpriv part (empty when not root)
 PYTHON=""
+TMUX_CONF=""		# the tests' tmux configuration (see setup_user)
 
+# setup_user: decides who runs the jobs and checks that it can. As root:
+# the system user JF_TEST_USER (default jftest), made here if missing (no
+# home, no login shell), refused if it is root or has no group of its name.
+# Nothing else of an earlier run is used: every test gets a new HOME, job
+# store, tmux server (own socket, own configuration) and session bus.
 setup_user() {
-	# (SHELL: tmux runs a pane's command with it, else with the user's login
-	# shell, which for a system user made here is nologin)
-	local envv=(env -i "HOME=$WORK/home" "PATH=/usr/local/bin:/usr/bin:/bin"
-		    "LC_ALL=C" "TMPDIR=/tmp" "SHELL=/bin/sh")
 	local v
-	# sanitizer settings of `make asan` must reach the engine
-	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-		[ -n "${!v:-}" ] && envv+=("$v=${!v}")
-	done
-	mkdir -p "$WORK/home"
 	if [ "$(id -u)" = 0 ]; then
-		TEST_USER=jftest
+		TEST_USER=${JF_TEST_USER:-jftest}
+		if ! [[ $TEST_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]]; then
+			echo "# JF_TEST_USER='$TEST_USER' is not a user name" >&2
+			return 1
+		fi
 		if ! id -u "$TEST_USER" >/dev/null 2>&1; then
-			useradd --system --no-create-home --home-dir /nonexistent \
+			useradd --system --user-group --no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin "$TEST_USER" || return 1
+			echo "# made the system user $TEST_USER"
 		fi
 		TEST_UID=$(id -u "$TEST_USER")
+		if [ "$TEST_UID" = 0 ] || ! getent group "$TEST_USER" >/dev/null; then
+			echo "# user $TEST_USER is root or has no group $TEST_USER: set JF_TEST_USER to another name" >&2
+			return 1
+		fi
 		chown -R "$TEST_USER:$TEST_USER" "$WORK"
 		chmod 0755 "$WORK"
-		RUNAS=(setpriv "--reuid=$TEST_USER" "--regid=$TEST_USER" --clear-groups
-		       --inh-caps=-all "${envv[@]}")
-	else
-		RUNAS=("${envv[@]}")
+		RUNAS_ID=(setpriv "--reuid=$TEST_USER" "--regid=$TEST_USER" --clear-groups --inh-caps=-all)
 	fi
+	mkdir_user "$WORK/home"
+	runas_home "$WORK/home"
+	as_user true || { echo "# cannot run commands as ${TEST_USER:-$(id -un)}" >&2; return 1; }
+	# tmux reads no /etc/tmux.conf or ~/.tmux.conf of this machine, and runs
+	# the panes' commands with /bin/sh, whatever the user's login shell
+	TMUX_CONF=$WORK/tmux.conf
+	echo 'set -g default-shell /bin/sh' >"$TMUX_CONF"
+	chmod 0644 "$TMUX_CONF"
 	# python3 for count.py: the user's own one may live where the test
 	# user cannot reach it (e.g. under /root), so prefer the system one
 	for v in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3 2>/dev/null)"; do
@@ -64,6 +76,24 @@ setup_user() {
 			break
 		fi
 	done
+}
+
+# runas_home DIR: RUNAS runs commands as the test user with HOME=DIR and
+# a clean environment (SHELL: what tmux would run its panes with, else the
+# user's login shell, nologin for a system user).
+runas_home() {
+	local v envv=(env -i "HOME=$1" "PATH=/usr/local/bin:/usr/bin:/bin"
+		      "LC_ALL=C" "TMPDIR=/tmp" "SHELL=/bin/sh" "PYTHONDONTWRITEBYTECODE=1")
+	# sanitizer settings of `make asan` must reach the engine
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[ -n "${!v:-}" ] && envv+=("$v=${!v}")
+	done
+	RUNAS=("${RUNAS_ID[@]}" "${envv[@]}")
+}
+
+# tmux_at SOCKET: TM is the tmux command of the test user's server at SOCKET
+tmux_at() {
+	TM=(tmux -f "$TMUX_CONF" -S "$1")
 }
 
 # as_user CMD...: run CMD as the test user in the current directory
@@ -222,17 +252,37 @@ wait_gone() {
 	return 0
 }
 
-# leftovers: pids of the test user's processes working inside $WORK
-leftovers() {
-	local p uid cwd
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
-		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-		uid=$(stat -c %u "/proc/$p" 2>/dev/null) || continue
-		[ "$uid" = "$TEST_UID" ] || continue
-		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
-		case $cwd in "$WORK"|"$WORK"/*) printf '%s\n' "$p" ;; esac
+LEFT_IN=""		# where the running test works (a test's $TDIR)
+
+# leftovers: pids of the test user's processes working inside $LEFT_IN
+# (a path prefix; default: anywhere in $WORK), but the shells of the
+# suite that this one runs in (the test user's too, when not root). Only
+# builtins for each process, in a subshell of its own (it changes
+# directory): a loaded machine has many, and tests call it in loops.
+leftovers() (
+	local p up=$BASHPID ours=" " stat in=${LEFT_IN:-$WORK/}
+	while [ "${up:-0}" -gt 1 ] && read -r stat 2>/dev/null <"/proc/$up/stat"; do
+		ours+="$up "
+		stat=${stat##*) }
+		stat=${stat#* }
+		up=${stat%% *}
 	done
+	for p in $(pgrep -u "$TEST_UID"); do
+		case $ours in *" $p "*) continue ;; esac
+		cd -P "/proc/$p/cwd" 2>/dev/null || continue
+		case $PWD/ in "$in"*) printf '%s\n' "$p" ;; esac
+	done
+)
+
+# kill_tree PID: kill PID and its descendants (those still its children's
+# children; what went away from the tree is found by leftovers)
+kill_tree() {
+	local c
+	kill -STOP "$1" 2>/dev/null
+	for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
 }
 
 # kill_leftovers: kill (by pid) whatever a test left running; sets LEFT
@@ -334,12 +384,19 @@ st_expect() {
 	fi
 }
 
+# store_entries: the entries of the test's store ($TDIR/state/jobfreeze),
+# but the id counter and the note's marker, on one line
+store_entries() {
+	ls -A "$TDIR/state/jobfreeze" 2>/dev/null | grep -v -e '^\.last-id$' -e '^\.warned$' | tr '\n' ' '
+}
+
 # Nothing of a job may be left in the store but finished jobs.
 st_store_clean() {
 	local left
-	left=$(cd "$TDIR/state/jobfreeze" 2>/dev/null && ls -A | grep -v -e '^\.last-id$' -e '^\.warned$')
+	left=$(store_entries)
+	left=${left% }
 	if [ "$left" != "${1:-}" ]; then
-		diag "the store holds: $(echo $left) (expected: ${1:-nothing})"
+		diag "the store holds: $left (expected: ${1:-nothing})"
 		fail "${2:-the store is not as it should be}"
 		return 1
 	fi
@@ -350,7 +407,7 @@ st_store_clean() {
 # has numbered the line 'line before'; its pid in CAT_PID.
 tmux_cat_job() {
 	local i
-	TM=(tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
 	as_user "${TM[@]}" new-session -d -s t -x "$1" -y "$2" "exec cat -n" ||
 		{ fail "tmux did not start"; return 1; }
 	as_user "${TM[@]}" send-keys -t t:0 'line before' Enter
@@ -359,4 +416,20 @@ tmux_cat_job() {
 		grep -q 'line before' <(as_user "${TM[@]}" capture-pane -p -t t:0) && break
 		sleep 0.1
 	done
+}
+
+# imgedit FILE EDIT ARGS...: tests/imgedit.py (an image altered as if the
+# job had been frozen elsewhere) as the test user; imgedit_out prints
+# what it prints; have_imgedit skips the test where it cannot run
+imgedit() {
+	as_user "$PYTHON" "$HERE/imgedit.py" "$HERE/../ckpt/images/image.proto" "$@" >>"$T_DIAG" 2>&1
+}
+
+imgedit_out() {
+	as_user "$PYTHON" "$HERE/imgedit.py" "$HERE/../ckpt/images/image.proto" "$@"
+}
+
+have_imgedit() {
+	[ -n "$PYTHON" ] && command -v protoc >/dev/null ||
+		{ skip "python3 or protoc (protobuf-compiler) is missing"; return 1; }
 }

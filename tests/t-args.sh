@@ -51,7 +51,8 @@ t_dump_own_job() {
 	[ ! -e "$TDIR/img" ] || fail "a refused dump left $TDIR/img"
 }
 
-# cpuloop started as the test user (for reference too), left running a bit
+# cpuloop started as the test user, left running a bit (it runs until told
+# to stop: its reference comes once it has stopped)
 start_cpuloop() {
 	start_again cpuloop 300 800 "$WL/cpuloop"
 }
@@ -93,7 +94,9 @@ t_root_needs_flag() {
 	grep -q -- "--allow-other-user" "$TDIR/dump.err" || { diag "no hint at --allow-other-user"; ok=1; }
 	[ ! -e "$TDIR/img" ] || { diag "a refused dump left $TDIR/img"; ok=1; }
 	running "$JOB_PID" || { diag "the job is not running after the refused dump"; ok=1; }
+	tell_stop
 	wait_job "$JOB_PID" "$T_RUN"
+	ref_stopped || return 1
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || ok=1
 	[ "$JOB_STATUS" = "$REFST" ] || { diag "the job exited $JOB_STATUS, expected $REFST"; ok=1; }
 	[ $ok = 0 ] || { diag_file "dump stderr" "$TDIR/dump.err" 5; fail "not refused cleanly"; }
@@ -110,6 +113,7 @@ t_root_allow_other() {
 		return
 	fi
 	wait_gone "$JOB_PID" 5 || { fail "the job is still there after the dump"; return; }
+	tell_stop
 	local bad
 	bad=$(find "$TDIR/img" ! -user "$TEST_USER" -printf '%p ')
 	[ -z "$bad" ] || { fail "not the job user's: $bad"; return; }

@@ -12,7 +12,9 @@ CJF=""		# the crashtest binary, where the test user can run it
 
 crash_setup() {
 	[ -n "$CJF" ] && return 0
-	if ! make -s -C "$HERE/.." O="$BUILD" crashtest >"$TDIR/build.log" 2>&1; then
+	# (one make at a time: tests/t-vdso.sh builds it too)
+	if ! flock "$WORK/.crashtest.lock" make -s -C "$HERE/.." O="$BUILD" crashtest \
+		>"$TDIR/build.log" 2>&1; then
 		diag_file "make crashtest" "$TDIR/build.log" 20
 		return 1
 	fi
@@ -109,6 +111,7 @@ crash_restore() {
 	start_again cpuloop 300 800 "$WL/cpuloop" || return 1
 	dump_job "$JOB_PID" "$TDIR/img" || { fail "the dump failed"; return; }
 	wait_gone "$JOB_PID" 5
+	tell_stop
 	before=$(img_digest "$TDIR/img")
 	crash_run "$phase" restore restore -D "$TDIR/img" || { fail "no crash at $phase"; return; }
 	[ "$JF_STATUS" != 0 ] || { fail "the crashed restore exited 0"; return; }
@@ -242,13 +245,13 @@ crash_store_thaw() {
 	return $verdict
 }
 
-# one run_test per phase the crashtest binary knows
+# one run_test per phase the crashtest binary knows; it is built (and
+# copied where the test user can run it) once here, before its tests start
+if command -v make >/dev/null; then
+	TDIR=$WORK T_DIAG=/dev/null crash_setup
+fi
 crash_phases() {
-	local bin=$BUILD/jobfreeze-crashtest
-	# built once here so that the list is known; each test checks it again
-	if command -v make >/dev/null && make -s -C "$HERE/.." O="$BUILD" crashtest >/dev/null 2>&1; then
-		JOBFREEZE_CRASH_AT=list "$bin"
-	fi
+	[ -z "$CJF" ] || JOBFREEZE_CRASH_AT=list "$CJF"
 }
 for phase in $(crash_phases); do
 	case $phase in
@@ -263,6 +266,9 @@ for phase in $(crash_phases); do
 	*)         run_test "crash: killed at $phase" crash_dump "$phase" ;;
 	esac
 done
-# a tree of four processes, each put back by the guard
+# a tree of four processes, each put back by the guard, also caught in
+# the middle of an injected call
+run_test "crash: dump of a process tree killed at dump-injecting" \
+	crash_dump dump-injecting forker "$WL/forker"
 run_test "crash: dump of a process tree killed at dump-writing" \
 	crash_dump dump-writing forker "$WL/forker"

@@ -28,7 +28,9 @@ BUS=""
 # bus_start [CONFIG_LINE...]: start dbus-run-session as the test user in
 # $TDIR, with only our .service file to activate; the service gets
 # $TDIR/config/jobfreeze/config (the lines given, @TDIR@ replaced) and its own job store
-# $TDIR/state/jobfreeze; SLOW_FREEZE=S makes its CLI's freeze S s slower.
+# $TDIR/state/jobfreeze; with HELD_FREEZE=1 its CLI's freeze, once
+# started, waits for the file $TDIR/freeze.go (30 s at most), having made
+# $TDIR/freeze.held.
 # Sets BUS (the address); the bus log is $TDIR/bus.log.
 bus_start() {
 	local i l
@@ -41,10 +43,20 @@ bus_start() {
 	fi
 	mkdir_user "$TDIR/services" "$TDIR/config" "$TDIR/config/jobfreeze" "$TDIR/state"
 	local cli=$DBUS_CLI
-	if [ -n "${SLOW_FREEZE:-}" ]; then
-		# a freeze that takes SLOW_FREEZE seconds more
-		cli=$TDIR/slow-jobfreeze
-		printf '#!/bin/sh\n[ "$1" = freeze ] && sleep %s\nexec "%s" "$@"\n' "$SLOW_FREEZE" "$DBUS_CLI" >"$cli"
+	if [ -n "${HELD_FREEZE:-}" ]; then
+		cli=$TDIR/held-jobfreeze
+		cat >"$cli" <<-EOF
+		#!/bin/sh
+		if [ "\$1" = freeze ]; then
+			echo held >$TDIR/freeze.held
+			i=0
+			while [ ! -e $TDIR/freeze.go ] && [ \$i -lt 300 ]; do
+				sleep 0.1
+				i=\$((i + 1))
+			done
+		fi
+		exec "$DBUS_CLI" "\$@"
+		EOF
 		chmod 755 "$cli"
 	fi
 	printf '[D-BUS Service]\nName=%s\nExec=%s\n' "$JF_IFACE" "$DAEMON" \
@@ -198,11 +210,12 @@ wait_output() {
 # its terminal (window 1 keeps the session open); sets TM (the tmux command)
 # and JOB_PID. The windows use the service's job store, as a user's do.
 tmux_counter() {
-	TM=(env "XDG_STATE_HOME=$TDIR/state" tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
+	TM=(env "XDG_STATE_HOME=$TDIR/state" "${TM[@]}")
 	mkdir_user "$TDIR/run"
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR/run" -x 100 -y 30 \
 		"exec ${2:-$WL/counter} $1 >$TDIR/run/out.txt" || { fail "tmux did not start"; return; }
-	as_user "${TM[@]}" new-window -d -t t:1 "exec sleep 60"
+	as_user "${TM[@]}" new-window -d -t t:1 "exec sleep 600"
 	JOB_PID=$(as_user "${TM[@]}" display-message -p -t t:0 '#{pane_pid}')
 	sleep 1
 }
@@ -569,7 +582,7 @@ t_dbus_sandbox() {
 	[ "$(id -u)" = 0 ] || { skip "making a snap.* cgroup needs root"; return; }
 	for top in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
 		[ -w "$top/cgroup.procs" ] || continue
-		cg=$top/snap.jftest-fake.app-$$.scope
+		cg=$top/snap.jftest-fake.app-$BASHPID.scope
 		mkdir "$cg" 2>/dev/null && break
 		cg=""
 	done
@@ -610,7 +623,7 @@ t_dbus_tcp_close() {
 	"$DBUS_CLI" freeze --help 2>&1 | grep -q -- --tcp-close ||
 		{ skip "jobfreeze freeze has no --tcp-close yet (the contract has it)"; return; }
 	local id
-	reference cpuloop "$WORK/ref/cpuloop.d" "$WL/cpuloop" || return 1
+	STOP_REF=(cpuloop "$WL/cpuloop")
 	mkdir_user "$TDIR/run"
 	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
 		"$PYTHON" -c '
@@ -625,27 +638,34 @@ os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not st
 	call Freeze "$JOB_PID" "{'tcp-close': <true>}" || { fail "Freeze with tcp-close failed"; return; }
 	id=$(reply_string)
 	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
+	tell_stop
 	call Thaw "$id" "{}" || { fail "Thaw of job $id failed"; return; }
-	wait_output "$REF.out" "$TDIR/run/out.txt" 30 || fail "the thawed job did not finish as the reference"
+	wait_in "$TDIR/run/out.txt" ': stopped after [0-9]' 30 && ref_stopped &&
+		wait_output "$REF.out" "$TDIR/run/out.txt" 20 || fail "the thawed job did not finish as the reference"
 }
 
-# The bus is never blocked: while a slow Freeze runs (its CLI made 3 s
-# slower), List is answered at once; then the Freeze ends well.
+# The bus is never blocked: while a Freeze runs (its CLI held until the
+# test lets it go), List is answered; then the Freeze ends well.
 t_dbus_async() {
 	local fpid t0 took id
 	call List || return 1
-	# (long enough to be still running when the slow freeze takes it)
-	start_again counter40 300 600 "$WL/counter" 40 || return 1
+	start_again counter25 300 600 "$WL/counter" 25 || return 1
 	on_bus gdbus call --session --dest "$JF_IFACE" --object-path "$JF_PATH" \
 		--method "$JF_IFACE.Freeze" "$JOB_PID" "{}" >"$TDIR/freeze.out" 2>"$TDIR/freeze.err" &
 	fpid=$!
-	sleep 0.5
+	wait_in "$TDIR/freeze.held" "" 10 || { kill "$fpid"; wait "$fpid"; fail "the Freeze did not start"; return; }
 	t0=$(now_ms)
-	call List || { kill "$fpid"; wait "$fpid"; fail "List failed during a Freeze"; return; }
+	call List || { touch "$TDIR/freeze.go"; wait "$fpid"; fail "List failed during a Freeze"; return; }
 	took=$(( $(now_ms) - t0 ))
-	kill -0 "$fpid" 2>/dev/null || { wait "$fpid"; fail "the Freeze was over before List: the test proves nothing"; return; }
-	wait "$fpid" || { diag_file Freeze "$TDIR/freeze.err"; fail "the slow Freeze failed"; return; }
-	[ "$took" -lt 1500 ] || { fail "List took $took ms during a Freeze: the service was blocked"; return; }
+	# (a service blocked by the Freeze answers only once it is let go)
+	if [ -e "$TDIR/freeze.go" ] || ! kill -0 "$fpid" 2>/dev/null; then
+		touch "$TDIR/freeze.go"
+		wait "$fpid"
+		fail "List was answered only after the Freeze: the service was blocked"
+		return
+	fi
+	touch "$TDIR/freeze.go"
+	wait "$fpid" || { diag_file Freeze "$TDIR/freeze.err"; fail "the held Freeze failed"; return; }
 	diag "List answered in $took ms during a Freeze"
 	id=$(sed -n "s/^('\(.*\)',)\$/\1/p" "$TDIR/freeze.out")
 	wait_gone "$JOB_PID" 5 || { fail "the job runs on after Freeze"; return; }
@@ -706,7 +726,7 @@ t_desktop_pick() {
 	jf "$TDIR" "$TDIR/freeze.out" "$TDIR/freeze.err" 30 freeze --name picked "$JOB_PID"
 	[ "$JF_STATUS" = 0 ] || { diag_file freeze "$TDIR/freeze.err"; fail "jobfreeze freeze exited $JF_STATUS"; return; }
 	wait_gone "$JOB_PID" 5
-	TM=(env "HOME=$WORK/home" tmux -S "$TDIR/tmux.sock")
+	tmux_at "$TDIR/tmux.sock"
 	# (not in run/: wait_output waits for nothing to run there)
 	as_user "${TM[@]}" new-session -d -s t -c "$TDIR" -x 120 -y 30 \
 		"$TDIR/bin/jobfreeze-pick; echo PICK=\$?; exec sleep 60" || { fail "tmux did not start"; return; }
@@ -738,9 +758,9 @@ CONFIG=()
 run_test "dbus: sandboxed callers refused"     dbus_test t_dbus_sandbox no
 CONFIG=(allow-sandboxed=true)
 run_test "dbus: sandboxed callers allowed by config" dbus_test t_dbus_sandbox yes
-SLOW_FREEZE=3
-run_test "dbus: List answered during a slow Freeze" dbus_test t_dbus_async
-SLOW_FREEZE=""
+HELD_FREEZE=1
+run_test "dbus: List answered during a Freeze" dbus_test t_dbus_async
+HELD_FREEZE=""
 CONFIG=(idle-timeout=2)
 run_test "dbus: jobfreeze daemon exits when idle" dbus_test t_dbus_idle
 CONFIG=()

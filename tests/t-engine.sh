@@ -4,9 +4,9 @@
 
 # a client and its forked server over stream, datagram and seqpacket
 # socketpairs, with messages waiting in both directions when frozen
-t_sockpair() { freeze_thaw sockpair 0 300 1500 "$WL/sockpair"; }
+t_sockpair() { freeze_thaw sockpair 0 300 800 "$WL/sockpair"; }
 # a file and /dev/null sent over a socketpair, frozen before they are received
-t_passfd() { freeze_thaw passfd 0 300 1800 "$WL/passfd"; }
+t_passfd() { freeze_thaw passfd 0 300 1400 "$WL/passfd"; }
 
 run_test "freeze/thaw socketpairs across fork, queued both ways" t_sockpair
 run_test "freeze/thaw files in flight in a unix socket (SCM_RIGHTS)" t_passfd
@@ -14,7 +14,7 @@ run_test "freeze/thaw files in flight in a unix socket (SCM_RIGHTS)" t_passfd
 # python asyncio: its event loop wakes itself through a socketpair
 t_asyncio() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	EXPECT_EXE=$PYTHON freeze_thaw aio.py 0 300 1800 "$PYTHON" "$PYDIR/aio.py"
+	EXPECT_EXE=$PYTHON freeze_thaw aio.py 0 300 1000 "$PYTHON" "$PYDIR/aio.py"
 }
 run_test "freeze/thaw a python asyncio loop" t_asyncio
 
@@ -34,7 +34,7 @@ run_test "dump refuses a socket with a pipe in flight" t_dump_inflight
 # flock, POSIX and OFD locks held across the freeze: a checker process the
 # job forks every 100 ms sees them held, by the same pid, before and after
 t_locks() {
-	freeze_thaw locker 0 300 1500 "$WL/locker" || return 1
+	freeze_thaw locker 0 300 1000 "$WL/locker" || return 1
 	[ ! -e "$TDIR/run/lock.dat" ] || fail "the thawed job did not finish its rounds"
 }
 run_test "freeze/thaw flock, POSIX and OFD locks" t_locks
@@ -133,7 +133,7 @@ expect_refused_restore() {
 t_listeners() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
 	local port=$((20000 + RANDOM % 20000))
-	start_again "netserve-$port" 300 1500 "$WL/netserve" "$port" || return 1
+	start_again "netserve-$port" 300 1000 "$WL/netserve" "$port" || return 1
 	local pid=$JOB_PID
 	dump_retry "$pid" "$TDIR/img" || return 1
 	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
@@ -203,13 +203,13 @@ run_test "dump --ext-unix-close: a unix connection is found closed" t_ext_unix_c
 
 # POSIX timers: periodic ones signalling the process and a thread, and a
 # one-shot, used by their ids after the thaw
-t_ptimers() { freeze_thaw ptimer 0 300 2000 "$WL/ptimer"; }
+t_ptimers() { freeze_thaw ptimer 0 300 1400 "$WL/ptimer"; }
 run_test "freeze/thaw POSIX timers" t_ptimers
 
 # inotify: a directory watched (with a gap in the watch numbers) still
 # gives its events after the thaw, under the same watch numbers
 t_inotify() {
-	start_again inotify 300 1500 "$WL/inotify" || return 1
+	start_again inotify 300 1000 "$WL/inotify" || return 1
 	local pid=$JOB_PID
 	dump_retry "$pid" "$TDIR/img" || return 1
 	wait_gone "$pid" 5 || { fail "job still there after the dump"; return; }
@@ -230,7 +230,7 @@ if fd < 0 or libc.inotify_add_watch(fd, b"../elsewhere/deep", 0x100) < 0:
 run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inotify_lost
 
 # an epoll set shared by a parent and its child (fork), used by both
-t_epoll_shared() { freeze_thaw epshare 0 300 1800 "$WL/epshare"; }
+t_epoll_shared() { freeze_thaw epshare 0 300 900 "$WL/epshare"; }
 run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
 
 # ipc_cleanup DIR: remove the SysV objects whose ids DIR/ipc.ids names, if
@@ -246,7 +246,7 @@ ipc_cleanup() {
 # SysV shared memory and semaphores between a parent and its child: the
 # segment is attached again, the semaphores are found where they were
 t_sysv() {
-	freeze_thaw sysv 0 300 1500 "$WL/sysv"
+	freeze_thaw sysv 0 300 1000 "$WL/sysv"
 	local rc=$?
 	ipc_cleanup "$TDIR/run"
 	ipc_cleanup "$WORK/ref/sysv.d"
@@ -257,7 +257,7 @@ run_test "freeze/thaw SysV shared memory and semaphores" t_sysv
 # a SysV segment marked for removal would vanish with the job: refused,
 # naming it, and the job goes on untouched
 t_dump_sysv_rmid() {
-	start_again sysv-rmid 300 1200 "$WL/sysv" rmid || return 1
+	start_again sysv-rmid 300 1000 "$WL/sysv" rmid || return 1
 	expect_refused_dump "$JOB_PID" "segment [0-9]+ \(key 0x[0-9a-f]+\).*marked for removal" \
 		"a SysV segment marked for removal"
 	local rc=$?

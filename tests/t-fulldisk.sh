@@ -23,7 +23,9 @@ t_full_disk() {
 	fi
 	running "$JOB_PID" || { diag "the job is not running after the failed dump"; ok=1; }
 	umount "$small" || { diag "cannot unmount $small"; ok=1; }
+	tell_stop
 	wait_job "$JOB_PID" "$T_RUN"
+	ref_stopped || return 1
 	[ "$JOB_STATUS" = "$REFST" ] || { diag "the job exited $JOB_STATUS, expected $REFST"; ok=1; }
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || ok=1
 	if [ $ok != 0 ]; then

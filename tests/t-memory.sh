@@ -3,27 +3,27 @@
 # Sourced by tests/run.sh.
 # shellcheck shell=bash
 
-# job_tree PID: PID and all its descendants, one a line
-job_tree() {
+# mem_tree PID: PID and all its descendants, one a line
+mem_tree() {
 	local c
 	echo "$1"
 	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		job_tree "$c"
+		mem_tree "$c"
 	done
 }
 
-# job_pss PID: the sum of the Pss of PID and its descendants, in KiB
-job_pss() {
+# mem_pss PID: the sum of the Pss of PID and its descendants, in KiB
+mem_pss() {
 	local p v t=0
-	for p in $(job_tree "$1"); do
+	for p in $(mem_tree "$1"); do
 		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
 		t=$((t + ${v:-0}))
 	done
 	echo "$t"
 }
 
-# wait_file FILE SECS: FILE exists within SECS seconds
-wait_file() {
+# mem_wait_file FILE SECS: FILE exists within SECS seconds
+mem_wait_file() {
 	local i
 	for ((i = 0; i < $2 * 20; i++)); do
 		[ -e "$1" ] && return 0
@@ -32,8 +32,8 @@ wait_file() {
 	return 1
 }
 
-# thaw_detached IMG: restore IMG detached; its pid in THAWED
-thaw_detached() {
+# mem_thaw IMG: restore IMG detached; its pid in THAWED
+mem_thaw() {
 	local tag=${1##*/}
 	rm -f "$TDIR/pid"
 	jf "$TDIR" "$TDIR/$tag.restore.out" "$TDIR/$tag.restore.err" "$T_RESTORE" restore -d \
@@ -47,8 +47,8 @@ thaw_detached() {
 	BG_PIDS+=("$THAWED")
 }
 
-# pss_kept BEFORE AFTER PERCENT WHAT: AFTER is at most PERCENT % above BEFORE
-pss_kept() {
+# mem_pss_kept BEFORE AFTER PERCENT WHAT: AFTER is at most PERCENT % above BEFORE
+mem_pss_kept() {
 	diag "$4: Pss $1 KiB frozen, $2 KiB thawed"
 	if [ "$2" -gt $(($1 + $1 * $3 / 100)) ]; then
 		fail "$4: the thawed job's memory (Pss $2 KiB) is more than $3% above the frozen job's ($1 KiB)"
@@ -56,18 +56,34 @@ pss_kept() {
 	fi
 }
 
-# (a reference run told to stop once it is ready)
-ref_stopped() {	# KEY CMD...
-	local key=$1 dir=$WORK/ref/$1.d
+# mem_ref_stopped KEY CMD...: the reference run of CMD (once per suite, one
+# test at a time), told to stop once it is ready
+mem_ref_stopped() {
+	local key=$1 dir=$WORK/ref/$1.d rc=0 JOB_PID JOB_STATUS
 	shift
 	REF=$WORK/ref/$key
 	[ -f "$REF.status" ] && return 0
-	mkdir_user "$WORK/ref" "$dir"
-	start_job "$dir" "$REF.out" "$REF.err" "$@" || { diag "reference run did not start"; return 1; }
-	wait_file "$dir/ready" 120 || { diag "reference run never got ready"; return 1; }
-	touch "$dir/stop"
-	wait_job "$JOB_PID" "$T_RUN" || { diag "reference run did not end"; return 1; }
-	echo "$JOB_STATUS" >"$REF.status"
+	ref_lock "$REF" || return 1
+	if [ ! -f "$REF.status" ]; then
+		mkdir_user "$WORK/ref" "$dir"
+		if ! start_job "$dir" "$REF.out" "$REF.err" "$@"; then
+			diag "reference run did not start"
+			rc=1
+		elif ! mem_wait_file "$dir/ready" 120; then
+			diag "reference run never got ready"
+			rc=1
+		else
+			touch "$dir/stop"
+			if wait_job "$JOB_PID" "$T_RUN"; then
+				echo "$JOB_STATUS" >"$REF.status"
+			else
+				diag "reference run did not end"
+				rc=1
+			fi
+		fi
+	fi
+	ref_unlock "$REF"
+	return $rc
 }
 
 # A python3 job loads 200 MiB and forks 8 multiprocessing workers (fork
@@ -77,26 +93,26 @@ ref_stopped() {	# KEY CMD...
 t_mem_multiprocessing() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
 	local mib=${JF_SHARE_MIB:-200} run=$TDIR/run pid pss0 pss1 anon img
-	ref_stopped bigshare "$PYTHON" "$PYDIR/bigshare.py" "$mib" stop ready || return 1
+	mem_ref_stopped bigshare "$PYTHON" "$PYDIR/bigshare.py" "$mib" stop ready || return 1
 	mkdir_user "$run"
 	EXPECT_EXE=$PYTHON start_job "$run" "$run/out.txt" "$run/err.txt" "$PYTHON" \
 		"$PYDIR/bigshare.py" "$mib" stop ready || { fail "the job did not start"; return; }
 	pid=$JOB_PID
-	wait_file "$run/ready" 120 || { diag_file "job stderr" "$run/err.txt"; fail "the job never got ready"; return; }
+	mem_wait_file "$run/ready" 120 || { diag_file "job stderr" "$run/err.txt"; fail "the job never got ready"; return; }
 	rand_sleep 50 400
-	pss0=$(job_pss "$pid")
+	pss0=$(mem_pss "$pid")
 	anon=$(awk '/^Anonymous:/ { print $2 }' "/proc/$pid/smaps_rollup")
-	diag "$(job_tree "$pid" | wc -l) processes, the parent's own memory $anon KiB"
+	diag "$(mem_tree "$pid" | wc -l) processes, the parent's own memory $anon KiB"
 	dump_job "$pid" "$TDIR/img" || return 1
 	wait_gone "$pid" 10 || { fail "job still there after the dump"; return; }
 	img=$(du -sk "$TDIR/img" | awk '{ print $1 }')
 	diag "image: $img KiB"
 	[ "$img" -lt $((2 * anon)) ] ||
 		{ fail "the image ($img KiB) is not smaller than twice the parent's memory ($anon KiB)"; return; }
-	thaw_detached "$TDIR/img" || return 1
+	mem_thaw "$TDIR/img" || return 1
 	sleep 0.5
-	pss1=$(job_pss "$THAWED")
-	pss_kept "$pss0" "$pss1" 10 "8 workers sharing $mib MiB" || return 1
+	pss1=$(mem_pss "$THAWED")
+	mem_pss_kept "$pss0" "$pss1" 10 "8 workers sharing $mib MiB" || return 1
 	touch "$run/stop"
 	wait_gone "$THAWED" 60 || { fail "the thawed job did not finish"; return; }
 	same_file "$REF.out" "$run/out.txt" "stdout" ||
@@ -113,13 +129,13 @@ t_mem_tree() {
 		{ fail "the job did not start"; return; }
 	pid=$JOB_PID
 	for ((k = 0; k < 100; k++)); do
-		n=$(job_tree "$pid" | wc -l)
+		n=$(mem_tree "$pid" | wc -l)
 		[ "$n" = 100 ] && break
 		sleep 0.1
 	done
 	[ "$n" = 100 ] || { fail "the tree has $n processes, not 100"; return; }
 	sleep 0.3
-	pss0=$(job_pss "$pid")
+	pss0=$(mem_pss "$pid")
 	for k in 1 2 3; do
 		if [ -n "$mode" ]; then
 			local pg
@@ -130,13 +146,13 @@ t_mem_tree() {
 			dump_job "$pid" "$TDIR/img$k" || return 1
 		fi
 		wait_gone "$pid" 10 || { fail "job still there after freeze $k"; return; }
-		thaw_detached "$TDIR/img$k" || return 1
+		mem_thaw "$TDIR/img$k" || return 1
 		pid=$THAWED
 		sleep 0.3
-		pss=$(job_pss "$pid")
-		n=$(job_tree "$pid" | wc -l)
+		pss=$(mem_pss "$pid")
+		n=$(mem_tree "$pid" | wc -l)
 		[ "$n" = 100 ] || { fail "thaw $k brought back $n processes, not 100"; return; }
-		pss_kept "$pss0" "$pss" 5 "thaw $k" || return 1
+		mem_pss_kept "$pss0" "$pss" 5 "thaw $k" || return 1
 		rm -rf "$TDIR/img$k"
 	done
 	touch "$run/stop"
@@ -160,7 +176,7 @@ t_mem_edges() {
 	for i in 1 2; do
 		dump_job "$pid" "$TDIR/img$i" || return 1
 		wait_gone "$pid" 10 || { fail "job still there after dump $i"; return; }
-		thaw_detached "$TDIR/img$i" || return 1
+		mem_thaw "$TDIR/img$i" || return 1
 		pid=$THAWED
 		rand_sleep 100 300
 	done

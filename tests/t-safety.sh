@@ -50,11 +50,6 @@ sf_thaw_compare() {
 	st_store_clean "" "the thawed job left something in the store"
 }
 
-# sf_entries: the store's entries, but the id counter and the note
-sf_entries() {
-	ls -A "$TDIR/state/jobfreeze" 2>/dev/null | grep -v -e '^\.last-id$' -e '^\.warned$' | tr '\n' ' '
-}
-
 # sf_frozen: a counter job of 25 lines run a while and frozen as job 1
 sf_frozen() {
 	crash_setup || { fail "cannot build jobfreeze-crashtest"; return 1; }
@@ -72,7 +67,7 @@ t_sf_two_freezes() {
 	sf_hold dump-seized first freeze "$pid" || { fail "the first freeze was not held"; return; }
 	st_expect 5 "held by another jobfreeze command" "a second freeze of a job being frozen" \
 		freeze "$pid" || { sf_release; return; }
-	left=$(sf_entries)
+	left=$(store_entries)
 	sf_release
 	if [[ ! $left =~ ^\.new-[0-9]+-[A-Za-z0-9]+\ $ ]]; then
 		fail "while the first freeze worked the store held '$left', not its directory alone"
@@ -292,13 +287,15 @@ t_sf_rm_damaged() {
 # Root freezing another user's job: refused without --allow-other-user
 # (exit 4, saying both ways); with it, the job goes to that user's own
 # store in their home (theirs, 0700), and they thaw it with jobthaw. The
-# user is made for the test (jftest has no home) and deleted after it.
+# user is made for the test (the test user has no home) and deleted after
+# it; one an interrupted suite left is made again.
 t_sf_other_user() {
 	[ -n "$TEST_USER" ] || { skip "needs root"; return; }
-	local u=jfo$$ ret
+	local u=${TEST_USER}o ret
 	# (the reference as the test user, before RUNAS is the other one's)
 	reference counter25 "$WORK/ref/counter25.d" "$WL/counter" 25 || return 1
 	REFST=$(cat "$REF.status")
+	! id -u "$u" >/dev/null 2>&1 || userdel "$u" || { fail "cannot delete the old user $u"; return; }
 	useradd --system --no-create-home --home-dir "$TDIR/ohome" --shell /usr/sbin/nologin "$u" ||
 		{ fail "cannot make user $u"; return; }
 	sf_other_user "$u"
@@ -313,7 +310,7 @@ sf_other_user() {
 	mkdir -p "$home" "$TDIR/orun" "$TDIR/bin" && chown "$u:" "$home" "$TDIR/orun" && chmod 0700 "$home"
 	ln -s "$JF" "$TDIR/bin/jobthaw"
 	local RUNAS=(setpriv "--reuid=$u" "--regid=$u" --clear-groups --inh-caps=-all
-		     env -i "HOME=$home" "PATH=/usr/bin:/bin" "LC_ALL=C")
+		     env -i "HOME=$home" "PATH=/usr/bin:/bin" "LC_ALL=C" "SHELL=/bin/sh")
 	start_job "$TDIR/orun" "$TDIR/orun/out.txt" "$TDIR/orun/err.txt" "$WL/counter" 25 ||
 		{ fail "the job did not start"; return; }
 	pid=$JOB_PID

@@ -55,17 +55,18 @@ def spoil(text, how):
     sys.exit('unknown spoil ' + how)
 
 
-def main():
-    proto, path, how = sys.argv[1:4]
+def rewrite(proto, path, message, edit):
+    """Rewrites the MESSAGE of image file PATH through EDIT (text format in,
+    text format out) and gives it a valid header again."""
     data = open(path, 'rb').read()
     head, payload = data[:24], data[24:]
     run = dict(capture_output=True, check=True,
                cwd=proto.rsplit('/', 1)[0] or '.')
     name = proto.rsplit('/', 1)[-1]
-    text = subprocess.run(['protoc', '--decode=Process', name], input=payload,
+    text = subprocess.run(['protoc', '--decode=' + message, name], input=payload,
                           **run).stdout.decode()
-    text = spoil(text, how)
-    payload = subprocess.run(['protoc', '--encode=Process', name],
+    text = edit(text)
+    payload = subprocess.run(['protoc', '--encode=' + message, name],
                              input=text.encode(), **run).stdout
     head = head[:16] + struct.pack('<II', len(payload), crc32c(payload))
     with open(path, 'r+b') as f:
@@ -73,4 +74,10 @@ def main():
         f.truncate()
 
 
-main()
+def main():
+    proto, path, how = sys.argv[1:4]
+    rewrite(proto, path, 'Process', lambda text: spoil(text, how))
+
+
+if __name__ == '__main__':
+    main()

@@ -12,7 +12,11 @@
  * registers: ldtilecfg, then a loop of tdpbssd that feeds every tile into
  * another one (tilerelease after each block).
  *
- * Usage: avx512 [--no-amx]   (--no-amx: zmm/k blocks only, never use AMX)
+ * Blocks go on until the job is told to stop (stop.h: a block, zmm and
+ * then tiles, is its unit).
+ *
+ * Usage: avx512 [--no-amx] [BLOCKS]   (--no-amx: zmm/k blocks only, never
+ *                                      use AMX; BLOCKS: a fixed count)
  *
  * Exits 77 (skip) when the CPU lacks AVX-512F or AVX-512BW.
  */
@@ -22,8 +26,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "stop.h"
 
-#define BLOCKS  15
 #define ZITERS  (3000u * 1000)
 #define TITERS  (600u * 1000)
 
@@ -231,7 +235,8 @@ static int amx_setup(uint64_t *seed)
 int main(int argc, char **argv)
 {
 	uint64_t seed = 0x5eed0fa57ULL;
-	int amx = 0;
+	int amx = 0, noamx = argc > 1 && !strcmp(argv[1], "--no-amx");
+	int blk;
 
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx512f") ||
@@ -245,25 +250,29 @@ int main(int argc, char **argv)
 			zs.z[i][j] = splitmix(&seed);
 	for (int i = 1; i < 8; i++)
 		zs.k[i] = splitmix(&seed);
-	printf("avx512: %d blocks of %u iterations\n", BLOCKS, ZITERS);
-	if (argc > 1 && !strcmp(argv[1], "--no-amx"))
+	wl_stop_after(argc > 1 + noamx ? strtol(argv[1 + noamx], NULL, 0) : 0);
+	printf("avx512: blocks of %u iterations\n", ZITERS);
+	if (noamx)
 		printf("amx: not used (--no-amx)\n");
 	else
 		amx = amx_setup(&seed);
 
 	/* Alternate the two loops so that a freeze at a random point lands
 	 * in either one about as often. */
-	for (int blk = 1; blk <= BLOCKS; blk++) {
+	for (blk = 1;; blk++) {
 		zloop(&zs, amx ? ZITERS : 2 * ZITERS);
 		printf("zmm block %2d: sum=%016llx k1=%016llx k7=%016llx\n", blk,
 		       (unsigned long long)fnv_bytes(zs.z, sizeof(zs.z), 0xcbf29ce484222325ULL),
 		       (unsigned long long)zs.k[1], (unsigned long long)zs.k[7]);
-		if (!amx)
-			continue;
-		tloop(TITERS);
-		printf("amx block %2d: sum=%016llx\n", blk,
-		       (unsigned long long)fnv_bytes(tiles, sizeof(tiles), 0xcbf29ce484222325ULL));
+		if (amx) {
+			tloop(TITERS);
+			printf("amx block %2d: sum=%016llx\n", blk,
+			       (unsigned long long)fnv_bytes(tiles, sizeof(tiles),
+							     0xcbf29ce484222325ULL));
+		}
+		if (wl_stop(blk))
+			break;
 	}
-	printf("avx512: done\n");
+	printf("avx512: stopped after %d blocks\n", blk);
 	return 0;
 }

@@ -1,20 +1,22 @@
 /* bigmem: a job with a lot of anonymous memory, some of it a zero hole.
  *
- * Usage: bigmem [MIB]   (default 512)
+ * Usage: bigmem [MIB [PASSES]]   (default 512 MiB; PASSES: a fixed count)
  *
  * Maps MIB MiB, fills it with a pseudo-random pattern, then zeroes a hole in
  * the middle two ways: madvise(MADV_DONTNEED) on up to 64 MiB (the pages go
  * away) and memset on up to 16 MiB just after it (the pages stay, full of
- * zeros). Then it runs a fixed number of passes; each pass checksums the
- * whole area, checks that the hole still reads as zeros and rewrites one
- * word in every page outside the hole, so memory keeps changing while the
- * job runs. Output depends only on MIB.
+ * zeros). Then it runs passes until told to stop (stop.h: a pass is its
+ * unit); each pass checksums the whole area, checks that the hole still
+ * reads as zeros and rewrites one word in every page outside the hole, so
+ * memory keeps changing while the job runs. Output depends only on MIB and
+ * on the number of passes.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "stop.h"
 
 #define MIB (1024UL * 1024)
 #define PAGE_WORDS (4096 / 8)
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
 {
 	long mib = argc > 1 ? strtol(argv[1], NULL, 0) : 512;
 	size_t len, n, hole_off, hole_len, zero_off, zero_len;
-	long passes;
+	long p;
 	uint64_t *w;
 
 	if (mib < 8) {
@@ -62,17 +64,15 @@ int main(int argc, char **argv)
 	zero_len = (size_t)(mib / 32 < 16 ? (mib / 32 ? mib / 32 : 1) : 16) * MIB;
 	hole_off = (len / 2) & ~(MIB - 1);
 	zero_off = hole_off + hole_len;
-	passes = 14336 / mib;
-	if (passes < 4)
-		passes = 4;
+	wl_stop_after(argc > 2 ? strtol(argv[2], NULL, 0) : 0);
 
 	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (w == MAP_FAILED) {
 		perror("bigmem: mmap");
 		return 1;
 	}
-	printf("bigmem: %ld MiB, hole %zu+%zu MiB at %zu MiB, %ld passes\n",
-	       mib, hole_len / MIB, zero_len / MIB, hole_off / MIB, passes);
+	printf("bigmem: %ld MiB, hole %zu+%zu MiB at %zu MiB\n",
+	       mib, hole_len / MIB, zero_len / MIB, hole_off / MIB);
 	for (size_t i = 0; i < n; i++)
 		w[i] = mix(i ^ 0xb16b00b5ULL);
 	if (madvise((char *)w + hole_off, hole_len, MADV_DONTNEED)) {
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	memset((char *)w + zero_off, 0, zero_len);
 	printf("filled: sum=%016llx\n", (unsigned long long)checksum(w, n));
 
-	for (long p = 1; p <= passes; p++) {
+	for (p = 1;; p++) {
 		size_t bad = 0;
 		const uint64_t *h = (const uint64_t *)((char *)w + hole_off);
 
@@ -101,7 +101,9 @@ int main(int argc, char **argv)
 		if (bad)
 			printf(" (%zu nonzero words)", bad);
 		printf("\n");
+		if (wl_stop(p))
+			break;
 	}
-	printf("bigmem: done\n");
+	printf("bigmem: stopped after %ld passes\n", p);
 	return 0;
 }

@@ -3,12 +3,14 @@
  *
  * Each worker hashes for ~2.5 s (with short sleeps), checking that its
  * parent is still the same process, writes a line to the stdout they all
- * share, and exits with a status made from its hash. The parent prints each worker's status as waitpid(pid) returns it:
- * after a thaw, the pids it kept must still name its children.
+ * share, and exits with a status made from its hash. The parent prints
+ * each worker's status as waitpid(pid) returns it: after a thaw, the pids
+ * it kept must still name its children.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,9 +30,15 @@ static int work(int me, int steps, pid_t parent)
 		nanosleep(&nap, NULL);
 	}
 	/* All write to the one stdout they share (one offset): the lines of
-	 * the workers, 0.25 s apart, then the parent's buffered ones. */
+	 * the workers, in their order (each line as long as the others: a
+	 * worker waits for those before it, whatever a freeze or a loaded
+	 * machine did to their pace), then the parent's buffered ones. */
 	char line[64];
 	int n = snprintf(line, sizeof(line), "worker %d done: %016llx\n", me, (unsigned long long)h);
+	struct stat st;
+	for (int w = 0; w < 1000 && fstat(1, &st) == 0 && S_ISREG(st.st_mode) &&
+	     st.st_size < (off_t)me * n; w++)
+		nanosleep(&nap, NULL);
 	if (write(1, line, n) != n)
 		return 98;
 	return (int)(h % 97) + 1;

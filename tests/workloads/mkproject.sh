@@ -1,6 +1,9 @@
 #!/bin/sh
 # mkproject.sh DIR: writes a small C project into DIR (7 files, ~1.5 s to
-# build with make -j2) for the freeze/thaw test of a parallel build.
+# build with make -j2) for the freeze/thaw test of a parallel build. One of
+# its targets compiles a file again and again until told to stop (a file
+# "stop" in DIR): however fast the machine, the build runs until the test
+# has frozen it.
 set -e
 mkdir -p "$1"
 cd "$1"
@@ -28,9 +31,13 @@ int main(void) { printf("%d %d %d %d %d %d\n", run1(), run2(), run3(), run4(), r
 EOC
 cat >Makefile <<'EOC'
 OBJS = main.o f1.o f2.o f3.o f4.o f5.o f6.o
+all: prog busy
 prog: $(OBJS)
 	$(CC) -o $@ $(OBJS)
 %.o: %.c
 	$(CC) -O2 -c -o $@ $<
 	@echo "built $@"
+busy:
+	@while [ ! -e stop ]; do $(CC) -O2 -c -o busy.o f1.c; done; echo "busy: stopped"
+.PHONY: all busy
 EOC

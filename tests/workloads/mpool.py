@@ -1,8 +1,11 @@
 # mpool.py: python3 multiprocessing.Pool of 3 worker processes hashing
-# chunks for ~3 s; results in submission order.
+# chunks, batch after batch until told to stop (wlstop.py); results in
+# submission order.
 import hashlib
 import time
 from multiprocessing import Pool
+
+from wlstop import Stop
 
 
 def work(n):
@@ -14,8 +17,11 @@ def work(n):
 
 
 if __name__ == "__main__":
+    stop = Stop(1)
+    batch = 0
     with Pool(3) as pool:
-        for batch in range(10):
+        while not stop(batch):
             for n, d in pool.map(work, range(batch * 12, batch * 12 + 12)):
                 print("item %3d: %s" % (n, d))
-    print("mpool: done")
+            batch += 1
+    print("mpool: stopped after %d batches" % batch)

@@ -49,10 +49,19 @@ static const char *name_of(pid_t v, pid_t main_id)
 
 static void say(int round)
 {
-	pid_t p = sh->pid[P];
+	pid_t p = sh->pid[P], mg, ms, g, s;
 	char line[256];
+
+	/* The main group and session take the thawing command's numbers: all
+	 * is read again if a thaw came in between. */
+	do {
+		mg = getpgid(p);
+		ms = getsid(p);
+		g = getpgrp();
+		s = getsid(0);
+	} while (mg != getpgid(p) || ms != getsid(p));
 	int n = snprintf(line, sizeof(line), "%s %02d pgrp=%s sid=%s\n", names[me], round,
-			 name_of(getpgrp(), getpgid(p)), name_of(getsid(0), getsid(p)));
+			 name_of(g, mg), name_of(s, ms));
 	if (write(1, line, n) != n)
 		_exit(99);
 }
@@ -63,10 +72,13 @@ static void on_usr1(int sig)
 	sh->usr1[me]++;
 }
 
+/* Every one of the NR processes, P too, before any goes on: were one of
+ * them left behind (Z1 just forked, its `me` not set yet), it would count
+ * P's first signal as Z's, and P would wait for Z1 round after round. */
 static void ready_and_wait(void)
 {
 	__sync_fetch_and_add(&sh->ready, 1);
-	while (sh->ready < NR - 1)
+	while (sh->ready < NR)
 		nap_ms(1);
 }
 
@@ -115,10 +127,19 @@ static void run_y(void)
 	_exit(12);
 }
 
+/* P signals group Z once a round of its own, and its rounds drift behind
+ * ours: every signal is in before the count is printed. */
+static void all_signals(void)
+{
+	for (int w = 0; w < 5000 && sh->usr1[me] < ROUNDS; w++)
+		nap_ms(1);
+}
+
 static void run_z1(void)
 {
 	ready_and_wait();
 	rounds(ROUNDS);
+	all_signals();
 	printf("Z1 got %d SIGUSR1\n", sh->usr1[Z1]);
 	fflush(stdout);
 	_exit(0);
@@ -132,6 +153,7 @@ static void run_z(void)
 	spawn(Z1, run_z1);
 	ready_and_wait();
 	rounds(ROUNDS);
+	all_signals();
 	if (waitpid(sh->pid[Z1], &st, 0) != sh->pid[Z1])
 		_exit(4);
 	printf("Z got %d SIGUSR1, Z1 exited %d\n", sh->usr1[Z], WEXITSTATUS(st));

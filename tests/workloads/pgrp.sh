@@ -8,12 +8,18 @@ set -m
 # field N of /proc/PID/stat after the command name
 statf() { local s a; read -r s <"/proc/$1/stat"; s=${s##*) }; read -ra a <<<"$s"; echo "${a[$2 - 3]}"; }
 job() {
-	local i=$1 me=$BASHPID k pg sid
+	local i=$1 me=$BASHPID k pg sid bpg bsid
 	for ((k = 0; k < 30; k++)); do
-		pg=$(statf "$me" 5) sid=$(statf "$me" 6)
+		# (bash's group and session take the thawing command's numbers:
+		# all is read again if a thaw came in between)
+		while :; do
+			bpg=$(statf $$ 5) bsid=$(statf $$ 6)
+			pg=$(statf "$me" 5) sid=$(statf "$me" 6)
+			[ "$bpg $bsid" = "$(statf $$ 5) $(statf $$ 6)" ] && break
+		done
 		echo "job $i $k leader=$([ "$pg" = "$me" ] && echo yes || echo no)" \
-			"bash-group=$([ "$pg" = "$(statf $$ 5)" ] && echo yes || echo no)" \
-			"bash-session=$([ "$sid" = "$(statf $$ 6)" ] && echo yes || echo no)"
+			"bash-group=$([ "$pg" = "$bpg" ] && echo yes || echo no)" \
+			"bash-session=$([ "$sid" = "$bsid" ] && echo yes || echo no)"
 		sleep 0.1
 	done
 	return $((10 + i))

@@ -1,9 +1,12 @@
 # pool.py: python3 with a ThreadPoolExecutor: 6 worker threads hashing
-# chunks in parallel for ~3 s; results are printed in submission order, so
-# the output does not depend on scheduling.
+# chunks in parallel, batch after batch until told to stop (wlstop.py);
+# results are printed in submission order, so the output does not depend
+# on scheduling.
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from wlstop import Stop
 
 
 def work(n):
@@ -14,8 +17,11 @@ def work(n):
     return n, h.hexdigest()[:16]
 
 
+stop = Stop(1)
+batch = 0
 with ThreadPoolExecutor(max_workers=6) as pool:
-    for batch in range(10):
+    while not stop(batch):
         for n, d in pool.map(work, range(batch * 12, batch * 12 + 12)):
             print("item %3d: %s" % (n, d))
-print("pool: done")
+        batch += 1
+print("pool: stopped after %d batches" % batch)

@@ -1,7 +1,11 @@
 /* threads: 8 pthreads passing a token round a ring under one mutex and one
  * condition variable, each with its own thread-local state, some sleeping,
  * one with its own signal stack and a blocked signal pending on its own
- * queue. Usage: threads [ROUNDS]
+ * queue. Usage: threads [ROUNDS]   (default 6000)
+ *
+ * The job is sized by time, not work: every thread sleeps 2 ms every 50
+ * rounds while the token waits for it, 2 s at least in all (6000 rounds)
+ * however fast the machine.
  *
  * Output is deterministic: the token visits the threads in order, each
  * visit folds the thread's thread-local counter into a shared checksum,
@@ -21,7 +25,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turn = PTHREAD_COND_INITIALIZER;
-static int token, rounds = 5000;
+static int token, rounds = 6000;
 static uint64_t checksum = 1469598103934665603ULL;
 static __thread uint64_t mine;			/* TLS, via fs_base */
 static uint64_t result[NTHREADS];

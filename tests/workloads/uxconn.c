@@ -1,6 +1,6 @@
 /* uxconn: a server listening at ./conn.sock accepts one connection from
  * its child, which sends three messages over 300 ms and exits; the server
- * reads them only after 1.5 s, then the end of the stream. Frozen in
+ * reads them only after 2.2 s, then the end of the stream. Frozen in
  * between, the accepted socket holds the messages of a client that has
  * gone. Then it accepts a second client, to show the listener is back. */
 #include <stdio.h>
@@ -44,7 +44,7 @@ int main(void)
 		int c = accept(l, NULL, NULL);
 		if (c < 0 || waitpid(pid, &st, 0) != pid)
 			return 1;
-		usleep(round == 1 ? 1500000 : 100000);
+		usleep(round == 1 ? 2200000 : 100000);
 		ssize_t n, total = 0;
 		while ((n = read(c, buf, sizeof(buf))) > 0) {
 			printf("round %d: %.*s\n", round, (int)n, buf);
