@@ -92,6 +92,7 @@ demo: all
 
 bench: all
 	bench/run.sh $(O)
+	bench/tree.sh $(O)
 	bench/owners.sh $(O)
 
 # As root: builds the Debian package (debian/), runs lintian, installs it,

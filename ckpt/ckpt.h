@@ -10,9 +10,30 @@ struct proc_table;
 /* Figures for --display-stats; times in nanoseconds. */
 struct ckpt_stats {
 	int64_t frozen_ns;        /* dump: from stopping the job to letting it go/killing it */
-	int64_t seize_ns, info_ns, mem_ns, files_ns, write_ns, sync_ns;
-	int64_t restore_ns, mem_restore_ns;
+	/* The parts of frozen_ns, summed over the processes; they add up to it
+	 * (cli/stats.c prints what is left as "other"). */
+	int64_t seize_ns;         /* listing the job, checking it, stopping every thread */
+	int64_t regs_ns;          /* registers, signals held, scratch memory */
+	int64_t info_ns;          /* threads, signals, timers, layout, mm, limits */
+	int64_t files_ns;         /* fds and POSIX timers */
+	int64_t mem_ns;           /* page data read, compared, written */
+	int64_t job_ns;           /* what needs the whole job: shared fds, pipes, sockets */
+	int64_t write_ns;         /* process images and the inventory */
+	int64_t sync_ns;          /* everything written made durable */
+	int64_t store_ns;         /* the caller's prepare and commit (a job store) */
+	int64_t release_ns;       /* the job let go, or killed and reaped */
+	uint64_t injected;        /* system calls run inside the job */
+	uint64_t injected_trips;  /* times the job's tasks ran for them (batches: once) */
+	int64_t restore_ns;       /* restore: from reading the images to the job running */
+	/* The parts of restore_ns (what is left: namespaces, init, messages). */
+	int64_t load_ns;          /* images read and checked */
+	int64_t rfiles_ns;        /* the job's files opened in init */
+	int64_t spawn_ns;         /* processes made: forked, exec'd, given their fds */
+	int64_t mem_restore_ns;   /* memory: layout, pages, protections */
+	int64_t rtask_ns;         /* the rest of each process: signals, threads, timers... */
+	int64_t finish_ns;        /* groups, registers, the job let go */
 	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
+	uint64_t pages_shared;    /* dump: pages left to the parent's copy (copy-on-write) */
 	uint64_t pages_read, bytes_read;
 	uint32_t nr_procs;        /* dump: processes frozen */
 };

@@ -151,7 +151,7 @@ static int dump_exe(struct dump_ctx *c)
 		       "started: it could not be started again to thaw it", c->pid, link);
 		return -1;
 	}
-	c->img->exe = fileid_make(link, &st);
+	c->img->exe = fileid_make_cached(&c->shared->fileids, link, &st);
 	return 0;
 }
 
@@ -358,8 +358,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 			pe[i].stop_signo = c->stop_signo;
 		}
 		pty_ctty_entry(ptys, c, &pe[i]);
-		inv.pages_stored += c->stats->pages_written;
 	}
+	inv.pages_stored = ctx[0].stats->pages_written;
 	inv.n_procs = n;
 	inv.procs = pes;
 	/* Refused now, while the job can go on running, rather than at thaw. */
@@ -476,13 +476,22 @@ static void finish_kill(struct dump_ctx *c)
 static const unsigned char inject_stub[] = { 0x0f, 0x05, 0xeb, 0xfe };
 #define STUB_OFF (SCRATCH_SIZE - 16)
 
+/* Adds the time since *T to *TO and starts the next part at now. */
+static void lap(int64_t *t, int64_t *to)
+{
+	int64_t now = now_ns();
+
+	*to += now - *t;
+	*t = now;
+}
+
 static int do_dump(struct dump_ctx *c)
 {
+	struct ckpt_stats *s = c->stats;
 	uint64_t syscall_ip, stub = 0;
-	int64_t t;
+	int64_t t = now_ns();
 	long ret;
 
-	t = now_ns();
 	/* Checked again now that it cannot change under us. */
 	if (proc_parse_status(c->pid, &c->status) < 0)
 		return -1;
@@ -520,7 +529,7 @@ static int do_dump(struct dump_ctx *c)
 	c->in.scratch = ret;
 	c->in.scratch_size = SCRATCH_SIZE;
 	if (stub)
-		guard_stub(c->pid, stub);
+		guard_stub(c->pid, stub, ret, SCRATCH_SIZE, c->was_stopped);
 	for (size_t i = 0; i < c->nr_thr; i++) {
 		struct inject *in = thr_in(c, i);
 
@@ -529,12 +538,15 @@ static int do_dump(struct dump_ctx *c)
 		if (stub) {
 			in->syscall_ip = stub;
 			in->stub = true;
+			/* (and injected code runs there: inject_batch) */
+			in->scratch_exec = true;
 		}
 		if ((i && hold_signals(c, i) < 0) ||
 		    /* what the harmless call took off the queue goes back, blocked */
 		    inject_requeue_held(in, c->status.nspid) < 0)
 			return -1;
 	}
+	lap(&t, &s->regs_ns);
 	for (size_t i = 0; i < c->nr_thr; i++)
 		if (thread_task_dump(thr_in(c, i), c->img->threads[i], c->pid) < 0 ||
 		    thread_signals_dump(thr_in(c, i), c->img->threads[i]) < 0)
@@ -542,15 +554,13 @@ static int do_dump(struct dump_ctx *c)
 	if (itimers_disarm(c) < 0 || mem_dump_vmas(c) < 0 || mm_dump(c) < 0 || task_dump(c) < 0 ||
 	    signals_dump(c) < 0 || dump_exe(c) < 0)
 		return -1;
-	c->stats->info_ns = now_ns() - t;
-	t = now_ns();
+	lap(&t, &s->info_ns);
 	if (files_dump(c) < 0 || ptimers_dump(c) < 0)
 		return -1;
-	c->stats->files_ns = now_ns() - t;
-	t = now_ns();
+	lap(&t, &s->files_ns);
 	if (mem_dump_pages(c) < 0)
 		return -1;
-	c->stats->mem_ns = now_ns() - t;
+	lap(&t, &s->mem_ns);
 	return 0;
 }
 
@@ -631,6 +641,7 @@ static int orphans_check(struct dump_ctx *ctx, size_t n)
 static void dump_ctx_free(struct dump_ctx *ctx, size_t n)
 {
 	for (size_t i = 0; ctx && i < n; i++) {
+		mem_dump_free(&ctx[i]);
 		proc_maps_free(&ctx[i].maps);
 		free(ctx[i].thr);
 		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_inflight; k++)
@@ -671,9 +682,13 @@ static int seize_all(struct dump_ctx *ctx, size_t n)
 	return 0;
 }
 
+/* T: the clock of the parts (write, sync); the last sync is left to the
+ * caller's. */
 static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
-			const struct pty_list *ptys, struct ghost_set *ghosts)
+			const struct pty_list *ptys, struct ghost_set *ghosts, int64_t *t)
 {
+	struct ckpt_stats *s = ctx[0].stats;
+
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
 		if (ctx[i].zombie)
@@ -682,10 +697,16 @@ static int write_images(struct dump_ctx *ctx, size_t n, const struct pipe_list *
 		if (image_write_msg(ctx[i].dir, name, IMG_PROCESS, &ctx[i].img->base) < 0)
 			return -1;
 	}
+	lap(t, &s->write_ns);
+	/* Everything else is on disk before the inventory, which marks the
+	 * image complete: written and synced last. */
+	if (image_dir_sync(ctx[0].dir) < 0)
+		return -1;
+	lap(t, &s->sync_ns);
 	crash_point("dump-writing");
-	/* The inventory is written last: an image without it is incomplete. */
 	if (write_inventory(ctx, n, pipes, ptys, ghosts) < 0)
 		return -1;
+	lap(t, &s->write_ns);
 	return image_dir_sync(ctx[0].dir);
 }
 
@@ -710,6 +731,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct pipe_list pipes = { 0 };
 	struct pty_list ptys = { 0 };
 	struct ghost_set *ghosts = NULL;
+	struct dump_shared shared = { 0 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -722,21 +744,21 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	if (image_dir_create(o->dir, &dir) < 0)
 		return -1;
-	t0 = now_ns();
+	t0 = t = now_ns();
 	guard_start();
 	/* Processes come and go (a build starts a compiler, a child exits and
 	 * is collected): list and stop the job again until it held still. */
 	for (int attempt = 1;; attempt++) {
 		int r = 0;
 
-		t = now_ns();
 		/* (the caller's table only at first: it is stale once the job
 		 * has changed) */
 		if (collect(o, attempt == 1 ? o->procs : NULL, &pids, &n) < 0)
 			goto fail_quiet;
 		ctx = xcalloc(n, sizeof(*ctx));
 		for (size_t i = 0; i < n && r == 0; i++) {
-			ctx[i] = (struct dump_ctx){ .o = o, .pid = pids[i], .stats = stats, .dir = &dir };
+			ctx[i] = (struct dump_ctx){ .o = o, .pid = pids[i], .stats = stats, .dir = &dir,
+						    .shared = &shared };
 			r = check_target(&ctx[i]);
 		}
 		if (r == 0)
@@ -760,15 +782,32 @@ int ckpt_dump(const struct dump_opts *o)
 		}
 		usleep(10000 * attempt);
 	}
-	stats->seize_ns = now_ns() - t;
+	lap(&t, &stats->seize_ns);
 	crash_point("dump-seized");
 	/* which files with no name the job shares between fds and mappings */
 	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
-	for (size_t i = 0; i < n; i++)
+	/* (parents are listed before their children) */
+	for (size_t i = 0; i < n; i++) {
 		ctx[i].ghosts = ghosts;
-	for (size_t i = 0; i < n; i++)
-		if (!ctx[i].zombie && do_dump(&ctx[i]) < 0)
+		for (size_t k = 0; k < i; k++)
+			if (ctx[k].pid == ctx[i].status.ppid && !ctx[k].zombie) {
+				ctx[i].parent = &ctx[k];
+				for (struct dump_ctx *a = &ctx[k]; a; a = a->parent)
+					a->nr_descendants++;
+			}
+	}
+	lap(&t, &stats->seize_ns);
+	for (size_t i = 0; i < n; i++) {
+		if (ctx[i].zombie)
+			continue;
+		int r = do_dump(&ctx[i]);
+		for (size_t k = 0; k < ctx[i].nr_thr; k++) {
+			stats->injected += thr_in(&ctx[i], k)->calls;
+			stats->injected_trips += thr_in(&ctx[i], k)->trips;
+		}
+		if (r < 0)
 			goto fail;
+	}
 	crash_point("dump-memory");
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
@@ -778,11 +817,13 @@ int ckpt_dump(const struct dump_opts *o)
 	    pipes_check_outside(ctx, n) < 0 || unixsk_check_peers(ctx, n) < 0 ||
 	    inotify_resolve(ctx, n) < 0 || pipes_dump_data(ctx, n, &pipes) < 0 ||
 	    passedfd_pipes(ctx, n, &pipes) < 0 || fifos_dump_data(ctx, n, &pipes) < 0 ||
-	    ghosts_dump_data(ctx, n, ghosts) < 0 ||
-	    write_images(ctx, n, &pipes, &ptys, ghosts) < 0 || orphans_check(ctx, n) < 0 ||
+	    ghosts_dump_data(ctx, n, ghosts) < 0)
+		goto fail;
+	lap(&t, &stats->job_ns);
+	if (write_images(ctx, n, &pipes, &ptys, ghosts, &t) < 0 || orphans_check(ctx, n) < 0 ||
 	    give_images(ctx, n, &dir) < 0)
 		goto fail;
-	stats->write_ns += now_ns() - t;
+	lap(&t, &stats->sync_ns);
 	stats->nr_procs = n;
 	/* A job store marks the image complete, then (the job tied to us) moves
 	 * it into place: a crash between the two leaves a complete image of a
@@ -794,6 +835,7 @@ int ckpt_dump(const struct dump_opts *o)
 	crash_point("dump-synced");
 	if (o->commit && o->commit(o->commit_arg) < 0)
 		goto fail;
+	lap(&t, &stats->store_ns);
 	if (o->leave_running || o->leave_stopped) {
 		for (size_t i = n; i-- > 0;)
 			release(&ctx[i], o->leave_stopped);
@@ -823,8 +865,12 @@ fail_quiet:
 	image_dir_discard(&dir);
 done:
 	guard_stop();
+	if (ret == 0)
+		lap(&t, &stats->release_ns);
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
+	mem_dump_done(&shared);
+	fileid_cache_free(&shared.fileids);
 	pipe_list_free(&pipes);
 	pty_list_free(&ptys);
 	ghosts_free(ghosts);

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <sys/user.h>
 #include "ckpt/ckpt.h"
+#include "ckpt/fileid.h"
 #include "ckpt/image.h"
 #include "ckpt/inject.h"
 #include "ckpt/proc.h"
@@ -22,8 +23,17 @@ struct dump_thread {
 	struct inject in;                 /* calls injected into this thread */
 };
 
+/* What the processes of one dump share: buffers kept from one process to
+ * the next (dump.c makes it, mem_dump_done frees it). */
+struct dump_shared {
+	struct fileid_cache fileids;      /* programs and libraries the job maps */
+	unsigned char *page_buf;          /* mem.c: a batch of pages, and the parent's */
+	size_t kept_bytes;                /* mem.c: pages kept for children (kept_pages) */
+};
+
 struct dump_ctx {
 	const struct dump_opts *o;
+	struct dump_shared *shared;
 	struct ckpt_stats *stats;
 	pid_t pid;                        /* as the dumping side sees it */
 	struct proc_status status;
@@ -42,6 +52,10 @@ struct dump_ctx {
 	struct ghost_set *ghosts;         /* the job's files with no name (ghost.c) */
 	Process *img;
 	int *held;                        /* per img->inflight[i]: our copy of that file */
+	struct dump_ctx *parent;          /* its parent, when in the job (dumped before it) */
+	unsigned nr_descendants;          /* processes of the job below it */
+	struct kept_pages *kept;          /* mem.c: its stored pages, while processes
+					   * below it are still to be compared with them */
 };
 
 /* The object files, one kernel object each. */
@@ -49,6 +63,9 @@ struct dump_ctx {
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);
 int mem_dump_pages(struct dump_ctx *c);
+/* frees what mem.c kept of the process, and of the whole dump */
+void mem_dump_free(struct dump_ctx *c);
+void mem_dump_done(struct dump_shared *s);
 /* vdso.c: records the job's [vdso] (its bytes and functions) and a thaw's
  * copy of another vDSO found in it; then brings every thread stopped
  * inside that code out of it, one instruction at a time (with the

@@ -82,6 +82,44 @@ FileId *fileid_make(const char *path, const struct stat *st)
 	return id;
 }
 
+static bool same_object(const FileId *id, const char *path, const struct stat *st)
+{
+	return id->ino == st->st_ino && id->dev == st->st_dev && id->size == (uint64_t)st->st_size &&
+	       id->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec &&
+	       id->mode == st->st_mode && !strcmp(id->path, path);
+}
+
+FileId *fileid_make_cached(struct fileid_cache *c, const char *path, const struct stat *st)
+{
+	FileId *id = NULL, *copy;
+
+	for (size_t i = 0; i < c->n && !id; i++)
+		if (same_object(c->ids[i], path, st))
+			id = c->ids[i];
+	if (!id) {
+		id = fileid_make(path, st);
+		c->ids = xrealloc(c->ids, (c->n + 1) * sizeof(*c->ids));
+		c->ids[c->n++] = id;
+	}
+	copy = xmalloc(sizeof(*copy));
+	*copy = *id;
+	copy->path = xstrdup(id->path);
+	if (id->has_build_id) {
+		copy->build_id.data = xmalloc(id->build_id.len);
+		memcpy(copy->build_id.data, id->build_id.data, id->build_id.len);
+	}
+	return copy;
+}
+
+void fileid_cache_free(struct fileid_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		fileid_free(c->ids[i]);
+	free(c->ids);
+	c->ids = NULL;
+	c->n = 0;
+}
+
 void fileid_free(FileId *id)
 {
 	if (id)

@@ -18,3 +18,11 @@ int fileid_check_size(const FileId *id, const char *what);
 /* Only that it still exists as the same kind of file (it may have grown). */
 int fileid_check_exists(const FileId *id, const char *what);
 void fileid_free(FileId *id);
+/* The same, reading each file's build-id once: every process of a job maps
+ * the same program and libraries. */
+struct fileid_cache {
+	FileId **ids;
+	size_t n;
+};
+FileId *fileid_make_cached(struct fileid_cache *c, const char *path, const struct stat *st);
+void fileid_cache_free(struct fileid_cache *c);

@@ -591,8 +591,12 @@ int files_prepare(struct restore_ctx *r, struct restore_ctx *prev, size_t nr_pre
 			same = shared_src(r, i, prev, nr_prev, f->desc_id);
 		/* Shared with an fd prepared before: the same description, one offset. */
 		r->fd_src[i] = same >= 0 ? fcntl(same, F_DUPFD_CLOEXEC, 0) : open_one(r, f);
-		if (r->fd_src[i] < 0)
+		if (r->fd_src[i] < 0) {
+			if (same >= 0)
+				pr_perror("cannot open the job's fd %d of process %d again", f->fd,
+					  r->img->pid);
 			return -1;
+		}
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -30,6 +31,7 @@ struct guard_rec {
 	uint64_t sigmask;
 	struct user_regs_struct regs;
 	uint64_t syscall_ip, scratch, scratch_size;
+	bool stopped;           /* REC_STUB: the process was stopped (^Z) when seized */
 	struct itimerval it[3];
 };
 
@@ -52,9 +54,10 @@ void guard_thread(pid_t pid, pid_t tid, const struct user_regs_struct *regs, uin
 	send_rec(&r);
 }
 
-void guard_stub(pid_t pid, uint64_t stub)
+void guard_stub(pid_t pid, uint64_t stub, uint64_t scratch, uint64_t scratch_size, bool stopped)
 {
-	struct guard_rec r = { .kind = REC_STUB, .tid = pid, .syscall_ip = stub };
+	struct guard_rec r = { .kind = REC_STUB, .tid = pid, .syscall_ip = stub,
+			       .scratch = scratch, .scratch_size = scratch_size, .stopped = stopped };
 
 	send_rec(&r);
 }
@@ -105,23 +108,68 @@ static void rearm(const struct guard_rec *p)
 	INJECT(&in, SYS_munmap, p->scratch, p->scratch_size);
 }
 
+/* The state letter of process PID (R, S, T...), 0 if unknown. */
+static char proc_state(pid_t pid)
+{
+	char path[64], *st, *end, c = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	st = read_file(path, NULL);
+	end = st ? strrchr(st, ')') : NULL;
+	if (end && end[1] == ' ')
+		c = end[2];
+	free(st);
+	return c;
+}
+
+/* The SIGSTOP a thread sent itself at the end of injected code, not
+ * acted on yet (pending), is taken off: resumed, it stops to take it
+ * before it runs anything, and we let it go without it. */
+static void drop_pending_stop(pid_t tid)
+{
+	char path[64], *text, *line;
+	uint64_t pending = 0;
+	int status;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	text = read_file(path, NULL);
+	line = text ? strstr(text, "\nSigPnd:") : NULL;
+	if (line)
+		parse_u64(strtok(line + 8, " \t\n"), 16, &pending);
+	free(text);
+	if (!(pending & (1ULL << (SIGSTOP - 1))))
+		return;
+	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0 || ptrace_wait_stop(tid, &status) < 0)
+		pr_perror("cannot take a stop off task %d", tid);
+}
+
 /* A thread stopped in its process's stub (right after the injected
- * syscall, on the jump to itself) gets back its registers as seized, its
- * interrupted syscall set to restart. */
-static void unloop(const struct guard_rec *t, const struct guard_rec *recs, size_t n)
+ * syscall, on the jump to itself), or anywhere in the code of injected
+ * calls in its scratch memory (inject.c: it ends in a SIGSTOP, then a jump
+ * to itself), gets back its registers as seized, its interrupted syscall
+ * set to restart. Returns the stub's record when it was in injected code
+ * that stops its process. */
+static const struct guard_rec *unloop(const struct guard_rec *t, const struct guard_rec *recs,
+				      size_t n)
 {
 	struct user_regs_struct now, back = t->regs;
 
 	if (ptrace_get_regs(t->tid, &now) < 0)
-		return;
-	for (size_t k = 0; k < n; k++)
-		if (recs[k].kind == REC_STUB && recs[k].tid == t->pid &&
-		    now.rip == recs[k].syscall_ip + 2) {
-			regs_apply_restart(&back);
-			if (ptrace_set_regs(t->tid, &back) < 0)
-				pr_perror("cannot give task %d its registers back", t->tid);
-			return;
-		}
+		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		const struct guard_rec *s = &recs[k];
+		bool in_stub = now.rip == s->syscall_ip + 2;
+		if (s->kind != REC_STUB || s->tid != t->pid ||
+		    !(in_stub || (now.rip >= s->scratch && now.rip < s->scratch + s->scratch_size)))
+			continue;
+		regs_apply_restart(&back);
+		if (ptrace_set_regs(t->tid, &back) < 0)
+			pr_perror("cannot give task %d its registers back", t->tid);
+		if (!in_stub)
+			drop_pending_stop(t->tid);
+		return in_stub ? NULL : s;
+	}
+	return NULL;
 }
 
 static void repair(struct guard_rec *recs, size_t n)
@@ -131,9 +179,14 @@ static void repair(struct guard_rec *recs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].kind == REC_THREAD && !seize_again(recs[i].tid))
 			recs[i].kind = 0;	/* gone */
+	const struct guard_rec **stopped_by_us = xcalloc(n + 1, sizeof(*stopped_by_us));
+	size_t nr_stopped = 0;
 	for (size_t i = 0; i < n; i++)
-		if (recs[i].kind == REC_THREAD)
-			unloop(&recs[i], recs, n);
+		if (recs[i].kind == REC_THREAD) {
+			const struct guard_rec *s = unloop(&recs[i], recs, n);
+			if (s && !s->stopped)
+				stopped_by_us[nr_stopped++] = s;
+		}
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < n; k++)
 			if (recs[i].kind == REC_TIMERS && recs[k].kind == REC_THREAD &&
@@ -153,6 +206,20 @@ static void repair(struct guard_rec *recs, size_t n)
 		if (ptrace(PTRACE_DETACH, r->tid, 0, 0) < 0)
 			pr_perror("cannot let task %d go", r->tid);
 	}
+	/* A process caught in injected code may have stopped itself on the
+	 * way out (its SIGSTOP, no longer taken off by jobfreeze; let go, a
+	 * task in such a stop is woken to stop again: its state settles a
+	 * moment later): it was running, it runs on. */
+	for (size_t i = 0; i < nr_stopped; i++)
+		for (int tries = 0; tries < 50; tries++) {
+			if (proc_state(stopped_by_us[i]->tid) == 'T') {
+				if (kill(stopped_by_us[i]->tid, SIGCONT) < 0)
+					pr_perror("cannot continue process %d", stopped_by_us[i]->tid);
+				break;
+			}
+			usleep(2000);
+		}
+	free(stopped_by_us);
 }
 
 static void guard_main(int rfd)

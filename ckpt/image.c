@@ -153,8 +153,21 @@ int image_dir_chown(struct image_dir *d, uid_t uid, gid_t gid)
 	return image_dir_sync(d);
 }
 
+/* Files are written without syncing each: one sync of them all at the end
+ * costs one journal commit instead of one per file (two per process). */
 int image_dir_sync(struct image_dir *d)
 {
+	for (; d->nr_synced < d->nr_created; d->nr_synced++) {
+		const char *name = d->created[d->nr_synced];
+		int fd = openat(d->fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fsync(fd) < 0) {
+			pr_perror("cannot sync image file %s/%s", d->path, name);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 	if (fsync(d->fd) < 0) {
 		pr_perror("cannot sync image directory %s", d->path);
 		return -1;
@@ -239,7 +252,7 @@ int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
 	fd = image_create_raw(d, name);
 	if (fd < 0)
 		goto out;
-	if (write_synced(fd, buf, sizeof(h) + len) < 0) {
+	if (write_all(fd, buf, sizeof(h) + len) < 0) {
 		pr_perror("cannot write image file %s/%s", d->path, name);
 		goto out;
 	}

@@ -32,6 +32,7 @@ struct image_dir {
 	/* Files this dump created, removed again if the dump fails. */
 	char **created;
 	size_t nr_created;
+	size_t nr_synced;                 /* created[0..nr_synced) are synced */
 	bool made_dir;                    /* image_dir_create made the directory */
 };
 
@@ -44,10 +45,11 @@ void image_dir_discard(struct image_dir *d);
 void image_dir_close(struct image_dir *d);
 /* Gives the directory and the files this dump created to UID:GID. */
 int image_dir_chown(struct image_dir *d, uid_t uid, gid_t gid);
-/* fsync the directory itself. */
+/* Syncs every file created since the last call, then the directory. */
 int image_dir_sync(struct image_dir *d);
 
-/* Writes NAME (0600, new) with the header and the packed message, fsynced. */
+/* Writes NAME (0600, new) with the header and the packed message; synced
+ * by the next image_dir_sync. */
 int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
 		    const ProtobufCMessage *msg);
 /* Reads and checks NAME; returns the unpacked message (free with

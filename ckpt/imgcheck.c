@@ -169,7 +169,7 @@ int image_check_process(const Process *img, const ProcEntry *pe, const char *fil
 	if (img->pid != pe->pid || img->pid <= 1 || img->pid > MAX_PID || !img->mm ||
 	    !img->exe || !img->cwd || img->n_sigactions > MAX_SIGNALS ||
 	    img->n_shared_pending > MAX_SIGNALS * 1024 || img->n_rlimits > RLIM_NLIMITS ||
-	    img->n_itimers > 3) {
+	    img->n_itimers > 3 || (img->has_cow_parent && img->cow_parent != pe->ppid)) {
 		pr_err("image file %s is damaged (inconsistent process record)", file);
 		return -1;
 	}

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -15,16 +16,22 @@ struct inject {
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
+	bool     scratch_exec;            /* executable too: injected code may run there */
+	bool     one_ready;               /* the code of a single call is in place */
 	/* Signals the task was about to take while we resumed it for an
 	 * injected call: taken off (not delivered), to be queued again. */
 	siginfo_t held[16];
 	int      nr_held;
+	unsigned long calls;              /* injected so far, for the statistics */
+	unsigned long trips;              /* times the task ran for them (a batch is one) */
 };
 
 void inject_init(struct inject *in, pid_t tid, uint64_t syscall_ip,
 		 const struct user_regs_struct *base);
 /* Runs syscall NR with up to six arguments in the task. Returns what the
- * syscall returned (-errno on failure), or -ESRCH if the task is lost. */
+ * syscall returned (-errno on failure), or -ESRCH if the task is lost.
+ * With an executable scratch area, through code there that ends in a stop
+ * the task sends itself: one resume instead of two. */
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		    uint64_t a4, uint64_t a5, uint64_t a6);
 /* The same, executing from IP instead: code the tracer wrote into the task,
@@ -46,6 +53,26 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), 0)
 #define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
+
+/* Several calls run inside the task in one go. */
+struct inject_call {
+	long nr;
+	uint64_t a[6];
+};
+/* Where in the scratch area the code of a batch goes, and how many calls
+ * it holds at most. */
+#define INJECT_BATCH_AT  8192
+#define INJECT_BATCH_MAX 256
+/* ... and where single calls run from (inject_syscall), just below */
+#define INJECT_ONE_AT    (INJECT_BATCH_AT - 128)
+/* Runs the N calls one after another inside the task with one resume
+ * instead of one each (a ptrace round trip per call costs more than most
+ * calls): code written to the scratch area at INJECT_BATCH_AT, ending in a
+ * SIGSTOP the task sends itself, which is discarded (and in a jump to
+ * itself, where it waits were we gone: guard.c). RET[i] gets what call i
+ * returned. Without executable scratch memory the calls are injected one
+ * by one. Returns 0, or -1 if the task could not run them. */
+int inject_batch(struct inject *in, const struct inject_call *calls, size_t n, long *ret);
 
 /* Runs one instruction of the task from where it stands, holding back
  * the signals that come meanwhile like an injected call; REGS gets the

@@ -183,7 +183,7 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		}
 		if (same && !pv->deleted) {
 			v->kind = VMA__KIND__FILE;
-			v->file = fileid_make(p, &st);
+			v->file = fileid_make_cached(&c->shared->fileids, p, &st);
 			if (pv->shared && (pv->vmflags & VMF_MAYWRITE)) {
 				v->has_may_write = 1;
 				v->may_write = 1;
@@ -236,33 +236,133 @@ out:
 	return ret;
 }
 
+/* ---- copy-on-write sharing: which areas a fork leaves in place ---- */
+
+static bool same_file(const FileId *a, const FileId *b)
+{
+	return a && b && !strcmp(a->path, b->path) && a->ino == b->ino && a->dev == b->dev &&
+	       a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+bool mem_fork_ok(const Process *parent, const Process *child)
+{
+	size_t i = 0, k = 0;
+
+	if (!same_file(parent->exe, child->exe))
+		return false;
+	/* The same kernel areas at the same places, in address order. */
+	for (;;) {
+		while (i < parent->n_vmas && !mem_is_kernel_area(parent->vmas[i]))
+			i++;
+		while (k < child->n_vmas && !mem_is_kernel_area(child->vmas[k]))
+			k++;
+		if (i == parent->n_vmas || k == child->n_vmas)
+			return i == parent->n_vmas && k == child->n_vmas;
+		const Vma *a = parent->vmas[i++], *b = child->vmas[k++];
+		if (a->kind != b->kind || a->start != b->start || a->end != b->end)
+			return false;
+	}
+}
+
+/* Whether the parent's area PV, inherited by a fork, is what the child's V
+ * holds where they overlap: private, of the same kind, file and offset,
+ * flags and advice, and not one a fork drops or empties. */
+static bool kept_as(const Vma *pv, const Vma *v)
+{
+	/* (guard regions: installed again on the area as the child had them) */
+	if (pv->kind != v->kind || pv->flags != v->flags || pv->madv != v->madv ||
+	    (v->flags & MAP_SHARED) || (pv->madv & (VMA_MADV_DONTFORK | VMA_MADV_WIPEONFORK)) ||
+	    pv->n_guards || v->n_guards || pv->vdso_copy || v->vdso_copy)
+		return false;
+	switch (v->kind) {
+	case VMA__KIND__ANON:
+	case VMA__KIND__ANON_FROM_FILE:
+		return true;
+	case VMA__KIND__FILE:
+		/* the same file page at the same address */
+		return same_file(pv->file, v->file) && pv->pgoff - pv->start == v->pgoff - v->start;
+	default:
+		return false;
+	}
+}
+
+size_t mem_area_above(const Process *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void mem_fork_kept(const Process *parent, const Vma *v, struct spans *out)
+{
+	for (size_t i = mem_area_above(parent, v->start);
+	     i < parent->n_vmas && parent->vmas[i]->start < v->end; i++) {
+		const Vma *pv = parent->vmas[i];
+		if (kept_as(pv, v))
+			spans_add(out, pv->start > v->start ? pv->start : v->start,
+				  pv->end < v->end ? pv->end : v->end);
+	}
+}
+
+/* ---- dump: the pages ---- */
+
+/* What the batch knows of each of its ranges. */
+enum {
+	IOV_VMA_FIRST = 1,      /* starts a VMA: no run spans two */
+	IOV_COMPARE = 2,        /* pages the parent may share: compared with its own */
+	IOV_KEEP_ZERO = 4,      /* zero pages are stored too (a private file mapping's
+				 * zeroes are not the file's) */
+	IOV_SHARED = 8,         /* anonymous pages other processes may map too: never
+				 * pinned (read_ranges) */
+	IOV_BASE_OK = 16,       /* differing from the parent's, they may become its base
+				 * (Process.base_pages): the first child, and pages the
+				 * parent maps alone */
+};
+
 /* One batch of candidate pages read from the task and written to the image. */
 struct page_reader {
 	struct dump_ctx *c;
 	int out_fd;
-	int mem_fd;                       /* /proc/PID/mem, opened when first needed */
+	int mem_fd;                       /* /proc/PID/mem */
+	int parent_mem_fd;                /* the parent's, when comparing */
 	unsigned char *buf;
+	unsigned char *pbuf;              /* the parent's pages at the same offsets */
 	struct iovec remote[MEM_BATCH_IOVS];
-	bool vma_first[MEM_BATCH_IOVS];   /* remote[i] starts a VMA: no run spans two */
-	bool next_is_vma_start;
+	uint8_t flags[MEM_BATCH_IOVS];    /* IOV_* of remote[i] */
+	uint8_t next_flags;               /* IOV_VMA_FIRST for the next range queued */
 	size_t nr_remote, bytes;
 	size_t cap_runs;
+	/* copy-on-write sharing with the parent (cow.c) */
+	struct dump_ctx *parent;          /* NULL: nothing is compared */
+	size_t prun, pbase, pshared;      /* the parent's first run, base run, shared span
+					   * not below the walk */
+	bool make_base;                   /* the first child: may give the parent a base */
+	int base_fd;                      /* the parent's pages file, for its base */
+	size_t cap_base;
 };
 
 static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char *data, uint64_t n,
-		    bool may_merge)
+		    bool may_merge, bool from_parent)
 {
 	Process *img = pr->c->img;
 	PageRun *r;
 
 	/* Runs are written back to back, so a run that follows the previous one
-	 * in memory (in the same VMA) extends it; CRC32C chains over the
-	 * concatenation. */
+	 * in memory (in the same VMA, of the same kind) extends it; CRC32C
+	 * chains over the concatenation. */
 	if (img->n_pages && may_merge) {
 		r = img->pages[img->n_pages - 1];
-		if (r->vaddr + r->nr_pages * PAGE == vaddr) {
+		if (r->vaddr + r->nr_pages * PAGE == vaddr && r->from_parent == from_parent) {
 			r->nr_pages += n;
-			r->crc32c = crc32c(r->crc32c, data, n * PAGE);
+			if (!from_parent)
+				r->crc32c = crc32c(r->crc32c, data, n * PAGE);
 			return;
 		}
 	}
@@ -273,76 +373,238 @@ static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 	page_run__init(r);
 	r->vaddr = vaddr;
 	r->nr_pages = n;
-	r->crc32c = crc32c(0, data, n * PAGE);
+	if (from_parent) {
+		r->has_from_parent = 1;
+		r->from_parent = 1;
+	} else {
+		r->crc32c = crc32c(0, data, n * PAGE);
+	}
 	img->pages[img->n_pages++] = r;
 }
 
-/* Reads page I of the batch again through /proc/PID/mem (protections that
- * process_vm_readv refuses); false if the page cannot be read at all. */
+/* Reads the batch's ranges from the task into buf, at their offsets in
+ * the batch; LEN[i] gets how much of range i was read. Anonymous pages
+ * that other processes may map too (IOV_SHARED) are read through
+ * /proc/PID/mem: process_vm_readv pins the pages it reads, and before a
+ * shared anonymous page may be pinned the kernel gives the process a copy
+ * of its own, which would undo the very sharing being saved (and leave a
+ * job going on after a snapshot with those copies). */
+static void read_ranges(struct page_reader *pr, size_t *len)
+{
+	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
+	size_t idx[MEM_BATCH_IOVS], n = 0, off = 0;
+
+	for (size_t i = 0; i < pr->nr_remote; off += pr->remote[i].iov_len, i++) {
+		len[i] = 0;
+		if (pr->flags[i] & IOV_SHARED) {
+			ssize_t r = pread(pr->mem_fd, pr->buf + off, pr->remote[i].iov_len,
+					  (off_t)pr->remote[i].iov_base);
+			len[i] = r > 0 ? r : 0;
+			continue;
+		}
+		local[n] = (struct iovec){ pr->buf + off, pr->remote[i].iov_len };
+		remote[n] = pr->remote[i];
+		idx[n++] = i;
+	}
+	ssize_t r = n ? process_vm_readv(pr->c->pid, local, n, remote, n, 0) : 0;
+	for (size_t k = 0; k < n && r > 0; k++) {
+		len[idx[k]] = (size_t)r < local[k].iov_len ? (size_t)r : local[k].iov_len;
+		r -= len[idx[k]];
+	}
+}
+
+/* A page process_vm_readv could not read (protections it refuses) again
+ * through /proc/PID/mem; false if it cannot be read at all. */
 static bool read_page_slow(struct page_reader *pr, uint64_t addr, unsigned char *dst)
 {
-	if (pr->mem_fd < 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/mem", pr->c->pid);
-		pr->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (pr->mem_fd < 0) {
-			pr_perror("cannot open %s", path);
-			return false;
-		}
-	}
 	return pread(pr->mem_fd, dst, PAGE, addr) == (ssize_t)PAGE;
 }
 
-static int flush_batch(struct page_reader *pr)
+/* The bytes a process stored (its own runs, then its base runs, in order:
+ * a copy of its pages file), kept while processes below it remain to be
+ * dumped, so that their pages are compared with them instead of with the
+ * parent's memory read again through /proc/PID/mem for each child (a
+ * grandchild's page may be one its parent took from its own). At most
+ * KEPT_MAX bytes for the whole dump; beyond, the parent is read again. */
+struct kept_pages {
+	unsigned char *data;
+	size_t len, cap;
+	bool full;                        /* something could not be kept */
+	uint64_t *run_off;                /* per page run: where its bytes are in data */
+	uint64_t *base_off;               /* per base run */
+	size_t cap_base_off;
+	struct spans shared;              /* its pages other processes mapped too */
+	bool base_done;                   /* its first child decided its base */
+	unsigned left;                    /* processes below it still to be dumped */
+};
+
+#define KEPT_MAX (512UL << 20)
+
+/* Appends the bytes of OUT to C's copy; false if they could not be kept. */
+static bool keep_pages(struct dump_ctx *c, const struct iovec *out, size_t nr_out)
 {
-	struct iovec local = { pr->buf, pr->bytes };
-	struct iovec out[MEM_BATCH_BYTES / PAGE];	/* at most one run per page */
-	size_t nr_out = 0, off = 0;
-	ssize_t got;
+	struct kept_pages *k = c->kept;
+	size_t want = 0;
 
-	if (!pr->bytes)
-		return 0;
-	got = process_vm_readv(pr->c->pid, &local, 1, pr->remote, pr->nr_remote, 0);
-	if (got < 0)
-		got = 0;
-	/* Walk the batch page by page: drop zero and unreadable pages, write
-	 * the rest as runs. */
-	for (size_t i = 0; i < pr->nr_remote; i++) {
-		uint64_t base = (uint64_t)pr->remote[i].iov_base;
-		size_t n = pr->remote[i].iov_len / PAGE;
-		uint64_t run_start = 0, run_n = 0;
-		unsigned char *run_buf = NULL;
+	if (!k || k->full)
+		return false;
+	for (size_t i = 0; i < nr_out; i++)
+		want += out[i].iov_len;
+	if (k->len + want > k->cap) {
+		size_t cap = k->cap ? k->cap : MEM_BATCH_BYTES;
+		while (cap < k->len + want)
+			cap *= 2;
+		void *d = c->shared->kept_bytes + (cap - k->cap) > KEPT_MAX ? MAP_FAILED :
+			  k->data ? mremap(k->data, k->cap, cap, MREMAP_MAYMOVE) :
+			  mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (d == MAP_FAILED) {
+			k->full = true;	/* the rest is read again when needed */
+			return false;
+		}
+		c->shared->kept_bytes += cap - k->cap;
+		k->data = d;
+		k->cap = cap;
+	}
+	for (size_t i = 0; i < nr_out; i++) {
+		memcpy(k->data + k->len, out[i].iov_base, out[i].iov_len);
+		k->len += out[i].iov_len;
+	}
+	return true;
+}
 
-		for (size_t k = 0; k < n; k++, off += PAGE) {
-			unsigned char *pg = pr->buf + off;
-			uint64_t addr = base + k * PAGE;
-			bool ok = (ssize_t)(off + PAGE) <= got || read_page_slow(pr, addr, pg);
-			bool keep = ok && !page_is_zero(pg);
+/* The run of RUNS (sorted) that holds ADDR, or N. */
+static size_t run_at(PageRun **runs, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
 
-			pr->c->stats->pages_scanned++;
-			if (ok && !keep)
-				pr->c->stats->pages_zero++;
-			if (keep && run_n && run_start + run_n * PAGE == addr) {
-				run_n++;
-				continue;
-			}
-			if (run_n) {
-				add_run(pr, run_start, run_buf, run_n, !pr->vma_first[i]);
-				out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
-				run_n = 0;
-			}
-			if (keep) {
-				run_start = addr;
-				run_buf = pg;
-				run_n = 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (runs[mid]->vaddr + runs[mid]->nr_pages * PAGE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && runs[lo]->vaddr <= addr ? lo : n;
+}
+
+/* What process P held at ADDR when it forked its children, if kept: its
+ * base page there, else its own stored page, or, for a page it took from
+ * its own parent, what that one held when it forked it. *KNOWN tells
+ * whether P's page there is known at all (false: read P's memory again,
+ * which only holds it when P has no base page there). */
+static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr, bool *known)
+{
+	*known = false;
+	for (; p && p->kept; p = p->parent) {
+		const Process *img = p->img;
+		struct kept_pages *k = p->kept;
+		size_t i;
+
+		if (!k->run_off) {
+			/* own runs follow each other in the copy as in the file */
+			uint64_t off = 0;
+			k->run_off = xcalloc(img->n_pages + 1, sizeof(uint64_t));
+			for (i = 0; i < img->n_pages; i++) {
+				k->run_off[i] = off;
+				if (!img->pages[i]->from_parent)
+					off += img->pages[i]->nr_pages * PAGE;
 			}
 		}
-		if (run_n) {
-			add_run(pr, run_start, run_buf, run_n, !pr->vma_first[i]);
-			out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
+		i = run_at(img->base_pages, img->n_base_pages, addr);
+		if (i < img->n_base_pages) {
+			uint64_t at = k->base_off[i] + (addr - img->base_pages[i]->vaddr);
+			*known = true;	/* (never its memory: that holds what came after) */
+			return at + PAGE <= k->len ? k->data + at : NULL;
+		}
+		i = run_at(img->pages, img->n_pages, addr);
+		if (i == img->n_pages)
+			return NULL;
+		if (img->pages[i]->from_parent)
+			continue;
+		uint64_t at = k->run_off[i] + (addr - img->pages[i]->vaddr);
+		return at + PAGE <= k->len ? k->data + at : NULL;
+	}
+	return NULL;
+}
+
+static void kept_free(struct dump_ctx *c)
+{
+	struct kept_pages *k = c->kept;
+
+	if (!k)
+		return;
+	if (k->data)
+		munmap(k->data, k->cap);
+	c->shared->kept_bytes -= k->cap;
+	free(k->run_off);
+	free(k->base_off);
+	spans_free(&k->shared);
+	free(k);
+	c->kept = NULL;
+}
+
+void mem_dump_free(struct dump_ctx *c)
+{
+	kept_free(c);
+}
+
+/* The parent's base grows by N pages at VADDR (DATA), shared from now on
+ * by the first child and those after it that hold the same. */
+static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char *data, uint64_t n)
+{
+	struct dump_ctx *p = pr->parent;
+	struct kept_pages *k = p->kept;
+	Process *img = p->img;
+	struct iovec iov = { (void *)data, n * PAGE };
+	PageRun *r = img->n_base_pages ? img->base_pages[img->n_base_pages - 1] : NULL;
+	size_t a;
+
+	if (pr->base_fd < 0) {
+		char name[64];
+		snprintf(name, sizeof(name), "pages-%d.img", img->pid);
+		pr->base_fd = openat(p->dir->fd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (pr->base_fd < 0) {
+			pr_perror("cannot add to %s/%s", p->dir->path, name);
+			return -1;
 		}
 	}
-	/* Write the runs in slices of IOV_MAX iovecs. */
+	uint64_t at = k->len;
+	if (!keep_pages(p, &iov, 1))
+		return 1;	/* no room to compare the others with it: not a base */
+	if (write_all(pr->base_fd, data, n * PAGE) < 0) {
+		pr_perror("cannot write page data to %s/pages-%d.img", p->dir->path, img->pid);
+		return -1;
+	}
+	pr->c->stats->pages_written += n;
+	pr->c->stats->bytes_written += n * PAGE;
+	/* (a run lies in one of the parent's areas) */
+	if (r && r->vaddr + r->nr_pages * PAGE == vaddr &&
+	    (a = mem_area_above(img, r->vaddr)) < img->n_vmas && img->vmas[a]->end >= vaddr + n * PAGE) {
+		r->nr_pages += n;
+		r->crc32c = crc32c(r->crc32c, data, n * PAGE);
+		return 0;
+	}
+	if (img->n_base_pages == pr->cap_base) {
+		pr->cap_base = pr->cap_base ? pr->cap_base * 2 : 64;
+		img->base_pages = xrealloc(img->base_pages, pr->cap_base * sizeof(PageRun *));
+		k->base_off = xrealloc(k->base_off, pr->cap_base * sizeof(uint64_t));
+	}
+	r = xmalloc(sizeof(*r));
+	page_run__init(r);
+	r->vaddr = vaddr;
+	r->nr_pages = n;
+	r->crc32c = crc32c(0, data, n * PAGE);
+	k->base_off[img->n_base_pages] = at;
+	img->base_pages[img->n_base_pages++] = r;
+	return 0;
+}
+
+enum page_kind { PG_NONE, PG_OWN, PG_PARENT };
+
+static int write_runs(struct page_reader *pr, const struct iovec *out, size_t nr_out)
+{
+	keep_pages(pr->c, out, nr_out);
+	/* In slices of IOV_MAX iovecs. */
 	for (size_t i = 0; i < nr_out;) {
 		size_t k = nr_out - i < IOV_MAX ? nr_out - i : IOV_MAX;
 		size_t want = 0;
@@ -360,20 +622,101 @@ static int flush_batch(struct page_reader *pr)
 		pr->c->stats->bytes_written += want;
 		i += k;
 	}
+	return 0;
+}
+
+static int flush_batch(struct page_reader *pr)
+{
+	struct iovec out[MEM_BATCH_BYTES / PAGE];	/* at most one run per page */
+	size_t got[MEM_BATCH_IOVS];
+	size_t nr_out = 0, off = 0;
+
+	if (!pr->bytes)
+		return 0;
+	read_ranges(pr, got);
+	/* Walk the batch page by page: drop zero and unreadable pages, leave
+	 * the parent's to it, write the rest as runs. */
+	for (size_t i = 0; i < pr->nr_remote; i++) {
+		uint64_t base = (uint64_t)pr->remote[i].iov_base;
+		size_t n = pr->remote[i].iov_len / PAGE;
+		uint64_t run_start = 0, run_n = 0;
+		enum page_kind run_kind = PG_NONE;
+		unsigned char *run_buf = NULL;
+		bool first = pr->flags[i] & IOV_VMA_FIRST;
+
+		size_t parent_got = 0;
+		bool parent_read = false;
+
+		for (size_t k = 0; k < n; k++, off += PAGE) {
+			unsigned char *pg = pr->buf + off;
+			uint64_t addr = base + k * PAGE;
+			bool ok = (k + 1) * PAGE <= got[i] || read_page_slow(pr, addr, pg);
+			bool zero = ok && !(pr->flags[i] & IOV_KEEP_ZERO) && page_is_zero(pg);
+			enum page_kind kind = !ok || zero ? PG_NONE : PG_OWN;
+
+			if (kind == PG_OWN && (pr->flags[i] & IOV_COMPARE)) {
+				bool known;
+				const unsigned char *pp = kept_page(pr->parent, addr, &known);
+				if (!pp && !known && !parent_read) {
+					/* not kept: the parent read again, the whole range */
+					ssize_t r = pread(pr->parent_mem_fd, pr->pbuf + (off - k * PAGE),
+							  n * PAGE, base);
+					parent_got = r > 0 ? r : 0;
+					parent_read = true;
+				}
+				if (!pp && !known && (k + 1) * PAGE <= parent_got)
+					pp = pr->pbuf + off;
+				if (pp && !memcmp(pg, pp, PAGE))
+					kind = PG_PARENT;
+			}
+			if (kind == PG_OWN && (pr->flags[i] & IOV_BASE_OK)) {
+				int b = add_base(pr, addr, pg, 1);
+				if (b < 0)
+					return -1;
+				if (b == 0)
+					kind = PG_PARENT;
+			}
+
+			pr->c->stats->pages_scanned++;
+			pr->c->stats->pages_zero += zero;
+			pr->c->stats->pages_shared += kind == PG_PARENT;
+			if (kind != PG_NONE && kind == run_kind && run_start + run_n * PAGE == addr) {
+				run_n++;
+				continue;
+			}
+			if (run_kind != PG_NONE) {
+				add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
+				if (run_kind == PG_OWN)
+					out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
+				first = false;
+			}
+			run_kind = kind;
+			run_start = addr;
+			run_buf = pg;
+			run_n = 1;
+		}
+		if (run_kind != PG_NONE) {
+			add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
+			if (run_kind == PG_OWN)
+				out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
+		}
+	}
+	if (write_runs(pr, out, nr_out) < 0)
+		return -1;
 	pr->nr_remote = 0;
 	pr->bytes = 0;
 	return 0;
 }
 
-static int queue_pages(struct page_reader *pr, uint64_t addr, uint64_t n)
+static int queue_pages(struct page_reader *pr, uint64_t addr, uint64_t n, uint8_t flags)
 {
 	while (n) {
 		uint64_t room = (MEM_BATCH_BYTES - pr->bytes) / PAGE;
 		uint64_t take = n < room ? n : room;
 
 		if (take) {
-			pr->vma_first[pr->nr_remote] = pr->next_is_vma_start;
-			pr->next_is_vma_start = false;
+			pr->flags[pr->nr_remote] = flags | pr->next_flags;
+			pr->next_flags = 0;
 			pr->remote[pr->nr_remote++] = (struct iovec){ (void *)addr, take * PAGE };
 			pr->bytes += take * PAGE;
 			addr += take * PAGE;
@@ -386,22 +729,71 @@ static int queue_pages(struct page_reader *pr, uint64_t addr, uint64_t n)
 	return 0;
 }
 
+/* Whether RUNS[*AT...] (sorted) holds ADDR; the walk only goes up. */
+static bool runs_hold(PageRun **runs, size_t n, size_t *at, uint64_t addr)
+{
+	while (*at < n && runs[*at]->vaddr + runs[*at]->nr_pages * PAGE <= addr)
+		(*at)++;
+	return *at < n && runs[*at]->vaddr <= addr;
+}
+
+/* Whether the parent held a page at ADDR when it forked (stored or base). */
+static bool parent_has_page(struct page_reader *pr, uint64_t addr)
+{
+	const Process *p = pr->parent->img;
+
+	return runs_hold(p->pages, p->n_pages, &pr->prun, addr) ||
+	       runs_hold(p->base_pages, p->n_base_pages, &pr->pbase, addr);
+}
+
+/* Whether the parent's page at ADDR may become a base: the first child
+ * decides, where the parent's own page is mapped by it alone (a page it
+ * changed after the last fork: no child can share it). */
+static bool base_ok(struct page_reader *pr, uint64_t addr)
+{
+	const struct spans *sh = &pr->parent->kept->shared;
+
+	if (!pr->make_base)
+		return false;
+	while (pr->pshared < sh->n && sh->s[pr->pshared].end <= addr)
+		pr->pshared++;
+	return !(pr->pshared < sh->n && sh->s[pr->pshared].start <= addr);
+}
+
 #define PAGEMAP_CHUNK 65536	/* entries per pagemap read: 256 MiB of address space */
+
+/* A page of V that may be the parent's: in a part of V that a fork from
+ * the parent leaves in place, and shared with some process (not
+ * exclusive): IOV_COMPARE where the parent held one at fork time,
+ * IOV_BASE_OK where it may become the parent's base; 0 if neither. */
+static uint8_t may_be_parents(struct page_reader *pr, const struct spans *kept, size_t *ks,
+			      uint64_t addr, uint64_t e)
+{
+	while (*ks < kept->n && kept->s[*ks].end <= addr)
+		(*ks)++;
+	if (!(*ks < kept->n && kept->s[*ks].start <= addr) || ((e & PM_PRESENT) && (e & PM_EXCLUSIVE)))
+		return 0;
+	return (parent_has_page(pr, addr) ? IOV_COMPARE : 0) | (base_ok(pr, addr) ? IOV_BASE_OK : 0);
+}
 
 static int dump_vma_pages(struct page_reader *pr, int pagemap_fd, const Vma *v)
 {
 	enum page_policy pol = policy_of(v);
+	uint8_t keep_zero = pol == PAGES_COW ? IOV_KEEP_ZERO : 0;
+	struct spans kept = { 0 };
+	size_t ks = 0;
 	uint64_t *pm = NULL;
 	int ret = -1;
 
 	if (pol == PAGES_NONE)
 		return 0;
-	pr->next_is_vma_start = true;
-	if (pol == PAGES_ALL)
-		return queue_pages(pr, v->start, (v->end - v->start) / PAGE);
+	pr->next_flags = IOV_VMA_FIRST;
+	if (pr->parent)
+		mem_fork_kept(pr->parent->img, v, &kept);
 	pm = xmalloc(PAGEMAP_CHUNK * sizeof(uint64_t));
 	for (uint64_t a = v->start; a < v->end;) {
 		uint64_t n = (v->end - a) / PAGE, run_start = 0, run_n = 0;
+		uint8_t run_flags = 0;
 		if (n > PAGEMAP_CHUNK)
 			n = PAGEMAP_CHUNK;
 		ssize_t r = pread(pagemap_fd, pm, n * 8, (a / PAGE) * 8);
@@ -410,79 +802,166 @@ static int dump_vma_pages(struct page_reader *pr, int pagemap_fd, const Vma *v)
 			goto out;
 		}
 		for (uint64_t k = 0; k < n; k++) {
-			uint64_t e = pm[k];
-			bool want = (e & PM_SWAP) || ((e & PM_PRESENT) &&
-				    (pol == PAGES_ANON || !(e & PM_FILE)));
-			if (want) {
-				if (!run_n)
-					run_start = a + k * PAGE;
+			uint64_t e = pm[k], addr = a + k * PAGE;
+			bool want = pol == PAGES_ALL || (e & PM_SWAP) ||
+				    ((e & PM_PRESENT) && (pol == PAGES_ANON || !(e & PM_FILE)));
+			uint8_t flags = keep_zero;
+			if (!(e & PM_FILE) && !((e & PM_PRESENT) && (e & PM_EXCLUSIVE)))
+				flags |= IOV_SHARED;
+			if (want && kept.n)
+				flags |= may_be_parents(pr, &kept, &ks, addr, e);
+			/* a parent: which of its pages its children may share */
+			if (want && pr->c->kept && (flags & IOV_SHARED))
+				spans_add(&pr->c->kept->shared, addr, addr + PAGE);
+			if (want && run_n && flags == run_flags) {
 				run_n++;
-			} else if (run_n) {
-				if (queue_pages(pr, run_start, run_n) < 0)
-					goto out;
-				run_n = 0;
+				continue;
 			}
+			if (run_n && queue_pages(pr, run_start, run_n, run_flags) < 0)
+				goto out;
+			run_n = want;
+			run_start = addr;
+			run_flags = flags;
 		}
-		if (run_n && queue_pages(pr, run_start, run_n) < 0)
+		if (run_n && queue_pages(pr, run_start, run_n, run_flags) < 0)
 			goto out;
 		a += n * PAGE;
 	}
 	ret = 0;
 out:
+	spans_free(&kept);
 	free(pm);
 	return ret;
 }
 
+/* A child of a process of the job that runs the same program, with the
+ * kernel's areas where the parent has them, is rebuilt by forking that
+ * parent (cow.c): what they share is compared and left to the parent. */
+static struct dump_ctx *cow_source(struct dump_ctx *c)
+{
+	struct dump_ctx *p = c->parent;
+
+	if (!p || !p->img || !mem_fork_ok(p->img, c->img))
+		return NULL;
+	c->img->has_cow_parent = 1;
+	c->img->cow_parent = p->img->pid;
+	return p;
+}
+
+static int open_proc(pid_t pid, const char *what)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("cannot open %s", path);
+	return fd;
+}
+
 int mem_dump_pages(struct dump_ctx *c)
 {
-	struct page_reader pr = { .c = c, .mem_fd = -1 };
-	char name[64], path[64];
-	int pagemap_fd, ret = -1;
+	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1, .base_fd = -1,
+				  .parent = cow_source(c) };
+	int pagemap_fd = -1, ret = -1;
+	char name[64];
 
 	snprintf(name, sizeof(name), "pages-%d.img", c->img->pid);
 	pr.out_fd = image_create_raw(c->dir, name);
 	if (pr.out_fd < 0)
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
-	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pagemap_fd < 0) {
-		pr_perror("cannot open %s", path);
-		close(pr.out_fd);
-		return -1;
+	if (c->nr_descendants && !c->kept) {
+		c->kept = xcalloc(1, sizeof(*c->kept));
+		c->kept->left = c->nr_descendants;
 	}
-	pr.buf = mmap(NULL, MEM_BATCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (pr.buf == MAP_FAILED) {
-		pr_perror("cannot allocate a %u MiB page buffer", MEM_BATCH_BYTES >> 20);
+	/* its parent's first child: the parent's base is made with its pages */
+	pr.make_base = pr.parent && pr.parent->kept && !pr.parent->kept->base_done &&
+		       !pr.parent->kept->full;
+	if ((pagemap_fd = open_proc(c->pid, "pagemap")) < 0 ||
+	    (pr.mem_fd = open_proc(c->pid, "mem")) < 0 ||
+	    (pr.parent && (pr.parent_mem_fd = open_proc(pr.parent->pid, "mem")) < 0))
 		goto out;
+	/* One buffer for every process: faulted in once. */
+	if (!c->shared->page_buf) {
+		void *b = mmap(NULL, 2 * MEM_BATCH_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED) {
+			pr_perror("cannot allocate a %u MiB page buffer", 2 * MEM_BATCH_BYTES >> 20);
+			goto out;
+		}
+		c->shared->page_buf = b;
 	}
+	pr.buf = c->shared->page_buf;
+	pr.pbuf = pr.buf + MEM_BATCH_BYTES;
 	for (size_t i = 0; i < c->img->n_vmas; i++)
 		if (dump_vma_pages(&pr, pagemap_fd, c->img->vmas[i]) < 0)
 			goto out;
 	if (flush_batch(&pr) < 0)
 		goto out;
-	if (fsync(pr.out_fd) < 0) {
-		pr_perror("cannot sync %s/%s", c->dir->path, name);
-		goto out;
-	}
+	/* Synced with the whole image at the end (image_dir_sync); the disk
+	 * starts on it now, while the next processes are read. */
+	sync_file_range(pr.out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (pr.make_base)
+		pr.parent->kept->base_done = true;
+	/* the pages of those above it are kept until the last process below
+	 * them is done */
+	for (struct dump_ctx *a = c->parent; a; a = a->parent)
+		if (a->kept && !--a->kept->left)
+			kept_free(a);
 	ret = 0;
 out:
-	if (pr.buf && pr.buf != MAP_FAILED)
-		munmap(pr.buf, MEM_BATCH_BYTES);
 	if (pr.mem_fd >= 0)
 		close(pr.mem_fd);
-	close(pagemap_fd);
+	if (pr.parent_mem_fd >= 0)
+		close(pr.parent_mem_fd);
+	if (pr.base_fd >= 0)
+		close(pr.base_fd);
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
 	close(pr.out_fd);
 	return ret;
+}
+
+void mem_dump_done(struct dump_shared *s)
+{
+	if (s->page_buf)
+		munmap(s->page_buf, 2 * MEM_BATCH_BYTES);
+	s->page_buf = NULL;
 }
 
 /* ---- restore ---- */
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
-static bool is_kernel_area(const Vma *v)
+/* Page runs RUNS (N, of a list named WHAT) sorted, disjoint, each inside
+ * one area whose pages come from the image; HAS_PAGES marks the areas
+ * that get bytes written. */
+static int check_runs(const Process *img, PageRun **runs, size_t n, const char *what,
+		      bool *has_pages)
 {
-	return v->kind == VMA__KIND__VDSO || v->kind == VMA__KIND__VVAR ||
-	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL || v->vdso_copy;
+	size_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const PageRun *p = runs[i];
+		uint64_t end = p->vaddr + p->nr_pages * PAGE;
+		if (!p->nr_pages || p->nr_pages > TASK_SIZE_MAX / PAGE || p->vaddr % PAGE || end < p->vaddr ||
+		    (i && p->vaddr < runs[i - 1]->vaddr + runs[i - 1]->nr_pages * PAGE)) {
+			pr_err("damaged image: %s %zu at %#lx is invalid", what, i, (unsigned long)p->vaddr);
+			return -1;
+		}
+		while (v < img->n_vmas && img->vmas[v]->end <= p->vaddr)
+			v++;
+		if (v == img->n_vmas || p->vaddr < img->vmas[v]->start || end > img->vmas[v]->end ||
+		    policy_of(img->vmas[v]) == PAGES_NONE || (p->from_parent && !img->has_cow_parent)) {
+			pr_err("damaged image: %s %zu at %#lx lies outside the memory it belongs to",
+			       what, i, (unsigned long)p->vaddr);
+			return -1;
+		}
+		/* (the parent's come with the fork: nothing to write) */
+		has_pages[v] |= !p->from_parent;
+	}
+	return 0;
 }
 
 /* Checks every range against the others before anything is mapped: VMAs
@@ -490,8 +969,6 @@ static bool is_kernel_area(const Vma *v)
  * whose contents come from the image. */
 int mem_validate(const Process *img, bool *has_pages)
 {
-	size_t v = 0;
-
 	for (size_t i = 0; i < img->n_vmas; i++) {
 		const Vma *a = img->vmas[i];
 		if (a->start >= a->end || a->start < PAGE || a->start % PAGE || a->end % PAGE ||
@@ -517,117 +994,189 @@ int mem_validate(const Process *img, bool *has_pages)
 				return -1;
 			}
 	}
-	for (size_t i = 0; i < img->n_pages; i++) {
-		const PageRun *p = img->pages[i];
-		uint64_t end = p->vaddr + p->nr_pages * PAGE;
-		if (!p->nr_pages || p->nr_pages > TASK_SIZE_MAX / PAGE || p->vaddr % PAGE || end < p->vaddr ||
-		    (i && p->vaddr < img->pages[i - 1]->vaddr + img->pages[i - 1]->nr_pages * PAGE)) {
-			pr_err("damaged image: page run %zu at %#lx is invalid", i, (unsigned long)p->vaddr);
+	for (size_t i = 0; i < img->n_base_pages; i++)
+		if (img->base_pages[i]->from_parent) {
+			pr_err("damaged image: base run %zu at %#lx", i,
+			       (unsigned long)img->base_pages[i]->vaddr);
 			return -1;
 		}
-		while (v < img->n_vmas && img->vmas[v]->end <= p->vaddr)
-			v++;
-		if (v == img->n_vmas || p->vaddr < img->vmas[v]->start || end > img->vmas[v]->end ||
-		    policy_of(img->vmas[v]) == PAGES_NONE) {
-			pr_err("damaged image: page run %zu at %#lx lies outside the memory it belongs to",
-			       i, (unsigned long)p->vaddr);
-			return -1;
-		}
-		has_pages[v] = true;
-	}
-	return 0;
+	return check_runs(img, img->pages, img->n_pages, "page run", has_pages) < 0 ||
+	       check_runs(img, img->base_pages, img->n_base_pages, "base run", has_pages) < 0 ? -1 : 0;
 }
 
-static uint32_t map_prot(const Vma *v, bool has_pages)
+uint32_t mem_map_prot(const Vma *v, bool has_pages)
 {
 	/* Pages are written from outside; the final protection comes after. */
 	return has_pages ? v->prot | PROT_READ | PROT_WRITE : v->prot;
 }
 
+void mem_file_close(struct restore_ctx *r, struct mem_file *f)
+{
+	if (f->fd >= 0)
+		INJECT(&r->in, SYS_close, f->fd);
+	f->fd = -1;
+	f->path = NULL;
+}
+
+/* The file of V open in the process (consecutive areas of one file share
+ * it): its fd there, or -errno. */
+static long open_mapped(struct restore_ctx *r, const Vma *v, struct mem_file *f)
+{
+	int mode = (v->flags & MAP_SHARED) && ((v->prot & PROT_WRITE) || v->may_write) ?
+		   O_RDWR : O_RDONLY;
+
+	if (f->path && !strcmp(f->path, v->file->path) && f->mode == mode)
+		return f->fd;
+	mem_file_close(r, f);
+	uint64_t p = scratch_put(r, 0, v->file->path, strlen(v->file->path) + 1);
+	long fd = p ? INJECT(&r->in, SYS_openat, AT_FDCWD, p, mode | O_CLOEXEC) : -EFAULT;
+	if (fd < 0) {
+		pr_err("cannot open %s to map it at %#lx: %s", v->file->path,
+		       (unsigned long)v->start, strerror(-fd));
+		return fd;
+	}
+	f->path = v->file->path;
+	f->mode = mode;
+	f->fd = fd;
+	return fd;
+}
+
+int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, struct mem_file *f)
+{
+	const Vma *v = r->img->vmas[i];
+	uint32_t prot = mem_map_prot(v, r->has_pages[i]);
+	uint32_t type = v->flags & MAP_TYPE;
+	uint32_t flags = MAP_FIXED | (type == MAP_SHARED || type == MAP_DROPPABLE ? type : MAP_PRIVATE) |
+			 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
+	uint64_t pgoff = v->pgoff + (start - v->start);
+	long m, fd;
+
+	if (v->kind == VMA__KIND__AIO)
+		return 0;	/* (AIO rings: made by aio_restore) */
+	if (v->kind == VMA__KIND__FILE) {
+		fd = open_mapped(r, v, f);
+		if (fd < 0)
+			return -1;
+		m = INJECT(&r->in, SYS_mmap, start, end - start, prot, flags, fd, pgoff);
+	} else if (v->kind == VMA__KIND__SHMEM || v->kind == VMA__KIND__GHOST_PRIVATE) {
+		/* the job's one object, shared with whoever else maps it */
+		bool shared = v->kind == VMA__KIND__SHMEM;
+		long sfd = shmem_fd_in_process(r, v->shmem_id, pgoff + (end - start),
+					       shared && ((v->prot & PROT_WRITE) || v->may_write ||
+							  !v->has_may_write));
+		if (sfd < 0) {
+			pr_err("cannot get the %s mapped at %#lx: %s", v->name ? v->name :
+			       "shared memory", (unsigned long)start, strerror(-sfd));
+			return -1;
+		}
+		m = INJECT(&r->in, SYS_mmap, start, end - start, shared ? v->prot : prot,
+			   shared ? MAP_FIXED | MAP_SHARED : flags, sfd, pgoff);
+		INJECT(&r->in, SYS_close, sfd);
+	} else if (v->kind == VMA__KIND__SYSV_SHM) {
+		m = start == v->start && end == v->end ? sysvshm_attach(r, i) : -EINVAL;
+	} else {
+		m = INJECT(&r->in, SYS_mmap, start, end - start, prot, flags | MAP_ANONYMOUS, -1, 0);
+	}
+	if (m != (long)start) {
+		pr_err("cannot map %s at %#lx-%#lx: %s", v->name ? v->name : "anonymous memory",
+		       (unsigned long)start, (unsigned long)end,
+		       m < 0 ? strerror(-m) : "placed elsewhere");
+		return -1;
+	}
+	return 0;
+}
+
 int mem_restore_layout(struct restore_ctx *r)
 {
 	const Process *img = r->img;
-	bool *has_pages = xcalloc(img->n_vmas, sizeof(bool));
-	const char *open_path = NULL;
-	int open_mode = -1;
-	long fd = -1;
+	bool *has_pages = xcalloc(img->n_vmas + 1, sizeof(bool));
+	struct mem_file f = { .fd = -1 };
 	int ret = -1;
 
-	if (mem_validate(img, has_pages) < 0)
-		goto out;
 	r->has_pages = has_pages;
+	if (mem_validate(img, has_pages) < 0)
+		return -1;
+	/* Forked from its parent, it holds the parent's memory: cow.c makes
+	 * its own of it. */
+	if (r->parent)
+		return 0;
 	for (size_t i = 0; i < img->n_vmas; i++) {
 		const Vma *v = img->vmas[i];
-		uint32_t type = v->flags & MAP_TYPE;
-		uint32_t flags = MAP_FIXED | (type == MAP_SHARED || type == MAP_DROPPABLE ? type : MAP_PRIVATE) |
-				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
-		long m;
-
-		if (is_kernel_area(v) || v->kind == VMA__KIND__AIO)
-			continue;	/* (AIO rings: made by aio_restore, below) */
-		if (v->kind == VMA__KIND__FILE) {
-			int mode = (v->flags & MAP_SHARED) && ((v->prot & PROT_WRITE) || v->may_write) ?
-				   O_RDWR : O_RDONLY;
-			if (!open_path || strcmp(open_path, v->file->path) || open_mode != mode) {
-				if (fd >= 0)
-					INJECT(&r->in, SYS_close, fd);
-				uint64_t p = scratch_put(r, 0, v->file->path, strlen(v->file->path) + 1);
-				fd = p ? INJECT(&r->in, SYS_openat, AT_FDCWD, p, mode | O_CLOEXEC) : -EFAULT;
-				if (fd < 0) {
-					pr_err("cannot open %s to map it at %#lx: %s", v->file->path,
-					       (unsigned long)v->start, strerror(-fd));
-					goto out;
-				}
-				open_path = v->file->path;
-				open_mode = mode;
-			}
-			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
-				   map_prot(v, has_pages[i]), flags, fd, v->pgoff);
-		} else if (v->kind == VMA__KIND__SHMEM || v->kind == VMA__KIND__GHOST_PRIVATE) {
-			/* the job's one object, shared with whoever else maps it */
-			bool shared = v->kind == VMA__KIND__SHMEM;
-			long sfd = shmem_fd_in_process(r, v->shmem_id, v->pgoff + (v->end - v->start),
-						       shared && ((v->prot & PROT_WRITE) || v->may_write ||
-								  !v->has_may_write));
-			if (sfd < 0) {
-				pr_err("cannot get the %s mapped at %#lx: %s", v->name ? v->name :
-				       "shared memory", (unsigned long)v->start, strerror(-sfd));
-				goto out;
-			}
-			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
-				   shared ? v->prot : map_prot(v, has_pages[i]),
-				   shared ? MAP_FIXED | MAP_SHARED : flags, sfd, v->pgoff);
-			INJECT(&r->in, SYS_close, sfd);
-		} else if (v->kind == VMA__KIND__SYSV_SHM) {
-			m = sysvshm_attach(r, i);
-		} else {
-			m = INJECT(&r->in, SYS_mmap, v->start, v->end - v->start,
-				   map_prot(v, has_pages[i]), flags | MAP_ANONYMOUS, -1, 0);
-		}
-		if (m != (long)v->start) {
-			pr_err("cannot map %s at %#lx-%#lx: %s", v->name ? v->name : "anonymous memory",
-			       (unsigned long)v->start, (unsigned long)v->end,
-			       m < 0 ? strerror(-m) : "placed elsewhere");
+		if (!mem_is_kernel_area(v) && mem_map_part(r, i, v->start, v->end, &f) < 0)
 			goto out;
-		}
 	}
 	ret = aio_restore(r);
 out:
-	if (fd >= 0)
-		INJECT(&r->in, SYS_close, fd);
+	mem_file_close(r, &f);
 	return ret;
 }
 
+/* Writes the runs of RUNS that have bytes in the image (mapped at MAP,
+ * from *OFF on) into the job, checking each first. */
+static int write_runs_from(struct restore_ctx *r, const unsigned char *map, uint64_t *off,
+			   PageRun **runs, size_t nr, const char *name)
+{
+	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
+	size_t n = 0;
+
+	for (size_t i = 0; i <= nr; i++) {
+		if (i < nr && runs[i]->from_parent)
+			continue;	/* came with the fork (cow.c) */
+		if (i < nr) {
+			const PageRun *p = runs[i];
+			uint64_t len = p->nr_pages * PAGE;
+			/* Damage is found before the job may run on it. */
+			if (crc32c(0, map + *off, len) != p->crc32c) {
+				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
+				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
+				return -1;
+			}
+			local[n] = (struct iovec){ (void *)(map + *off), len };
+			remote[n] = (struct iovec){ (void *)p->vaddr, len };
+			n++;
+			*off += len;
+		}
+		if (n == MEM_BATCH_IOVS || (i == nr && n)) {
+			uint64_t total = 0;
+			for (size_t k = 0; k < n; k++)
+				total += local[k].iov_len;
+			ssize_t w = process_vm_writev(r->job, local, n, remote, n, 0);
+			if (w != (ssize_t)total) {
+				if (w >= 0)
+					errno = EFAULT;
+				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
+					  (unsigned long)remote[0].iov_base);
+				return -1;
+			}
+			r->stats->pages_read += total / PAGE;
+			r->stats->bytes_read += total;
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+static uint64_t stored_bytes(PageRun **runs, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!runs[i]->from_parent)
+			sum += runs[i]->nr_pages * PAGE;
+	return sum;
+}
+
+/* Its own pages, then its base (what it held when it forked its children:
+ * it gets its own pages back there once they are forked, cow.c). */
 int mem_restore_pages(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char name[64];
-	uint64_t size, want = 0, off = 0;
+	uint64_t size, want, off = 0;
 	unsigned char *map = NULL;
 	int ret = -1;
 
-	for (size_t i = 0; i < img->n_pages; i++)
-		want += img->pages[i]->nr_pages * PAGE;
+	want = stored_bytes(img->pages, img->n_pages) + stored_bytes(img->base_pages, img->n_base_pages);
 	snprintf(name, sizeof(name), "pages-%d.img", img->pid);
 	int fd = image_open_raw(r->dir, name, &size);
 	if (fd < 0)
@@ -650,46 +1199,56 @@ int mem_restore_pages(struct restore_ctx *r)
 		goto out;
 	}
 	madvise(map, size, MADV_SEQUENTIAL);
-	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
-	size_t n = 0;
-	for (size_t i = 0; i <= img->n_pages; i++) {
-		if (i < img->n_pages) {
-			const PageRun *p = img->pages[i];
-			uint64_t len = p->nr_pages * PAGE;
-			/* Damage is found before the job may run on it. */
-			if (crc32c(0, map + off, len) != p->crc32c) {
-				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
-				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
-				goto out;
-			}
-			local[n] = (struct iovec){ map + off, len };
-			remote[n] = (struct iovec){ (void *)p->vaddr, len };
-			n++;
-			off += len;
-		}
-		if (n == MEM_BATCH_IOVS || (i == img->n_pages && n)) {
-			uint64_t total = 0;
-			for (size_t k = 0; k < n; k++)
-				total += local[k].iov_len;
-			ssize_t w = process_vm_writev(r->job, local, n, remote, n, 0);
-			if (w != (ssize_t)total) {
-				if (w >= 0)
-					errno = EFAULT;
-				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
-					  (unsigned long)remote[0].iov_base);
-				goto out;
-			}
-			r->stats->pages_read += total / PAGE;
-			r->stats->bytes_read += total;
-			n = 0;
-		}
-	}
+	if (write_runs_from(r, map, &off, img->pages, img->n_pages, name) < 0 ||
+	    write_runs_from(r, map, &off, img->base_pages, img->n_base_pages, name) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (map)
 		munmap(map, size);
 	close(fd);
 	return ret;
+}
+
+/* Where in pages-PID.img the bytes of page ADDR of run I of RUNS are, the
+ * file holding first FIRST bytes of other runs. */
+static uint64_t offset_in(PageRun **runs, size_t i, uint64_t first, uint64_t addr)
+{
+	return first + stored_bytes(runs, i) + (addr - runs[i]->vaddr);
+}
+
+int mem_stored_page(struct restore_ctx *r, uint64_t addr, bool fork_time, unsigned char *buf)
+{
+	for (; r; r = r->parent, fork_time = true) {
+		const Process *img = r->img;
+		size_t i = fork_time ? run_at(img->base_pages, img->n_base_pages, addr) : 0;
+		uint64_t off;
+
+		if (fork_time && i < img->n_base_pages) {
+			off = offset_in(img->base_pages, i, stored_bytes(img->pages, img->n_pages), addr);
+		} else {
+			i = run_at(img->pages, img->n_pages, addr);
+			if (i == img->n_pages)
+				return 0;
+			if (img->pages[i]->from_parent)
+				continue;	/* what its parent held when it forked it */
+			off = offset_in(img->pages, i, 0, addr);
+		}
+		if (r->pages_fd < 0) {
+			char name[64];
+			snprintf(name, sizeof(name), "pages-%d.img", img->pid);
+			r->pages_fd = image_open_raw(r->dir, name, NULL);
+			if (r->pages_fd < 0)
+				return -1;
+		}
+		if (pread(r->pages_fd, buf, PAGE, off) != (ssize_t)PAGE) {
+			pr_perror("cannot read the page at %#lx from %s/pages-%d.img", (unsigned long)addr,
+				  r->dir->path, img->pid);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
 }
 
 int mem_restore_protections(struct restore_ctx *r)
@@ -705,9 +1264,9 @@ int mem_restore_protections(struct restore_ctx *r)
 		const Vma *v = r->img->vmas[i];
 		long ret;
 
-		if (is_kernel_area(v) || v->kind == VMA__KIND__AIO)
+		if (mem_is_kernel_area(v) || v->kind == VMA__KIND__AIO)
 			continue;
-		if (map_prot(v, r->has_pages[i]) != v->prot) {
+		if (mem_map_prot(v, r->has_pages[i]) != v->prot) {
 			ret = INJECT(&r->in, SYS_mprotect, v->start, v->end - v->start, v->prot);
 			if (ret < 0) {
 				pr_err("cannot set the protection of %#lx-%#lx: %s", (unsigned long)v->start,

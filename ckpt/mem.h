@@ -3,10 +3,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "ckpt/image.h"
+#include "ckpt/spans.h"
 
 #define PM_PRESENT   (1ULL << 63)
 #define PM_SWAP      (1ULL << 62)
 #define PM_FILE      (1ULL << 61)   /* file page or shared anonymous page */
+#define PM_EXCLUSIVE (1ULL << 56)   /* mapped by this process only */
 
 /* Vma.madv bits: the VmFlags replayed with madvise() at restore. */
 #define VMA_MADV_DONTFORK   (1u << 0)
@@ -43,3 +46,23 @@ static inline bool page_is_zero(const unsigned char *p)
 /* Bytes of page data moved per system call, both ways. */
 #define MEM_BATCH_BYTES (8u << 20)
 #define MEM_BATCH_IOVS  1024
+
+/* The kernel's own areas (vdso, vvar, vsyscall, a thaw's vDSO copy: vdso.c),
+ * never mapped as the job's memory. */
+static inline bool mem_is_kernel_area(const Vma *v)
+{
+	return v->kind == VMA__KIND__VDSO || v->kind == VMA__KIND__VVAR ||
+	       v->kind == VMA__KIND__VVAR_VCLOCK || v->kind == VMA__KIND__VSYSCALL || v->vdso_copy;
+}
+
+/* Copy-on-write sharing with a parent (mem.c decides, cow.c rebuilds).
+ * Whether CHILD can be rebuilt by forking PARENT without exec: the same
+ * program, the kernel's areas at the same addresses. */
+bool mem_fork_ok(const Process *parent, const Process *child);
+/* The parts of CHILD's area V that such a fork leaves in place: where one
+ * of PARENT's areas lies at the same addresses with the same kind, file
+ * and offset, flags and advice. Added to OUT. Dump and restore decide by
+ * this same rule which pages can be the parent's. */
+void mem_fork_kept(const Process *parent, const Vma *v, struct spans *out);
+/* The first of P's areas that ends above ADDR (n_vmas if none). */
+size_t mem_area_above(const Process *p, uint64_t addr);

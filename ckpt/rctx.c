@@ -8,6 +8,9 @@
  *   0..1023     the arguments of one injected call (each object file)
  *   1024..1199  fd_recv's msghdr, iovec, byte and cmsg
  *   2048..      restore.c's fork_child: a child's cwd, program path, argv
+ *   8064..8191  inject.c's code of a single call (INJECT_ONE_AT)
+ *   8192..      inject_batch's code and results (INJECT_BATCH_AT; at most
+ *               INJECT_BATCH_MAX calls: below 32768)
  *   32768..     cpu.c's probe of the CPU (its code; its answers at 40960)
  *   top 512     task.c's AMX code (top 128); the syscall instruction every
  *               injected call runs (top 192); restore.c's injected clone
@@ -112,6 +115,7 @@ int scratch_setup(struct restore_ctx *r, const struct proc_maps *m)
 	}
 	r->in.scratch = at;
 	r->in.scratch_size = SCRATCH_SIZE;
+	r->in.scratch_exec = true;
 	/* From now on system calls run from the scratch area's own syscall
 	 * instruction, whatever becomes of the vDSO or the code that held
 	 * the one used so far. */
@@ -191,5 +195,6 @@ int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *wha
 	inject_init(in, pid, p->in.syscall_ip, &base);
 	in->scratch = p->in.scratch;
 	in->scratch_size = p->in.scratch_size;
+	in->scratch_exec = p->in.scratch_exec;
 	return 0;
 }

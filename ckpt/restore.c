@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -199,12 +200,14 @@ static int finish_thread(struct restore_ctx *r, size_t i)
 	return 0;
 }
 
-static int restore_task(struct restore_ctx *r)
+/* A process started by exec of its program: what exec set up goes (but
+ * for the kernel's areas, moved back where the job had them), a scratch
+ * area comes, the CPU is asked. */
+static int exec_prepare(struct restore_ctx *r)
 {
 	struct user_regs_struct exec_regs;
 	struct proc_maps m = { 0 };
 	uint64_t all = ~0ULL, ip;
-	int64_t t0 = now_ns();
 	int ret = -1;
 
 	if (ptrace_get_regs(r->job, &exec_regs) < 0)
@@ -220,33 +223,55 @@ static int restore_task(struct restore_ctx *r)
 	if (scratch_setup(r, &m) < 0 || cpu_restore_check(r) < 0 || clear_exec_layout(r, &m) < 0 ||
 	    vdso_restore(r) < 0)
 		goto out;
-	if (mem_restore_layout(r) < 0 || mem_restore_pages(r) < 0 || mm_restore(r) < 0 ||
-	    mem_restore_protections(r) < 0)
-		goto out;
-	r->stats->mem_restore_ns = now_ns() - t0;
+	ret = 0;
+out:
+	proc_maps_free(&m);
+	return ret;
+}
+
+/* A process forked from its parent (cow.c) has the parent's memory,
+ * scratch area, kernel areas and blocked signals, on the same CPU; what it
+ * inherited of the rest is undone. */
+static int fork_prepare(struct restore_ctx *r)
+{
+	r->cpu = xmalloc(sizeof(*r->cpu));
+	*r->cpu = *r->parent->cpu;
+	return cow_forget_parent(r);
+}
+
+/* Rebuilds the process: memory, then the rest. */
+static int restore_task(struct restore_ctx *r)
+{
+	int64_t t0 = now_ns();
+
+	if ((r->parent ? fork_prepare(r) : exec_prepare(r)) < 0)
+		return -1;
+	if (mem_restore_layout(r) < 0 || (r->parent && cow_restore_layout(r) < 0) ||
+	    mem_restore_pages(r) < 0 || mm_restore(r) < 0 || mem_restore_protections(r) < 0)
+		return -1;
+	r->stats->mem_restore_ns += now_ns() - t0;
+	t0 = now_ns();
 	crash_point("restore-memory");
 	if (task_restore(r) < 0 || signals_restore(r) < 0 || files_finish(r) < 0 ||
 	    epoll_restore(r) < 0 || locks_restore(r) < 0)
-		goto out;
+		return -1;
 	r->thr_in = xcalloc(r->img->n_threads, sizeof(struct inject));
 	for (size_t i = 1; i < r->img->n_threads; i++)
 		if (create_thread(r, i) < 0)
-			goto out;
+			return -1;
 	if (ptimers_restore(r) < 0)
-		goto out;
+		return -1;
 	for (size_t i = 0; i < r->img->n_threads; i++) {
 		const Thread *ti = r->img->threads[i];
 		if (thread_task_restore(r, thread_in(r, i), ti) < 0 ||
 		    thread_signals_restore(r, thread_in(r, i), ti) < 0 ||
 		    thread_pending_restore(r, thread_in(r, i), ti) < 0)
-			goto out;
+			return -1;
 	}
 	if (pending_restore(r) < 0)
-		goto out;
-	ret = 0;
-out:
-	proc_maps_free(&m);
-	return ret;
+		return -1;
+	r->stats->rtask_ns += now_ns() - t0;
+	return 0;
 }
 
 /* The last steps, once the whole tree exists: the restore socket and the
@@ -277,6 +302,11 @@ static int fork_child(struct restore_job *j, struct restore_ctx *p, struct resto
 	c->job = c->img->pid;
 	if (files_receive(c, j->sock[0], j->keep_at) < 0 || files_chdir(c, true) < 0)
 		return -1;
+	/* its parent's memory is what it shared: no exec (cow.c) */
+	if (c->img->has_cow_parent) {
+		c->parent = p;
+		return 0;
+	}
 	path = scratch_put(c, 2048, c->img->exe->path, strlen(c->img->exe->path) + 1);
 	argv0 = scratch_put(c, 2048 + 4096 + 64, comm, strlen(comm) + 1);
 	argv[0] = argv0;
@@ -461,8 +491,11 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
  * go. */
 static int restore_tree(struct restore_job *j)
 {
+	int64_t t;
+
 	for (size_t i = 0; i < j->n; i++) {
 		struct restore_ctx *c = &j->procs[i];
+		t = now_ns();
 		if (!j->inv->procs[i]->ppid) {
 			if (start_top(j, c) < 0)
 				return -1;
@@ -481,13 +514,26 @@ static int restore_tree(struct restore_job *j)
 			}
 			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
 				return -1;
+			/* (a clone sharing its parent's fds is no exec either) */
+			if (c->img->has_files_from && c->img->has_cow_parent)
+				c->parent = p;
 		}
+		j->stats->spawn_ns += now_ns() - t;
 		/* its session (once its own program runs: injection needs it)
 		 * before it forks its children into it */
-		if (restore_task(c) < 0 || pgrp_made(j->procs, j->plan, i) < 0 ||
-		    epoll_share(j->procs, j->n, i) < 0)
+		if (restore_task(c) < 0)
 			return -1;
+		t = now_ns();
+		if (pgrp_made(j->procs, j->plan, i) < 0 || epoll_share(j->procs, j->n, i) < 0)
+			return -1;
+		j->stats->rtask_ns += now_ns() - t;
 	}
+	t = now_ns();
+	/* every child forked: the parents get their own pages back */
+	for (size_t i = 0; i < j->n; i++)
+		if (j->procs[i].img && j->procs[i].img->n_base_pages &&
+		    cow_finish_base(&j->procs[i]) < 0)
+			return -1;
 	/* every process exists: the fds that name them; every process has
 	 * mapped the memfds: their last seals */
 	if (procfds_restore(j->procs, j->n) < 0 || shmem_finish(&j->procs[0]) < 0 ||
@@ -503,6 +549,7 @@ static int restore_tree(struct restore_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && finish_process(j, &j->procs[i]) < 0)
 			return -1;
+	j->stats->finish_ns += now_ns() - t;
 	return 0;
 }
 
@@ -623,6 +670,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	if (ns_mount_proc() < 0 || pty_table_build(&j->ptys, j->inv) < 0 ||
 	    socks_prepare(&j->socks, j->procs, j->n) < 0)
 		goto fail;
+	int64_t t = now_ns();
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img && (files_prepare(&j->procs[i], j->procs, i) < 0 ||
 					passedfd_prepare(&j->procs[i]) < 0))
@@ -632,6 +680,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	for (size_t i = 0; i < j->n; i++)
 		if (j->procs[i].img)
 			passedfd_close(&j->procs[i]);	/* (sent with their messages) */
+	j->stats->rfiles_ns = now_ns() - t;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, j->sock) < 0) {
 		pr_perror("socketpair");
 		goto fail;
@@ -647,6 +696,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 	}
 	if (restore_tree(j) < 0)
 		goto fail_kill;
+	t = now_ns();
 	for (size_t i = 0; i < j->n; i++)
 		for (size_t k = 0; j->procs[i].img && k < j->procs[i].img->n_fds; k++)
 			close(j->procs[i].fd_src[k]);
@@ -670,6 +720,7 @@ static void restore_init(struct restore_job *j, int status_fd)
 		goto fail_kill;
 	if (release_job(j) < 0)
 		goto fail_kill;
+	j->stats->finish_ns += now_ns() - t;
 	report(status_fd, MSG_READY, j->procs[0].job, j->stats);
 	for (int fd = 0; fd < 1024; fd++)
 		if (fd != status_fd && fd != j->owners_ctl[0] && fd != j->owners_server)
@@ -803,6 +854,20 @@ static void job_free(struct restore_job *j)
 	image_dir_close(&j->dir);
 }
 
+/* Init holds every fd of every process of the job until all are built:
+ * a job of many processes needs more than the usual soft limit of 1024.
+ * (The job's processes get their own limits back, task_restore.) */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			pr_debug("cannot raise the limit of open files: %s", strerror(errno));
+	}
+}
+
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
@@ -814,11 +879,13 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	pid_t starter;
 
 	*wstatus = 0;
+	raise_fd_limit();
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
 	/* (the CPU is asked in the job's new processes: restore_task) */
 	if (load_job(&j, false) != 0)
 		goto out;
+	int64_t loaded = now_ns() - t0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		pr_perror("pipe");
 		goto out;
@@ -843,9 +910,10 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		pr_err("the job was not restored; the images in %s are left as they were", o->dir);
 		goto out;
 	}
-	j.stats->mem_restore_ns = msg.stats.mem_restore_ns;
-	j.stats->pages_read = msg.stats.pages_read;
-	j.stats->bytes_read = msg.stats.bytes_read;
+	/* (init's figures; ours come after) */
+	*j.stats = msg.stats;
+	j.stats->load_ns = loaded;
+	j.stats->nr_procs = j.n;
 	j.stats->restore_ns = now_ns() - t0;
 	pid_t job = child_of(child_of(starter));
 	pr_info("restored process %d (pid %d here)", j.inv->root_pid, job);

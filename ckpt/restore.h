@@ -86,6 +86,9 @@ struct restore_ctx {
 	struct cpu_view *cpu;             /* cpu.c: the CPU as the new process sees it */
 	int sock;                         /* init's end of the restore socket */
 	int keep_at;                      /* the process's end, at this fd number */
+	/* forked from this process, whose memory it shares, without exec
+	 * (cow.c); NULL: started by exec of its program */
+	struct restore_ctx *parent;
 };
 
 /* rctx.c: what every object file below may use (restore.c gives the
@@ -119,10 +122,36 @@ int task_clone(struct restore_ctx *p, uint64_t flags, pid_t pid, const char *wha
 
 /* The object files, one kernel object each; restore.c calls them in order. */
 
-/* mem.c */
+/* mem.c: checks the layout and maps it (a process forked from its parent
+ * gets its layout from cow_restore_layout instead) */
 int mem_restore_layout(struct restore_ctx *r);
 int mem_restore_pages(struct restore_ctx *r);
 int mem_restore_protections(struct restore_ctx *r);
+/* the file the process has open to map areas of it (consecutive areas of
+ * one file share it) */
+struct mem_file {
+	const char *path;
+	int mode;
+	long fd;                          /* in the process; -1: none */
+};
+/* the protection area V is mapped with: writable while its pages go in */
+uint32_t mem_map_prot(const Vma *v, bool has_pages);
+/* maps START..END of area img->vmas[I] as the job had it there */
+int mem_map_part(struct restore_ctx *r, size_t i, uint64_t start, uint64_t end, struct mem_file *f);
+void mem_file_close(struct restore_ctx *r, struct mem_file *f);
+/* The bytes R holds at ADDR (last, or when FORK_TIME when it forked its
+ * children: its base page there, if any), from the image: 1 with them in
+ * BUF (a page), 0 if none is stored (zero, or the file's), -1 on error */
+int mem_stored_page(struct restore_ctx *r, uint64_t addr, bool fork_time, unsigned char *buf);
+/* cow.c: a process forked from its rebuilt parent (r->parent) keeps what it
+ * shared with it, drops the rest, maps its own areas (its pages come after,
+ * mem_restore_pages); and undoes the parent's state it inherited and did
+ * not have: signal actions, rseq, alternate stack */
+int cow_restore_layout(struct restore_ctx *r);
+int cow_forget_parent(struct restore_ctx *r);
+/* once its children are forked, a process with a base (what it held when
+ * it forked them) gets its own pages back there */
+int cow_finish_base(struct restore_ctx *r);
 /* vdso.c: the task's vDSO areas back at their dumped addresses; under
  * another kernel (another vDSO), this kernel's elsewhere and the job's
  * functions at their old addresses leading to it */

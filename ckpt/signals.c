@@ -39,34 +39,42 @@ struct kstack {
 
 #define NSIG_KERNEL 64
 
+/* Each action is read by an injected rt_sigaction, all in one batch. */
 static int dump_sigactions(struct dump_ctx *c)
 {
+	struct inject_call calls[NSIG_KERNEL];
+	struct ksigaction ka[NSIG_KERNEL];
+	long ret[NSIG_KERNEL];
+	uint64_t out = c->in.scratch + 4096;
 	Process *img = c->img;
+	size_t n = 0;
 
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			calls[n++] = (struct inject_call){ SYS_rt_sigaction,
+				{ sig, 0, out + (sig - 1) * sizeof(ka[0]), 8 } };
+	if (inject_batch(&c->in, calls, n, ret) < 0 ||
+	    remote_read(c->pid, out, ka, sizeof(ka)) < 0)
+		return -1;
 	img->sigactions = xcalloc(NSIG_KERNEL, sizeof(SigAction *));
-	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
-		struct ksigaction ka;
-		long ret;
+	for (size_t i = 0; i < n; i++) {
+		int sig = calls[i].a[0];
+		const struct ksigaction *k = &ka[sig - 1];
 
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		ret = INJECT(&c->in, SYS_rt_sigaction, sig, 0, c->in.scratch, 8);
-		if (ret < 0) {
+		if (ret[i] < 0) {
 			pr_err("cannot read the action of signal %d in process %d: %s", sig, c->pid,
-			       strerror(-ret));
+			       strerror(-ret[i]));
 			return -1;
 		}
-		if (remote_read(c->pid, c->in.scratch, &ka, sizeof(ka)) < 0)
-			return -1;
-		if (!ka.handler && !ka.flags && !ka.mask)
+		if (!k->handler && !k->flags && !k->mask)
 			continue;	/* SIG_DFL, as a new process has it */
 		SigAction *sa = xmalloc(sizeof(*sa));
 		sig_action__init(sa);
 		sa->signo = sig;
-		sa->handler = ka.handler;
-		sa->flags = ka.flags;
-		sa->restorer = ka.restorer;
-		sa->mask = ka.mask;
+		sa->handler = k->handler;
+		sa->flags = k->flags;
+		sa->restorer = k->restorer;
+		sa->mask = k->mask;
 		img->sigactions[img->n_sigactions++] = sa;
 	}
 	return 0;
@@ -111,24 +119,29 @@ static int peek_pending(pid_t tid, bool shared, SigInfo ***out, size_t *n)
 int itimers_disarm(struct dump_ctx *c)
 {
 	static const struct itimerval zero;
+	uint64_t old = c->in.scratch + sizeof(zero);
+	struct inject_call calls[3];
+	long ret[3];
 
 	/* Stopping the timers first means no SIGALRM can slip in between reading
-	 * the pending queue and the end of the dump; a released job gets them back. */
+	 * the pending queue and the end of the dump; a released job gets them
+	 * back. The three in one batch, each old value to its own place. */
 	if (remote_write(c->pid, c->in.scratch, &zero, sizeof(zero)) < 0)
 		return -1;
-	for (int w = 0; w < 3; w++) {
-		long ret = INJECT(&c->in, SYS_setitimer, w, c->in.scratch,
-				  c->in.scratch + sizeof(zero));
-		if (ret < 0) {
+	for (int w = 0; w < 3; w++)
+		calls[w] = (struct inject_call){ SYS_setitimer,
+			{ w, c->in.scratch, old + w * sizeof(zero) } };
+	if (inject_batch(&c->in, calls, 3, ret) < 0)
+		return -1;
+	c->itimers_disarmed = true;
+	if (remote_read(c->pid, old, c->itimers, sizeof(c->itimers)) < 0)
+		return -1;
+	for (int w = 0; w < 3; w++)
+		if (ret[w] < 0) {
 			pr_err("cannot read interval timer %d of process %d: %s", w, c->pid,
-			       strerror(-ret));
+			       strerror(-ret[w]));
 			return -1;
 		}
-		if (remote_read(c->pid, c->in.scratch + sizeof(zero), &c->itimers[w],
-				sizeof(c->itimers[w])) < 0)
-			return -1;
-		c->itimers_disarmed = true;
-	}
 	guard_timers(c->pid, c->in.syscall_ip, c->in.scratch, c->in.scratch_size, c->itimers);
 	return 0;
 }
@@ -235,61 +248,72 @@ static uint64_t ignored_now(pid_t pid)
 	return mask;
 }
 
-/* The image keeps no record of a default action; a new process has
- * kept, across its exec, what its maker ignored (a shell's SIGTSTP,
- * SIGTTOU..., init's SIGPIPE): those go back to the default. */
-static int default_actions(struct restore_ctx *r)
-{
-	uint64_t ign = ignored_now(r->job);
-	const struct ksigaction dfl = { 0 };
-
-	for (size_t i = 0; i < r->img->n_sigactions; i++)
-		ign &= ~(1ULL << (r->img->sigactions[i]->signo - 1));
-	for (unsigned sig = 1; sig <= NSIG_KERNEL; sig++) {
-		uint64_t p;
-		long ret;
-		if (!(ign & (1ULL << (sig - 1))))
-			continue;
-		p = scratch_put(r, 0, &dfl, sizeof(dfl));
-		ret = p ? INJECT(&r->in, SYS_rt_sigaction, sig, p, 0, 8) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot give signal %u its default action: %s", sig, strerror(-ret));
-			return -1;
-		}
-	}
-	return 0;
-}
-
+/* Every action and interval timer, in one batch of injected calls. The
+ * image keeps no record of a default action; a new process has kept,
+ * across its exec, what its maker ignored (a shell's SIGTSTP, SIGTTOU...,
+ * init's SIGPIPE), and one forked from its parent what the parent ignored:
+ * those go back to the default. */
 int signals_restore(struct restore_ctx *r)
 {
 	Process *img = r->img;
+	size_t n = img->n_sigactions, k = img->n_itimers, nc = 0;
+	struct ksigaction *ka = xcalloc(n + 1, sizeof(*ka));
+	struct itimerval *it = xcalloc(k + 1, sizeof(*it));
+	struct inject_call *c = xcalloc(NSIG_KERNEL + n + k + 1, sizeof(*c));
+	long *ret = xcalloc(NSIG_KERNEL + n + k + 1, sizeof(*ret));
+	/* where they go in the scratch area: 64 actions, 3 timers, a default */
+	const size_t at = 4096, it_at = at + NSIG_KERNEL * sizeof(*ka);
+	const size_t dfl_at = it_at + 3 * sizeof(*it);
+	const struct ksigaction dfl = { 0 };
+	uint64_t ign = ignored_now(r->job);
+	int rc = -1;
 
-	if (default_actions(r) < 0)
-		return -1;
-	for (size_t i = 0; i < img->n_sigactions; i++) {
+	if (n > NSIG_KERNEL || k > 3) {
+		pr_err("damaged image: %zu signal actions, %zu interval timers", n, k);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ign &= ~(1ULL << ((img->sigactions[i]->signo - 1) & 63));
+	for (unsigned sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (ign & (1ULL << (sig - 1)))
+			c[nc++] = (struct inject_call){ SYS_rt_sigaction,
+				{ sig, r->in.scratch + dfl_at, 0, 8 } };
+	for (size_t i = 0; i < n; i++) {
 		const SigAction *sa = img->sigactions[i];
-		struct ksigaction ka = { sa->handler, sa->flags, sa->restorer, sa->mask };
-		uint64_t p = scratch_put(r, 0, &ka, sizeof(ka));
-		long ret = p ? INJECT(&r->in, SYS_rt_sigaction, sa->signo, p, 0, 8) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore the action of signal %u: %s", sa->signo, strerror(-ret));
-			return -1;
-		}
+		ka[i] = (struct ksigaction){ sa->handler, sa->flags, sa->restorer, sa->mask };
+		c[nc++] = (struct inject_call){ SYS_rt_sigaction,
+			{ sa->signo, r->in.scratch + at + i * sizeof(*ka), 0, 8 } };
 	}
-	for (size_t i = 0; i < img->n_itimers; i++) {
-		const Itimer *it = img->itimers[i];
-		struct itimerval v = live_itimer(&(struct itimerval){
-			.it_interval = { it->interval_us / 1000000, it->interval_us % 1000000 },
-			.it_value = { it->value_us / 1000000, it->value_us % 1000000 },
+	for (size_t i = 0; i < k; i++) {
+		const Itimer *t = img->itimers[i];
+		it[i] = live_itimer(&(struct itimerval){
+			.it_interval = { t->interval_us / 1000000, t->interval_us % 1000000 },
+			.it_value = { t->value_us / 1000000, t->value_us % 1000000 },
 		});
-		uint64_t p = scratch_put(r, 0, &v, sizeof(v));
-		long ret = p ? INJECT(&r->in, SYS_setitimer, it->which, p, 0) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore interval timer %u: %s", it->which, strerror(-ret));
-			return -1;
-		}
+		c[nc++] = (struct inject_call){ SYS_setitimer,
+			{ t->which, r->in.scratch + it_at + i * sizeof(*it), 0 } };
 	}
-	return 0;
+	if ((n && !scratch_put(r, at, ka, n * sizeof(*ka))) ||
+	    (k && !scratch_put(r, it_at, it, k * sizeof(*it))) ||
+	    !scratch_put(r, dfl_at, &dfl, sizeof(dfl)) || inject_batch(&r->in, c, nc, ret) < 0)
+		goto out;
+	for (size_t i = 0; i < nc; i++)
+		if (ret[i] < 0) {
+			if (c[i].nr == SYS_setitimer)
+				pr_err("cannot restore interval timer %u: %s", (unsigned)c[i].a[0],
+				       strerror(-ret[i]));
+			else
+				pr_err("cannot restore the action of signal %u: %s", (unsigned)c[i].a[0],
+				       strerror(-ret[i]));
+			goto out;
+		}
+	rc = 0;
+out:
+	free(ka);
+	free(it);
+	free(c);
+	free(ret);
+	return rc;
 }
 
 int thread_signals_restore(struct restore_ctx *r, struct inject *in, const Thread *t)

@@ -224,30 +224,55 @@ int task_dump(struct dump_ctx *c)
 	return 0;
 }
 
-static int restore_rlimits(struct restore_ctx *r)
+/* Personality, umask and every resource limit: one batch of injected
+ * calls (a round trip into the process costs more than the calls). */
+static int restore_limits(struct restore_ctx *r)
 {
-	for (size_t i = 0; i < r->img->n_rlimits; i++) {
-		const Rlimit *l = r->img->rlimits[i];
-		struct rlimit rl = { l->cur, l->max }, now;
-		long ret;
+	const Process *img = r->img;
+	size_t n = img->n_rlimits, k = 0;
+	struct rlimit *rl = xcalloc(n + 1, sizeof(*rl));
+	struct inject_call *c = xcalloc(n + 2, sizeof(*c));
+	long *ret = xcalloc(n + 2, sizeof(*ret));
+	const size_t at = 4096;	/* the limits, in the scratch area */
+	int rc = -1;
 
-		if (prlimit(r->job, l->resource, NULL, &now) == 0 && rl.rlim_max > now.rlim_max) {
+	c[k++] = (struct inject_call){ SYS_personality, { img->personality } };
+	c[k++] = (struct inject_call){ SYS_umask, { img->umask } };
+	for (size_t i = 0; i < n; i++) {
+		const Rlimit *l = img->rlimits[i];
+		struct rlimit now;
+
+		rl[i] = (struct rlimit){ l->cur, l->max };
+		if (prlimit(r->job, l->resource, NULL, &now) == 0 && rl[i].rlim_max > now.rlim_max) {
 			/* Raising a hard limit needs privileges we do not have. */
 			pr_warn("resource limit %u: hard limit %llu cannot be raised back from %llu",
-				l->resource, (unsigned long long)rl.rlim_max,
+				l->resource, (unsigned long long)rl[i].rlim_max,
 				(unsigned long long)now.rlim_max);
-			rl.rlim_max = now.rlim_max;
-			if (rl.rlim_cur > rl.rlim_max)
-				rl.rlim_cur = rl.rlim_max;
+			rl[i].rlim_max = now.rlim_max;
+			if (rl[i].rlim_cur > rl[i].rlim_max)
+				rl[i].rlim_cur = rl[i].rlim_max;
 		}
-		uint64_t p = scratch_put(r, 0, &rl, sizeof(rl));
-		ret = p ? INJECT(&r->in, SYS_prlimit64, 0, l->resource, p, 0) : -EFAULT;
-		if (ret < 0) {
-			pr_err("cannot restore resource limit %u: %s", l->resource, strerror(-ret));
-			return -1;
-		}
+		c[k++] = (struct inject_call){ SYS_prlimit64,
+			{ 0, l->resource, r->in.scratch + at + i * sizeof(*rl), 0 } };
 	}
-	return 0;
+	if ((n && !scratch_put(r, at, rl, n * sizeof(*rl))) || inject_batch(&r->in, c, k, ret) < 0)
+		goto out;
+	if (ret[0] < 0) {
+		pr_err("cannot restore personality %#x: %s", img->personality, strerror(-ret[0]));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ret[2 + i] < 0) {
+			pr_err("cannot restore resource limit %u: %s", img->rlimits[i]->resource,
+			       strerror(-ret[2 + i]));
+			goto out;
+		}
+	rc = 0;
+out:
+	free(rl);
+	free(c);
+	free(ret);
+	return rc;
 }
 
 /* The kernel grows a task's FPU buffer for AMX tile data only when the task
@@ -356,15 +381,10 @@ int task_restore(struct restore_ctx *r)
 			return -1;
 		}
 	}
-	ret = INJECT(&r->in, SYS_personality, img->personality);
-	if (ret < 0) {
-		pr_err("cannot restore personality %#x: %s", img->personality, strerror(-ret));
-		return -1;
-	}
-	INJECT(&r->in, SYS_umask, img->umask);
+	/* prctl state before the limits: a lowered limit must not stand in its way */
 	if (restore_prctl_state(r) < 0)
 		return -1;
-	return restore_rlimits(r);
+	return restore_limits(r);
 }
 
 int task_finish(struct restore_ctx *r)
@@ -385,47 +405,53 @@ int task_finish(struct restore_ctx *r)
 
 int thread_task_restore(struct restore_ctx *r, struct inject *in, const Thread *t)
 {
-	long ret;
+	const char *what[6];
+	struct inject_call c[6];
+	long ret[6];
+	size_t n = 0;
 
 	if ((r->img->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) && cpu_has_amx(r->cpu) &&
 	    (xstate_features(t) & (1ULL << XFEATURE_XTILEDATA)) && amx_first_use(r, in) < 0)
 		return -1;
+	/* in one batch */
 	if (t->has_rseq_ptr) {
-		ret = INJECT(in, SYS_rseq, t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);
-		if (ret < 0) {
-			pr_err("cannot register rseq area %#lx of thread %d: %s",
-			       (unsigned long)t->rseq_ptr, t->tid, strerror(-ret));
-			return -1;
-		}
+		what[n] = "register its rseq area";
+		c[n++] = (struct inject_call){ SYS_rseq, { t->rseq_ptr, t->rseq_len, 0, t->rseq_sig } };
 	}
 	if (t->robust_head) {
-		ret = INJECT(in, SYS_set_robust_list, t->robust_head, t->robust_len);
-		if (ret < 0) {
-			pr_err("cannot restore the robust futex list of thread %d: %s", t->tid,
-			       strerror(-ret));
-			return -1;
-		}
+		what[n] = "restore its robust futex list";
+		c[n++] = (struct inject_call){ SYS_set_robust_list, { t->robust_head, t->robust_len } };
 	}
 	/* (a top process was started with SIGKILL, for the restore's time) */
-	ret = INJECT(in, SYS_prctl, PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0);
-	if (ret < 0) {
-		pr_err("cannot give thread %d its parent-death signal %d: %s", t->tid,
-		       t->pdeath_sig, strerror(-ret));
-		return -1;
-	}
-	if (t->no_new_privs &&
-	    (ret = INJECT(in, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) {
-		pr_err("cannot set no_new_privs of thread %d again: %s", t->tid, strerror(-ret));
-		return -1;
+	what[n] = "give it its parent-death signal";
+	c[n++] = (struct inject_call){ SYS_prctl, { PR_SET_PDEATHSIG, t->pdeath_sig } };
+	if (t->no_new_privs) {
+		what[n] = "set its no_new_privs again";
+		c[n++] = (struct inject_call){ SYS_prctl, { PR_SET_NO_NEW_PRIVS, 1 } };
 	}
 	/* set_tid_address(0) is harmless; it returns the tid, never fails. */
-	INJECT(in, SYS_set_tid_address, t->tid_address);
+	what[n] = "set its clear-child-tid address";
+	c[n++] = (struct inject_call){ SYS_set_tid_address, { t->tid_address } };
 	if (t->comm) {
 		char comm[16] = { 0 };
 		strncpy(comm, t->comm, sizeof(comm) - 1);
-		uint64_t p = scratch_put(r, 0, comm, sizeof(comm));
-		if (!p || INJECT(in, SYS_prctl, PR_SET_NAME, p) < 0)
+		uint64_t p = scratch_put(r, 64, comm, sizeof(comm));
+		if (!p)
+			return -1;
+		what[n] = NULL;	/* a name is not worth failing for */
+		c[n++] = (struct inject_call){ SYS_prctl, { PR_SET_NAME, p } };
+	}
+	if (inject_batch(in, c, n, ret) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (ret[i] >= 0)
+			continue;
+		if (!what[i]) {
 			pr_warn("cannot restore the name '%s' of thread %d", t->comm, t->tid);
+			continue;
+		}
+		pr_err("thread %d: cannot %s: %s", t->tid, what[i], strerror(-ret[i]));
+		return -1;
 	}
 	return 0;
 }
