@@ -460,11 +460,7 @@ t_dbus_autosave() {
 	alive "$ap" && { fail "the autosaver runs on after Remove"; return; }
 	call List || return 1
 	grep -Eq '^\((@aa\{sv\} )?\[\],\)$' "$TDIR/call.out" || { fail "List after Remove: $(cat "$TDIR/call.out")"; return; }
-	running "$pid" || { fail "the job does not run on after Remove"; return; }
-	tell_stop
-	wait_job "$pid" "$T_RUN"
-	ref_stopped || return 1
-	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the autosave disturbed the job"
+	ends_undisturbed "$pid" "the autosave disturbed the job"
 }
 
 # Each error, by its name: unknown job, another user's process, no such
