@@ -221,20 +221,12 @@ static int snapshots(struct store *s, const char *id, struct job_meta **out, siz
 	return 0;
 }
 
-/* The directory of the newest snapshot of autosave ID, NULL if none: what
- * an incremental dump writes only the changes since (job.h prev_dir). */
-static char *previous_snapshot(struct store *s, const char *id)
+/* The previous snapshot among SNAPS (oldest first): the directory an
+ * incremental dump writes only the changes since (job.h prev_dir); NULL
+ * for the first. */
+static char *previous_snapshot(const struct job_meta *snaps, size_t n)
 {
-	struct job_meta *snaps;
-	size_t n;
-	char *dir = NULL;
-
-	if (snapshots(s, id, &snaps, &n) < 0)
-		return NULL;
-	if (n)
-		dir = xstrdup(snaps[n - 1].dir);
-	store_list_free(snaps, n);
-	return dir;
+	return n ? xstrdup(snaps[n - 1].dir) : NULL;
 }
 
 /* Deletes the snapshots of autosave ID but EXCEPT (a job id, or NULL);
@@ -270,7 +262,10 @@ struct saver {
 	struct autosave a;
 	int record;               /* the record, locked */
 	uint32_t number;          /* the next snapshot's */
-	/* at a commit: the oldest snapshots set aside, and their locks */
+	/* the oldest snapshots beyond the number kept (chosen before the job
+	 * is held), then, at the commit, set aside, with their locks */
+	char *old[64];
+	int nr_old;
 	char *aside[64], *aside_id[64];
 	int aside_lock[64], nr_aside;
 };
@@ -300,27 +295,22 @@ static void say(const char *id, const char *fmt, ...)
 static int commit_snapshot(struct store *s, const char *tmp, struct job_meta *m, void *arg)
 {
 	struct saver *sv = arg;
-	struct job_meta *snaps;
-	size_t n;
 
 	sv->nr_aside = 0;
-	if (snapshots(s, sv->a.id, &snaps, &n) < 0)
-		return -1;
-	size_t excess = n + 1 > sv->a.keep ? n + 1 - sv->a.keep : 0;
-
-	for (size_t i = 0; i < excess && sv->nr_aside < 64; i++) {
-		int lock = store_lock(s, snaps[i].id);
-		char *aside = lock >= 0 ? store_set_aside(s, snaps[i].id) : NULL;
+	for (int i = 0; i < sv->nr_old; i++) {
+		/* (one removed meanwhile is no error) */
+		int lock = faccessat(s->fd, sv->old[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? -1 :
+			   store_lock(s, sv->old[i]);
+		char *aside = lock >= 0 ? store_set_aside(s, sv->old[i]) : NULL;
 		if (!aside) {
 			if (lock >= 0)
 				close(lock);
 			continue;	/* a thaw or an rm has it: it stays */
 		}
 		sv->aside[sv->nr_aside] = aside;
-		sv->aside_id[sv->nr_aside] = xstrdup(snaps[i].id);
+		sv->aside_id[sv->nr_aside] = xstrdup(sv->old[i]);
 		sv->aside_lock[sv->nr_aside++] = lock;
 	}
-	store_list_free(snaps, n);
 	if (store_commit(s, tmp, m) == 0)
 		return 0;
 	for (int i = 0; i < sv->nr_aside; i++) {
@@ -343,6 +333,27 @@ static void drop_aside(struct saver *sv)
 		free(sv->aside_id[i]);
 	}
 	sv->nr_aside = 0;
+	for (int i = 0; i < sv->nr_old; i++)
+		free(sv->old[i]);
+	sv->nr_old = 0;
+}
+
+/* The snapshots now: the previous one (returned), and the oldest that the
+ * next commit removes (sv->old). */
+static char *plan(struct saver *sv)
+{
+	struct job_meta *snaps;
+	size_t n, excess;
+	char *prev;
+
+	if (snapshots(sv->s, sv->a.id, &snaps, &n) < 0)
+		return NULL;
+	excess = n + 1 > sv->a.keep ? n + 1 - sv->a.keep : 0;
+	for (size_t i = 0; i < excess && sv->nr_old < 64; i++)
+		sv->old[sv->nr_old++] = xstrdup(snaps[i].id);
+	prev = previous_snapshot(snaps, n);
+	store_list_free(snaps, n);
+	return prev;
 }
 
 /* One snapshot; its messages go to the log, the first error to the record. */
@@ -350,7 +361,7 @@ static int snapshot(struct saver *sv, struct job_meta *m)
 {
 	struct freeze_opts f = sv->base;
 	int out = log_get_fd(), cap = memfd_create("autosave-messages", MFD_CLOEXEC);
-	char *prev = previous_snapshot(sv->s, sv->a.id), *text = NULL;
+	char *prev = plan(sv), *text = NULL;
 	size_t len = 0;
 	int r;
 
