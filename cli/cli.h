@@ -17,6 +17,7 @@ int cmd_rm(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_autosave(int argc, char **argv);
 
 /* Exits (or dies of the same signal) the way wait status WSTATUS says;
  * returns the exit status to use if still alive. */
@@ -27,12 +28,23 @@ struct store;
 void cli_warn_images_once(struct store *s, const char *dir);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
+/* size.c: the decimal number S starts with (*END: what follows); -1 if
+ * none or too big. */
+int cli_leading_number(const char *s, unsigned long long *v, char **end);
 /* size.c: "512M", "64G" (powers of 1024) into *OUT; -1 if not a size */
 int cli_parse_size(const char *s, uint64_t *out);
 /* The limit on the data of one deleted file or memfd in an image: ARG
  * (--ghost-limit), else $JOBFREEZE_GHOST_LIMIT, else 0 (the default);
  * -1 after saying what is wrong. */
 int cli_ghost_limit(const char *arg, uint64_t *out);
+/* autosave.c: "autosave every 10m, the newest 3 kept: next in 3m", for
+ * the listings. */
+struct autosave;
+void cli_autosave_state(FILE *f, const struct autosave *a);
+/* period.c: "30s", "10m", "2h", "1d" or seconds into *OUT (at least 1 s);
+ * -1 if not a period. For people: "10m", "1h30m". */
+int cli_parse_period(const char *s, unsigned *out);
+const char *cli_period(unsigned secs, char buf[32]);
 /* Prints "jobfreeze: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -8,6 +8,7 @@
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 #include "cli/cli.h"
+#include "session/autosave.h"
 #include "session/job.h"
 
 static void usage(FILE *f)
@@ -15,7 +16,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: jobfreeze freeze [options] PID...\n"
 		"       jobfreeze freeze [options] --pgid PGID\n"
-		"       jobfreeze freeze [options] --tmux [-L NAME | -S PATH]\n\n"
+		"       jobfreeze freeze [options] --tmux [-L NAME | -S PATH]\n"
+		"       jobfreeze freeze -R --every PERIOD [--keep N] [options] PID|--pgid PGID\n\n"
 		"Freezes the job PID belongs to (its process group: every stage of a\n"
 		"pipeline, every child) into the job store, then ends it. It is thawed\n"
 		"with 'jobfreeze thaw ID' (or 'jobthaw'), here or in another terminal,\n"
@@ -34,6 +36,13 @@ static void usage(FILE *f)
 		"  -L NAME                --tmux of the server of socket NAME (as tmux -L)\n"
 		"  -S PATH                --tmux of the server of socket PATH (as tmux -S)\n"
 		"  -R, --leave-running    a snapshot: the job goes on running\n"
+		"      --every PERIOD     autosave: a snapshot now and one every PERIOD (30s,\n"
+		"                         10m, 2h, 1d; implies -R) while the job runs, taken\n"
+		"                         by a background process; after a crash 'jobthaw ID'\n"
+		"                         brings the job back from the newest. When the job\n"
+		"                         ends, its snapshots are deleted. 'jobfreeze\n"
+		"                         autosave --stop ID' or 'jobfreeze rm ID' ends it\n"
+		"      --keep N           with --every: keep the newest N snapshots (3)\n"
 		"      --tcp-close        drop its TCP connections to outside it: after the\n"
 		"                         thaw it finds them reset, as after a network loss\n"
 		"      --ext-unix-close   drop its unix sockets to services outside it (X11,\n"
@@ -53,6 +62,17 @@ static void usage(FILE *f)
 		"3 no such process, 4 not permitted (another user's process: run as that\n"
 		"user, or as root with --allow-other-user), 5 busy (another jobfreeze\n"
 		"command is freezing or thawing it).\n");
+}
+
+static void report_autosave(const struct job_meta *m, unsigned every, unsigned keep)
+{
+	char disk[32], per[32];
+
+	printf("autosave %s: snapshot 1 of %s taken (%s on disk); one every %s, the newest %u "
+	       "kept\n  after a crash, 'jobthaw %s' brings the job back from the newest; "
+	       "'jobfreeze autosave --stop %s' ends it\n", m->autosave, m->command,
+	       meta_size(m->image_bytes, disk), cli_period(every, per), keep, m->autosave,
+	       m->autosave);
 }
 
 static void report(const struct job_meta *m)
@@ -75,6 +95,8 @@ int cmd_freeze(int argc, char **argv)
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
 		{ "ghost-limit", required_argument, NULL, 'g' },
+		{ "every", required_argument, NULL, 'E' },
+		{ "keep", required_argument, NULL, 'K' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -83,7 +105,8 @@ int cmd_freeze(int argc, char **argv)
 		{ 0 },
 	};
 	struct freeze_opts o = { 0 };
-	const char *ghost_limit = NULL;
+	const char *ghost_limit = NULL, *keep_arg = NULL;
+	unsigned every = 0, keep = 3;
 	struct store s;
 	bool json = false, first = true;
 	int c, ret = 0, nr_targets;
@@ -105,6 +128,24 @@ int cmd_freeze(int argc, char **argv)
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
 		case 'g': ghost_limit = optarg; break;
+		case 'E':
+			if (cli_parse_period(optarg, &every) < 0) {
+				cli_error("--every takes a period of at least 1s, such as 30s, 10m, 2h "
+					  "or 1d, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'K': {
+			int k;
+			if (parse_int(optarg, &k) < 0 || k < 1 || k > 64) {
+				cli_error("--keep takes a number of snapshots from 1 to 64, not '%s'",
+					  optarg);
+				return 2;
+			}
+			keep = k;
+			keep_arg = optarg;
+			break;
+		}
 		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -133,6 +174,17 @@ int cmd_freeze(int argc, char **argv)
 		cli_error("freeze needs a PID or --pgid PGID; see 'jobfreeze freeze --help'");
 		return 2;
 	}
+	if (keep_arg && !every) {
+		cli_error("--keep says how many snapshots an autosave keeps: give --every too");
+		return 2;
+	}
+	if (every && (nr_targets > 1 || o.tmux || o.allow_other_user)) {
+		cli_error("--every autosaves one job of yours, given by its PID or --pgid (not "
+			  "--tmux, not --allow-other-user)");
+		return 2;
+	}
+	if (every)
+		o.leave_running = true;
 	if (nr_targets > 1 && o.name) {
 		cli_error("--name names one job, but %d are to be frozen", nr_targets);
 		return 2;
@@ -174,7 +226,7 @@ int cmd_freeze(int argc, char **argv)
 			}
 			cli_warn_images_once(&s, NULL);
 		}
-		r = session_freeze(&s, &one, &m);
+		r = every ? autosave_start(&s, &one, every, keep, &m) : session_freeze(&s, &one, &m);
 		if (r) {
 			if (!ret)
 				ret = r;
@@ -188,6 +240,8 @@ int cmd_freeze(int argc, char **argv)
 		if (json) {
 			printf("%s", first ? "" : ",");
 			meta_print_json(stdout, &m);
+		} else if (every) {
+			report_autosave(&m, every, keep);
 		} else {
 			report(&m);
 		}

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "ckpt/util.h"
 #include "cli/cli.h"
+#include "session/autosave.h"
 #include "session/check.h"
 #include "session/store.h"
 
@@ -51,16 +52,83 @@ static void when(int64_t t, char buf[32])
 	strftime(buf, 32, "%Y-%m-%d %H:%M", &tm);
 }
 
+static void print_job(const struct job_meta *m, const char *tag)
+{
+	char t[32], d[32], id[80];
+
+	when(m->frozen_at, t);
+	if (*m->autosave)
+		snprintf(id, sizeof(id), "%s@%u", m->autosave, m->snapshot);
+	else
+		snprintf(id, sizeof(id), "%s%s%s", m->id, *m->name ? ":" : "", m->name);
+	printf("%-4s %-16s %-8s %9s %-11s %s  (in %s)%s\n", id, t, m->stopped ? "stopped" : "running",
+	       meta_size(m->image_bytes, d), *m->tty ? m->tty + (strncmp(m->tty, "/dev/", 5) ? 0 : 5) : "-",
+	       m->command, m->cwd, tag ? tag : "");
+}
+
+/* JOBS[I] is a snapshot of an autosave listed already (at an older one). */
+static bool shown(const struct job_meta *jobs, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!strcmp(jobs[k].autosave, jobs[i].autosave))
+			return true;
+	return false;
+}
+
+/* Autosave ID: its state, then its snapshots, newest first. */
+static void print_autosave(const struct job_meta *jobs, size_t n, const char *id,
+			   const struct autosave *autos, size_t na)
+{
+	const struct autosave *a = NULL;
+	const char *name = "";
+	int newest = -1, count = 0;
+
+	for (size_t k = 0; k < na; k++)
+		if (!strcmp(autos[k].id, id))
+			a = &autos[k];
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(jobs[i].autosave, id)) {
+			count++;
+			name = jobs[i].name;
+			if (newest < 0 || jobs[i].snapshot > jobs[newest].snapshot)
+				newest = i;
+		}
+	char label[80];
+	snprintf(label, sizeof(label), "%s%s%s", id, *name ? ":" : "", name);
+	printf("%-4s ", label);
+	if (a)
+		cli_autosave_state(stdout, a);
+	else
+		printf("autosave over");
+	printf("; %d snapshot%s\n", count, count == 1 ? "" : "s");
+	/* newest first: each time the newest not printed yet */
+	for (uint32_t below = UINT32_MAX; count-- > 0;) {
+		int next = -1;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(jobs[i].autosave, id) && jobs[i].snapshot < below &&
+			    (next < 0 || jobs[i].snapshot > jobs[next].snapshot))
+				next = i;
+		if (next < 0)
+			break;
+		print_job(&jobs[next], next == newest ? "  newest" : NULL);
+		below = jobs[next].snapshot;
+	}
+}
+
 int cmd_list(int argc, char **argv)
 {
 	int mode = TEXT;
 	struct job_meta *jobs;
+	struct autosave *autos = NULL;
 	struct store s;
-	size_t n;
+	size_t n, na = 0;
 	int r = parse(argc, argv, &mode,
 		      "usage: jobfreeze list [--json]\n\n"
 		      "The frozen jobs, oldest first: id, when, state, size, terminal, command.\n"
-		      "--json gives every field, for scripts.\n", NULL);
+		      "An autosave ('freeze --every') is one line with its state, then its\n"
+		      "snapshots, newest first, as ID@N: 'jobthaw ID' thaws the newest,\n"
+		      "'jobthaw ID@N' snapshot N. --json gives every field, for scripts (a\n"
+		      "snapshot's: autosave, its id, and snapshot, its number).\n", NULL);
 
 	if (r >= 0)
 		return r;
@@ -72,9 +140,18 @@ int cmd_list(int argc, char **argv)
 		store_close(&s);
 		return 1;
 	}
+	if (autosave_list(&s, &autos, &na))
+		na = 0;
 	if (mode == COMPLETION) {
-		/* For the shells' completions: "id<TAB>command", names too. */
+		/* For the shells' completions: "id<TAB>command", names too; an
+		 * autosave's snapshots as ID@K, the autosave as its id. */
 		for (size_t i = 0; i < n; i++) {
+			if (*jobs[i].autosave) {
+				if (!shown(jobs, i))
+					printf("%s\tautosave: %s\n", jobs[i].autosave, jobs[i].command);
+				printf("%s@%u\t%s\n", jobs[i].autosave, jobs[i].snapshot, jobs[i].command);
+				continue;
+			}
 			printf("%s\t%s\n", jobs[i].id, jobs[i].command);
 			if (*jobs[i].name)
 				printf("%s\t%s\n", jobs[i].name, jobs[i].command);
@@ -86,21 +163,26 @@ int cmd_list(int argc, char **argv)
 			meta_print_json(stdout, &jobs[i]);
 		}
 		printf("]\n");
-	} else if (n) {
+	} else if (n || na) {
 		printf("%-4s %-16s %-8s %9s %-11s %s\n", "ID", "FROZEN", "STATE", "DISK", "TTY", "COMMAND");
 		for (size_t i = 0; i < n; i++) {
-			char t[32], d[32], id[80];
-			const struct job_meta *m = &jobs[i];
-			when(m->frozen_at, t);
-			snprintf(id, sizeof(id), "%s%s%s", m->id, *m->name ? ":" : "", m->name);
-			printf("%-4s %-16s %-8s %9s %-11s %s  (in %s)\n", id, t,
-			       m->stopped ? "stopped" : "running", meta_size(m->image_bytes, d),
-			       *m->tty ? m->tty + (strncmp(m->tty, "/dev/", 5) ? 0 : 5) : "-",
-			       m->command, m->cwd);
+			if (!*jobs[i].autosave)
+				print_job(&jobs[i], NULL);
+			else if (!shown(jobs, i))
+				print_autosave(jobs, n, jobs[i].autosave, autos, na);
+		}
+		/* autosaves whose snapshots are all gone (removed one by one) */
+		for (size_t k = 0; k < na; k++) {
+			bool has = false;
+			for (size_t i = 0; i < n; i++)
+				has |= !strcmp(jobs[i].autosave, autos[k].id);
+			if (!has)
+				print_autosave(jobs, n, autos[k].id, autos, na);
 		}
 	} else {
 		printf("no frozen jobs (freeze one with 'jobfreeze PID' or 'jobfreeze %%1')\n");
 	}
+	autosave_list_free(autos, na);
 	store_list_free(jobs, n);
 	store_close(&s);
 	return 0;
@@ -189,7 +271,8 @@ int cmd_rm(int argc, char **argv)
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: jobfreeze rm ID|NAME...\n\nDeletes frozen jobs and their images, damaged ones\n"
-		       "too, with what interrupted commands left of them.\n\n"
+		       "too, with what interrupted commands left of them. An autosave's id:\n"
+		       "its autosaver stopped and every snapshot deleted; ID@N: snapshot N.\n\n"
 		       "Exit status: 0 removed, 1 failed, 3 no such job, 5 another command is\n"
 		       "thawing or removing it.\n");
 		return 0;
@@ -201,8 +284,16 @@ int cmd_rm(int argc, char **argv)
 	if (store_open(&s))
 		return 1;
 	for (int i = 1; i < argc; i++) {
+		struct autosave a;
 		char *what;
-		int r = store_rm(&s, argv[i], &what);
+		int r;
+		/* an autosave: stopped, with every snapshot */
+		if (!strchr(argv[i], '@') && autosave_find(&s, argv[i], &a) == 0) {
+			r = autosave_remove(&s, a.id, &what);
+			autosave_free(&a);
+		} else {
+			r = store_rm(&s, argv[i], &what);
+		}
 		if (!r)
 			printf("removed %s\n", what);
 		free(what);

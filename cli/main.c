@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "list",    cmd_list,    "list the frozen jobs" },
 	{ "show",    cmd_show,    "show one frozen job" },
 	{ "rm",      cmd_rm,      "delete frozen jobs" },
+	{ "autosave", cmd_autosave, "list or stop the periodic snapshots of running jobs" },
 	{ "send",    cmd_send,    "move a frozen job to another machine, over ssh" },
 	{ "receive", cmd_receive, "the other end of send (run by send over ssh)" },
 	{ "init",    cmd_init,    "print the shell integration: eval \"$(jobfreeze init bash)\"" },

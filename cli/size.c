@@ -5,17 +5,22 @@
 #include <stdlib.h>
 #include "cli/cli.h"
 
+int cli_leading_number(const char *s, unsigned long long *v, char **end)
+{
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno ? -1 : 0;
+}
+
 int cli_parse_size(const char *s, uint64_t *out)
 {
 	static const char units[] = "KMGT";
 	unsigned long long v;
 	char *end;
 
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (cli_leading_number(s, &v, &end) < 0)
 		return -1;
 	if (*end) {
 		int shift = 0;

@@ -29,7 +29,7 @@ _jobthaw() {
 
 _jobfreeze() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmds="freeze thaw list show rm send dump restore check init"
+	local cmds="freeze thaw list show rm autosave send dump restore check init"
 	local sub=${COMP_WORDS[1]-}
 	if ((COMP_CWORD == 1)); then
 		COMPREPLY=($(compgen -W "$cmds $(__jobfreeze_jobspecs)" -- "$cur"))
@@ -37,6 +37,8 @@ _jobfreeze() {
 	fi
 	case $prev in
 	-D|--images-dir|-o|--log-file|--pidfile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--every) COMPREPLY=($(compgen -W "30s 1m 5m 10m 30m 1h" -- "$cur")); return ;;
+	--keep) [[ $sub != send ]] && { COMPREPLY=($(compgen -W "1 2 3 5 10" -- "$cur")); return; } ;;
 	esac
 	case $sub in
 	thaw)
@@ -58,10 +60,16 @@ _jobfreeze() {
 			COMPREPLY=($(compgen -A hostname -- "$cur"))
 		fi ;;
 	list) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
+	autosave)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--stop --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(__jobfreeze_ids | grep -v @)" -- "$cur"))
+		fi ;;
 	init) COMPREPLY=($(compgen -W "bash zsh --key --no-key" -- "$cur")) ;;
 	freeze|%*|[0-9]*)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--name --pgid --tmux -L -S --leave-running --tcp-close --ext-unix-close --ghost-limit --json --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--name --pgid --tmux -L -S --leave-running --every --keep --tcp-close --ext-unix-close --ghost-limit --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(__jobfreeze_jobspecs) $(ps -o pid= -u "$(id -u)" 2>/dev/null)" -- "$cur"))
 		fi ;;

@@ -11,7 +11,7 @@ gboolean valid_job_ref(const char *s)
 	if (!s || !*s || *s == '-' || *s == '.' || strlen(s) > 64)
 		return FALSE;
 	for (; *s; s++)
-		if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-' && *s != '.')
+		if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-' && *s != '.' && *s != '@')
 			return FALSE;
 	return TRUE;
 }

@@ -59,7 +59,8 @@ void caller_check(GDBusMethodInvocation *inv, caller_fn next);
 void caller_free(struct caller *c);
 /* 0 if PID exists and every uid of it is UID; else sets the D-Bus error. */
 int pid_owned_by(guint32 pid, guint32 uid, const char **err_name, char **msg);
-/* A job ID or name we hand to the CLI: letters, digits, _ . - only. */
+/* A job ID or name we hand to the CLI: letters, digits, _ . - @ only
+ * (ID@N: snapshot N of an autosave). */
 gboolean valid_job_ref(const char *s);
 
 /* ops.c: Freeze, List, Remove; thaw.c: Thaw. */

@@ -74,7 +74,10 @@ static void frozen(struct cli_result *r, gpointer data)
 	/* one pid is one job: the first (only) object is ours */
 	GVariant *info = g_variant_n_children(jobs) ? g_variant_get_child_value(jobs, 0) : NULL;
 	const char *id = "";
-	if (!info || !g_variant_lookup(info, "id", "&s", &id)) {
+	/* an autosave answers with its own id (Thaw of it: the newest snapshot) */
+	gboolean named = info && ((g_variant_lookup(info, "autosave", "&s", &id) && *id) ||
+				  g_variant_lookup(info, "id", "&s", &id));
+	if (!named) {
 		struct cli_result bad = { 1, NULL, (char *)"jobfreeze freeze --json named no job" };
 		op_failed(op, "freeze", &bad, TRUE);
 	} else {
@@ -93,6 +96,18 @@ static void frozen(struct cli_result *r, gpointer data)
 
 static const char *const freeze_flags[] = { "leave-running", "tcp-close", "ext-unix-close", NULL };
 
+/* An option "every" or "keep": a positive number, as u (or i). */
+static gboolean positive(GVariant *val, gint64 *v)
+{
+	if (g_variant_is_of_type(val, G_VARIANT_TYPE_UINT32))
+		*v = g_variant_get_uint32(val);
+	else if (g_variant_is_of_type(val, G_VARIANT_TYPE_INT32))
+		*v = g_variant_get_int32(val);
+	else
+		return FALSE;
+	return TRUE;
+}
+
 void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 {
 	GVariant *params = g_dbus_method_invocation_get_parameters(inv);
@@ -102,6 +117,7 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 	char *msg = NULL;
 	guint32 pid;
 	gboolean tmux = FALSE;
+	gint64 every = 0, keep = 0;
 	GVariantIter it;
 
 	g_variant_get(params, "(u@a{sv})", &pid, &opts);
@@ -119,6 +135,14 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 			   g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
 			if (g_variant_get_boolean(val))
 				g_ptr_array_add(args, g_strconcat("--", key, NULL));
+		} else if (!strcmp(key, "every") && positive(val, &every)) {
+			if (every <= 0 || every > 366 * 86400)
+				msg = g_strdup_printf("every %" G_GINT64_FORMAT ": the seconds between two "
+						      "snapshots, at least 1", every);
+		} else if (!strcmp(key, "keep") && positive(val, &keep)) {
+			if (keep <= 0 || keep > 64)
+				msg = g_strdup_printf("keep %" G_GINT64_FORMAT ": how many snapshots "
+						      "are kept, 1 to 64", keep);
 		} else if (!strcmp(key, "tmux") && g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
 			tmux |= g_variant_get_boolean(val);
 		} else if (!strcmp(key, "tmux-socket") &&
@@ -132,11 +156,20 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 		} else {
 			msg = g_strdup_printf("unknown option '%s' of type %s (Freeze takes name, "
 					      "tmux-socket (s), leave-running, tcp-close, ext-unix-close, "
-					      "tmux (b))", key, g_variant_get_type_string(val));
+					      "tmux (b), every, keep (u))", key, g_variant_get_type_string(val));
 		}
 		g_variant_unref(val);
 	}
 	g_variant_unref(opts);
+	if (!msg && keep && !every)
+		msg = g_strdup("keep says how many snapshots an autosave keeps: give every too");
+	if (!msg && every && tmux)
+		msg = g_strdup("every: an autosave is of a job, not of a tmux server");
+	if (every) {
+		g_ptr_array_add(args, g_strdup_printf("--every=%" G_GINT64_FORMAT "s", every));
+		if (keep)
+			g_ptr_array_add(args, g_strdup_printf("--keep=%" G_GINT64_FORMAT, keep));
+	}
 	if (msg) {
 		g_ptr_array_free(args, TRUE);
 		bad_args(inv, c, msg);

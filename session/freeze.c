@@ -89,6 +89,7 @@ static char *group_command(const struct proc_table *procs, pid_t pgid, pid_t *fi
 
 struct commit {
 	struct store *s;
+	const struct freeze_opts *o;
 	const char *tmp;
 	struct job_meta *m;
 	struct ckpt_stats *stats;
@@ -155,6 +156,8 @@ static int commit(void *arg)
 	struct commit *c = arg;
 
 	crash_point("store-commit");
+	if (c->o->commit)
+		return c->o->commit(c->s, c->tmp, c->m, c->o->commit_arg);
 	return store_commit(c->s, c->tmp, c->m);
 }
 
@@ -349,7 +352,8 @@ static void fill_host(struct job_meta *m)
 	m->boot_id = boot ? boot : xstrdup("");
 }
 
-static int name_taken(struct store *s, const char *name)
+/* NAME is another job's (the snapshots of autosave AUTOSAVE share it). */
+static int name_taken(struct store *s, const char *name, const char *autosave)
 {
 	struct job_meta *jobs;
 	size_t n;
@@ -358,7 +362,7 @@ static int name_taken(struct store *s, const char *name)
 	if (store_list(s, &jobs, &n))
 		return JF_FAILED;
 	for (size_t i = 0; i < n; i++)
-		taken |= !strcmp(jobs[i].name, name);
+		taken |= !strcmp(jobs[i].name, name) && (!autosave || strcmp(jobs[i].autosave, autosave));
 	store_list_free(jobs, n);
 	if (taken) {
 		pr_err("a frozen job is already named '%s': choose another --name", name);
@@ -450,7 +454,7 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 		       o->name);
 		return JF_USAGE;
 	}
-	if (o->name && (r = name_taken(s, o->name)))
+	if (o->name && (r = name_taken(s, o->name, o->autosave)))
 		return r;
 	if (o->tmux && ((r = tmux_prepare(o, m)) || o->handed_over)) {
 		meta_free(m);
@@ -485,6 +489,8 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 	}
 	m->id = xstrdup("");
 	m->name = xstrdup(o->name ? o->name : "");
+	m->autosave = xstrdup(o->autosave ? o->autosave : "");
+	m->snapshot = o->snapshot;
 	m->cwd = link_of(top, "cwd");
 	fill_host(m);
 	m->frozen_at = time(NULL);
@@ -509,7 +515,10 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 		meta_free(m);
 		return JF_FAILED;
 	}
-	c = (struct commit){ .s = s, .tmp = d.dir, .m = m, .stats = &stats };
+	/* Incremental snapshots: once struct dump_opts has prev_dir (ckpt/mem.c),
+	 * this is where it is set: d.prev_dir = o->prev_dir; (autosave.c's
+	 * previous_snapshot() chooses it). */
+	c = (struct commit){ .s = s, .o = o, .tmp = d.dir, .m = m, .stats = &stats };
 	d.procs = procs;
 	d.prepare = prepare;
 	d.commit = commit;

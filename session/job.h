@@ -23,6 +23,15 @@ struct freeze_opts {
 	 * handed over to the client it is attached to (session/tmux.c): it
 	 * goes on there, out of the server, and no job is made here. */
 	bool handed_over;
+	/* A snapshot of an autosave (session/autosave.c): its id and number,
+	 * the previous snapshot's directory (for an incremental dump), and
+	 * how its images join the store (instead of store_commit, with the
+	 * images complete and synced, the job still held). */
+	const char *autosave;
+	uint32_t snapshot;
+	const char *prev_dir;
+	int (*commit)(struct store *s, const char *tmp, struct job_meta *m, void *arg);
+	void *commit_arg;
 };
 
 /* Whose job TARGET (O->pid or O->pgid) is: *UID; the store it goes to. */

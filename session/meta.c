@@ -68,6 +68,10 @@ int meta_write(int dirfd, const struct job_meta *m)
 	put_str(f, "termios", m->termios);
 	put_str(f, "kind", m->kind);
 	put_str(f, "socket", m->socket);
+	if (m->autosave && *m->autosave) {
+		put_str(f, "autosave", m->autosave);
+		fprintf(f, "snapshot=%u\n", m->snapshot);
+	}
 	if (fclose(f) != 0) {
 		pr_perror("writing the job's metadata");
 		free(text);
@@ -96,7 +100,7 @@ static int set_field(struct job_meta *m, const char *key, const char *val)
 		{ "id", &m->id }, { "name", &m->name }, { "command", &m->command },
 		{ "cwd", &m->cwd }, { "tty", &m->tty }, { "host", &m->host },
 		{ "kernel", &m->kernel }, { "boot_id", &m->boot_id }, { "termios", &m->termios },
-		{ "kind", &m->kind }, { "socket", &m->socket },
+		{ "kind", &m->kind }, { "socket", &m->socket }, { "autosave", &m->autosave },
 	};
 	uint64_t v;
 	int i;
@@ -127,6 +131,8 @@ static int set_field(struct job_meta *m, const char *key, const char *val)
 		m->pgid = i;
 	else if (!strcmp(key, "pid"))
 		m->pid = i;
+	else if (!strcmp(key, "snapshot") && i >= 0)
+		m->snapshot = i;
 	return 0;
 }
 
@@ -154,7 +160,7 @@ int meta_read(int dirfd, struct job_meta *m)
 	free(text);
 	/* Every string is set, so that readers need no NULL checks. */
 	char **strs[] = { &m->id, &m->name, &m->command, &m->cwd, &m->tty, &m->host,
-			  &m->kernel, &m->boot_id, &m->termios, &m->kind, &m->socket, &m->dir };
+			  &m->kernel, &m->boot_id, &m->termios, &m->kind, &m->socket, &m->autosave, &m->dir };
 	for (size_t k = 0; k < ARRAY_SIZE(strs); k++)
 		if (!*strs[k])
 			*strs[k] = xstrdup("");
@@ -174,6 +180,7 @@ void meta_free(struct job_meta *m)
 	free(m->termios);
 	free(m->kind);
 	free(m->socket);
+	free(m->autosave);
 	free(m->dir);
 	memset(m, 0, sizeof(*m));
 }
@@ -210,6 +217,10 @@ void meta_print_json(FILE *f, const struct job_meta *m)
 		m->stopped ? "stopped" : "running", m->pgid);
 	json_str(f, "kind", m->kind && *m->kind ? m->kind : "job", true);
 	json_str(f, "socket", m->socket, true);
+	if (m->autosave && *m->autosave) {
+		json_str(f, "autosave", m->autosave, true);
+		fprintf(f, "\"snapshot\":%u,", m->snapshot);
+	}
 	json_str(f, "dir", m->dir, false);
 	fputc('}', f);
 }

@@ -25,6 +25,10 @@ struct job_meta {
 			       * the job still runs */
 	char *kind;           /* "tmux": a tmux server (socket: where it listens); "": a job */
 	char *socket;
+	/* A snapshot of an autosave (session/autosave.h): the autosave's id, and
+	 * which snapshot of it this is (1, 2, ...); "" and 0 for other jobs. */
+	char *autosave;
+	uint32_t snapshot;
 	char *dir;            /* its directory in the store (not stored: found) */
 };
 

@@ -22,6 +22,7 @@
 #define THAW_PREFIX ".thawing-"
 #define RECV_PREFIX ".rcv-"	/* a job coming in from another machine (send.c) */
 #define ID_FILE ".last-id"
+#define AUTOSAVE_PREFIX ".autosave-"	/* an autosave's record (autosave.c): its id is taken */
 
 static char *store_path(struct store *s)
 {
@@ -121,7 +122,7 @@ static int remove_dir(struct store *s, const char *name)
 }
 
 /* Does the job M describes still run (its top process, same start)? */
-static bool job_alive(const struct job_meta *m)
+bool store_job_runs(const struct job_meta *m)
 {
 	struct proc_stat st;
 
@@ -141,7 +142,7 @@ static bool rescue_freeze(struct store *s, const char *name)
 	if (fd < 0)
 		return false;
 	if (meta_read(fd, &m) == 0) {
-		if (!job_alive(&m) && store_commit(s, name, &m) == 0) {
+		if (!store_job_runs(&m) && store_commit(s, name, &m) == 0) {
 			pr_err("a freeze was interrupted after its job had ended: its images "
 			       "are kept as job %s", m.id);
 			kept = true;
@@ -489,17 +490,43 @@ static int not_found(struct store *s, const char *key)
 	return ret;
 }
 
+/* The job KEY names among JOBS: a job by its id; an autosave (its id or
+ * name) by its newest snapshot, "ID@K" by its snapshot K; a job by its
+ * name. -1 if none. */
+static int pick(const struct job_meta *jobs, size_t n, const char *key)
+{
+	const char *at = strchr(key, '@');
+	size_t base = at ? (size_t)(at - key) : strlen(key);
+	int k = 0, found = -1;
+
+	if (at && (parse_int(at + 1, &k) < 0 || k <= 0))
+		return -1;
+	for (size_t i = 0; i < n && !at; i++)
+		if (!strcmp(jobs[i].id, key))
+			return i;
+	for (size_t i = 0; i < n; i++) {
+		const struct job_meta *j = &jobs[i];
+		if (!*j->autosave || ((strlen(j->autosave) != base || strncmp(j->autosave, key, base)) &&
+				      (strlen(j->name) != base || strncmp(j->name, key, base))))
+			continue;
+		if (at ? j->snapshot == (uint32_t)k : found < 0 || j->snapshot > jobs[found].snapshot)
+			found = i;
+	}
+	for (size_t i = 0; i < n && found < 0 && !at; i++)
+		if (*jobs[i].name && !strcmp(jobs[i].name, key))
+			found = i;
+	return found;
+}
+
 int store_find(struct store *s, const char *key, struct job_meta *m)
 {
 	struct job_meta *jobs;
 	size_t n;
-	int found = -1;
+	int found;
 
 	if (store_list(s, &jobs, &n))
 		return JF_FAILED;
-	for (size_t i = 0; i < n && found < 0; i++)
-		if (!strcmp(jobs[i].id, key) || (*jobs[i].name && !strcmp(jobs[i].name, key)))
-			found = i;
+	found = pick(jobs, n, key);
 	if (found >= 0) {
 		*m = jobs[found];
 		memset(&jobs[found], 0, sizeof(jobs[found]));
@@ -576,8 +603,11 @@ static int next_id(struct store *s, int *id)
 	/* A damaged counter must not hand out an id in use. */
 	for (*id = last + 1;; (*id)++) {
 		char name[16];
+		char rec[32];
 		snprintf(name, sizeof(name), "%d", *id);
-		if (faccessat(s->fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		snprintf(rec, sizeof(rec), AUTOSAVE_PREFIX "%d", *id);
+		if (faccessat(s->fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    faccessat(s->fd, rec, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			break;
 	}
 	n = snprintf(buf, sizeof(buf), "%d\n", *id);
@@ -589,6 +619,15 @@ static int next_id(struct store *s, int *id)
 	/* The lock goes with the close: whoever comes next reads our id. */
 	close(fd);
 	return 0;
+}
+
+char *store_new_id(struct store *s)
+{
+	int id;
+
+	if (next_id(s, &id) < 0)
+		return NULL;
+	return xasprintf("%d", id);
 }
 
 int store_commit(struct store *s, const char *tmp, struct job_meta *m)
@@ -666,6 +705,24 @@ int store_remove(struct store *s, const char *id)
 		ret = JF_FAILED;
 	free(del);
 	return ret;
+}
+
+char *store_set_aside(struct store *s, const char *id)
+{
+	char *del = xasprintf(DEL_PREFIX "%d-%s", (int)getpid(), id);
+
+	if (renameat(s->fd, id, s->fd, del) < 0) {
+		pr_perror("cannot remove job %s from %s", id, s->path);
+		free(del);
+		return NULL;
+	}
+	return del;
+}
+
+void store_put_back(struct store *s, const char *aside, const char *id)
+{
+	if (renameat2(s->fd, aside, s->fd, id, RENAME_NOREPLACE) < 0)
+		pr_perror("cannot put job %s back in %s (its images are in %s)", id, s->path, aside);
 }
 
 /* Job directory ID cannot be listed or thawed (a symlink, refused, no or

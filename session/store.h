@@ -37,10 +37,13 @@ int store_own(struct store *s, int fd, const char *what);
  * -1 with errno ENOENT (not reported) if there is none. */
 int store_open_job(struct store *s, const char *name);
 void store_close(struct store *s);
+/* Does the job M describes still run (its top process, same start)? */
+bool store_job_runs(const struct job_meta *m);
 /* Every job, oldest first. */
 int store_list(struct store *s, struct job_meta **jobs, size_t *n);
 void store_list_free(struct job_meta *jobs, size_t n);
-/* The job whose id or name is KEY; JF_NO_JOB (reported) if none. */
+/* The job whose id or name is KEY; JF_NO_JOB (reported) if none. An
+ * autosave's id or name gives its newest snapshot, "ID@K" its snapshot K. */
 int store_find(struct store *s, const char *key, struct job_meta *m);
 /* A new temporary directory in the store for a freeze in progress. */
 char *store_new_tmp(struct store *s);
@@ -52,12 +55,19 @@ void store_drop_tmp(struct store *s, const char *tmp);
 /* Moves the finished temporary directory TMP in as a new job; its id (and
  * M->id) is allocated here. The job exists once this returns 0. */
 int store_commit(struct store *s, const char *tmp, struct job_meta *m);
+/* A new id that no job takes (an autosave's), NULL after reporting why. */
+char *store_new_id(struct store *s);
 /* Takes the job's lock (a thaw or a removal in progress holds it):
  * returns a descriptor to close to let it go, or -JF_BUSY/-JF_FAILED. */
 int store_lock(struct store *s, const char *id);
 /* Deletes the job (its lock held by the caller): gone from the listing at
  * once (renamed), then its files. */
 int store_remove(struct store *s, const char *id);
+/* Job ID (its lock held) out of the listing by a rename, not synced: the
+ * name it has now (to delete with store_drop_tmp once the rename is synced,
+ * or to put back with store_put_back), NULL after reporting why. */
+char *store_set_aside(struct store *s, const char *id);
+void store_put_back(struct store *s, const char *aside, const char *id);
 /* `jobfreeze rm KEY`: the job (locked), or a damaged job directory, with
  * what dead commands left of it; *WHAT says what it was (to free). */
 int store_rm(struct store *s, const char *key, char **what);

@@ -11,9 +11,24 @@
 #include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
 #include "ckpt/util.h"
+#include "session/autosave.h"
 #include "session/job.h"
 #include "tty/newpty.h"
 #include "tty/terminal.h"
+
+/* JOBS[I] is a snapshot of an autosave that a thaw without an id must not
+ * take: its job still runs, or a newer snapshot of it is there. */
+static bool stale_snapshot(const struct job_meta *jobs, size_t n, size_t i)
+{
+	if (!*jobs[i].autosave)
+		return false;
+	if (store_job_runs(&jobs[i]))
+		return true;
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(jobs[k].autosave, jobs[i].autosave) && jobs[k].snapshot > jobs[i].snapshot)
+			return true;
+	return false;
+}
 
 int session_default_job(struct store *s, struct job_meta *m)
 {
@@ -26,12 +41,14 @@ int session_default_job(struct store *s, struct job_meta *m)
 		free(me);
 		return JF_FAILED;
 	}
-	/* The newest frozen from this terminal, else the newest of all. */
+	/* The newest frozen from this terminal, else the newest of all; of
+	 * an autosave, only its newest snapshot once its job is gone. */
 	for (size_t i = n; i-- > 0 && pick < 0;)
-		if (me && !strcmp(jobs[i].tty, me))
+		if (me && !strcmp(jobs[i].tty, me) && !stale_snapshot(jobs, n, i))
 			pick = i;
-	if (pick < 0 && n)
-		pick = n - 1;
+	for (size_t i = n; i-- > 0 && pick < 0;)
+		if (!stale_snapshot(jobs, n, i))
+			pick = i;
 	free(me);
 	if (pick < 0) {
 		store_list_free(jobs, n);
@@ -74,10 +91,13 @@ static void ready(void *arg, pid_t job)
 	struct thaw *t = arg;
 
 	crash_point("thaw-ready");
-	if (t->o->keep)
+	if (t->o->keep) {
 		store_thaw_undo(t->s, t->m->id);
-	else
+	} else {
 		store_thaw_done(t->s, t->m->id);
+		if (*t->m->autosave)
+			autosave_thawed(t->s, t->m);
+	}
 	close(t->lock);
 	t->lock = -1;
 	if (t->winch)
@@ -98,6 +118,15 @@ int session_thaw(struct store *s, const struct thaw_opts *o, int *wstatus)
 	ret = o->key ? store_find(s, o->key, &m) : session_default_job(s, &m);
 	if (ret)
 		return ret;
+	/* A snapshot of a job that runs on: thawed, it would run twice. */
+	if (*m.autosave && store_job_runs(&m)) {
+		pr_err("job %s is snapshot %u of autosave %s, and the job still runs (process %d): "
+		       "thawed, it would run twice. 'jobfreeze %d' freezes it for real (and ends "
+		       "its autosave); 'jobthaw' then brings it back", m.id, m.snapshot, m.autosave,
+		       m.pid, m.pid);
+		ret = JF_BUSY;
+		goto out;
+	}
 	t.lock = store_lock(s, m.id);
 	if (t.lock < 0) {
 		ret = -t.lock;

@@ -7,13 +7,16 @@
 # freeze [options] TARGET...: job specs become --pgid, and a frozen job
 # leaves the shell's job table (its processes are gone: to disk).
 __jobfreeze_freeze() {
-	# The frozen job is killed: no "killed" notice, it is disowned below.
+	# The frozen job is killed: no "killed" notice, it is disowned below
+	# (not with -R or --every: it goes on running).
 	[[ -n ${ZSH_VERSION-} ]] && setopt localoptions nonotify nomonitor
 	local -a opts=() specs=() pids=()
-	local a job rc=0 r m=0
+	local a job rc=0 r m=0 snap=0
 	while (($#)); do
 		case $1 in
+		--every|--keep) opts+=("$1" "$2"); snap=1; shift ;;
 		--name|-n|--command|-o|--pgid|-G|-L|-S) opts+=("$1" "$2"); shift ;;
+		-R|--leave-running|--every=*) opts+=("$1"); snap=1 ;;
 		%*) specs+=("$1") ;;
 		-*) opts+=("$1") ;;
 		*) pids+=("$1") ;;
@@ -33,7 +36,8 @@ __jobfreeze_freeze() {
 		"$__jobfreeze_bin" freeze "${opts[@]}" --pgid "$REPLY"
 		r=$?
 		((m)) && set -m
-		if ((r == 0)); then
+		# (a snapshot or an autosave: the job runs on, still the shell's)
+		if ((r == 0 && !snap)); then
 			# (a job zsh already saw die cannot be disowned: waiting
 			# for it drops it without a "killed" notice)
 			{ disown "$job" || wait "$job"; } 2>/dev/null

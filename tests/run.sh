@@ -392,6 +392,16 @@ ref_stopped() {
 	REFST=$(cat "$REF.status")
 }
 
+# ends_undisturbed PID WHAT: the stoppable job PID runs, and told to stop
+# ends as its uninterrupted run stopped where it stopped; else fails WHAT
+ends_undisturbed() {
+	running "$1" || { fail "the job does not run on ($2)"; return; }
+	tell_stop
+	wait_job "$1" "$T_RUN"
+	ref_stopped || return 1
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "$2"
+}
+
 # ---- freeze and thaw ---------------------------------------------------
 
 # dump_job PID IMG [ARGS...]: dump PID into IMG (inside $TDIR); on failure,

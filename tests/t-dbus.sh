@@ -432,6 +432,37 @@ t_dbus_remove() {
 	wait_gone "$pid" 5
 }
 
+# Freeze with every/keep: an autosave, its snapshots in List, bad values
+# refused; Remove of it stops it and deletes them; the job runs on, undisturbed.
+t_dbus_autosave() {
+	local id pid i n ap
+	start_again cpuloop 200 400 "$WL/cpuloop" || return 1
+	pid=$JOB_PID
+	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze "$pid" "{'every': <uint32 0>}" || return 1
+	grep -q "every 0" "$TDIR/call.err" || { fail "the error does not name every: $(cat "$TDIR/call.err")"; return; }
+	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze "$pid" "{'keep': <uint32 2>}" || return 1
+	call Freeze "$pid" "{'every': <uint32 1>, 'keep': <uint32 2>}" || { fail "Freeze with every failed"; return; }
+	id=$(reply_string)
+	ap=$(sed -n 's/^pid=//p' "$TDIR/state/jobfreeze/.autosave-$id" 2>/dev/null)
+	[ -n "$ap" ] && alive "$ap" || { fail "Freeze replied '$id', but no autosaver runs"; return; }
+	OTHER_PIDS+=("$ap")
+	running "$pid" || { fail "pid $pid does not run after Freeze with every"; return; }
+	for ((i = 0; i < 300; i++)); do
+		call List || return 1
+		n=$(grep -o "'autosave': <'$id'>" "$TDIR/call.out" | wc -l)
+		[ "$n" -le 2 ] || { fail "List shows $n snapshots, 2 are kept"; return; }
+		grep -q "'snapshot': <int64 3>" "$TDIR/call.out" && break
+		sleep 0.1
+	done
+	grep -q "'snapshot': <int64 3>" "$TDIR/call.out" ||
+		{ diag "List: $(cat "$TDIR/call.out")"; fail "no third snapshot in 30 s"; return; }
+	call Remove "$id" || { fail "Remove of the autosave $id failed"; return; }
+	alive "$ap" && { fail "the autosaver runs on after Remove"; return; }
+	call List || return 1
+	grep -Eq '^\((@aa\{sv\} )?\[\],\)$' "$TDIR/call.out" || { fail "List after Remove: $(cat "$TDIR/call.out")"; return; }
+	ends_undisturbed "$pid" "the autosave disturbed the job"
+}
+
 # Each error, by its name: unknown job, another user's process, no such
 # process, bad options and arguments, a failed freeze (JobFailed).
 t_dbus_errors() {
@@ -762,6 +793,7 @@ run_test "dbus: Thaw in a tmux window"          dbus_test t_dbus_thaw_terminal
 run_test "dbus: a failed thaw says why in its terminal" dbus_test t_dbus_thaw_fails
 run_test "dbus: Remove"                         dbus_test t_dbus_remove
 run_test "dbus: Freeze option tcp-close"        dbus_test t_dbus_tcp_close
+run_test "dbus: Freeze with every and keep: an autosave" dbus_test t_dbus_autosave
 run_test "dbus: errors"                         dbus_test t_dbus_errors
 CONFIG=("terminal=tmux -S @TDIR@/tmux.sock new-window -t t:5" idle-timeout=1)
 run_test "dbus: notifications and Resume"       dbus_test t_dbus_notify

@@ -276,6 +276,28 @@ t_sh_background() {
 	sh_same_output "$TDIR/run/out.txt" 20
 }
 
+# An autosave of a background job (--every %1): the job stays the shell's,
+# runs to its end undisturbed, and its snapshots go with it.
+t_sh_autosave() {
+	local i
+	sh_start "$1" || return
+	sh_type t:0 "$WL/counter 25 >out.txt &"
+	sleep 0.5
+	sh_type t:0 'jobfreeze freeze --every 1 --keep 2 %1'
+	sh_expect t:0 '^autosave [0-9]+: snapshot 1 of .*counter 25' "jobfreeze --every %1 did not autosave it" || return 1
+	sh_type t:0 'jobs >jobs.txt; echo BGJOBS=$(wc -l <jobs.txt)'
+	sh_expect t:0 '^BGJOBS=1$' "the autosaved job left the shell's job table" || return 1
+	sh_type t:0 'wait; echo WAIT=$?'
+	sh_expect t:0 '^WAIT=0$' "wait for the autosaved job" 30 || return 1
+	sh_stop
+	sh_same_output "$TDIR/run/out.txt" 25 || return 1
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ls -A "$TDIR/state/jobfreeze" | grep -v -e '^\.last-id$' -e '^\.warned$' -e '^autosave\.log$')" ] && return 0
+		sleep 0.1
+	done
+	fail "the autosave of the ended job left $(ls -A "$TDIR/state/jobfreeze" | tr '\n' ' ')"
+}
+
 # Completion offers the frozen jobs' ids and names.
 t_sh_completion() {
 	sh_start "$1" || return
@@ -355,4 +377,5 @@ for __sh in bash zsh; do
 	run_test "$__sh: less thawed in a smaller terminal redraws" t_sh_less_resize "$__sh"
 	run_test "$__sh: background job thawed with --bg" t_sh_background "$__sh"
 	run_test "$__sh: completion offers frozen jobs" t_sh_completion "$__sh"
+	run_test "$__sh: an autosave of %1 (--every)" t_sh_autosave "$__sh"
 done
