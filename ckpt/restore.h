@@ -46,6 +46,7 @@ struct sock_table {
 				   * what was queued, then closes (-1: none) */
 		char *via;        /* a unix socket whose file was unlinked: where
 				   * it can be reached until the job runs */
+		char *place;      /* the directory made to bind it in (skplace.c), or NULL */
 		bool connected;   /* connected to its peer as it was made */
 		bool closed;      /* a TCP connection come back closed (restore --tcp-close) */
 		bool configured;  /* options and shutdown applied */

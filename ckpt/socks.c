@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "ckpt/log.h"
 #include "ckpt/passedfd.h"
+#include "ckpt/skplace.h"
 #include "ckpt/socks.h"
 #include "ckpt/util.h"
 
@@ -123,6 +124,13 @@ int socks_finish(struct sock_table *t, struct image_dir *dir)
 			js->via = NULL;
 		}
 	}
+	/* (once every hidden file is gone: another socket may have been
+	 * bound in a directory made for the first) */
+	for (size_t i = 0; i < t->n; i++) {
+		skplace_remove(t->s[i].place);
+		free(t->s[i].place);
+		t->s[i].place = NULL;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct job_sock *js = &t->s[i];
 		const Fd *f = js->f;
@@ -144,6 +152,10 @@ void sock_table_close(struct sock_table *t)
 		if (t->s[i].via)
 			unlink(t->s[i].via);
 		free(t->s[i].via);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		skplace_remove(t->s[i].place);
+		free(t->s[i].place);
 	}
 	free(t->s);
 	t->s = NULL;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "ckpt/log.h"
 #include "ckpt/passedfd.h"
+#include "ckpt/skplace.h"
 #include "ckpt/sockdiag.h"
 #include "ckpt/sockopt.h"
 #include "ckpt/sockqueue.h"
@@ -463,40 +464,70 @@ static int bind_name(int s, const Fd *f, const ProtobufCBinaryData *name, const 
 	return r;
 }
 
+/* Binds S to A and moves its file to VIA (both relative to the current
+ * directory, or absolute), a file at A set aside meanwhile */
+static int bind_move(int s, const struct sockaddr_un *a, socklen_t la, const char *via)
+{
+	char *aside = xasprintf("%s.jobfreeze-aside", a->sun_path);
+	bool moved = rename(a->sun_path, aside) == 0;
+	int ret = bind(s, (const struct sockaddr *)a, la);
+
+	if (ret == 0 && rename(a->sun_path, via) < 0) {
+		pr_perror("cannot move the file of the job's unlinked socket %s aside", a->sun_path);
+		ret = -2;
+	}
+	if (moved && rename(aside, a->sun_path) < 0)
+		pr_perror("cannot put %s back in place", a->sun_path);
+	free(aside);
+	return ret;
+}
+
 /* A socket whose file was unlinked: bound to its name (a file there set
  * aside meanwhile), its file moved to a hidden name next to it for the
- * job's sockets to connect to, until the restore unlinks it. */
+ * job's sockets to connect to, until the restore unlinks it. Where its
+ * own place is gone or not ours, in a place made for it (skplace.c). */
 static int bind_unlinked(struct job_sock *js)
 {
 	struct sockaddr_un a;
 	socklen_t la;
-	char *aside, *via;
-	bool moved;
-	int ret = -1;
+	char *via, *cwd = NULL;
+	int ret, err;
 
 	if (addr_of(&js->f->sock_local, &a, &la) < 0)
 		return -1;
-	aside = xasprintf("%s.jobfreeze-aside", a.sun_path);
 	via = xasprintf("%s.jobfreeze-%llu", a.sun_path, (unsigned long long)js->ino);
-	moved = rename(a.sun_path, aside) == 0;
-	if (bind(js->fd, (struct sockaddr *)&a, la) < 0)
+	ret = bind_move(js->fd, &a, la, via);
+	err = errno;
+	if (ret == -1 && (err == ENOENT || err == EACCES || err == EPERM || err == EROFS ||
+			  err == ENOTDIR)) {
+		struct in_dir d;
+		js->place = skplace_make(a.sun_path, &cwd);
+		if (js->place && enter_dir(cwd, &d) == 0) {
+			ret = bind_move(js->fd, &a, la, via);
+			err = errno;
+			if (leave_dir(&d) < 0 && ret == 0)
+				ret = -2;
+		} else if (!js->place && errno == EEXIST) {
+			errno = err;	/* the place is there: its own error says it */
+		}
+	}
+	if (ret == -1) {
+		errno = err;
 		pr_perror("cannot bind the job's fd %d to its unlinked name %s again", js->f->fd,
 			  a.sun_path);
-	else if (rename(a.sun_path, via) < 0)
-		pr_perror("cannot move the file of the job's unlinked socket %s aside", a.sun_path);
-	else
-		ret = 0;
-	if (moved && rename(aside, a.sun_path) < 0)
-		pr_perror("cannot put %s back in place", a.sun_path);
-	free(aside);
-	if (ret == 0 && js->f->sock_bind_dir && via[0] != '/') {
+	}
+	if (ret == 0 && cwd) {
+		js->via = xasprintf("%s/%s", cwd, via);
+		free(via);
+	} else if (ret == 0 && js->f->sock_bind_dir && via[0] != '/') {
 		js->via = xasprintf("%s/%s", js->f->sock_bind_dir, via);
 		free(via);
 	} else if (ret == 0)
 		js->via = via;
 	else
 		free(via);
-	return ret;
+	free(cwd);
+	return ret == 0 ? 0 : -1;
 }
 
 static int bind_own(struct job_sock *js)

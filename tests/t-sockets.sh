@@ -96,6 +96,18 @@ t_sk_uxstreams() {
 }
 run_test "sockets: unix names, an unlinked listener, connections waiting to be accepted" t_sk_uxstreams
 
+# unlinked sockets whose places are gone: a relative name with a FIFO in
+# its place (the job moved to /), an absolute one whose directory was
+# removed; the places the thaw made to bind them in are gone after it
+t_sk_uxplaces() {
+	local before after
+	before=$(ls -d "${TMPDIR:-/tmp}"/jobfreeze-sock.* 2>/dev/null | wc -l)
+	freeze_thaw uxplaces 0 200 1300 "$WL/uxplaces" || return
+	after=$(ls -d "${TMPDIR:-/tmp}"/jobfreeze-sock.* 2>/dev/null | wc -l)
+	[ "$after" -le "$before" ] || fail "the thaw left a directory it made to bind a socket in"
+}
+run_test "sockets: unlinked sockets whose place is gone, a FIFO in one's place" t_sk_uxplaces
+
 # pipes (with what they hold), sockets, an eventfd in flight, one socket
 # in flight carrying a pipe in flight
 t_sk_inflight() { freeze_thaw inflight 0 200 1300 "$WL/inflight"; }
