@@ -2,7 +2,8 @@
  * inode and device; without privileges an inode cannot be opened by
  * handle, so its path is looked for among those the job uses (working
  * directories and what is in them, open files, mapped files, and their
- * directories), or the dump is refused. At restore the watches are added
+ * directories), then below its working directories (a bounded walk), or
+ * the dump is refused. At restore the watches are added
  * again in their number order, numbers skipped by the job skipped too, so
  * each keeps its number. Events not read yet cannot be put back: such a
  * dump is refused (a moment later, the job has read them). */
@@ -11,6 +12,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -113,6 +116,104 @@ static const char *find_path(const struct candidates *cd, const InotifyWatch *w)
 	return NULL;
 }
 
+/* ---- the watches not found among the job's paths ---------------------- */
+
+/* Below each working directory, breadth first, at most this many entries
+ * in all and this deep: a watched tree (an editor's or a dev server's
+ * watcher) is the project the job works in. */
+#define SEARCH_ENTRIES 200000
+#define SEARCH_DEPTH 12
+
+struct wanted {
+	InotifyWatch **w;   /* by inode */
+	size_t n, left;     /* LEFT: still without a path */
+};
+
+static void want_add(struct wanted *ws, InotifyWatch *w)
+{
+	ws->w = xrealloc(ws->w, (ws->n + 1) * sizeof(*ws->w));
+	ws->w[ws->n++] = w;
+	ws->left++;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	uint64_t x = (*(InotifyWatch *const *)a)->ino, y = (*(InotifyWatch *const *)b)->ino;
+	return x < y ? -1 : x > y;
+}
+
+/* PATH, whose directory entry says inode INO: the path of the watches on
+ * that inode (the device checked by lstat) */
+static void match(struct wanted *ws, uint64_t ino, const char *path)
+{
+	size_t lo = 0, hi = ws->n;
+	struct stat st;
+	bool statted = false;
+
+	while (lo < hi) {	/* the first watch on INO */
+		size_t mid = (lo + hi) / 2;
+		if (ws->w[mid]->ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ws->n && ws->w[lo]->ino == ino; lo++) {
+		InotifyWatch *w = ws->w[lo];
+		if (w->path)
+			continue;
+		if (!statted && lstat(path, &st) < 0)
+			return;
+		statted = true;
+		if (st.st_dev == w->dev && st.st_ino == w->ino) {
+			w->path = xstrdup(path);
+			ws->left--;
+		}
+	}
+}
+
+static void search_below(struct wanted *ws, const char *root, size_t *budget)
+{
+	char **queue = xmalloc(sizeof(char *));
+	unsigned *depth = xmalloc(sizeof(unsigned));
+	size_t head = 0, tail = 0;
+	struct stat st;
+
+	queue[tail] = xstrdup(root);
+	depth[tail++] = 0;
+	if (lstat(root, &st) == 0)
+		match(ws, st.st_ino, root);
+	while (head < tail && ws->left && *budget) {
+		char *dir = queue[head];
+		unsigned d = depth[head++];
+		DIR *dp = opendir(dir);
+		struct dirent *de;
+
+		while (dp && (de = readdir(dp)) && *budget) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			(*budget)--;
+			char *p = xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
+			match(ws, de->d_ino, p);
+			bool sub = de->d_type == DT_DIR ||
+				   (de->d_type == DT_UNKNOWN && lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
+			if (sub && d + 1 < SEARCH_DEPTH) {
+				queue = xrealloc(queue, (tail + 1) * sizeof(char *));
+				depth = xrealloc(depth, (tail + 1) * sizeof(unsigned));
+				queue[tail] = p;
+				depth[tail++] = d + 1;
+			} else {
+				free(p);
+			}
+		}
+		if (dp)
+			closedir(dp);
+	}
+	for (size_t i = 0; i < tail; i++)
+		free(queue[i]);
+	free(queue);
+	free(depth);
+}
+
 int inotify_resolve(struct dump_ctx *ctx, size_t n)
 {
 	struct candidates cd = { 0 };
@@ -136,24 +237,44 @@ int inotify_resolve(struct dump_ctx *ctx, size_t n)
 			if (p->vmas[k]->file)
 				add_around(&cd, p->vmas[k]->file->path, false);
 	}
+	/* first among those paths; what is not there, below the job's
+	 * working directories (a watcher of a project's tree) */
+	struct wanted want = { 0 };
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds; k++) {
+			Fd *f = ctx[i].img->fds[k];
+			for (size_t w = 0; f->kind == FD__KIND__INOTIFY && w < f->n_watches; w++) {
+				const char *path = find_path(&cd, f->watches[w]);
+				if (path)
+					f->watches[w]->path = xstrdup(path);
+				else
+					want_add(&want, f->watches[w]);
+			}
+		}
+	if (want.n) {
+		size_t budget = SEARCH_ENTRIES;
+		qsort(want.w, want.n, sizeof(*want.w), cmp_ino);
+		for (size_t i = 0; i < n && want.left; i++)
+			if (ctx[i].img && ctx[i].img->cwd)
+				search_below(&want, ctx[i].img->cwd, &budget);
+	}
 	for (size_t i = 0; i < n && !ret; i++)
 		for (size_t k = 0; ctx[i].img && k < ctx[i].img->n_fds && !ret; k++) {
 			Fd *f = ctx[i].img->fds[k];
 			for (size_t w = 0; f->kind == FD__KIND__INOTIFY && w < f->n_watches; w++) {
-				const char *path = find_path(&cd, f->watches[w]);
-				if (!path) {
-					pr_err("process %d: fd %d watches (inotify) inode %llu of device "
-					       "%u:%u, whose path jobfreeze could not find among the "
-					       "paths the job uses (working directory, open and mapped "
-					       "files): it cannot be frozen", ctx[i].pid, f->fd,
-					       (unsigned long long)f->watches[w]->ino,
-					       major(f->watches[w]->dev), minor(f->watches[w]->dev));
-					ret = -1;
-					break;
-				}
-				f->watches[w]->path = xstrdup(path);
+				if (f->watches[w]->path)
+					continue;
+				pr_err("process %d: fd %d watches (inotify) inode %llu of device "
+				       "%u:%u, whose path jobfreeze could not find among the "
+				       "paths the job uses (working directory and below it, open "
+				       "and mapped files): it cannot be frozen", ctx[i].pid, f->fd,
+				       (unsigned long long)f->watches[w]->ino,
+				       major(f->watches[w]->dev), minor(f->watches[w]->dev));
+				ret = -1;
+				break;
 			}
 		}
+	free(want.w);
 	for (size_t i = 0; i < cd.n; i++)
 		free(cd.path[i]);
 	free(cd.path);

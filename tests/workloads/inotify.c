@@ -1,8 +1,9 @@
 /* inotify: watches the directory ./watched (and ./, after a watch it
- * removed, so watch numbers have a gap), then 20 times, every 100 ms,
- * creates a file in ./watched, writes and closes it, removes the previous
- * one, and prints the events it reads back: they must keep coming, with
- * the same watch numbers, after a thaw. */
+ * removed, so watch numbers have a gap, and ./tree/a/b/c, a directory it
+ * holds no fd of, deep below), then 20 times, every 100 ms, creates a
+ * file in ./watched, writes and closes it, removes the previous one, and
+ * prints the events it reads back; then makes a file in tree/a/b/c. The
+ * events must keep coming, with the same watch numbers, after a thaw. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,13 +48,18 @@ int main(void)
 	inotify_rm_watch(in, w2);
 	rmdir("gone");
 	int w3 = inotify_add_watch(in, ".", IN_CREATE | IN_DELETE | IN_ONLYDIR);
-	if (in < 0 || w1 < 0 || w3 < 0) {
+	mkdir("tree", 0700);
+	mkdir("tree/a", 0700);
+	mkdir("tree/a/b", 0700);
+	mkdir("tree/a/b/c", 0700);
+	int w4 = inotify_add_watch(in, "tree/a/b/c", IN_CREATE);
+	if (in < 0 || w1 < 0 || w3 < 0 || w4 < 0) {
 		perror("inotify");
 		return 1;
 	}
 	char ign[256];
 	ssize_t n = read(in, ign, sizeof(ign));	/* the IN_IGNORED of the removed watch */
-	printf("watches %d and %d (%zd bytes ignored)\n", w1, w3, n);
+	printf("watches %d, %d and %d (%zd bytes ignored)\n", w1, w3, w4, n);
 	for (int i = 1; i <= 20; i++) {
 		usleep(100000);
 		snprintf(name, sizeof(name), "file%02d", i);
@@ -72,6 +78,14 @@ int main(void)
 	snprintf(path, sizeof(path), "watched/%s", prev);
 	unlink(path);
 	expect(IN_DELETE, prev);
+	int fd = open("tree/a/b/c/last", O_WRONLY | O_CREAT, 0600);
+	if (fd < 0 || close(fd) < 0 || expect(IN_CREATE, "last") < 0)
+		return 1;
+	unlink("tree/a/b/c/last");
+	rmdir("tree/a/b/c");
+	rmdir("tree/a/b");
+	rmdir("tree/a");
+	rmdir("tree");
 	rmdir("watched");
 	expect(IN_DELETE, "watched");
 	return 0;
