@@ -411,6 +411,16 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	/* Refused now, while the job can go on running, rather than at thaw. */
 	struct pgrp_plan *plan = xcalloc(n, sizeof(*plan));
 	int planned = pgrp_plan(pes, n, plan);
+	/* (one made by a helper is not its parent's clone) */
+	for (size_t k = 0; planned == 0 && k < n; k++)
+		for (size_t i = 0; plan[k].helper && i < n; i++)
+			if (ctx[i].status.nspid == pes[k]->pid && ctx[i].img &&
+			    ctx[i].img->has_files_from) {
+				pr_err("process %d shares its fd table with its parent %d, but was "
+				       "reparented to it out of its session's tree: it cannot be made "
+				       "again", pes[k]->pid, pes[k]->ppid);
+				planned = -1;
+			}
 	free(plan);
 	if (planned < 0)
 		goto out;

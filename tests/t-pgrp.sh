@@ -73,6 +73,15 @@ run_test "pgrp: groups and session survive two freezes" t_pgrp_twice
 t_pgrp_orphans() { pgrp_freeze_thaw orphans 300 2000 "$WL/orphans"; }
 run_test "pgrp: processes reparented out of their session's tree come back" t_pgrp_orphans
 
+# the same frozen, thawed detached, frozen again from outside the thawed
+# job's pid namespace (the leaderless session seen there by another number)
+t_pgrp_orphans_twice() {
+	start_again orphans 300 1000 "$WL/orphans" || return 1
+	freeze_twice "$JOB_PID" 200 600 || return 1
+	restore_sorted "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
+}
+run_test "pgrp: reparented processes survive two freezes" t_pgrp_orphans_twice
+
 # UNTIL_GONE: python for a process that left the job: until_gone(JOB)
 # returns once the job has ended (then orphans_gone, in the test)
 UNTIL_GONE='
