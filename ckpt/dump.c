@@ -298,6 +298,50 @@ static bool leader_gone(struct dump_ctx *ctx, size_t n, pid_t pgid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
+/* Whether the leader of session SID (as we see it) has exited: it is no
+ * process of the job, and no process leads a session by that id. */
+static bool session_gone(struct dump_ctx *ctx, size_t n, pid_t sid)
+{
+	struct proc_stat st;
+
+	if (sid <= 0 || job_pid_of(ctx, n, sid))
+		return false;
+	if (proc_stat_quiet(sid, &st) < 0)
+		return errno == ENOENT || errno == ESRCH;
+	return st.session != sid;
+}
+
+/* Which processes a thaw makes by a helper, reparented out of the tree
+ * of their session (pgrp.c): BY_HELPER[i]. Their memory is not their
+ * parent's. Read once the job is stopped. */
+static int find_helper_made(struct dump_ctx *ctx, size_t n, bool *by_helper)
+{
+	ProcEntry *pe = xcalloc(n, sizeof(*pe));
+	ProcEntry **pes = xcalloc(n, sizeof(*pes));
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct dump_ctx *c = &ctx[i];
+		if ((!c->zombie && proc_parse_status(c->pid, &c->status) < 0) ||
+		    proc_parse_stat(c->pid, &c->stat) < 0)
+			goto out;
+		proc_entry__init(&pe[i]);
+		pes[i] = &pe[i];
+		pe[i].pid = c->status.nspid;
+		pe[i].ppid = i ? job_pid_of(ctx, n, c->status.ppid) : 0;
+		pe[i].has_job_sid = 1;
+		pe[i].job_sid = c->status.nssid;
+		pe[i].sid_leader_gone = session_gone(ctx, n, c->stat.session);
+		pe[i].zombie = c->zombie;
+	}
+	pgrp_helpers(pes, n, by_helper);
+	ret = 0;
+out:
+	free(pes);
+	free(pe);
+	return ret;
+}
+
 static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_list *pipes,
 			   const struct pty_list *ptys, struct ghost_set *ghosts)
 {
@@ -349,6 +393,8 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 		pe[i].job_sid = c->status.nssid;
 		pe[i].has_pgid_leader_gone = 1;
 		pe[i].pgid_leader_gone = leader_gone(ctx, n, c->stat.pgrp);
+		pe[i].has_sid_leader_gone = 1;
+		pe[i].sid_leader_gone = session_gone(ctx, n, c->stat.session);
 		pe[i].n_tids = nt;
 		pe[i].tids = tids[i];
 		pe[i].host_pid = c->pid;
@@ -365,6 +411,16 @@ static int write_inventory(struct dump_ctx *ctx, size_t n, const struct pipe_lis
 	/* Refused now, while the job can go on running, rather than at thaw. */
 	struct pgrp_plan *plan = xcalloc(n, sizeof(*plan));
 	int planned = pgrp_plan(pes, n, plan);
+	/* (one made by a helper is not its parent's clone) */
+	for (size_t k = 0; planned == 0 && k < n; k++)
+		for (size_t i = 0; plan[k].helper && i < n; i++)
+			if (ctx[i].status.nspid == pes[k]->pid && ctx[i].img &&
+			    ctx[i].img->has_files_from) {
+				pr_err("process %d shares its fd table with its parent %d, but was "
+				       "reparented to it out of its session's tree: it cannot be made "
+				       "again", pes[k]->pid, pes[k]->ppid);
+				planned = -1;
+			}
 	free(plan);
 	if (planned < 0)
 		goto out;
@@ -734,6 +790,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct dump_shared shared = { 0 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
+	bool *by_helper = NULL;
 	size_t n = 0;
 	int64_t t0, t;
 	int ret = -1;
@@ -786,10 +843,13 @@ int ckpt_dump(const struct dump_opts *o)
 	crash_point("dump-seized");
 	/* which files with no name the job shares between fds and mappings */
 	ghosts = ghosts_prescan(ctx, n, o->ghost_limit);
+	by_helper = xcalloc(n, sizeof(bool));
+	if (find_helper_made(ctx, n, by_helper) < 0)
+		goto fail;
 	/* (parents are listed before their children) */
 	for (size_t i = 0; i < n; i++) {
 		ctx[i].ghosts = ghosts;
-		for (size_t k = 0; k < i; k++)
+		for (size_t k = 0; k < i && !by_helper[i]; k++)
 			if (ctx[k].pid == ctx[i].status.ppid && !ctx[k].zombie) {
 				ctx[i].parent = &ctx[k];
 				for (struct dump_ctx *a = &ctx[k]; a; a = a->parent)
@@ -876,6 +936,7 @@ done:
 	ghosts_free(ghosts);
 	free(ctx);
 	free(pids);
+	free(by_helper);
 	image_dir_close(&dir);
 	return ret;
 }

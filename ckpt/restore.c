@@ -486,6 +486,33 @@ static int start_top(struct restore_job *j, struct restore_ctx *r)
 	return 0;
 }
 
+/* Process I (C), a child of P: forked by P, or, reparented to P when the
+ * process that forked it exited, by a helper forked in its session
+ * (pgrp.c), which then goes. */
+static int make_child(struct restore_job *j, size_t i, struct restore_ctx *p,
+		      struct restore_ctx *c)
+{
+	const ProcEntry *pe = j->inv->procs[i];
+	struct restore_ctx h;
+	int ret;
+
+	if (!j->plan[i].helper)
+		return pe->zombie ? make_zombie(p, c, pe)
+		       : c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c);
+	if (c->img && (c->img->has_files_from || c->img->has_cow_parent)) {
+		pr_err("damaged image: process %d, reparented to process %d, shares its %s", pe->pid,
+		       pe->ppid, c->img->has_files_from ? "fd table" : "memory");
+		return -1;
+	}
+	if (pgrp_helper_start(j->procs, j->plan, i, &h) < 0)
+		return -1;
+	ret = pe->zombie ? make_zombie(&h, c, pe) : fork_child(j, &h, c);
+	/* (before its own state: a parent-death signal would fire now) */
+	if (ret < 0 || pgrp_helper_end(j->procs, j->plan, i, &h) < 0)
+		return -1;
+	return 0;
+}
+
 /* Rebuilds every process: each top one as a child of init, the others
  * forked from their already rebuilt parent; then all are finished and let
  * go. */
@@ -507,12 +534,11 @@ static int restore_tree(struct restore_job *j)
 			if (!p)
 				return -1;
 			if (j->inv->procs[i]->zombie) {
-				if (make_zombie(p, c, j->inv->procs[i]) < 0 ||
-				    pgrp_made(j->procs, j->plan, i) < 0)
+				if (make_child(j, i, p, c) < 0 || pgrp_made(j->procs, j->plan, i) < 0)
 					return -1;
 				continue;
 			}
-			if ((c->img->has_files_from ? share_child(p, c) : fork_child(j, p, c)) < 0)
+			if (make_child(j, i, p, c) < 0)
 				return -1;
 			/* (a clone sharing its parent's fds is no exec either) */
 			if (c->img->has_files_from && c->img->has_cow_parent)

@@ -64,30 +64,23 @@ t_pgrp_twice() {
 }
 run_test "pgrp: groups and session survive two freezes" t_pgrp_twice
 
-# a process of a session of the job that was reparented (to the job's
-# root, a subreaper) cannot be forked into that session again: refused
-t_pgrp_refused() {
-	refused_cpuloop "a process reparented out of its session's tree" "reparented" '
-import ctypes, os, sys, time
-def until_orphaned():
-    time.sleep(0.2)
-    p = os.getppid()
-    while os.getppid() == p:
-        time.sleep(0.05)
-    os._exit(0)
-ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans come to us
-if os.fork() == 0:
-    os.setsid()
-    b = os.fork()
-    if b == 0:
-        if os.fork() == 0:
-            until_orphaned()
-        os._exit(0)
-    os.waitpid(b, 0)
-    until_orphaned()
-time.sleep(0.3)'
+# processes of sessions of the job reparented to the root (a child
+# subreaper) when the process that forked them exited, in the shapes of
+# ZDTM's session00, session01 and child_subreaper_and_reparent: in the
+# root's session, in a session and a group whose leader has exited (with a
+# child of their own, a group of their own, a zombie), in the session of a
+# subreaper below the root; each checks its session, group and parent
+t_pgrp_orphans() { pgrp_freeze_thaw orphans 300 2000 "$WL/orphans"; }
+run_test "pgrp: processes reparented out of their session's tree come back" t_pgrp_orphans
+
+# the same frozen, thawed detached, frozen again from outside the thawed
+# job's pid namespace (the leaderless session seen there by another number)
+t_pgrp_orphans_twice() {
+	start_again orphans 300 1000 "$WL/orphans" || return 1
+	freeze_twice "$JOB_PID" 200 600 || return 1
+	restore_sorted "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
 }
-run_test "pgrp: dump refuses a process reparented out of its session" t_pgrp_refused
+run_test "pgrp: reparented processes survive two freezes" t_pgrp_orphans_twice
 
 # UNTIL_GONE: python for a process that left the job: until_gone(JOB)
 # returns once the job has ended (then orphans_gone, in the test)

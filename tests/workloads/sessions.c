@@ -26,21 +26,8 @@ struct shared {
 };
 static struct shared *sh;
 static int me;
+#include "named.h"
 
-static void nap_ms(long ms)
-{
-	struct timespec t = { ms / 1000, ms % 1000 * 1000000 };
-	while (nanosleep(&t, &t) < 0)
-		;
-}
-
-static const char *name_of(pid_t v)
-{
-	for (int i = 0; i < NR; i++)
-		if (sh->pid[i] == v)
-			return names[i];
-	return v < 0 ? "error" : "other";
-}
 
 static void rounds(int n)
 {
@@ -58,30 +45,6 @@ static void ready_and_wait(void)
 		nap_ms(1);
 }
 
-static pid_t spawn(int who)
-{
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	if (pid == 0) {
-		me = who;
-		sh->pid[who] = getpid();
-	} else {
-		sh->pid[who] = pid;
-	}
-	return pid;
-}
-
-static void reap(int who)
-{
-	int st;
-	pid_t got = waitpid(sh->pid[who], &st, 0);
-	printf("%s collected %s: %d\n", names[me], got == sh->pid[who] ? names[who] : "?",
-	       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
 static void leaf(void)
 {
 	ready_and_wait();
@@ -91,12 +54,8 @@ static void leaf(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	if (named_start() < 0)
 		return 2;
-	me = R;
-	sh->pid[R] = getpid();
 	if (setsid() < 0)
 		return 3;
 	if (spawn(A) == 0) {
@@ -105,7 +64,7 @@ int main(void)
 		setsid();
 		ready_and_wait();
 		rounds(ROUNDS);
-		reap(A1);
+		collect(A1);
 		exit(10 + A);
 	}
 	if (spawn(B) == 0) {
@@ -115,13 +74,13 @@ int main(void)
 			setsid();
 			ready_and_wait();
 			rounds(ROUNDS);
-			reap(B2);
+			collect(B2);
 			exit(10 + B1);
 		}
 		setsid();
 		ready_and_wait();
 		rounds(ROUNDS);
-		reap(B1);
+		collect(B1);
 		exit(10 + B);
 	}
 	if (spawn(C) == 0) {
@@ -138,17 +97,17 @@ int main(void)
 			setpgid(0, sh->pid[C1]);
 			leaf();
 		}
-		reap(C1);
+		collect(C1);
 		ready_and_wait();
 		rounds(ROUNDS);
-		reap(C2);
+		collect(C2);
 		exit(10 + C);
 	}
 	ready_and_wait();
 	rounds(ROUNDS);
-	reap(A);
-	reap(B);
-	reap(C);
+	collect(A);
+	collect(B);
+	collect(C);
 	printf("R done\n");
 	return 0;
 }
