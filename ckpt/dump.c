@@ -97,6 +97,14 @@ static int check_target(struct dump_ctx *c)
 	if ((c->status.uid[0] != getuid() || c->status.uid[1] != geteuid() ||
 	     c->status.uid[2] != geteuid()) && other_user_refused(c))
 		return -1;
+	if (c->status.state == 'Z' && c->status.threads > 1) {
+		/* (its threads live on: not a zombie, and its main thread never
+		 * stops for a tracer; it would be waited for as one forever) */
+		pr_err("process %d: its main thread has exited (pthread_exit in main) while %d other "
+		       "thread%s run on: jobfreeze cannot freeze such a process", pid,
+		       c->status.threads - 1, c->status.threads > 2 ? "s" : "");
+		return -1;
+	}
 	if (c->status.state == 'Z') {
 		if (c->o->pgid == 0 && pid == c->o->pid) {
 			pr_err("process %d has already exited (it is a zombie)", pid);

@@ -42,6 +42,74 @@ int ptrace_wait_stop(pid_t tid, int *status)
 	}
 }
 
+static char state_of(pid_t tid)
+{
+	struct proc_stat st;
+
+	return proc_stat_quiet(tid, &st) == 0 ? st.state : '?';
+}
+
+/* What task TID waits for in the kernel (its wchan), in BUF */
+static const char *waits_in(pid_t tid, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", tid);
+	buf[0] = '\0';
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(buf, size, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/* A task that does not stop after PTRACE_INTERRUPT is blocked where no
+ * signal reaches it: a parent whose vfork() child has not exec'd or
+ * exited yet (the stop comes only after), or a wait in the kernel that is
+ * not interruptible (a hung NFS server, a device). Waited for as long as a
+ * slow machine may need, then refused, saying which, rather than hanging
+ * the freeze: the job goes on. */
+#define STOP_WAIT_MS 10000
+
+static int wait_interrupted(pid_t tid, int *status)
+{
+	long waited_us = 0, step = 50;
+	char wchan[64];
+
+	for (;;) {
+		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+		if (r == tid)
+			return 0;
+		if (r < 0 && errno != EINTR) {
+			pr_perror("waitpid on task %d", tid);
+			return -1;
+		}
+		if (waited_us >= 100000 && state_of(tid) == 'D' &&
+		    (strstr(waits_in(tid, wchan, sizeof(wchan)), "vfork") ||
+		     !strcmp(wchan, "kernel_clone"))) {
+			pr_err("process %d is in vfork(), waiting for its child to exec or exit: it "
+			       "cannot be stopped before that; try again once the child has (a "
+			       "program being started: usually a moment; a child that never does "
+			       "keeps its parent unfreezable)", tid);
+			return -1;
+		}
+		if (waited_us >= STOP_WAIT_MS * 1000L) {
+			pr_err("process %d did not stop within %d s: it waits in the kernel (%s, "
+			       "state %c) where no signal reaches it; try again later",
+			       tid, STOP_WAIT_MS / 1000, waits_in(tid, wchan, sizeof(wchan))[0] ?
+			       wchan : "unknown", state_of(tid));
+			return -1;
+		}
+		usleep(step);
+		waited_us += step;
+		if (step < 10000)
+			step *= 2;
+	}
+}
+
 int ptrace_seize_stop(pid_t tid, int *stopsig)
 {
 	int status;
@@ -57,12 +125,8 @@ int ptrace_seize_stop(pid_t tid, int *stopsig)
 		goto detach;
 	}
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("waitpid on task %d", tid);
+		if (wait_interrupted(tid, &status) < 0)
 			goto detach;
-		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			errno = ESRCH;	/* it was ending as we came */
 			return -1;

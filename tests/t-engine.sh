@@ -279,3 +279,21 @@ run_test "freeze/thaw a unix connection whose client has gone" t_unix_orphan
 # the original, and the snapshot gets them too
 t_sock_snapshot() { snapshot_check sockpair "$WL/sockpair"; }
 run_test "snapshot (dump -R) of socketpairs with queued messages" t_sock_snapshot
+
+# unfreezable_cpuloop MODE PATTERN WHAT: a job whose child no tracer can
+# stop (tests/workloads/unfreezable.c) is refused at once, saying why,
+# instead of hanging the freeze; the job goes on as if never touched
+unfreezable_cpuloop() {
+	STOP_REF=(cpuloop "$WL/cpuloop")
+	mkdir_user "$TDIR/run"
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
+		"$WL/unfreezable" "$1" "$WL/cpuloop" || { fail "the job did not start"; return; }
+	rand_sleep 300 1000
+	expect_refused_dump "$JOB_PID" "$2" "$3" || return 1
+	wait_job "$JOB_PID" "$T_RUN"
+	[ "$JOB_STATUS" = "$REFST" ] || fail "the job exited $JOB_STATUS, expected $REFST"
+}
+t_dump_vfork()    { unfreezable_cpuloop vfork "is in vfork\(\)" "a process waiting in vfork()"; }
+t_dump_deadmain() { unfreezable_cpuloop deadmain "main thread has exited" "a dead main thread"; }
+run_test "dump refuses a process waiting in vfork(), at once" t_dump_vfork
+run_test "dump refuses a process whose main thread exited" t_dump_deadmain
