@@ -254,36 +254,81 @@ static int job_ppid(struct dump_ctx *ctx, size_t n, size_t i)
 	return 0;
 }
 
+/* One fd of the job, to be sorted by its open file description */
+struct fd_ref {
+	const struct dump_ctx *c;
+	Fd *f;
+};
+
+static int kcmp_failed;
+
+/* By kind, then by the kernel's own order of open file descriptions
+ * (kcmp orders them: equal, less, greater), so that fds sharing one
+ * description end up side by side: a sort, not every pair compared (a job
+ * of 300 processes with 700 fds each made 2e10 comparisons) */
+static int by_description(const void *x, const void *y)
+{
+	const struct fd_ref *a = x, *b = y;
+	long r;
+
+	if (a->f->kind != b->f->kind)
+		return a->f->kind < b->f->kind ? -1 : 1;
+	r = syscall(SYS_kcmp, a->c->pid, b->c->pid, KCMP_FILE, a->f->fd, b->f->fd);
+	if (r < 0) {
+		if (!kcmp_failed)
+			pr_perror("cannot compare fd %d of process %d with fd %d of process %d (kcmp)",
+				  a->f->fd, a->c->pid, b->f->fd, b->c->pid);
+		kcmp_failed = 1;
+		return 0;
+	}
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
 int files_share(struct dump_ctx *ctx, size_t n)
 {
+	struct fd_ref *refs;
+	size_t nr = 0, k = 0;
 	uint32_t next = 1;
 
 	for (size_t i = 0; i < n; i++)
-		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
-			Fd *fa = ctx[i].img->fds[a];
-			if (fa->has_desc_id)
-				continue;
-			fa->has_desc_id = 1;
-			fa->desc_id = next++;
-			for (size_t j = i; j < n; j++)
-				for (size_t b = j == i ? a + 1 : 0; ctx[j].img && b < ctx[j].img->n_fds; b++) {
-					Fd *fb = ctx[j].img->fds[b];
-					if (fb->has_desc_id || fb->kind != fa->kind)
-						continue;
-					long same = syscall(SYS_kcmp, ctx[i].pid, ctx[j].pid, KCMP_FILE,
-							    fa->fd, fb->fd);
-					if (same < 0) {
-						pr_perror("cannot compare fd %d of process %d with fd %d of "
-							  "process %d (kcmp)", fa->fd, ctx[i].pid, fb->fd,
-							  ctx[j].pid);
-						return -1;
-					}
-					if (same == 0) {
-						fb->has_desc_id = 1;
-						fb->desc_id = fa->desc_id;
-					}
-				}
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++)
+			nr += !ctx[i].img->fds[a]->has_desc_id;
+	refs = xcalloc(nr ? nr : 1, sizeof(*refs));
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++)
+			if (!ctx[i].img->fds[a]->has_desc_id)
+				refs[k++] = (struct fd_ref){ &ctx[i], ctx[i].img->fds[a] };
+	kcmp_failed = 0;
+	qsort(refs, nr, sizeof(*refs), by_description);
+	if (kcmp_failed) {
+		free(refs);
+		return -1;
+	}
+	/* each run of one description takes, for now, its start's index; the
+	 * descriptions are then numbered in the order their first fd comes in
+	 * the job */
+	for (size_t i = 0; i < nr; i = k) {
+		for (k = i + 1; k < nr && by_description(&refs[i], &refs[k]) == 0; k++)
+			;
+		for (size_t m = i; m < k; m++) {
+			refs[m].f->has_desc_id = 1;
+			refs[m].f->desc_id = (uint32_t)i + 1;
 		}
+	}
+	free(refs);
+	if (kcmp_failed)
+		return -1;
+	uint32_t *renum = xcalloc(nr + 1, sizeof(*renum));
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++) {
+			Fd *f = ctx[i].img->fds[a];
+			if (!renum[f->desc_id])
+				renum[f->desc_id] = next++;
+		}
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; ctx[i].img && a < ctx[i].img->n_fds; a++)
+			ctx[i].img->fds[a]->desc_id = renum[ctx[i].img->fds[a]->desc_id];
+	free(renum);
 	return 0;
 }
 
