@@ -1,6 +1,7 @@
 /* cli.h: the subcommands of the jobfreeze command line, one file each,
  * dispatched from cli/main.c like git's builtin/ table. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,6 +34,10 @@ int cli_parse_size(const char *s, uint64_t *out);
  * (--ghost-limit), else $JOBFREEZE_GHOST_LIMIT, else 0 (the default);
  * -1 after saying what is wrong. */
 int cli_ghost_limit(const char *arg, uint64_t *out);
+/* compress.c: page data stored raw (*NONE) or at zstd *LEVEL (0: the
+ * default): ARG (--compress), else $JOBFREEZE_COMPRESS; -1 after saying
+ * what is wrong. */
+int cli_compress(const char *arg, bool *none, int *level);
 /* Prints "jobfreeze: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

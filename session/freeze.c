@@ -437,7 +437,8 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
 			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close,
-			       .allow_other_user = o->allow_other_user, .ghost_limit = o->ghost_limit };
+			       .allow_other_user = o->allow_other_user, .ghost_limit = o->ghost_limit,
+			       .no_compress = o->no_compress, .compress_level = o->compress_level };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
