@@ -1146,6 +1146,9 @@ struct run_walk {
 	uint64_t done;            /* its bytes seen */
 	uint32_t crc;
 	const char *name;
+	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
+	size_t n;                 /* gathered, not written yet */
+	uint64_t total;
 };
 
 /* The next run with bytes in the image, or false. */
@@ -1158,11 +1161,30 @@ static bool walk_next(struct run_walk *w)
 	return false;
 }
 
-static int write_chunk(struct run_walk *w, const unsigned char *data, size_t len)
+/* Writes what W has gathered into the job. */
+static int walk_flush(struct run_walk *w)
 {
-	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
-	size_t n = 0, pos = 0;
-	uint64_t total = 0;
+	if (!w->n)
+		return 0;
+	ssize_t wr = process_vm_writev(w->r->job, w->local, w->n, w->remote, w->n, 0);
+	if (wr != (ssize_t)w->total) {
+		if (wr >= 0)
+			errno = EFAULT;
+		pr_perror("cannot write the job's memory (%zu runs from %#lx)", w->n,
+			  (unsigned long)w->remote[0].iov_base);
+		return -1;
+	}
+	w->r->stats->pages_read += w->total / PAGE;
+	w->r->stats->bytes_read += w->total;
+	w->n = 0;
+	w->total = 0;
+	return 0;
+}
+
+/* Gathers the bytes of one chunk for the runs they belong to. */
+static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
+{
+	size_t pos = 0;
 
 	while (pos < len) {
 		if (!walk_next(w)) {
@@ -1174,10 +1196,19 @@ static int write_chunk(struct run_walk *w, const unsigned char *data, size_t len
 		uint64_t rest = p->nr_pages * PAGE - w->done;
 		size_t take = len - pos < rest ? len - pos : rest;
 		w->crc = crc32c(w->crc, data + pos, take);
-		local[n] = (struct iovec){ (void *)(data + pos), take };
-		remote[n] = (struct iovec){ (void *)(p->vaddr + w->done), take };
-		n++;
-		total += take;
+		if (w->n && w->remote[w->n - 1].iov_base + w->remote[w->n - 1].iov_len ==
+			    (void *)(p->vaddr + w->done) &&
+		    w->local[w->n - 1].iov_base + w->local[w->n - 1].iov_len == data + pos) {
+			w->local[w->n - 1].iov_len += take;
+			w->remote[w->n - 1].iov_len += take;
+		} else {
+			if (w->n == MEM_BATCH_IOVS && walk_flush(w) < 0)
+				return -1;
+			w->local[w->n] = (struct iovec){ (void *)(data + pos), take };
+			w->remote[w->n] = (struct iovec){ (void *)(p->vaddr + w->done), take };
+			w->n++;
+		}
+		w->total += take;
 		pos += take;
 		w->done += take;
 		if (w->done == p->nr_pages * PAGE) {
@@ -1191,20 +1222,6 @@ static int write_chunk(struct run_walk *w, const unsigned char *data, size_t len
 			w->done = 0;
 			w->crc = 0;
 		}
-		if (n == MEM_BATCH_IOVS || pos == len) {
-			ssize_t wr = process_vm_writev(w->r->job, local, n, remote, n, 0);
-			if (wr != (ssize_t)total) {
-				if (wr >= 0)
-					errno = EFAULT;
-				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
-					  (unsigned long)remote[0].iov_base);
-				return -1;
-			}
-			w->r->stats->pages_read += total / PAGE;
-			w->r->stats->bytes_read += total;
-			n = 0;
-			total = 0;
-		}
 	}
 	return 0;
 }
@@ -1215,25 +1232,42 @@ int mem_restore_pages(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char name[64];
-	struct run_walk w = { .r = r, .runs = { img->pages, img->base_pages },
-			      .nr = { img->n_pages, img->n_base_pages }, .name = name };
+	struct run_walk *w = xcalloc(1, sizeof(*w));
 	uint64_t want = stored_bytes(img->pages, img->n_pages) +
 			stored_bytes(img->base_pages, img->n_base_pages);
 	struct pf_reader *pf;
 	int ret = -1;
 
+	*w = (struct run_walk){ .r = r, .runs = { img->pages, img->base_pages },
+				.nr = { img->n_pages, img->n_base_pages }, .name = name };
 	snprintf(name, sizeof(name), "pages-%d.img", img->pid);
-	if (!(pf = pf_reader_open(r->dir, img, want)))
+	if (!(pf = pf_reader_open(r->dir, img, want))) {
+		free(w);
 		return -1;
-	for (size_t i = 0; i < pf_nr_chunks(pf); i++) {
+	}
+	pf_read_ahead(pf);
+	size_t batch = pf_batch(pf), n = pf_nr_chunks(pf);
+	for (size_t i = 0; i < n; i++) {
 		size_t len;
 		const unsigned char *data = pf_chunk(pf, i, &len);
-		if (!data || write_chunk(&w, data, len) < 0)
+		if (!data || walk_chunk(w, data, len) < 0)
 			goto out;
+		/* (a batch of chunks stays valid: written at once) */
+		if ((i + 1) % batch == 0 || i + 1 == n) {
+			if (walk_flush(w) < 0)
+				goto out;
+			pf_release(pf, i + 1);
+		}
+	}
+	if (walk_next(w)) {
+		pr_err("image file %s/%s is damaged: less page data than its runs hold",
+		       r->dir->path, name);
+		goto out;
 	}
 	ret = 0;
 out:
 	pf_reader_close(pf);
+	free(w);
 	return ret;
 }
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -562,48 +563,183 @@ struct rchunk {
 	const uint8_t *hash;      /* NULL: none */
 };
 
+/* What reading a chunk found wrong. */
+enum { CHUNK_OK, CHUNK_ZSTD, CHUNK_HASH };
+
+struct rslot {
+	unsigned char *buf;       /* a compressed chunk's bytes */
+	const unsigned char *data;
+	long idx;                 /* the chunk it holds, -1 none */
+	int err;
+	size_t zerr;              /* zstd's error code */
+};
+
 struct pf_reader {
 	struct image_dir *d;
 	char **names;
 	int *fds;
+	unsigned char **maps;     /* each file mapped whole, or NULL (empty) */
+	uint64_t *sizes;
 	size_t nr_files;
 	struct rchunk *c;
 	size_t n;
-	unsigned char *buf, *zbuf;
+	/* one chunk at a time (pf_read_at, and small images) */
+	unsigned char *buf;
 	long cached;
 	ZSTD_DCtx *dctx;
+	/* read ahead by worker threads (pf_chunk called in order) */
+	struct rslot slots[NSLOTS];
+	pthread_t th[NWORKERS];
+	int nr_threads;
+	pthread_mutex_t mu;
+	pthread_cond_t ready, freed;
+	size_t next_claim, in_use;
+	bool stop;
 };
+
+static void stop_readers(struct pf_reader *r);
 
 void pf_reader_close(struct pf_reader *r)
 {
 	if (!r)
 		return;
+	stop_readers(r);
 	for (size_t i = 0; i < r->nr_files; i++) {
+		if (r->maps[i])
+			munmap(r->maps[i], r->sizes[i]);
 		if (r->fds[i] >= 0)
 			close(r->fds[i]);
 		free(r->names[i]);
 	}
+	for (int i = 0; i < NSLOTS; i++)
+		free(r->slots[i].buf);
 	free(r->names);
 	free(r->fds);
+	free(r->maps);
+	free(r->sizes);
 	free(r->c);
 	free(r->buf);
-	free(r->zbuf);
 	if (r->dctx)
 		ZSTD_freeDCtx(r->dctx);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->ready);
+	pthread_cond_destroy(&r->freed);
 	free(r);
+}
+
+/* Chunk I's bytes into S (BUF: room for a decompressed chunk); any
+ * thread. */
+static void decode(const struct pf_reader *r, size_t i, struct rslot *s, unsigned char *buf,
+		   ZSTD_DCtx *dctx)
+{
+	const struct rchunk *c = &r->c[i];
+	const unsigned char *src = r->maps[c->file] + c->offset;
+
+	s->err = CHUNK_OK;
+	s->data = src;
+	if (c->zstd) {
+		size_t n = ZSTD_decompressDCtx(dctx, buf, CHUNK_BYTES, src, c->stored);
+		s->data = buf;
+		if (ZSTD_isError(n) || n != c->raw) {
+			s->err = CHUNK_ZSTD;
+			s->zerr = n;
+			return;
+		}
+	}
+	if (c->hash) {
+		XXH128_canonical_t canon;
+		XXH128_canonicalFromHash(&canon, XXH3_128bits(s->data, c->raw));
+		if (memcmp(canon.digest, c->hash, 16))
+			s->err = CHUNK_HASH;
+	}
+}
+
+static const unsigned char *decoded(const struct pf_reader *r, size_t i, const struct rslot *s)
+{
+	const struct rchunk *c = &r->c[i];
+	const char *name = r->names[c->file];
+
+	if (s->err == CHUNK_ZSTD) {
+		pr_err("image file %s/%s is damaged: the compressed pages at offset %llu cannot be "
+		       "read back (%s)", r->d->path, name, (unsigned long long)c->offset,
+		       ZSTD_isError(s->zerr) ? ZSTD_getErrorName(s->zerr) : "wrong length");
+		return NULL;
+	}
+	if (s->err == CHUNK_HASH) {
+		pr_err("image file %s/%s is damaged: checksum mismatch in the pages at offset %llu",
+		       r->d->path, name, (unsigned long long)c->offset);
+		return NULL;
+	}
+	return s->data;
+}
+
+static void *read_ahead(void *arg)
+{
+	struct pf_reader *r = arg;
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && r->next_claim < r->n) {
+		size_t i = r->next_claim;
+		if (i >= r->in_use + NSLOTS) {
+			pthread_cond_wait(&r->freed, &r->mu);
+			continue;
+		}
+		r->next_claim++;
+		struct rslot *s = &r->slots[i % NSLOTS];
+		pthread_mutex_unlock(&r->mu);
+		decode(r, i, s, s->buf, dctx);
+		pthread_mutex_lock(&r->mu);
+		s->idx = i;
+		pthread_cond_broadcast(&r->ready);
+	}
+	pthread_mutex_unlock(&r->mu);
+	ZSTD_freeDCtx(dctx);
+	return NULL;
+}
+
+static void stop_readers(struct pf_reader *r)
+{
+	if (!r->nr_threads)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->freed);
+	pthread_mutex_unlock(&r->mu);
+	for (int i = 0; i < r->nr_threads; i++)
+		pthread_join(r->th[i], NULL);
+	r->nr_threads = 0;
+}
+
+void pf_read_ahead(struct pf_reader *r)
+{
+	if (r->n < THREADS_AFTER || r->nr_threads)
+		return;
+	for (int i = 0; i < NSLOTS; i++) {
+		r->slots[i].buf = xmalloc(CHUNK_BYTES);
+		r->slots[i].idx = -1;
+	}
+	for (int i = 0; i < NWORKERS; i++) {
+		if (pthread_create(&r->th[i], NULL, read_ahead, r))
+			break;
+		r->nr_threads++;
+	}
 }
 
 struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64_t want)
 {
 	struct pf_reader *r = xcalloc(1, sizeof(*r));
-	uint64_t *size;
 
 	r->d = d;
 	r->cached = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->ready, NULL);
+	pthread_cond_init(&r->freed, NULL);
 	r->nr_files = 1 + img->n_page_files;
 	r->names = xcalloc(r->nr_files, sizeof(char *));
 	r->fds = xmalloc(r->nr_files * sizeof(int));
-	size = xcalloc(r->nr_files, sizeof(uint64_t));
+	r->maps = xcalloc(r->nr_files, sizeof(unsigned char *));
+	r->sizes = xcalloc(r->nr_files, sizeof(uint64_t));
 	for (size_t i = 0; i < r->nr_files; i++)
 		r->fds[i] = -1;
 	if (pf_validate(img, want) < 0)
@@ -612,13 +748,14 @@ struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64
 	for (size_t i = 1; i < r->nr_files; i++)
 		r->names[i] = xstrdup(img->page_files[i - 1]);
 	for (size_t i = 0; i < r->nr_files; i++)
-		if ((r->fds[i] = image_open_raw(d, r->names[i], &size[i])) < 0)
+		if ((r->fds[i] = image_open_raw(d, r->names[i], &r->sizes[i])) < 0)
 			goto fail;
 	if (!img->pages_chunked) {
 		/* An image from before chunks: the raw bytes back to back. */
-		if (size[0] != want) {
+		if (r->sizes[0] != want) {
 			pr_err("image file %s/%s is truncated or damaged: %llu bytes, the image lists %llu",
-			       d->path, r->names[0], (unsigned long long)size[0], (unsigned long long)want);
+			       d->path, r->names[0], (unsigned long long)r->sizes[0],
+			       (unsigned long long)want);
 			goto fail;
 		}
 		r->n = (want + CHUNK_BYTES - 1) / CHUNK_BYTES;
@@ -634,10 +771,10 @@ struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64
 		r->c = xcalloc(r->n + 1, sizeof(*r->c));
 		for (size_t i = 0; i < r->n; i++) {
 			const PageChunk *p = img->page_chunks[i];
-			if (p->offset + p->stored_len > size[p->file]) {
+			if (p->offset + p->stored_len > r->sizes[p->file]) {
 				pr_err("image file %s/%s is truncated or damaged: its page data at offset "
 				       "%llu lies past its end (%llu bytes)", d->path, r->names[p->file],
-				       (unsigned long long)p->offset, (unsigned long long)size[p->file]);
+				       (unsigned long long)p->offset, (unsigned long long)r->sizes[p->file]);
 				goto fail;
 			}
 			r->c[i] = (struct rchunk){ .start = at, .offset = p->offset, .raw = p->raw_len,
@@ -647,11 +784,21 @@ struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64
 			at += p->raw_len;
 		}
 	}
-	free(size);
-	r->buf = xmalloc(CHUNK_BYTES);
+	/* Mapped and populated up front: one batch of page-cache lookups
+	 * instead of a fault per page. */
+	for (size_t i = 0; i < r->nr_files; i++) {
+		if (!r->sizes[i])
+			continue;
+		void *m = mmap(NULL, r->sizes[i], PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fds[i], 0);
+		if (m == MAP_FAILED) {
+			pr_perror("cannot map image file %s/%s", d->path, r->names[i]);
+			goto fail;
+		}
+		madvise(m, r->sizes[i], MADV_SEQUENTIAL);
+		r->maps[i] = m;
+	}
 	return r;
 fail:
-	free(size);
 	pf_reader_close(r);
 	return NULL;
 }
@@ -661,49 +808,54 @@ size_t pf_nr_chunks(const struct pf_reader *r)
 	return r->n;
 }
 
-const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len)
+size_t pf_batch(const struct pf_reader *r)
 {
-	const struct rchunk *c = &r->c[i];
-	const char *name = r->names[c->file];
-
-	*len = c->raw;
-	if (r->cached == (long)i)
-		return r->buf;
-	r->cached = -1;
-	unsigned char *dst = c->zstd ? (r->zbuf ? r->zbuf : (r->zbuf = xmalloc(ZSTD_compressBound(CHUNK_BYTES))))
-				     : r->buf;
-	ssize_t got = pread(r->fds[c->file], dst, c->stored, c->offset);
-	if (got != (ssize_t)c->stored) {
-		if (got >= 0)
-			errno = EIO;
-		pr_perror("cannot read the page data at offset %llu of %s/%s",
-			  (unsigned long long)c->offset, r->d->path, name);
-		return NULL;
-	}
-	if (c->zstd) {
-		if (!r->dctx)
-			r->dctx = ZSTD_createDCtx();
-		size_t n = ZSTD_decompressDCtx(r->dctx, r->buf, CHUNK_BYTES, r->zbuf, c->stored);
-		if (ZSTD_isError(n) || n != c->raw) {
-			pr_err("image file %s/%s is damaged: the compressed pages at offset %llu cannot be "
-			       "read back (%s)", r->d->path, name, (unsigned long long)c->offset,
-			       ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong length");
-			return NULL;
-		}
-	}
-	if (c->hash) {
-		XXH128_canonical_t canon;
-		XXH128_canonicalFromHash(&canon, XXH3_128bits(r->buf, c->raw));
-		if (memcmp(canon.digest, c->hash, 16)) {
-			pr_err("image file %s/%s is damaged: checksum mismatch in the pages at offset %llu",
-			       r->d->path, name, (unsigned long long)c->offset);
-			return NULL;
-		}
-	}
-	r->cached = i;
-	return r->buf;
+	return r->nr_threads ? NSLOTS / 2 : 1;
 }
 
+void pf_release(struct pf_reader *r, size_t upto)
+{
+	if (!r->nr_threads)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (upto > r->in_use) {
+		r->in_use = upto;
+		pthread_cond_broadcast(&r->freed);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len)
+{
+	struct rslot one;
+
+	*len = r->c[i].raw;
+	if (r->nr_threads) {
+		struct rslot *s = &r->slots[i % NSLOTS];
+		pthread_mutex_lock(&r->mu);
+		while (s->idx != (long)i) {
+			if (r->next_claim <= i && r->stop)
+				break;
+			pthread_cond_wait(&r->ready, &r->mu);
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (s->idx == (long)i)
+			return decoded(r, i, s);
+		/* (out of order: read here) */
+	}
+	if (r->cached == (long)i)
+		return r->c[i].zstd ? r->buf : r->maps[r->c[i].file] + r->c[i].offset;
+	r->cached = -1;
+	if (!r->buf)
+		r->buf = xmalloc(CHUNK_BYTES);
+	if (!r->dctx)
+		r->dctx = ZSTD_createDCtx();
+	decode(r, i, &one, r->buf, r->dctx);
+	const unsigned char *p = decoded(r, i, &one);
+	if (p)
+		r->cached = i;
+	return p;
+}
 int pf_read_at(struct pf_reader *r, uint64_t off, void *buf, size_t len)
 {
 	size_t lo = 0, hi = r->n, clen;

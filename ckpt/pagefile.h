@@ -47,7 +47,15 @@ int pf_validate(const Process *img, uint64_t want);
 /* Opens IMG's page files in D (WANT bytes of stream; NULL after saying why). */
 struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64_t want);
 size_t pf_nr_chunks(const struct pf_reader *r);
-/* Chunk I's bytes (*LEN of them), valid until the next call; NULL after
+/* From now on chunks are asked for in order, from the first: worker
+ * threads decompress and check those ahead. */
+void pf_read_ahead(struct pf_reader *r);
+/* How many chunks in a row stay valid before pf_release; then the
+ * chunks below UPTO are done with. */
+size_t pf_batch(const struct pf_reader *r);
+void pf_release(struct pf_reader *r, size_t upto);
+/* Chunk I's bytes (*LEN of them), valid for pf_batch calls (or until
+ * pf_release); NULL after
  * saying why (a damaged chunk names its file and offset). */
 const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len);
 /* LEN bytes from offset OFF of the stream, inside one chunk. */
