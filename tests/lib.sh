@@ -329,6 +329,16 @@ img_digest() {
 	 find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
+# mem_wait_file FILE SECS: FILE exists within SECS seconds
+mem_wait_file() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # flip_byte FILE OFFSET: invert every bit of one byte in place
 flip_byte() {
 	local b

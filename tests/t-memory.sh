@@ -22,16 +22,6 @@ mem_pss() {
 	echo "$t"
 }
 
-# mem_wait_file FILE SECS: FILE exists within SECS seconds
-mem_wait_file() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # mem_thaw IMG: restore IMG detached; its pid in THAWED
 mem_thaw() {
 	local tag=${1##*/}
