@@ -94,6 +94,7 @@ bench: all
 	bench/run.sh $(O)
 	bench/tree.sh $(O)
 	bench/owners.sh $(O)
+	bench/compress.sh $(O)
 
 # As root: builds the Debian package (debian/), runs lintian, installs it,
 # runs the demo with /usr/bin/jobfreeze and purges it (tests/deb-check.sh).
