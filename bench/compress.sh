@@ -12,7 +12,9 @@
 #    over the first; the first deleted, the second restored.
 #
 # Environment: BENCH_DIR (where images go, default under ${TMPDIR:-/tmp}),
-# BENCH_ZMIB (the size of each zmem area, default 512).
+# BENCH_ZMIB (the size of each zmem area, default 512), BENCH_ZRUNS (runs
+# of the 512 MiB jobs, interleaved with their baselines; medians shown,
+# default 3).
 set -u
 export LC_ALL=C
 
@@ -23,6 +25,7 @@ BUILD=$(cd "$BUILD" && pwd)
 JF=$BUILD/jobfreeze
 ZMEM=$BUILD/tests/workloads/zmem
 MIB=${BENCH_ZMIB:-512}
+RUNS=${BENCH_ZRUNS:-3}
 die() { echo "bench: $*" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
@@ -116,28 +119,39 @@ echo
 printf "$FMT" job/mode "dump s" "image MiB" "restore s" "" "ratios (targets)"
 
 # --- 512 MiB compressible, 512 MiB random ------------------------------
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 for kind in text random; do
 	if [ $kind = text ]; then args=("$MIB" 1 0); else args=(1 "$MIB" 0); fi
 	mem=$(((MIB + 1) << 20))
-	baseline "$mem"
-	printf "$FMT" "dd $((mem >> 20)) MiB" "$W_TIME" "$(mib "$mem")" "$RD_TIME" "" "(write+fsync, read)"
-	for mode in none default; do
-		opt=()
-		[ $mode = none ] && opt=(--compress=none)
-		start "$TMPD/run-$kind-$mode" "$ZMEM" "${args[@]}"
-		dump "$TMPD/img-$kind-$mode" "${opt[@]}"
-		gone "$JOB_PID"
-		JOB_PID=
-		restore "$TMPD/img-$kind-$mode"
-		eval "T_$mode=$D_TIME B_$mode=$D_BYTES RT_$mode=$R_TIME"
-		rm -rf "$TMPD/img-$kind-$mode"
-		note="dump/dd $(ratio "$D_TIME" "$W_TIME")"
-		if [ $mode = default ]; then
-			# shellcheck disable=SC2154
-			note+=" ($([ $kind = text ] && echo "<= 0.7x" || echo "<= 1.1x")), restore/raw $(ratio "$R_TIME" "$RT_none") (<= 1x), size/raw $(ratio "$D_BYTES" "$B_none")"
-		fi
-		printf "$FMT" "zmem $MIB MiB $kind, $mode" "$D_TIME" "$(mib "$D_BYTES")" "$R_TIME" "" "$note"
+	ws=() rs=() dn=() dd_=() rn=() rd=() bn= bd=
+	# (interleaved, RUNS times: the medians are compared)
+	for ((r = 0; r < RUNS; r++)); do
+		baseline "$mem"
+		ws+=("$W_TIME") rs+=("$RD_TIME")
+		for mode in none default; do
+			opt=()
+			[ $mode = none ] && opt=(--compress=none)
+			start "$TMPD/run-$kind-$mode" "$ZMEM" "${args[@]}"
+			dump "$TMPD/img-$kind-$mode" "${opt[@]}"
+			gone "$JOB_PID"
+			JOB_PID=
+			restore "$TMPD/img-$kind-$mode"
+			rm -rf "$TMPD/img-$kind-$mode"
+			if [ $mode = none ]; then
+				dn+=("$D_TIME") rn+=("$R_TIME") bn=$D_BYTES
+			else
+				dd_+=("$D_TIME") rd+=("$R_TIME") bd=$D_BYTES
+			fi
+		done
 	done
+	W=$(median "${ws[@]}") RD=$(median "${rs[@]}")
+	DN=$(median "${dn[@]}") RN=$(median "${rn[@]}") DD=$(median "${dd_[@]}") RDD=$(median "${rd[@]}")
+	printf "$FMT" "dd $((mem >> 20)) MiB" "$W" "$(mib "$mem")" "$RD" "" "(write+fsync, read)"
+	printf "$FMT" "zmem $MIB MiB $kind, raw" "$DN" "$(mib "$bn")" "$RN" "" "dump/dd $(ratio "$DN" "$W")"
+	printf "$FMT" "zmem $MIB MiB $kind, zstd" "$DD" "$(mib "$bd")" "$RDD" "" \
+		"dump/dd $(ratio "$DD" "$W") ($([ $kind = text ] && echo "<= 0.7x" || echo "<= 1.1x")), restore/raw $(ratio "$RDD" "$RN") (<= 1x), size/raw $(ratio "$bd" "$bn")"
 done
 
 # --- python data -------------------------------------------------------

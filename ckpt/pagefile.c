@@ -435,7 +435,22 @@ static int drain(struct pf_writer *w, uint64_t wait_for)
 		}
 		if (w->write_seq >= wait_for)
 			break;
-		pthread_cond_wait(&w->done, &w->mu);
+		/* rather than wait, compress one of those waiting */
+		struct slot *t = NULL;
+		for (uint64_t q = w->write_seq; q < w->fill_seq && !t; q++)
+			if (w->slots[q % NSLOTS].state == SLOT_READY)
+				t = &w->slots[q % NSLOTS];
+		if (!t) {
+			pthread_cond_wait(&w->done, &w->mu);
+			continue;
+		}
+		t->state = SLOT_BUSY;
+		pthread_mutex_unlock(&w->mu);
+		if (!w->cctx)
+			w->cctx = ZSTD_createCCtx();
+		process_slot(w, t, w->cctx);
+		pthread_mutex_lock(&w->mu);
+		t->state = SLOT_DONE;
 	}
 	pthread_mutex_unlock(&w->mu);
 	return 0;
