@@ -126,7 +126,9 @@ struct pf_prev *pf_prev_load(struct image_dir *prev, pid_t pid)
 	qsort(live, p->nr_files, sizeof(*live), by_live_desc);
 	for (size_t k = 0, kept = 0; k < p->nr_files; k++) {
 		struct prev_file *f = &p->files[live[k][1]];
-		if (kept < PF_MAX_FILES - 1 && fstatat(prev->fd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		/* (never under the name of the new image's own file) */
+		if (kept < PF_MAX_FILES - 1 && strcmp(f->link, p->files[0].name) &&
+		    fstatat(prev->fd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) && live[k][0] && live[k][0] * 4 >= (uint64_t)st.st_size) {
 			f->usable = true;
 			kept++;
