@@ -5,7 +5,8 @@
  * has more than a few chunks) hash each chunk (XXH3-128), look it up in
  * the earlier snapshot, else compress it; the main thread writes finished
  * slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
- * gives up on random data at several GB/s, so no trial is needed).
+ * gives up on random data at several GB/s; still, after a few chunks that
+ * did not shrink, only one in 16 is tried until one does).
  *
  * Incremental snapshots: a chunk whose hash and length an earlier
  * snapshot's chunk has is not written: the chunk refers to that
@@ -176,6 +177,7 @@ struct slot {
 	size_t raw_len, out_len;
 	enum slot_state state;
 	bool zstd;
+	bool try_zstd;            /* worth a try (main thread, at submit) */
 	long ref;                 /* the earlier snapshot's chunk, or -1 */
 	uint8_t hash[16];
 };
@@ -195,6 +197,7 @@ struct pf_writer {
 	uint64_t fill_seq, write_seq;
 	bool filling;             /* slots[fill_seq % NSLOTS] holds a chunk being filled */
 	uint64_t window;          /* its window of addresses */
+	unsigned raw_streak;      /* chunks in a row zstd did not shrink */
 	ZSTD_CCtx *cctx;          /* the main thread's, before the workers start */
 	pthread_t th[NWORKERS];
 	int nr_threads;
@@ -212,7 +215,7 @@ static void process_slot(const struct pf_writer *w, struct slot *s, ZSTD_CCtx *c
 	memcpy(s->hash, canon.digest, 16);
 	s->ref = w->prev ? prev_find(w->prev, s->hash, s->raw_len) : -1;
 	s->zstd = false;
-	if (s->ref >= 0 || !w->level)
+	if (s->ref >= 0 || !s->try_zstd)
 		return;
 	size_t n = ZSTD_compressCCtx(cctx, s->out, ZSTD_compressBound(CHUNK_BYTES), s->raw, s->raw_len,
 				     w->level);
@@ -410,6 +413,8 @@ static int write_slot(struct pf_writer *w, struct slot *s)
 		}
 		w->file_off += len;
 		w->stats->bytes_stored += len;
+		if (s->try_zstd)
+			w->raw_streak = s->zstd ? 0 : w->raw_streak + 1;
 	}
 	c->has_hash = 1;
 	c->hash.len = 16;
@@ -464,6 +469,10 @@ static int submit(struct pf_writer *w)
 	struct slot *s = &w->slots[w->fill_seq % NSLOTS];
 
 	w->filling = false;
+	/* After 4 chunks in a row that did not compress (random data, media
+	 * already compressed), only every 16th is tried: the rest cost
+	 * nothing more than raw ones. */
+	s->try_zstd = w->level && (w->raw_streak < 4 || w->fill_seq % 16 == 0);
 	if (!w->nr_threads && w->level && w->fill_seq >= THREADS_AFTER)
 		start_threads(w);
 	if (!w->nr_threads) {
