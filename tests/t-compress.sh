@@ -118,8 +118,35 @@ t_zc_incremental() {
 		fail "the incremental image, its parent deleted, thawed differently"
 }
 
+# The same with a parent and children that share memory copy-on-write
+# and each made it their own another way (cowedge.c): pages left to the
+# parent and the parent's base (ckpt/cow.c) survive an incremental freeze.
+t_zc_incremental_cow() {
+	local run=$TDIR/run pid
+	cowedge_start "$run" || { fail "the job did not start"; return; }
+	pid=$JOB_PID
+	dump_job "$pid" "$TDIR/img1" -R || { fail "the snapshot failed"; return; }
+	rand_sleep 100 300
+	dump_job "$pid" "$TDIR/img2" --prev "$TDIR/img1" || { fail "the incremental freeze failed"; return; }
+	wait_gone "$pid" 10 || { fail "job still there after the freeze"; return; }
+	rm -rf "$TDIR/img1"
+	rm -f "$TDIR/pid"
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -d \
+		--pidfile "$TDIR/pid" -D "$TDIR/img2"
+	[ "$JF_STATUS" = 0 ] ||
+		{ diag_file "restore stderr" "$TDIR/restore.err"; fail "restore -d exited $JF_STATUS"; return; }
+	pid=$(cat "$TDIR/pid")
+	BG_PIDS+=("$pid")
+	rand_sleep 100 300
+	touch "$run/stop"
+	wait_gone "$pid" 30 || { fail "the thawed job did not finish"; return; }
+	cowedge_check "$run" ||
+		fail "a process does not hold what it held (see cowedge.c for the check numbers)"
+}
+
 run_test "compress: text and random memory, compressed, thawed exactly" t_zc_default
 run_test "compress: --compress=none stores the memory raw" t_zc_none
 run_test "compress: a damaged compressed chunk is refused, the image left" t_zc_damaged
 run_test "compress: an image from before chunks still thaws" t_zc_old_format
 run_test "compress: an incremental freeze writes little, thaws without its parent" t_zc_incremental
+run_test "compress: an incremental freeze of processes sharing memory copy-on-write" t_zc_incremental_cow
