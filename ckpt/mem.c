@@ -441,6 +441,7 @@ struct kept_pages {
 	size_t cap_base_off;
 	struct spans shared;              /* its pages other processes mapped too */
 	bool base_done;                   /* its first child decided its base */
+	struct pf_prev *prev;             /* its pages in the earlier snapshot: for its base */
 	unsigned left;                    /* processes below it still to be dumped */
 };
 
@@ -544,6 +545,7 @@ static void kept_free(struct dump_ctx *c)
 	c->shared->kept_bytes -= k->cap;
 	free(k->run_off);
 	free(k->base_off);
+	pf_prev_free(k->prev);
 	spans_free(&k->shared);
 	free(k);
 	c->kept = NULL;
@@ -574,7 +576,7 @@ static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 			return -1;
 		}
 		/* (its chunks follow those of its own runs) */
-		pr->base_w = pf_writer_new(p->dir, fd, name, img, compress_level(p->o), NULL,
+		pr->base_w = pf_writer_new(p->dir, fd, name, img, compress_level(p->o), k->prev,
 					   pr->c->stats);
 		if (!pr->base_w)
 			return -1;
@@ -930,7 +932,11 @@ out:
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
 	pf_writer_free(pr.w);	/* (closes out_fd) */
-	pf_prev_free(prev);
+	/* (kept for its base, made while its first child is dumped) */
+	if (c->kept && !c->kept->prev && !c->kept->base_done)
+		c->kept->prev = prev;
+	else
+		pf_prev_free(prev);
 	return ret;
 }
 
