@@ -1152,6 +1152,8 @@ struct run_walk {
 	uint64_t done;            /* its bytes seen */
 	uint32_t crc;
 	const char *name;
+	struct pf_reader *pf;
+	size_t chunk, run_chunk;  /* the chunk being walked, the run's first */
 	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
 	size_t n;                 /* gathered, not written yet */
 	uint64_t total;
@@ -1200,6 +1202,8 @@ static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
 		}
 		const PageRun *p = w->runs[w->list][w->i];
 		uint64_t rest = p->nr_pages * PAGE - w->done;
+		if (!w->done)
+			w->run_chunk = w->chunk;
 		size_t take = len - pos < rest ? len - pos : rest;
 		w->crc = crc32c(w->crc, data + pos, take);
 		if (w->n && w->remote[w->n - 1].iov_base + w->remote[w->n - 1].iov_len ==
@@ -1220,8 +1224,11 @@ static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
 		if (w->done == p->nr_pages * PAGE) {
 			/* Damage is found before the job may run on it. */
 			if (w->crc != p->crc32c) {
-				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
-				       "at %#lx", w->r->dir->path, w->name, (unsigned long)p->vaddr);
+				/* the chunk at fault, by its hash, says where it is */
+				if (!pf_find_damage(w->pf, w->run_chunk, w->chunk))
+					pr_err("image file %s/%s is damaged: checksum mismatch in the "
+					       "pages at %#lx", w->r->dir->path, w->name,
+					       (unsigned long)p->vaddr);
 				return -1;
 			}
 			w->i++;
@@ -1256,6 +1263,8 @@ int mem_restore_pages(struct restore_ctx *r)
 	for (size_t i = 0; i < n; i++) {
 		size_t len;
 		const unsigned char *data = pf_chunk(pf, i, &len);
+		w->pf = pf;
+		w->chunk = i;
 		if (!data || walk_chunk(w, data, len) < 0)
 			goto out;
 		/* (a batch of chunks stays valid: written at once) */

@@ -653,10 +653,12 @@ void pf_reader_close(struct pf_reader *r)
 	free(r);
 }
 
-/* Chunk I's bytes into S (BUF: room for a decompressed chunk); any
- * thread. */
+/* Chunk I's bytes into S (BUF: room for a decompressed chunk), checked
+ * against its hash with CHECK; any thread. (Read ahead for a restore,
+ * every byte goes to a page run whose CRC32C is checked: the hash is
+ * not.) */
 static void decode(const struct pf_reader *r, size_t i, struct rslot *s, unsigned char *buf,
-		   ZSTD_DCtx *dctx)
+		   ZSTD_DCtx *dctx, bool check)
 {
 	const struct rchunk *c = &r->c[i];
 	const unsigned char *src = r->maps[c->file] + c->offset;
@@ -672,7 +674,7 @@ static void decode(const struct pf_reader *r, size_t i, struct rslot *s, unsigne
 			return;
 		}
 	}
-	if (c->hash) {
+	if (c->hash && check) {
 		XXH128_canonical_t canon;
 		XXH128_canonicalFromHash(&canon, XXH3_128bits(s->data, c->raw));
 		if (memcmp(canon.digest, c->hash, 16))
@@ -714,7 +716,7 @@ static void *read_ahead(void *arg)
 		r->next_claim++;
 		struct rslot *s = &r->slots[i % NSLOTS];
 		pthread_mutex_unlock(&r->mu);
-		decode(r, i, s, s->buf, dctx);
+		decode(r, i, s, s->buf, dctx, false);
 		pthread_mutex_lock(&r->mu);
 		s->idx = i;
 		pthread_cond_broadcast(&r->ready);
@@ -876,12 +878,31 @@ const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len)
 		r->buf = xmalloc(CHUNK_BYTES);
 	if (!r->dctx)
 		r->dctx = ZSTD_createDCtx();
-	decode(r, i, &one, r->buf, r->dctx);
+	decode(r, i, &one, r->buf, r->dctx, true);
 	const unsigned char *p = decoded(r, i, &one);
 	if (p)
 		r->cached = i;
 	return p;
 }
+bool pf_find_damage(struct pf_reader *r, size_t first, size_t last)
+{
+	struct rslot one;
+
+	if (!r->buf)
+		r->buf = xmalloc(CHUNK_BYTES);
+	if (!r->dctx)
+		r->dctx = ZSTD_createDCtx();
+	r->cached = -1;
+	for (size_t i = first; i <= last && i < r->n; i++) {
+		decode(r, i, &one, r->buf, r->dctx, true);
+		if (one.err != CHUNK_OK) {
+			decoded(r, i, &one);	/* (says what and where) */
+			return true;
+		}
+	}
+	return false;
+}
+
 int pf_read_at(struct pf_reader *r, uint64_t off, void *buf, size_t len)
 {
 	size_t lo = 0, hi = r->n, clen;

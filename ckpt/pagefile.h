@@ -58,6 +58,10 @@ void pf_release(struct pf_reader *r, size_t upto);
  * pf_release); NULL after
  * saying why (a damaged chunk names its file and offset). */
 const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len);
+/* Which of chunks FIRST..LAST (whose bytes did not match a CRC32C) is
+ * damaged, by their hashes: said, naming its file and offset (true), or
+ * none found (false, nothing said). */
+bool pf_find_damage(struct pf_reader *r, size_t first, size_t last);
 /* LEN bytes from offset OFF of the stream, inside one chunk. */
 int pf_read_at(struct pf_reader *r, uint64_t off, void *buf, size_t len);
 void pf_reader_close(struct pf_reader *r);

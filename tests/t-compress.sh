@@ -74,8 +74,8 @@ t_zc_damaged() {
 	after=$(img_digest "$TDIR/img")
 	[ "$JF_STATUS" != 0 ] && [ "$JF_STATUS" -lt 124 ] ||
 		{ diag_file "restore stderr" "$TDIR/restore.err"; fail "restore of a damaged chunk exited $JF_STATUS"; return; }
-	grep -Eq 'pages-[0-9]+\.img is damaged' "$TDIR/restore.err" ||
-		{ diag_file "restore stderr" "$TDIR/restore.err"; fail "the refusal does not name the damaged file"; return; }
+	grep -Eq 'pages-[0-9]+\.img is damaged.* offset [0-9]+' "$TDIR/restore.err" ||
+		{ diag_file "restore stderr" "$TDIR/restore.err"; fail "the refusal does not name the damaged file and offset"; return; }
 	[ "$before" = "$after" ] || fail "the refused restore changed the image"
 }
 
