@@ -35,7 +35,6 @@ TMPD=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/jfzbench.XXXXXX") || die "mktemp
 JOB_PID=
 cleanup() {
 	[ -n "$JOB_PID" ] && kill -KILL "$JOB_PID" 2>/dev/null
-	pkill -KILL -P $$ 2>/dev/null
 	rm -rf "$TMPD"
 }
 trap cleanup EXIT
