@@ -878,7 +878,7 @@ int mem_dump_pages(struct dump_ctx *c)
 	if (out_fd < 0)
 		return -1;
 	if (c->shared->prev)
-		prev = pf_prev_load(c->shared->prev, c->img->pid);
+		prev = pf_prev_load(c->shared->prev, c->dir, c->img->pid);
 	pr.w = pf_writer_new(c->dir, out_fd, name, c->img, compress_level(c->o), prev, c->stats);
 	if (!pr.w) {
 		pf_prev_free(prev);

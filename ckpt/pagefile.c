@@ -86,13 +86,20 @@ static int by_live_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-struct pf_prev *pf_prev_load(struct image_dir *prev, pid_t pid)
+struct pf_prev *pf_prev_load(struct image_dir *prev, struct image_dir *d, pid_t pid)
 {
 	char name[64];
-	struct stat st;
+	struct stat st, here;
 	struct pf_prev *p;
 	uint64_t want = 0;
 
+	/* Linked, its files cost nothing; copied (another file system),
+	 * more than writing the chunks again. */
+	if (fstat(prev->fd, &st) < 0 || fstat(d->fd, &here) < 0 || st.st_dev != here.st_dev) {
+		pr_info("%s is not on the file system of %s: every page is written", prev->path,
+			d->path);
+		return NULL;
+	}
 	snprintf(name, sizeof(name), "proc-%d.img", pid);
 	if (fstatat(prev->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		pr_info("%s has no process %d: its pages are all written", prev->path, pid);

@@ -25,9 +25,10 @@ struct pf_prev;
 struct pf_writer;
 struct pf_reader;
 
-/* The process PID of the earlier snapshot in PREV: NULL when it has none
- * or its chunks cannot be used (said at info level). */
-struct pf_prev *pf_prev_load(struct image_dir *prev, pid_t pid);
+/* The process PID of the earlier snapshot in PREV, for the image in D:
+ * NULL when it has none, its chunks cannot be used, or it is on another
+ * file system than D (said at info level). */
+struct pf_prev *pf_prev_load(struct image_dir *prev, struct image_dir *d, pid_t pid);
 void pf_prev_free(struct pf_prev *p);
 
 /* Writes IMG's page stream to NAME of D (FD, written from its end on, the
