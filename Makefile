@@ -6,7 +6,7 @@ DESTDIR ?=
 BINDIR  := $(PREFIX)/bin
 
 CC      ?= cc
-PKGS    := libprotobuf-c libcap
+PKGS    := libprotobuf-c libcap libzstd libxxhash
 O       ?= build
 SAN     ?=
 
@@ -16,7 +16,7 @@ ALL_CFLAGS = $(OPTFLAGS) $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror 
            -Wshadow -Wformat=2 -D_GNU_SOURCE -I. -I$(O) $(SAN) \
            $(shell pkg-config --cflags $(PKGS))
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
-LIBS    = $(shell pkg-config --libs $(PKGS))
+LIBS    = $(shell pkg-config --libs $(PKGS)) -pthread
 
 PROTOS    := $(wildcard ckpt/images/*.proto)
 PROTO_C   := $(patsubst %.proto,$(O)/%.pb-c.c,$(PROTOS))
@@ -94,6 +94,7 @@ bench: all
 	bench/run.sh $(O)
 	bench/tree.sh $(O)
 	bench/owners.sh $(O)
+	bench/compress.sh $(O)
 
 # As root: builds the Debian package (debian/), runs lintian, installs it,
 # runs the demo with /usr/bin/jobfreeze and purges it (tests/deb-check.sh).

@@ -33,6 +33,8 @@ RUNS=${BENCH_RUNS:-5}
 CC=${CC:-cc}
 
 die() { echo "bench: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 [ -x "$JF" ] || die "$BUILD/jobfreeze is not built (run make)"
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
@@ -144,14 +146,7 @@ kill_restored() {	# PID
 start_job() {
 	JOB_PID=
 	(
-		(
-			exec </dev/null >"$TMPD/job.out" 2>&1
-			for fd in /proc/$BASHPID/fd/*; do
-				fd=${fd##*/}
-				[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-			done
-			exec "$@"
-		) &
+		exec_job "$TMPD/job.out" "$@" &
 		echo $! >"$TMPD/job.pid"
 	)
 	JOB_PID=$(cat "$TMPD/job.pid")

@@ -34,6 +34,8 @@ struct ckpt_stats {
 	int64_t finish_ns;        /* groups, registers, the job let go */
 	uint64_t pages_scanned, pages_zero, pages_written, bytes_written;
 	uint64_t pages_shared;    /* dump: pages left to the parent's copy (copy-on-write) */
+	uint64_t bytes_stored;    /* dump: page bytes on disk (compressed; linked ones not) */
+	uint64_t bytes_linked;    /* dump: page bytes an earlier snapshot holds, linked */
 	uint64_t pages_read, bytes_read;
 	uint32_t nr_procs;        /* dump: processes frozen */
 };
@@ -49,6 +51,13 @@ struct dump_opts {
 	bool allow_other_user;    /* root: dump another user's job, images given to that user */
 	uint64_t ghost_limit;     /* the most data of one deleted file or memfd copied into
 				   * the image (0: the default, 64 GiB) */
+	bool no_compress;         /* page data stored raw */
+	int compress_level;       /* else compressed with zstd at this level (0: the
+				   * default, 1; ckpt/pagefile.h) */
+	/* An earlier snapshot of the same job (an image directory): the page
+	 * data it holds already is hard-linked from it, not written again.
+	 * Deleting it later does not harm the new image. NULL: all written. */
+	const char *prev_dir;
 	/* With pgid: the caller's listing of /proc (ckpt/tree.h), the one it
 	 * chose the job by; NULL: the engine reads its own. (The engine lists
 	 * the job again once it holds it, to see that it held still.) */

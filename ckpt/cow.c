@@ -21,6 +21,7 @@
 #include "ckpt/log.h"
 #include "ckpt/mem.h"
 #include "ckpt/proc.h"
+#include "ckpt/pagefile.h"
 #include "ckpt/restore.h"
 #include "ckpt/spans.h"
 #include "ckpt/util.h"
@@ -283,9 +284,8 @@ int cow_finish_base(struct restore_ctx *r)
 	/* what it did not hold: zero, or the file's again */
 	ret = spans_call(r, &drop, SYS_madvise, MADV_DONTNEED, "give up its base pages at");
 out:
-	if (r->pages_fd >= 0)
-		close(r->pages_fd);
-	r->pages_fd = -1;
+	pf_reader_close(r->pages);
+	r->pages = NULL;
 	spans_free(&drop);
 	free(buf);
 	return ret;

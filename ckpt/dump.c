@@ -796,6 +796,7 @@ int ckpt_dump(const struct dump_opts *o)
 	struct pty_list ptys = { 0 };
 	struct ghost_set *ghosts = NULL;
 	struct dump_shared shared = { 0 };
+	struct image_dir prev = { .fd = -1 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
 	bool *by_helper = NULL;
@@ -809,6 +810,14 @@ int ckpt_dump(const struct dump_opts *o)
 	}
 	if (image_dir_create(o->dir, &dir) < 0)
 		return -1;
+	/* an incremental snapshot: what the earlier one holds is linked */
+	if (o->prev_dir) {
+		if (image_dir_open(o->prev_dir, &prev) == 0)
+			shared.prev = &prev;
+		else
+			pr_warn("the earlier snapshot %s cannot be used: every page is written",
+				o->prev_dir);
+	}
 	t0 = t = now_ns();
 	guard_start();
 	/* Processes come and go (a build starts a compiler, a child exits and
@@ -946,5 +955,7 @@ done:
 	free(pids);
 	free(by_helper);
 	image_dir_close(&dir);
+	if (prev.fd >= 0)
+		image_dir_close(&prev);
 	return ret;
 }

@@ -29,6 +29,7 @@ struct dump_shared {
 	struct fileid_cache fileids;      /* programs and libraries the job maps */
 	unsigned char *page_buf;          /* mem.c: a batch of pages, and the parent's */
 	size_t kept_bytes;                /* mem.c: pages kept for children (kept_pages) */
+	struct image_dir *prev;           /* an earlier snapshot (dump_opts.prev_dir), or NULL */
 };
 
 struct dump_ctx {

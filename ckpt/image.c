@@ -194,6 +194,33 @@ int image_create_raw(struct image_dir *d, const char *name)
 	return fd;
 }
 
+int image_link_raw(struct image_dir *d, struct image_dir *src, const char *srcname,
+		   const char *name)
+{
+	int in, out, ret = -1;
+
+	if (linkat(src->fd, srcname, d->fd, name, 0) == 0) {
+		note_created(d, name);
+		return 0;
+	}
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+		pr_perror("cannot link image file %s/%s as %s/%s", src->path, srcname, d->path, name);
+		return -1;
+	}
+	/* another file system (or links refused): a copy */
+	if ((in = image_open_raw(src, srcname, NULL)) < 0)
+		return -1;
+	out = image_create_raw(d, name);
+	if (out >= 0 && copy_fd(in, out, NULL) < 0)
+		pr_perror("cannot copy image file %s/%s to %s/%s", src->path, srcname, d->path, name);
+	else if (out >= 0)
+		ret = 0;
+	if (out >= 0)
+		close(out);
+	close(in);
+	return ret;
+}
+
 int image_open_raw(struct image_dir *d, const char *name, uint64_t *size)
 {
 	struct stat st;

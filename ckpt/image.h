@@ -59,5 +59,9 @@ ProtobufCMessage *image_read_msg(struct image_dir *d, const char *name, enum ima
 
 /* A new raw data file (pages, ghost file contents), 0600. */
 int image_create_raw(struct image_dir *d, const char *name);
+/* NAME in D becomes the raw file SRCNAME of SRC: a hard link, or a copy
+ * when they are on different file systems. */
+int image_link_raw(struct image_dir *d, struct image_dir *src, const char *srcname,
+		   const char *name);
 /* Opens a raw data file for reading after the ownership checks. */
 int image_open_raw(struct image_dir *d, const char *name, uint64_t *size);

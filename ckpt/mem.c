@@ -17,6 +17,7 @@
 #include "ckpt/imgcheck.h"
 #include "ckpt/log.h"
 #include "ckpt/mem.h"
+#include "ckpt/pagefile.h"
 #include "ckpt/restore.h"
 #include "ckpt/util.h"
 
@@ -313,6 +314,11 @@ void mem_fork_kept(const Process *parent, const Vma *v, struct spans *out)
 
 /* ---- dump: the pages ---- */
 
+static int compress_level(const struct dump_opts *o)
+{
+	return o->no_compress ? 0 : o->compress_level > 0 ? o->compress_level : PF_LEVEL_DEFAULT;
+}
+
 /* What the batch knows of each of its ranges. */
 enum {
 	IOV_VMA_FIRST = 1,      /* starts a VMA: no run spans two */
@@ -329,7 +335,7 @@ enum {
 /* One batch of candidate pages read from the task and written to the image. */
 struct page_reader {
 	struct dump_ctx *c;
-	int out_fd;
+	struct pf_writer *w;              /* pages-PID.img (pagefile.c) */
 	int mem_fd;                       /* /proc/PID/mem */
 	int parent_mem_fd;                /* the parent's, when comparing */
 	unsigned char *buf;
@@ -344,7 +350,7 @@ struct page_reader {
 	size_t prun, pbase, pshared;      /* the parent's first run, base run, shared span
 					   * not below the walk */
 	bool make_base;                   /* the first child: may give the parent a base */
-	int base_fd;                      /* the parent's pages file, for its base */
+	struct pf_writer *base_w;         /* the parent's pages file, for its base */
 	size_t cap_base;
 };
 
@@ -435,6 +441,7 @@ struct kept_pages {
 	size_t cap_base_off;
 	struct spans shared;              /* its pages other processes mapped too */
 	bool base_done;                   /* its first child decided its base */
+	struct pf_prev *prev;             /* its pages in the earlier snapshot: for its base */
 	unsigned left;                    /* processes below it still to be dumped */
 };
 
@@ -538,6 +545,7 @@ static void kept_free(struct dump_ctx *c)
 	c->shared->kept_bytes -= k->cap;
 	free(k->run_off);
 	free(k->base_off);
+	pf_prev_free(k->prev);
 	spans_free(&k->shared);
 	free(k);
 	c->kept = NULL;
@@ -559,22 +567,25 @@ static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 	PageRun *r = img->n_base_pages ? img->base_pages[img->n_base_pages - 1] : NULL;
 	size_t a;
 
-	if (pr->base_fd < 0) {
+	if (!pr->base_w) {
 		char name[64];
 		snprintf(name, sizeof(name), "pages-%d.img", img->pid);
-		pr->base_fd = openat(p->dir->fd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-		if (pr->base_fd < 0) {
+		int fd = openat(p->dir->fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
 			pr_perror("cannot add to %s/%s", p->dir->path, name);
 			return -1;
 		}
+		/* (its chunks follow those of its own runs) */
+		pr->base_w = pf_writer_new(p->dir, fd, name, img, compress_level(p->o), k->prev,
+					   pr->c->stats);
+		if (!pr->base_w)
+			return -1;
 	}
 	uint64_t at = k->len;
 	if (!keep_pages(p, &iov, 1))
 		return 1;	/* no room to compare the others with it: not a base */
-	if (write_all(pr->base_fd, data, n * PAGE) < 0) {
-		pr_perror("cannot write page data to %s/pages-%d.img", p->dir->path, img->pid);
+	if (pf_put(pr->base_w, vaddr, data, n * PAGE) < 0)
 		return -1;
-	}
 	pr->c->stats->pages_written += n;
 	pr->c->stats->bytes_written += n * PAGE;
 	/* (a run lies in one of the parent's areas) */
@@ -601,33 +612,23 @@ static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 
 enum page_kind { PG_NONE, PG_OWN, PG_PARENT };
 
-static int write_runs(struct page_reader *pr, const struct iovec *out, size_t nr_out)
+static int write_runs(struct page_reader *pr, const struct iovec *out, const uint64_t *addr,
+		      size_t nr_out)
 {
 	keep_pages(pr->c, out, nr_out);
-	/* In slices of IOV_MAX iovecs. */
-	for (size_t i = 0; i < nr_out;) {
-		size_t k = nr_out - i < IOV_MAX ? nr_out - i : IOV_MAX;
-		size_t want = 0;
-		for (size_t j = 0; j < k; j++)
-			want += out[i + j].iov_len;
-		ssize_t w = writev(pr->out_fd, out + i, k);
-		if (w != (ssize_t)want) {
-			if (w >= 0)
-				errno = ENOSPC;
-			pr_perror("cannot write page data to %s/pages-%d.img", pr->c->dir->path,
-				  pr->c->img->pid);
+	for (size_t i = 0; i < nr_out; i++) {
+		if (pf_put(pr->w, addr[i], out[i].iov_base, out[i].iov_len) < 0)
 			return -1;
-		}
-		pr->c->stats->pages_written += want / PAGE;
-		pr->c->stats->bytes_written += want;
-		i += k;
+		pr->c->stats->pages_written += out[i].iov_len / PAGE;
+		pr->c->stats->bytes_written += out[i].iov_len;
 	}
 	return 0;
 }
 
 static int flush_batch(struct page_reader *pr)
 {
-	struct iovec out[MEM_BATCH_BYTES / PAGE];	/* at most one run per page */
+	struct iovec out[MEM_BATCH_BYTES / PAGE] = { 0 };	/* at most one run per page */
+	uint64_t out_addr[MEM_BATCH_BYTES / PAGE];
 	size_t got[MEM_BATCH_IOVS];
 	size_t nr_out = 0, off = 0;
 
@@ -686,8 +687,10 @@ static int flush_batch(struct page_reader *pr)
 			}
 			if (run_kind != PG_NONE) {
 				add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
-				if (run_kind == PG_OWN)
+				if (run_kind == PG_OWN) {
+					out_addr[nr_out] = run_start;
 					out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
+				}
 				first = false;
 			}
 			run_kind = kind;
@@ -697,11 +700,13 @@ static int flush_batch(struct page_reader *pr)
 		}
 		if (run_kind != PG_NONE) {
 			add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
-			if (run_kind == PG_OWN)
+			if (run_kind == PG_OWN) {
+				out_addr[nr_out] = run_start;
 				out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
+			}
 		}
 	}
-	if (write_runs(pr, out, nr_out) < 0)
+	if (write_runs(pr, out, out_addr, nr_out) < 0)
 		return -1;
 	pr->nr_remote = 0;
 	pr->bytes = 0;
@@ -862,15 +867,23 @@ static int open_proc(pid_t pid, const char *what)
 
 int mem_dump_pages(struct dump_ctx *c)
 {
-	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1, .base_fd = -1,
+	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1,
 				  .parent = cow_source(c) };
+	struct pf_prev *prev = NULL;
 	int pagemap_fd = -1, ret = -1;
 	char name[64];
 
 	snprintf(name, sizeof(name), "pages-%d.img", c->img->pid);
-	pr.out_fd = image_create_raw(c->dir, name);
-	if (pr.out_fd < 0)
+	int out_fd = image_create_raw(c->dir, name);
+	if (out_fd < 0)
 		return -1;
+	if (c->shared->prev)
+		prev = pf_prev_load(c->shared->prev, c->dir, c->img->pid);
+	pr.w = pf_writer_new(c->dir, out_fd, name, c->img, compress_level(c->o), prev, c->stats);
+	if (!pr.w) {
+		pf_prev_free(prev);
+		return -1;
+	}
 	if (c->nr_descendants && !c->kept) {
 		c->kept = xcalloc(1, sizeof(*c->kept));
 		c->kept->left = c->nr_descendants;
@@ -897,11 +910,11 @@ int mem_dump_pages(struct dump_ctx *c)
 	for (size_t i = 0; i < c->img->n_vmas; i++)
 		if (dump_vma_pages(&pr, pagemap_fd, c->img->vmas[i]) < 0)
 			goto out;
-	if (flush_batch(&pr) < 0)
+	if (flush_batch(&pr) < 0 || pf_finish(pr.w) < 0 || (pr.base_w && pf_finish(pr.base_w) < 0))
 		goto out;
 	/* Synced with the whole image at the end (image_dir_sync); the disk
 	 * starts on it now, while the next processes are read. */
-	sync_file_range(pr.out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (pr.make_base)
 		pr.parent->kept->base_done = true;
 	/* the pages of those above it are kept until the last process below
@@ -915,11 +928,15 @@ out:
 		close(pr.mem_fd);
 	if (pr.parent_mem_fd >= 0)
 		close(pr.parent_mem_fd);
-	if (pr.base_fd >= 0)
-		close(pr.base_fd);
+	pf_writer_free(pr.base_w);
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
-	close(pr.out_fd);
+	pf_writer_free(pr.w);	/* (closes out_fd) */
+	/* (kept for its base, made while its first child is dumped) */
+	if (c->kept && !c->kept->prev && !c->kept->base_done)
+		c->kept->prev = prev;
+	else
+		pf_prev_free(prev);
 	return ret;
 }
 
@@ -933,6 +950,16 @@ void mem_dump_done(struct dump_shared *s)
 /* ---- restore ---- */
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
+
+static uint64_t stored_bytes(PageRun **runs, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!runs[i]->from_parent)
+			sum += runs[i]->nr_pages * PAGE;
+	return sum;
+}
 
 /* Page runs RUNS (N, of a list named WHAT) sorted, disjoint, each inside
  * one area whose pages come from the image; HAS_PAGES marks the areas
@@ -1000,8 +1027,11 @@ int mem_validate(const Process *img, bool *has_pages)
 			       (unsigned long)img->base_pages[i]->vaddr);
 			return -1;
 		}
-	return check_runs(img, img->pages, img->n_pages, "page run", has_pages) < 0 ||
-	       check_runs(img, img->base_pages, img->n_base_pages, "base run", has_pages) < 0 ? -1 : 0;
+	if (check_runs(img, img->pages, img->n_pages, "page run", has_pages) < 0 ||
+	    check_runs(img, img->base_pages, img->n_base_pages, "base run", has_pages) < 0)
+		return -1;
+	return pf_validate(img, stored_bytes(img->pages, img->n_pages) +
+				stored_bytes(img->base_pages, img->n_base_pages));
 }
 
 uint32_t mem_map_prot(const Vma *v, bool has_pages)
@@ -1111,59 +1141,102 @@ out:
 	return ret;
 }
 
-/* Writes the runs of RUNS that have bytes in the image (mapped at MAP,
- * from *OFF on) into the job, checking each first. */
-static int write_runs_from(struct restore_ctx *r, const unsigned char *map, uint64_t *off,
-			   PageRun **runs, size_t nr, const char *name)
-{
+/* The job's memory written from the page stream, chunk by chunk: each
+ * chunk's bytes go to the runs they belong to, each run's CRC32C checked
+ * once its last byte is seen. */
+struct run_walk {
+	struct restore_ctx *r;
+	PageRun **runs[2];
+	size_t nr[2];
+	size_t list, i;           /* the run being filled: runs[list][i] */
+	uint64_t done;            /* its bytes seen */
+	uint32_t crc;
+	const char *name;
+	struct pf_reader *pf;
+	size_t chunk, run_chunk;  /* the chunk being walked, the run's first */
 	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
-	size_t n = 0;
+	size_t n;                 /* gathered, not written yet */
+	uint64_t total;
+};
 
-	for (size_t i = 0; i <= nr; i++) {
-		if (i < nr && runs[i]->from_parent)
-			continue;	/* came with the fork (cow.c) */
-		if (i < nr) {
-			const PageRun *p = runs[i];
-			uint64_t len = p->nr_pages * PAGE;
-			/* Damage is found before the job may run on it. */
-			if (crc32c(0, map + *off, len) != p->crc32c) {
-				pr_err("image file %s/%s is damaged: checksum mismatch in the pages "
-				       "at %#lx", r->dir->path, name, (unsigned long)p->vaddr);
-				return -1;
-			}
-			local[n] = (struct iovec){ (void *)(map + *off), len };
-			remote[n] = (struct iovec){ (void *)p->vaddr, len };
-			n++;
-			*off += len;
-		}
-		if (n == MEM_BATCH_IOVS || (i == nr && n)) {
-			uint64_t total = 0;
-			for (size_t k = 0; k < n; k++)
-				total += local[k].iov_len;
-			ssize_t w = process_vm_writev(r->job, local, n, remote, n, 0);
-			if (w != (ssize_t)total) {
-				if (w >= 0)
-					errno = EFAULT;
-				pr_perror("cannot write the job's memory (%zu runs from %#lx)", n,
-					  (unsigned long)remote[0].iov_base);
-				return -1;
-			}
-			r->stats->pages_read += total / PAGE;
-			r->stats->bytes_read += total;
-			n = 0;
-		}
+/* The next run with bytes in the image, or false. */
+static bool walk_next(struct run_walk *w)
+{
+	for (; w->list < 2; w->list++, w->i = 0)
+		for (; w->i < w->nr[w->list]; w->i++)
+			if (!w->runs[w->list][w->i]->from_parent)
+				return true;
+	return false;
+}
+
+/* Writes what W has gathered into the job. */
+static int walk_flush(struct run_walk *w)
+{
+	if (!w->n)
+		return 0;
+	ssize_t wr = process_vm_writev(w->r->job, w->local, w->n, w->remote, w->n, 0);
+	if (wr != (ssize_t)w->total) {
+		if (wr >= 0)
+			errno = EFAULT;
+		pr_perror("cannot write the job's memory (%zu runs from %#lx)", w->n,
+			  (unsigned long)w->remote[0].iov_base);
+		return -1;
 	}
+	w->r->stats->pages_read += w->total / PAGE;
+	w->r->stats->bytes_read += w->total;
+	w->n = 0;
+	w->total = 0;
 	return 0;
 }
 
-static uint64_t stored_bytes(PageRun **runs, size_t n)
+/* Gathers the bytes of one chunk for the runs they belong to. */
+static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
 {
-	uint64_t sum = 0;
+	size_t pos = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (!runs[i]->from_parent)
-			sum += runs[i]->nr_pages * PAGE;
-	return sum;
+	while (pos < len) {
+		if (!walk_next(w)) {
+			pr_err("image file %s/%s is damaged: more page data than its runs hold",
+			       w->r->dir->path, w->name);
+			return -1;
+		}
+		const PageRun *p = w->runs[w->list][w->i];
+		uint64_t rest = p->nr_pages * PAGE - w->done;
+		if (!w->done)
+			w->run_chunk = w->chunk;
+		size_t take = len - pos < rest ? len - pos : rest;
+		w->crc = crc32c(w->crc, data + pos, take);
+		if (w->n && w->remote[w->n - 1].iov_base + w->remote[w->n - 1].iov_len ==
+			    (void *)(p->vaddr + w->done) &&
+		    w->local[w->n - 1].iov_base + w->local[w->n - 1].iov_len == data + pos) {
+			w->local[w->n - 1].iov_len += take;
+			w->remote[w->n - 1].iov_len += take;
+		} else {
+			if (w->n == MEM_BATCH_IOVS && walk_flush(w) < 0)
+				return -1;
+			w->local[w->n] = (struct iovec){ (void *)(data + pos), take };
+			w->remote[w->n] = (struct iovec){ (void *)(p->vaddr + w->done), take };
+			w->n++;
+		}
+		w->total += take;
+		pos += take;
+		w->done += take;
+		if (w->done == p->nr_pages * PAGE) {
+			/* Damage is found before the job may run on it. */
+			if (w->crc != p->crc32c) {
+				/* the chunk at fault, by its hash, says where it is */
+				if (!pf_find_damage(w->pf, w->run_chunk, w->chunk))
+					pr_err("image file %s/%s is damaged: checksum mismatch in the "
+					       "pages at %#lx", w->r->dir->path, w->name,
+					       (unsigned long)p->vaddr);
+				return -1;
+			}
+			w->i++;
+			w->done = 0;
+			w->crc = 0;
+		}
+	}
+	return 0;
 }
 
 /* Its own pages, then its base (what it held when it forked its children:
@@ -1172,41 +1245,44 @@ int mem_restore_pages(struct restore_ctx *r)
 {
 	const Process *img = r->img;
 	char name[64];
-	uint64_t size, want, off = 0;
-	unsigned char *map = NULL;
+	struct run_walk *w = xcalloc(1, sizeof(*w));
+	uint64_t want = stored_bytes(img->pages, img->n_pages) +
+			stored_bytes(img->base_pages, img->n_base_pages);
+	struct pf_reader *pf;
 	int ret = -1;
 
-	want = stored_bytes(img->pages, img->n_pages) + stored_bytes(img->base_pages, img->n_base_pages);
+	*w = (struct run_walk){ .r = r, .runs = { img->pages, img->base_pages },
+				.nr = { img->n_pages, img->n_base_pages }, .name = name };
 	snprintf(name, sizeof(name), "pages-%d.img", img->pid);
-	int fd = image_open_raw(r->dir, name, &size);
-	if (fd < 0)
+	if (!(pf = pf_reader_open(r->dir, img, want))) {
+		free(w);
 		return -1;
-	if (size != want) {
-		pr_err("image file %s/%s is truncated or damaged: %llu bytes, the image lists %llu",
-		       r->dir->path, name, (unsigned long long)size, (unsigned long long)want);
+	}
+	pf_read_ahead(pf);
+	size_t batch = pf_batch(pf), n = pf_nr_chunks(pf);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const unsigned char *data = pf_chunk(pf, i, &len);
+		w->pf = pf;
+		w->chunk = i;
+		if (!data || walk_chunk(w, data, len) < 0)
+			goto out;
+		/* (a batch of chunks stays valid: written at once) */
+		if ((i + 1) % batch == 0 || i + 1 == n) {
+			if (walk_flush(w) < 0)
+				goto out;
+			pf_release(pf, i + 1);
+		}
+	}
+	if (walk_next(w)) {
+		pr_err("image file %s/%s is damaged: less page data than its runs hold",
+		       r->dir->path, name);
 		goto out;
 	}
-	if (!want) {
-		ret = 0;
-		goto out;
-	}
-	/* Populated up front: one batch of page-cache lookups instead of a
-	 * fault per page while the job's memory is written. */
-	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	if (map == MAP_FAILED) {
-		map = NULL;
-		pr_perror("cannot map image file %s/%s", r->dir->path, name);
-		goto out;
-	}
-	madvise(map, size, MADV_SEQUENTIAL);
-	if (write_runs_from(r, map, &off, img->pages, img->n_pages, name) < 0 ||
-	    write_runs_from(r, map, &off, img->base_pages, img->n_base_pages, name) < 0)
-		goto out;
 	ret = 0;
 out:
-	if (map)
-		munmap(map, size);
-	close(fd);
+	pf_reader_close(pf);
+	free(w);
 	return ret;
 }
 
@@ -1234,19 +1310,13 @@ int mem_stored_page(struct restore_ctx *r, uint64_t addr, bool fork_time, unsign
 				continue;	/* what its parent held when it forked it */
 			off = offset_in(img->pages, i, 0, addr);
 		}
-		if (r->pages_fd < 0) {
-			char name[64];
-			snprintf(name, sizeof(name), "pages-%d.img", img->pid);
-			r->pages_fd = image_open_raw(r->dir, name, NULL);
-			if (r->pages_fd < 0)
+		if (!r->pages) {
+			r->pages = pf_reader_open(r->dir, img, stored_bytes(img->pages, img->n_pages) +
+					       stored_bytes(img->base_pages, img->n_base_pages));
+			if (!r->pages)
 				return -1;
 		}
-		if (pread(r->pages_fd, buf, PAGE, off) != (ssize_t)PAGE) {
-			pr_perror("cannot read the page at %#lx from %s/pages-%d.img", (unsigned long)addr,
-				  r->dir->path, img->pid);
-			return -1;
-		}
-		return 1;
+		return pf_read_at(r->pages, off, buf, PAGE) < 0 ? -1 : 1;
 	}
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "ckpt/pgrp.h"
 #include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
+#include "ckpt/pagefile.h"
 #include "ckpt/restore.h"
 #include "ckpt/thawcheck.h"
 #include "ckpt/util.h"
@@ -73,7 +74,6 @@ static int load_process(struct restore_job *j, struct restore_ctx *r, const Proc
 	r->socks = &j->socks;
 	r->shm = &j->shm;
 	r->ptys = &j->ptys;
-	r->pages_fd = -1;
 	r->img = (Process *)image_read_msg(&j->dir, name, IMG_PROCESS, &process__descriptor);
 	if (!r->img)
 		return -1;
@@ -870,6 +870,7 @@ static void job_free(struct restore_job *j)
 		free(r->has_pages);
 		free(r->thr_in);
 		free(r->cpu);
+		pf_reader_close(r->pages);
 		if (r->img)
 			protobuf_c_message_free_unpacked(&r->img->base, NULL);
 	}

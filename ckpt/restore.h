@@ -66,6 +66,8 @@ struct pty_table {
 	size_t n;
 };
 
+struct pf_reader;
+
 struct restore_ctx {
 	const struct restore_opts *o;
 	struct ckpt_stats *stats;
@@ -75,7 +77,7 @@ struct restore_ctx {
 	pid_t job;                        /* the job's pid, as init sees it */
 	struct inject in;                 /* calls injected into the main thread */
 	struct inject *thr_in;            /* per img->threads[i], i >= 1 */
-	int pages_fd;
+	struct pf_reader *pages;
 	int *fd_src;                      /* per img->fds[i]: the init fd it comes from */
 	bool *epoll_given;                /* per img->fds[i]: an epoll set built by a parent */
 	int *inflight_fd;                 /* per img->inflight[i]: init's fd (passedfd.c) */

@@ -1,6 +1,7 @@
 /* cli.h: the subcommands of the jobfreeze command line, one file each,
  * dispatched from cli/main.c like git's builtin/ table. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -45,6 +46,10 @@ void cli_autosave_state(FILE *f, const struct autosave *a);
  * -1 if not a period. For people: "10m", "1h30m". */
 int cli_parse_period(const char *s, unsigned *out);
 const char *cli_period(unsigned secs, char buf[32]);
+/* compress.c: page data stored raw (*NONE) or at zstd *LEVEL (0: the
+ * default): ARG (--compress), else $JOBFREEZE_COMPRESS; -1 after saying
+ * what is wrong. */
+int cli_compress(const char *arg, bool *none, int *level);
 /* Prints "jobfreeze: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

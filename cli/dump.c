@@ -31,6 +31,12 @@ static void usage(FILE *f)
 		"      --ghost-limit SIZE  copy at most SIZE of data (64G by default; 512M,\n"
 		"                          1T...) of each deleted file or memfd the job holds\n"
 		"                          into the image; a bigger one is refused\n"
+		"      --compress=LEVEL|none  page data compressed with zstd at LEVEL (1, the\n"
+		"                          default, is the fastest; up to 19), or stored raw\n"
+		"                          (also $JOBFREEZE_COMPRESS)\n"
+		"      --prev DIR          with -R: an incremental snapshot; the pages that\n"
+		"                          the earlier snapshot DIR holds are hard-linked\n"
+		"                          from it, not written (deleting DIR later is safe)\n"
 		"  -o, --log-file FILE     write messages to FILE instead of stderr\n"
 		"  -v[N]                   more messages (0 errors only ... 4 debug; default 2)\n"
 		"      --display-stats     print times, pages and bytes\n"
@@ -54,12 +60,14 @@ int cmd_dump(int argc, char **argv)
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
 		{ "ghost-limit", required_argument, NULL, 'g' },
+		{ "compress", required_argument, NULL, 'Z' },
+		{ "prev", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts o = { .stats = &stats };
-	const char *ghost_limit = NULL;
+	const char *ghost_limit = NULL, *compress = NULL;
 	bool show_stats = false;
 	int c, r;
 
@@ -85,6 +93,8 @@ int cmd_dump(int argc, char **argv)
 		case 'T': o.tcp_close = true; break;
 		case 'U': o.ext_unix_close = true; break;
 		case 'g': ghost_limit = optarg; break;
+		case 'Z': compress = optarg; break;
+		case 'P': o.prev_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'o':
 		case 'v':
@@ -105,7 +115,8 @@ int cmd_dump(int argc, char **argv)
 		cli_error("dump needs -t PID or --pgid PGID, and -D DIR; see 'jobfreeze dump --help'");
 		return 2;
 	}
-	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0)
+	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0 ||
+	    cli_compress(compress, &o.no_compress, &o.compress_level) < 0)
 		return 2;
 	if (ckpt_dump(&o) < 0)
 		return 1;

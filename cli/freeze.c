@@ -49,6 +49,9 @@ static void usage(FILE *f)
 		"                         D-Bus, ssh-agent): after the thaw it finds them closed\n"
 		"      --ghost-limit SIZE copy at most SIZE of data (64G by default) of each\n"
 		"                         deleted file or memfd it holds; a bigger one is refused\n"
+		"      --compress=LEVEL|none  its page data compressed with zstd at LEVEL (1,\n"
+		"                         the default, is the fastest; up to 19), or stored\n"
+		"                         raw (also $JOBFREEZE_COMPRESS)\n"
 		"      --command TEXT     how to describe the job (shells pass their job text)\n"
 		"      --allow-other-user\n"
 		"                         as root: freeze another user's job into THAT user's\n"
@@ -97,6 +100,7 @@ int cmd_freeze(int argc, char **argv)
 		{ "ghost-limit", required_argument, NULL, 'g' },
 		{ "every", required_argument, NULL, 'E' },
 		{ "keep", required_argument, NULL, 'K' },
+		{ "compress", required_argument, NULL, 'Z' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
@@ -105,7 +109,7 @@ int cmd_freeze(int argc, char **argv)
 		{ 0 },
 	};
 	struct freeze_opts o = { 0 };
-	const char *ghost_limit = NULL, *keep_arg = NULL;
+	const char *ghost_limit = NULL, *keep_arg = NULL, *compress = NULL;
 	unsigned every = 0, keep = 3;
 	struct store s;
 	bool json = false, first = true;
@@ -146,6 +150,7 @@ int cmd_freeze(int argc, char **argv)
 			keep_arg = optarg;
 			break;
 		}
+		case 'Z': compress = optarg; break;
 		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -159,7 +164,8 @@ int cmd_freeze(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0)
+	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0 ||
+	    cli_compress(compress, &o.no_compress, &o.compress_level) < 0)
 		return 2;
 	nr_targets = argc - optind + (o.pgid ? 1 : 0) + (o.tmux ? 1 : 0);
 	if (o.tmux && nr_targets > 1) {

@@ -36,11 +36,14 @@ void print_dump_stats(const struct ckpt_stats *s)
 		"  pages skipped as zero: %10llu\n"
 		"  pages shared (parent): %10llu\n"
 		"  pages written:         %10llu\n"
-		"  bytes written:         %10llu\n",
+		"  bytes written:         %10llu\n"
+		"  bytes on disk:         %10llu (compressed)\n"
+		"  bytes linked:          %10llu (an earlier snapshot's)\n",
 		(unsigned long long)s->injected, (unsigned long long)s->injected_trips,
 		(unsigned long long)s->pages_scanned,
 		(unsigned long long)s->pages_zero, (unsigned long long)s->pages_shared,
-		(unsigned long long)s->pages_written, (unsigned long long)s->bytes_written);
+		(unsigned long long)s->pages_written, (unsigned long long)s->bytes_written,
+		(unsigned long long)s->bytes_stored, (unsigned long long)s->bytes_linked);
 }
 
 void print_restore_stats(const struct ckpt_stats *s)

@@ -1,5 +1,6 @@
 /* ops.c: the Freeze, List and Remove methods: each checks its arguments,
  * runs one jobfreeze command and answers when that command ends. */
+#include <stdlib.h>
 #include <string.h>
 #include "dbus/daemon.h"
 
@@ -143,6 +144,14 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 			if (keep <= 0 || keep > 64)
 				msg = g_strdup_printf("keep %" G_GINT64_FORMAT ": how many snapshots "
 						      "are kept, 1 to 64", keep);
+		} else if (!strcmp(key, "compress") && g_variant_is_of_type(val, G_VARIANT_TYPE_STRING)) {
+			/* a zstd level or none: checked here, told as InvalidArgs */
+			const char *level = g_variant_get_string(val, NULL);
+			char *end = NULL;
+			long v = strtol(level, &end, 10);
+			if (strcmp(level, "none") && (!*level || *end || v < 1 || v > 19))
+				msg = g_strdup_printf("compress '%s': a zstd level 1-19, or none", level);
+			g_ptr_array_add(args, g_strdup_printf("--compress=%s", level));
 		} else if (!strcmp(key, "tmux") && g_variant_is_of_type(val, G_VARIANT_TYPE_BOOLEAN)) {
 			tmux |= g_variant_get_boolean(val);
 		} else if (!strcmp(key, "tmux-socket") &&
@@ -155,8 +164,9 @@ void op_freeze(struct caller *c, GDBusMethodInvocation *inv)
 			g_ptr_array_add(args, g_strdup(path));
 		} else {
 			msg = g_strdup_printf("unknown option '%s' of type %s (Freeze takes name, "
-					      "tmux-socket (s), leave-running, tcp-close, ext-unix-close, "
-					      "tmux (b), every, keep (u))", key, g_variant_get_type_string(val));
+					      "tmux-socket, compress (s), leave-running, tcp-close, "
+					      "ext-unix-close, tmux (b), every, keep (u))", key,
+					      g_variant_get_type_string(val));
 		}
 		g_variant_unref(val);
 	}

@@ -441,7 +441,8 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts d = { .stats = &stats, .leave_running = o->leave_running,
 			       .tcp_close = o->tcp_close, .ext_unix_close = o->ext_unix_close,
-			       .allow_other_user = o->allow_other_user, .ghost_limit = o->ghost_limit };
+			       .allow_other_user = o->allow_other_user, .ghost_limit = o->ghost_limit,
+			       .no_compress = o->no_compress, .compress_level = o->compress_level };
 	struct tty_info tty;
 	struct proc_stat st;
 	struct commit c;
@@ -515,9 +516,9 @@ static int freeze(struct store *s, struct freeze_opts *o, struct job_meta *m,
 		meta_free(m);
 		return JF_FAILED;
 	}
-	/* Incremental snapshots: once struct dump_opts has prev_dir (ckpt/mem.c),
-	 * this is where it is set: d.prev_dir = o->prev_dir; (autosave.c's
-	 * previous_snapshot() chooses it). */
+	/* an incremental snapshot: its chunks that the previous one holds are
+	 * linked from it (autosave.c's previous_snapshot() chooses it) */
+	d.prev_dir = o->prev_dir;
 	c = (struct commit){ .s = s, .o = o, .tmp = d.dir, .m = m, .stats = &stats };
 	d.procs = procs;
 	d.prepare = prepare;

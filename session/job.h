@@ -17,6 +17,8 @@ struct freeze_opts {
 	bool ext_unix_close;      /* its unix sockets to outside are found closed */
 	bool allow_other_user;    /* root: another user's job, into that user's store */
 	uint64_t ghost_limit;     /* the most data of one deleted file or memfd (0: default) */
+	bool no_compress;         /* page data stored raw, or */
+	int compress_level;       /* at this zstd level (0: the engine's default) */
 	bool tmux;                /* the job is a whole tmux server (tmux_target says which) */
 	struct tmux_target tmux_target;
 	/* Set when the freeze of the tmux server this command runs in was

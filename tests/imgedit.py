@@ -19,6 +19,10 @@ gives the file a valid header again (tests/fuzz/spoil.py's rewrite):
   rlimit-renumber OLD NEW proc-PID.img: resource limit OLD is number NEW
   path-replace OLD NEW    proc-PID.img: every file at path OLD is at NEW
   rseq-len N              proc-PID.img: the threads' rseq areas are N bytes
+  unchunk                 proc-PID.img: its page data as images from before
+                          chunks said it (only for one stored raw and whole)
+  zstd-chunk              proc-PID.img: prints the offset and length in
+                          pages-PID.img of its biggest compressed chunk
 """
 import codecs
 import os
@@ -133,6 +137,29 @@ def xstate_bv_or(text, mask):
     return edit_bytes(text, 'xstate', add)
 
 
+def unchunk(text):
+    if re.search(r'^  (file|zstd): ', text, re.M) or 'page_files:' in text:
+        sys.exit('chunks compressed or in other files: not an image from before')
+    text = re.sub(r'^page_chunks \{\n(?:  .*\n)*?\}\n', '', text, flags=re.M)
+    return re.sub(r'^(pages_chunked|pages_tag): .*\n', '', text, flags=re.M)
+
+
+def zstd_chunk(text):
+    best = None
+    for m in re.finditer(r'^page_chunks \{\n((?:  .*\n)*?)\}\n', text, re.M):
+        body = m.group(1)
+        if 'zstd: true' not in body or re.search(r'^  file: [1-9]', body, re.M):
+            continue
+        off = int(re.search(r'^  offset: (\d+)$', body, re.M).group(1))
+        n = int(re.search(r'^  stored_len: (\d+)$', body, re.M).group(1))
+        if not best or n > best[1]:
+            best = (off, n)
+    if not best:
+        sys.exit('no compressed chunk')
+    print('%d %d' % best)
+    return text
+
+
 def main():
     global PROTO
     proto, path, how = sys.argv[1:4]
@@ -162,6 +189,10 @@ def main():
         rewrite(proto, path, 'Process', lambda t: set_field(t, 'rseq_len', a[0]))
     elif how == 'xstate-bv-or':
         rewrite(proto, path, 'Process', lambda t: xstate_bv_or(t, int(a[0], 0)))
+    elif how == 'unchunk':
+        rewrite(proto, path, 'Process', unchunk)
+    elif how == 'zstd-chunk':
+        rewrite(proto, path, 'Process', zstd_chunk)
     else:
         sys.exit('unknown edit ' + how)
 

@@ -329,6 +329,34 @@ img_digest() {
 	 find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
+# mem_wait_file FILE SECS: FILE exists within SECS seconds
+mem_wait_file() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# cowedge_start RUN: tests/workloads/cowedge (cowedge.c) started in RUN,
+# its pid in JOB_PID, left running 300..800 ms
+cowedge_start() {
+	mkdir_user "$1"
+	start_job "$1" "$1/out.txt" "$1/err.txt" "$WL/cowedge" stop || return 1
+	rand_sleep 300 800
+}
+
+# cowedge_check RUN: its output says every process held what it held
+cowedge_check() {
+	local i
+	for i in 0 1 2 3 4 5; do
+		echo "child $i (role $i): exit 0"
+	done >"$TDIR/expected"
+	echo "parent: 0" >>"$TDIR/expected"
+	same_file "$TDIR/expected" "$1/out.txt" "stdout"
+}
+
 # flip_byte FILE OFFSET: invert every bit of one byte in place
 flip_byte() {
 	local b

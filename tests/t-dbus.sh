@@ -411,12 +411,14 @@ t_dbus_thaw_fails() {
 }
 
 # Remove deletes a job from the store and its images from the disk; a
-# snapshot (leave-running) keeps the job running meanwhile.
+# snapshot (leave-running, compressed at level 3) keeps the job running
+# meanwhile.
 t_dbus_remove() {
 	local id pid dir
 	start_again cpuloop 200 400 "$WL/cpuloop" || return 1
 	pid=$JOB_PID
-	call Freeze "$pid" "{'leave-running': <true>}" || { fail "Freeze leave-running failed"; return; }
+	call Freeze "$pid" "{'leave-running': <true>, 'compress': <'3'>}" ||
+		{ fail "Freeze leave-running compress 3 failed"; return; }
 	id=$(reply_string)
 	running "$pid" || { fail "leave-running: pid $pid does not run after Freeze"; return; }
 	call List || return 1
@@ -495,6 +497,7 @@ t_dbus_errors() {
 	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'name': <42>}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'name': <'../../etc'>}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'leave-running': <'yes'>}" || rc=1
+	expect_error "$JF_IFACE.Error.InvalidArgs" Freeze $$ "{'compress': <'fast'>}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Thaw .. "{}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Thaw "a b" "{}" || rc=1
 	expect_error "$JF_IFACE.Error.InvalidArgs" Thaw 1 "{'terminal': <'xterm'>}" || rc=1
