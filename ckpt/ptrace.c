@@ -235,16 +235,21 @@ bool regs_apply_restart(struct user_regs_struct *r)
 /* The kernel gives the /proc files of a process that is not dumpable
  * (it runs a program its user may not read, or said PR_SET_DUMPABLE 0)
  * to root, and lets no ordinary user trace it. False, said why, for such
- * a process of ours; an exec in progress makes it so only for an instant,
- * but a retry would meet it again and again. */
+ * a process of ours. An exec in progress makes it so for an instant (a
+ * `set -m` shell's job starting its program): looked at again for 300 ms
+ * before the process is said not dumpable, so that the caller's retry
+ * meets it dumpable. */
 static bool dumpable(pid_t tid, const struct proc_status *st)
 {
 	char path[64];
 	struct stat sb;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", tid);
-	if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1])
-		return true;
+	for (int i = 0; i < 30; i++) {
+		if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1])
+			return true;
+		usleep(10000);
+	}
 	pr_err("cannot attach to process %d: it is not dumpable (it runs a program you may "
 	       "execute but not read, or it called prctl(PR_SET_DUMPABLE, 0)), and the kernel "
 	       "lets no ordinary user trace such a process; make the program readable, or leave "

@@ -104,8 +104,10 @@ static uint64_t dir_bytes(const char *path)
 
 	while (d && (de = readdir(d))) {
 		struct stat st;
+		/* a file an incremental snapshot links from an earlier one counts
+		 * for its share: the snapshots' sizes add up to the disk used */
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-			sum += st.st_size;
+			sum += st.st_size / (st.st_nlink ? st.st_nlink : 1);
 	}
 	if (d)
 		closedir(d);
