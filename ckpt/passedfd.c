@@ -209,7 +209,7 @@ size_t passedfd_desc_len(const char *desc, size_t avail)
 int passedfd_send(int from, const struct sockaddr *to, socklen_t to_len, const char *data,
 		  uint32_t len, const char *desc, size_t desc_len, size_t *used, const char *where)
 {
-	int fds[MAX_PASSED];
+	int fds[MAX_PASSED] = { 0 };	/* (all set before use; -O1 cannot tell) */
 	uint32_t count;
 	size_t at = sizeof(count), opened = 0;
 	int ret = -1;
