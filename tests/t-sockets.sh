@@ -124,6 +124,15 @@ run_test "sockets: unlinked sockets whose place is gone, a FIFO in one's place" 
 t_sk_inflight() { freeze_thaw inflight 0 200 1300 "$WL/inflight"; }
 run_test "sockets: pipes, sockets and an eventfd in flight (SCM_RIGHTS)" t_sk_inflight
 
+# two sockets with abstract names, each in flight in the other: the killed
+# job's pair keeps its names until the kernel's garbage collector runs
+t_sk_uxcycle() {
+	local token
+	token=$(sk_port)
+	freeze_thaw "uxcycle-$token" 0 200 1100 "$WL/uxcycle" "$token"
+}
+run_test "sockets: abstract names held by sockets in flight in each other" t_sk_uxcycle
+
 # A port of the job's taken by another program at the thaw: refused,
 # naming it, the images as they were; once free, the thaw goes on.
 t_sk_port_taken() {
