@@ -314,9 +314,15 @@ void sock_addr_str(const struct sockaddr_storage *ss, unsigned len, char *out, u
 		size_t n = len - offsetof(struct sockaddr_un, sun_path);
 		if (!n)
 			snprintf(out, size, "(unnamed)");
-		else if (!a->sun_path[0])
-			snprintf(out, size, "@%.*s", (int)(n - 1), a->sun_path + 1);
-		else
+		else if (!a->sun_path[0]) {
+			/* an abstract name: any bytes, those not printable as \xNN */
+			size_t k = snprintf(out, size, "@");
+			for (size_t i = 1; i < n && k + 5 < size; i++) {
+				unsigned char c = a->sun_path[i];
+				k += snprintf(out + k, size - k, c > ' ' && c < 0x7f && c != '\\' ?
+					      "%c" : "\\x%02x", c);
+			}
+		} else
 			snprintf(out, size, "%.*s", (int)strnlen(a->sun_path, n), a->sun_path);
 		return;
 	}

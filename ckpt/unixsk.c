@@ -29,6 +29,7 @@
 #include "ckpt/socks.h"
 #include "ckpt/util.h"
 
+#define GC_WAIT_MS 2000      /* how long a killed job's abstract name may stay taken */
 #define UNIX_RCV_SHUTDOWN 1
 #define UNIX_SEND_SHUTDOWN 2
 
@@ -456,6 +457,14 @@ static int bind_name(int s, const Fd *f, const ProtobufCBinaryData *name, const 
 	r = bind(s, (struct sockaddr *)&a, la);
 	if (r < 0 && errno == EADDRINUSE && path_name(name) && stale(a.sun_path, f->sock_type))
 		r = bind(s, (struct sockaddr *)&a, la);
+	/* an abstract name may still be held by the killed job's own socket:
+	 * sockets in flight in each other outlive their processes until the
+	 * kernel's garbage collector, which runs on its own time, frees them */
+	for (int64_t end = now_ns() + GC_WAIT_MS * 1000000LL;
+	     r < 0 && errno == EADDRINUSE && !path_name(name) && now_ns() < end;) {
+		usleep(20000);
+		r = bind(s, (struct sockaddr *)&a, la);
+	}
 	if (r < 0 && errno == EADDRINUSE)
 		pr_err("the job's fd %d %s %s, where another program listens now: stop it, then "
 		       "thaw again", f->fd, what, text);

@@ -82,6 +82,17 @@ run_test "sockets: asyncio server and its clients, request/reply and publish/sub
 t_sk_dualstack() { sk_python dualstack.py 300 1000; }
 run_test "sockets: an IPv4 client of a dual-stack IPv6 listener" t_sk_dualstack
 
+# connections whose ends shut down behind full windows: the freeze lets
+# their FINs through, and the ends' TIME_WAIT must not hold their ports
+# against the thaw; two listeners sharing a port by SO_REUSEPORT, one of
+# which cleared it after the other's bind (tcpfin.c)
+t_sk_tcpfin() {
+	local port
+	port=$(sk_port)
+	freeze_thaw "tcpfin-$port" 0 300 1100 "$WL/tcpfin" "$port"
+}
+run_test "sockets: TCP connections ending while frozen, a port shared by SO_REUSEPORT" t_sk_tcpfin
+
 t_sk_dgrams() {
 	local port
 	port=$(sk_port)
@@ -112,6 +123,15 @@ run_test "sockets: unlinked sockets whose place is gone, a FIFO in one's place" 
 # in flight carrying a pipe in flight
 t_sk_inflight() { freeze_thaw inflight 0 200 1300 "$WL/inflight"; }
 run_test "sockets: pipes, sockets and an eventfd in flight (SCM_RIGHTS)" t_sk_inflight
+
+# two sockets with abstract names, each in flight in the other: the killed
+# job's pair keeps its names until the kernel's garbage collector runs
+t_sk_uxcycle() {
+	local token
+	token=$(sk_port)
+	freeze_thaw "uxcycle-$token" 0 200 1100 "$WL/uxcycle" "$token"
+}
+run_test "sockets: abstract names held by sockets in flight in each other" t_sk_uxcycle
 
 # A port of the job's taken by another program at the thaw: refused,
 # naming it, the images as they were; once free, the thaw goes on.
