@@ -229,7 +229,8 @@ int files_dump(struct dump_ctx *c)
 		fds[nr++] = fd;
 	}
 	closedir(d);
-	qsort(fds, nr, sizeof(int), cmp_int);
+	if (nr)	/* (qsort wants an array, even of nothing) */
+		qsort(fds, nr, sizeof(int), cmp_int);
 	c->img->fds = xcalloc(nr, sizeof(Fd *));
 	for (size_t i = 0; i < nr; i++)
 		if (dump_one_fd(c, fds[i], fds, nr) < 0 ||

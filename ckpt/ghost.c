@@ -581,7 +581,8 @@ static int dump_from_maps(struct ghost *g, struct ghost_writer *w)
 	uint64_t done = 0;
 	int ret = -1;
 
-	qsort(g->maps, g->nr_maps, sizeof(*g->maps), cmp_map);
+	if (g->nr_maps)	/* (qsort wants an array, even of nothing) */
+		qsort(g->maps, g->nr_maps, sizeof(*g->maps), cmp_map);
 	for (size_t i = 0; i < g->nr_maps; i++) {
 		const struct ghost_map *m = &g->maps[i];
 		uint64_t from = m->pgoff > done ? m->pgoff : done, to = m->pgoff + (m->end - m->start);

@@ -314,7 +314,8 @@ static int add_watches(int fd, const Fd *f)
 	char drain[4096];
 
 	memcpy(w, f->watches, f->n_watches * sizeof(*w));
-	qsort(w, f->n_watches, sizeof(*w), cmp_wd);
+	if (f->n_watches)	/* (qsort wants an array, even of nothing) */
+		qsort(w, f->n_watches, sizeof(*w), cmp_wd);
 	for (size_t i = 0; i < f->n_watches; i++) {
 		struct stat st;
 		int got;

@@ -131,7 +131,8 @@ struct pf_prev *pf_prev_load(struct image_dir *prev, struct image_dir *d, pid_t 
 		live[i][1] = i;
 	for (size_t i = 0; i < p->img->n_page_chunks; i++)
 		live[p->img->page_chunks[i]->file][0] += p->img->page_chunks[i]->stored_len;
-	qsort(live, p->nr_files, sizeof(*live), by_live_desc);
+	if (p->nr_files)	/* (qsort wants an array, even of nothing) */
+		qsort(live, p->nr_files, sizeof(*live), by_live_desc);
 	for (size_t k = 0, kept = 0; k < p->nr_files; k++) {
 		struct prev_file *f = &p->files[live[k][1]];
 		/* (never under the name of the new image's own file) */

@@ -64,7 +64,8 @@ uint64_t find_gap_near(struct restore_ctx *r, uint64_t size, const struct range 
 		all[k++] = (struct range){ r->img->vmas[i]->start, r->img->vmas[i]->end };
 	for (size_t i = 0; i < nr_cur; i++)
 		all[k++] = cur[i];
-	qsort(all, n, sizeof(*all), cmp_range);
+	if (n)	/* (qsort wants an array, even of nothing) */
+		qsort(all, n, sizeof(*all), cmp_range);
 	for (size_t i = 0; i <= n; i++) {
 		uint64_t next = i < n ? all[i].start : GAP_CEIL;
 		/* one page of slack on each side keeps areas from merging */

@@ -20,7 +20,8 @@ void sock_bin_str(const ProtobufCBinaryData *b, char *out, size_t size)
 {
 	struct sockaddr_storage ss = { 0 };
 
-	memcpy(&ss, b->data, b->len < sizeof(ss) ? b->len : sizeof(ss));
+	if (b->len)	/* (an address not recorded has no data) */
+		memcpy(&ss, b->data, b->len < sizeof(ss) ? b->len : sizeof(ss));
 	sock_addr_str(&ss, b->len, out, size);
 }
 

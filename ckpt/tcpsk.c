@@ -52,7 +52,8 @@ static bool connected(const Fd *f)
 static void addr(const ProtobufCBinaryData *b, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, b->data, b->len < sizeof(*ss) ? b->len : sizeof(*ss));
+	if (b->len)	/* (an address not recorded has no data) */
+		memcpy(ss, b->data, b->len < sizeof(*ss) ? b->len : sizeof(*ss));
 }
 
 /* Whether a listener bound at L takes connections to A */
@@ -340,7 +341,8 @@ int tcpsk_dump_job(const struct sk_index *ix)
 		if (!is_tcp(f) || f->sock_state != TCP_LISTEN)
 			continue;
 		/* (created in this order: about the order they were accepted in) */
-		qsort(f->sock_pending, f->n_sock_pending, sizeof(uint64_t), cmp_ino);
+		if (f->n_sock_pending)	/* (qsort wants an array, even of nothing) */
+			qsort(f->sock_pending, f->n_sock_pending, sizeof(uint64_t), cmp_ino);
 		for (size_t k = 0; k < n && !d; k++)
 			if (l[k].ino == f->sock_ino)
 				d = &l[k];

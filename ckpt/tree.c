@@ -85,7 +85,8 @@ size_t proc_table_group_tops(const struct proc_table *t, pid_t pgid, pid_t **top
 			continue;
 		rows[n++] = r;
 	}
-	qsort(rows, n, sizeof(*rows), cmp_start);
+	if (n)	/* (qsort wants an array, even of nothing) */
+		qsort(rows, n, sizeof(*rows), cmp_start);
 	*tops = xcalloc(n ? n : 1, sizeof(pid_t));
 	for (size_t i = 0; i < n; i++)
 		(*tops)[i] = rows[i]->pid;

@@ -215,7 +215,8 @@ static int snapshots(struct store *s, const char *id, struct job_meta **out, siz
 		else
 			meta_free(&jobs[i]);
 	}
-	qsort(jobs, k, sizeof(*jobs), by_number);
+	if (k)	/* (jobs is NULL when the store is empty) */
+		qsort(jobs, k, sizeof(*jobs), by_number);
 	*out = jobs;
 	*n = k;
 	return 0;

@@ -409,7 +409,8 @@ int store_list(struct store *s, struct job_meta **jobs, size_t *n)
 	}
 	closedir(d);
 	if (*n)
-		qsort(*jobs, *n, sizeof(**jobs), cmp_meta);
+		if (*n)	/* (qsort wants an array, even of nothing) */
+			qsort(*jobs, *n, sizeof(**jobs), cmp_meta);
 	return 0;
 }
 
