@@ -255,7 +255,7 @@ out:
 }
 
 /* Everything but the TCP connections inside the job (tcpsk.c) */
-static int make_one(struct sock_table *t, struct job_sock *js)
+static int make_one(struct job_sock *js)
 {
 	const Fd *f = js->f;
 	char addr[160] = "";
@@ -274,7 +274,7 @@ static int make_one(struct sock_table *t, struct job_sock *js)
 	/* (a connection found reset needs no address: its old one may still
 	 * be held by the end of the connection it was) */
 	if (f->has_sock_local && !(f->sock_type == SOCK_STREAM && f->has_sock_remote) &&
-	    inet_bind(s, f, t) < 0)
+	    inet_bind(s, f) < 0)
 		return -1;
 	if (f->has_sock_local)
 		sock_bin_str(&f->sock_local, addr, sizeof(addr));
@@ -303,7 +303,7 @@ static int make_one(struct sock_table *t, struct job_sock *js)
 int inetsk_build(struct sock_table *t)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (is_inet(&t->s[i]) && t->s[i].fd < 0 && make_one(t, &t->s[i]) < 0)
+		if (is_inet(&t->s[i]) && t->s[i].fd < 0 && make_one(&t->s[i]) < 0)
 			return -1;
 	return 0;
 }

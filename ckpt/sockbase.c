@@ -173,36 +173,7 @@ int sock_new(const Fd *f)
  * an earlier life's TIME_WAIT, a connection's two ends on one port. An
  * address that is no more this machine's is bound all the same (free
  * bind), said. */
-/* Whether F shares its port with another socket of the job through
- * SO_REUSEPORT (either of them has it now). Each of them then has it while
- * they are bound and listen: one that cleared it after its bind (as the
- * others were bound) gets it cleared again with its other options. */
-static bool port_shared(const struct sock_table *t, const Fd *f)
-{
-	struct sockaddr_storage a, b;
-	int v = 0;
-	bool mine = sockopt_int(f, SOL_SOCKET, SO_REUSEPORT, &v) && v;
-
-	if (!t || !f->has_sock_local || f->sock_local.len > sizeof(a))
-		return false;
-	memset(&a, 0, sizeof(a));
-	memcpy(&a, f->sock_local.data, f->sock_local.len);
-	for (size_t i = 0; i < t->n; i++) {
-		const Fd *g = t->s[i].f;
-		int w = 0;
-		if (g == f || g->kind != FD__KIND__INET_SOCK || g->sock_proto != f->sock_proto ||
-		    !g->has_sock_local || g->sock_local.len > sizeof(b))
-			continue;
-		memset(&b, 0, sizeof(b));
-		memcpy(&b, g->sock_local.data, g->sock_local.len);
-		if (sock_port(&a) == sock_port(&b) &&
-		    (mine || (sockopt_int(g, SOL_SOCKET, SO_REUSEPORT, &w) && w)))
-			return true;
-	}
-	return false;
-}
-
-int inet_bind(int s, const Fd *f, const struct sock_table *t)
+int inet_bind(int s, const Fd *f)
 {
 	struct sockaddr_storage a;
 	socklen_t la;
@@ -213,10 +184,6 @@ int inet_bind(int s, const Fd *f, const struct sock_table *t)
 		return -1;
 	sock_bin_str(&f->sock_local, addr, sizeof(addr));
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (port_shared(t, f) && setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
-		pr_perror("cannot let the job's fd %d share its port at %s", f->fd, addr);
-		return -1;
-	}
 	int r = bind(s, (struct sockaddr *)&a, la);
 	if (r < 0 && errno == EADDRNOTAVAIL &&
 	    setsockopt(s, SOL_IP, IP_FREEBIND, &one, sizeof(one)) == 0) {

@@ -78,7 +78,7 @@ struct opt {
  * reading them from both sockets) are passed over. */
 static const struct opt opts[] = {
 	O(SOL_SOCKET, SO_REUSEADDR, BIND | FORCED),
-	O(SOL_SOCKET, SO_REUSEPORT, BIND | FORCED),
+	O(SOL_SOCKET, SO_REUSEPORT, BIND),
 	O(SOL_SOCKET, SO_BINDTOIFINDEX, BIND),
 	O(SOL_IP, IP_FREEBIND, BIND | FORCED | INET),
 	O(SOL_IP, IP_TRANSPARENT, BIND | PRIV | INET4),

@@ -89,10 +89,9 @@ int sock_refill_all(struct sock_table *t, struct image_dir *dir, bool (*which)(c
 /* A new socket for F (its family, type, protocol), cloexec, with the
  * options that must be set before it is bound */
 int sock_new(const Fd *f);
-/* sockbase.c: S bound at F's address (sharing the port while the job is
- * built; with the sockets of T that shared it by SO_REUSEPORT, T may be
- * NULL), or -1 naming the address another program took */
-int inet_bind(int s, const Fd *f, const struct sock_table *t);
+/* inetsk.c: S bound at F's address (sharing the port while the job is
+ * built), or -1 naming the address another program took */
+int inet_bind(int s, const Fd *f);
 /* tcpsk.c: a TCP socket's options and shutdown, as its end had them */
 int tcpsk_configure(struct job_sock *js);
 /* F's address of LEN bytes into SS; -1 (said) if damaged */

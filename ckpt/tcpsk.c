@@ -260,48 +260,6 @@ out:
 	return ret;
 }
 
-/* While the queues are drained, a connection whose ends said FIN may end
- * for good (its last data and FIN let through): the end that closed
- * first then waits in TIME_WAIT for a minute, holding its port, and only
- * a socket that allowed address reuse (SO_REUSEADDR) lets the thaw bind
- * there again. Each end allows it for as long as the drain lasts (a
- * TIME_WAIT keeps what its socket had), then has its own setting back. */
-struct reuse_hold {
-	int s, was;
-};
-
-static struct reuse_hold *reuse_allow(const struct sk_index *ix, size_t *n)
-{
-	struct reuse_hold *h = xmalloc((ix->n ? ix->n : 1) * sizeof(*h));
-	int one = 1;
-
-	*n = 0;
-	for (size_t i = 0; i < ix->n; i++) {
-		const Fd *f = ix->r[i].f;
-		socklen_t l = sizeof(int);
-		int s, was = 0;
-
-		if (!is_tcp(f) || !(f->sock_peer || f->sock_peer_gone) || (s = sk_grab(&ix->r[i])) < 0)
-			continue;
-		if (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &was, &l) < 0 || was ||
-		    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
-			close(s);
-			continue;
-		}
-		h[(*n)++] = (struct reuse_hold){ s, was };
-	}
-	return h;
-}
-
-static void reuse_restore(struct reuse_hold *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		setsockopt(h[i].s, SOL_SOCKET, SO_REUSEADDR, &h[i].was, sizeof(h[i].was));
-		close(h[i].s);
-	}
-	free(h);
-}
-
 static int cmp_ino(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -325,14 +283,6 @@ int tcpsk_dump_job(const struct sk_index *ix)
 	for (size_t i = 0; i < ix->n; i++)
 		if (connected(ix->r[i].f) && find_peer(ix, &ix->r[i], l, n) < 0)
 			goto out;
-	/* each end's shutdown as it is now: the drain below may end a
-	 * connection, which the kernel then lists no more */
-	for (size_t i = 0; i < ix->n; i++)
-		for (size_t k = 0; is_tcp(ix->r[i].f) && k < n; k++)
-			if (l[k].ino == ix->r[i].f->sock_ino) {
-				ix->r[i].f->has_sock_shutdown = 1;
-				ix->r[i].f->sock_shutdown = l[k].shutdown;
-			}
 	for (size_t i = 0; i < ix->n; i++) {
 		Fd *f = ix->r[i].f;
 		const struct inet_diag_info *d = NULL;
@@ -355,15 +305,10 @@ int tcpsk_dump_job(const struct sk_index *ix)
 			goto out;
 		}
 	}
-	size_t nh;
-	struct reuse_hold *h = reuse_allow(ix, &nh);
 	for (size_t i = 0; i < ix->n; i++)
 		if (is_tcp(ix->r[i].f) && (ix->r[i].f->sock_peer || ix->r[i].f->sock_peer_gone) &&
-		    save_queue(ix, &ix->r[i]) < 0) {
-			reuse_restore(h, nh);
+		    save_queue(ix, &ix->r[i]) < 0)
 			goto out;
-		}
-	reuse_restore(h, nh);
 	ret = 0;
 out:
 	free(l);
@@ -401,29 +346,9 @@ static struct job_sock *listener_for(struct sock_table *t, const ProtobufCBinary
 	return NULL;
 }
 
-/* Of the job's listeners that take connections to A (several share a
- * port by SO_REUSEPORT: the kernel hands a connection to one of them),
- * the one a connection just made waits in; FIRST if none says so. */
-static int ready_listener(struct sock_table *t, const ProtobufCBinaryData *a, int first)
-{
-	struct pollfd p[16];
-	nfds_t n = 0;
-
-	for (size_t i = 0; i < t->n && n < 16; i++)
-		if (is_tcp(t->s[i].f) && t->s[i].f->sock_state == TCP_LISTEN && t->s[i].fd >= 0 &&
-		    t->s[i].f->has_sock_local && takes(t->s[i].f, a))
-			p[n++] = (struct pollfd){ .fd = t->s[i].fd, .events = POLLIN };
-	if (n < 2 || poll(p, n, DRAIN_MS) <= 0)
-		return first;
-	for (nfds_t i = 0; i < n; i++)
-		if (p[i].revents & POLLIN)
-			return p[i].fd;
-	return first;
-}
-
 /* A socket for end F, bound at its address, its window wide open for
  * what will be queued to it */
-static int bound_end(const struct sock_table *t, const Fd *f)
+static int bound_end(const Fd *f)
 {
 	int s = sock_new(f), big = WIDE;
 
@@ -431,7 +356,7 @@ static int bound_end(const struct sock_table *t, const Fd *f)
 		return -1;
 	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(s, IPPROTO_TCP, TCP_WINDOW_CLAMP, &big, sizeof(big));
-	if (inet_bind(s, f, t) < 0) {
+	if (inet_bind(s, f) < 0) {
 		close(s);
 		return -1;
 	}
@@ -475,7 +400,7 @@ static int connect_accept(struct sock_table *t, int client, const ProtobufCBinar
 		pr_perror("cannot connect the job's fd %d to %s again", f->fd, name);
 		goto out;
 	}
-	s = accept4(l ? ready_listener(t, to, l->fd) : tmp, NULL, NULL, SOCK_CLOEXEC);
+	s = accept4(l ? l->fd : tmp, NULL, NULL, SOCK_CLOEXEC);
 	if (s < 0)
 		pr_perror("cannot accept the connection of the job's fd %d again", f->fd);
 	else {
@@ -500,7 +425,7 @@ static int make_pair(struct sock_table *t, struct job_sock *x, struct job_sock *
 		server = p;
 		client = x;
 	}
-	client->fd = bound_end(t, client->f);
+	client->fd = bound_end(client->f);
 	if (client->fd < 0)
 		return -1;
 	server->fd = connect_accept(t, client->fd, &server->f->sock_local, server->f);
@@ -522,13 +447,13 @@ static int make_orphan(struct sock_table *t, struct job_sock *x)
 		/* it was accepted: the stand-in connects from the peer's address */
 		stand.sock_local = f->sock_remote;
 		stand.n_sock_opts = 0;
-		x->partner = bound_end(NULL, &stand);
+		x->partner = bound_end(&stand);
 		if (x->partner < 0)
 			return -1;
 		x->fd = connect_accept(t, x->partner, &f->sock_local, f);
 		return x->fd < 0 ? -1 : 0;
 	}
-	x->fd = bound_end(t, f);
+	x->fd = bound_end(f);
 	if (x->fd < 0)
 		return -1;
 	s = connect_accept(t, x->fd, &f->sock_remote, f);
@@ -683,7 +608,7 @@ int tcpsk_build(struct sock_table *t, struct image_dir *dir)
 			char name[160];
 			if (!c || c->fd >= 0)
 				continue;
-			c->fd = bound_end(t, c->f);
+			c->fd = bound_end(c->f);
 			if (c->fd < 0 || sock_addr_of(&c->f->sock_remote, c->f, &a, &la) < 0)
 				return -1;
 			if (connect(c->fd, (struct sockaddr *)&a, la) < 0) {

@@ -82,17 +82,6 @@ run_test "sockets: asyncio server and its clients, request/reply and publish/sub
 t_sk_dualstack() { sk_python dualstack.py 300 1000; }
 run_test "sockets: an IPv4 client of a dual-stack IPv6 listener" t_sk_dualstack
 
-# connections whose ends shut down behind full windows: the freeze lets
-# their FINs through, and the ends' TIME_WAIT must not hold their ports
-# against the thaw; two listeners sharing a port by SO_REUSEPORT, one of
-# which cleared it after the other's bind (tcpfin.c)
-t_sk_tcpfin() {
-	local port
-	port=$(sk_port)
-	freeze_thaw "tcpfin-$port" 0 300 1100 "$WL/tcpfin" "$port"
-}
-run_test "sockets: TCP connections ending while frozen, a port shared by SO_REUSEPORT" t_sk_tcpfin
-
 t_sk_dgrams() {
 	local port
 	port=$(sk_port)
