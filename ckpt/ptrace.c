@@ -246,7 +246,11 @@ static bool dumpable(pid_t tid, const struct proc_status *st)
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", tid);
 	for (int i = 0; i < 30; i++) {
-		if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1])
+		char state = state_of(tid);
+		/* (an exiting process has let its memory go, which gives its
+		 * /proc files to root too: gone or a zombie, it is no refusal) */
+		if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1] || state == 'Z' ||
+		    state == 'X' || state == '?')
 			return true;
 		usleep(10000);
 	}
