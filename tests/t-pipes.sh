@@ -36,7 +36,18 @@ freeze_often() {
 	pid=$JOB_PID
 	for ((k = 1; k <= 3 * PIPE_FREEZES; k++)); do
 		rand_sleep 30 200
-		if ! alive "$pid"; then
+		states=$(job_syscalls "$pid")
+		# (a job that ends between this look and the dump is one that
+		# ended: the dump's refusal then says the process does not exist)
+		local dumped=""
+		if alive "$pid"; then
+			if dump_job "$pid" "$TDIR/img$k"; then
+				dumped=1
+			elif alive "$pid"; then
+				return 1
+			fi
+		fi
+		if [ -z "$dumped" ]; then
 			# a fast machine: the job, detached, ended before the last
 			# freeze; its output (which counts every gap and duplicate)
 			# must still be the uninterrupted run's
@@ -48,11 +59,9 @@ freeze_often() {
 			fail "the job ended after $((k - 1)) freezes, none caught in read() (${seen_read:-no}) or write() (${seen_write:-no})"
 			return
 		fi
-		states=$(job_syscalls "$pid")
 		case " $states" in *:0\ *) seen_read=1 ;; esac
 		case " $states" in *:1\ *) seen_write=1 ;; esac
 		diag "freeze $k: syscalls $states"
-		dump_job "$pid" "$TDIR/img$k" || return 1
 		wait_gone "$pid" 5 || { fail "job $pid still there after freeze $k"; return; }
 		local covered=""
 		[ -n "$seen_read" ] && [ -n "$seen_write" ] && covered=1
