@@ -258,12 +258,12 @@ static Thread *new_thread(struct dump_ctx *c, size_t i)
 }
 
 /* Lets the kernel put back a syscall's temporary signal mask (sigsuspend,
- * ppoll, pselect) with one harmless call, reads the real mask, and blocks
- * everything: no handler may run while we work inside the process. */
-static int hold_signals(struct dump_ctx *c, size_t i)
+ * ppoll, pselect) with one harmless call, and reads the real mask; the
+ * guard learns the thread (before any call through the stub, where a
+ * thread the guard does not know would be left spinning). */
+static int read_signals(struct dump_ctx *c, size_t i)
 {
 	struct dump_thread *d = &c->thr[i];
-	uint64_t all = ~0ULL;
 	long ret = INJECT0(thr_in(c, i), SYS_getpid);
 
 	if (ret < 0) {
@@ -276,6 +276,19 @@ static int hold_signals(struct dump_ctx *c, size_t i)
 	}
 	c->img->threads[i]->sigmask = d->sigmask;
 	guard_thread(c->pid, d->tid, &d->regs, d->sigmask);
+	return 0;
+}
+
+/* Blocks everything: no handler may run while we work inside the process.
+ * Parked in the stub first (inject_park): were we killed from now on, the
+ * thread would run none of its own code with that mask. */
+static int hold_signals(struct dump_ctx *c, size_t i)
+{
+	struct dump_thread *d = &c->thr[i];
+	uint64_t all = ~0ULL;
+
+	if (inject_park(thr_in(c, i)) < 0)
+		return -1;
 	if (ptrace(PTRACE_SETSIGMASK, d->tid, sizeof(all), &all) < 0) {
 		pr_perror("cannot block signals in task %d", d->tid);
 		return -1;
@@ -577,8 +590,11 @@ static int do_dump(struct dump_ctx *c)
 		inject_init(thr_in(c, i), c->thr[i].tid, syscall_ip, &c->thr[i].regs);
 	if (vdso_step_out(c) < 0)
 		return -1;
-	if (hold_signals(c, 0) < 0)
-		return -1;
+	for (size_t i = 0; i < c->nr_thr; i++)
+		if (read_signals(c, i) < 0)
+			return -1;
+	/* (signals are blocked once the stub exists: from then on, a thread
+	 * let go by our death waits there until the guard comes) */
 	ret = INJECT(&c->in, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ret == -EACCES || ret == -EPERM)	/* no executable memory: no stub */
@@ -605,7 +621,7 @@ static int do_dump(struct dump_ctx *c)
 			/* (and injected code runs there: inject_batch) */
 			in->scratch_exec = true;
 		}
-		if ((i && hold_signals(c, i) < 0) ||
+		if (hold_signals(c, i) < 0 ||
 		    /* what the harmless call took off the queue goes back, blocked */
 		    inject_requeue_held(in, c->status.nspid) < 0)
 			return -1;

@@ -76,12 +76,13 @@ void guard_timers(pid_t pid, uint64_t syscall_ip, uint64_t scratch, uint64_t scr
 
 /* Seizes TID once the dead jobfreeze no longer traces it (EPERM until the
  * kernel has detached it); false if it is gone. The kernel lets the job
- * run as soon as it detaches it, with its signals still blocked and its
- * timers stopped, and what it does meanwhile (a raise() whose handler
- * cannot run, a mask it sets that we then put back) changes its course:
- * we wake on jobfreeze's end before the kernel detaches the job (its
- * files are closed first), so we keep trying without sleeping for the
- * first 200 ms (yielding the CPU only), then every 100 us. */
+ * run as soon as it detaches it: its threads spin in the dump's stub
+ * (inject.c parks them there between calls) and burn a CPU meanwhile;
+ * without a stub they would run their own code with signals blocked and
+ * timers stopped. We wake on jobfreeze's end before the kernel detaches
+ * the job (its files are closed first), so we keep trying without
+ * sleeping for the first 200 ms (yielding the CPU only), then every
+ * 100 us. */
 static bool seize_again(pid_t tid)
 {
 	struct timespec t0, now;

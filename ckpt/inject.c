@@ -179,13 +179,23 @@ static int run_code(struct inject *in, struct user_regs_struct *r, uint64_t end)
 	}
 }
 
-/* Back to where the task was (its syscall set to restart) between calls:
- * were we killed now, it would go on as if never touched. */
+/* Between calls. With the dump's stub, the task waits parked in the
+ * stub's jump to itself: were we killed now, the kernel would let it go
+ * with its signals blocked and its timers stopped, and its own code must
+ * not run like that (a raise() whose handler cannot run); spinning there,
+ * it runs none until the guard has put it back (guard.c). The dump's
+ * release gives it its own registers. Without a stub, back to where it
+ * was, its syscall set to restart. */
 static int back_to_base(struct inject *in)
 {
 	struct user_regs_struct back = in->base;
 
-	regs_apply_restart(&back);
+	if (in->stub) {
+		back.rip = in->syscall_ip + 2;
+		back.orig_rax = -1;
+	} else {
+		regs_apply_restart(&back);
+	}
 	return ptrace_set_regs(in->tid, &back);
 }
 
@@ -242,6 +252,13 @@ static long inject_one(struct inject *in, struct user_regs_struct *r)
 	if (run_code(in, r, at + sizeof(one_call) + STOP_AT) < 0)
 		return -ESRCH;
 	return (long)r->r12;
+}
+
+int inject_park(struct inject *in)
+{
+	if (!in->stub)
+		return 0;
+	return back_to_base(in) < 0 ? -1 : 0;
 }
 
 long inject_syscall(struct inject *in, long nr, uint64_t a1, uint64_t a2, uint64_t a3,

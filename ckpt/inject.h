@@ -12,7 +12,8 @@ struct inject {
 	pid_t    tid;
 	uint64_t syscall_ip;              /* a `syscall` instruction in the task */
 	bool     stub;                    /* syscall_ip is the dump's stub, where a
-					   * thread let go during a call stops */
+					   * thread waits between calls and where one
+					   * let go during a call stops */
 	struct user_regs_struct base;     /* registers each injected call starts from */
 	uint64_t scratch;                 /* scratch memory in the task (0: none) */
 	size_t   scratch_size;
@@ -53,6 +54,10 @@ long inject_syscall_at(struct inject *in, uint64_t ip, long nr, uint64_t a1, uin
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), 0)
 #define _INJ6(in, nr, a, b, c, d, e, f) inject_syscall(in, nr, (uint64_t)(a), (uint64_t)(b), \
 			(uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
+
+/* With the dump's stub: the task waits in it between calls rather than
+ * at its own registers (see back_to_base); nothing without one. */
+int inject_park(struct inject *in);
 
 /* Several calls run inside the task in one go. */
 struct inject_call {
