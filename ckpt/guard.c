@@ -20,6 +20,7 @@
 #include "ckpt/guard.h"
 #include "ckpt/inject.h"
 #include "ckpt/log.h"
+#include "ckpt/proc.h"
 #include "ckpt/ptrace.h"
 #include "ckpt/util.h"
 
@@ -124,20 +125,6 @@ static void rearm(const struct guard_rec *p)
 	INJECT(&in, SYS_munmap, p->scratch, p->scratch_size);
 }
 
-/* The state letter of process PID (R, S, T...), 0 if unknown. */
-static char proc_state(pid_t pid)
-{
-	char path[64], *st, *end, c = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	st = read_file(path, NULL);
-	end = st ? strrchr(st, ')') : NULL;
-	if (end && end[1] == ' ')
-		c = end[2];
-	free(st);
-	return c;
-}
-
 /* The SIGSTOP a thread sent itself at the end of injected code, not
  * acted on yet (pending), is taken off: resumed, it stops to take it
  * before it runs anything, and we let it go without it. */
@@ -228,7 +215,7 @@ static void repair(struct guard_rec *recs, size_t n)
 	 * moment later): it was running, it runs on. */
 	for (size_t i = 0; i < nr_stopped; i++)
 		for (int tries = 0; tries < 50; tries++) {
-			if (proc_state(stopped_by_us[i]->tid) == 'T') {
+			if (proc_state_of(stopped_by_us[i]->tid) == 'T') {
 				if (kill(stopped_by_us[i]->tid, SIGCONT) < 0)
 					pr_perror("cannot continue process %d", stopped_by_us[i]->tid);
 				break;

@@ -369,3 +369,10 @@ bool proc_runs_self(pid_t pid)
 	return stat("/proc/self/exe", &self) == 0 && stat(path, &st) == 0 &&
 	       self.st_dev == st.st_dev && self.st_ino == st.st_ino;
 }
+
+char proc_state_of(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_stat_quiet(pid, &st) == 0 ? st.state : '?';
+}

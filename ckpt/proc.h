@@ -67,6 +67,9 @@ int proc_parse_stat(pid_t pid, struct proc_stat *s);
 int proc_parse_stat_text(char *text, struct proc_stat *s);
 /* The same without an error message when the process is gone. */
 int proc_stat_quiet(pid_t pid, struct proc_stat *s);
+/* The state letter of task PID (R, S, D, T, t, Z...), '?' if unknown
+ * (gone, or /proc unreadable): for messages and waits, never a refusal. */
+char proc_state_of(pid_t pid);
 
 struct proc_status {
 	pid_t tgid, ppid;

@@ -42,13 +42,6 @@ int ptrace_wait_stop(pid_t tid, int *status)
 	}
 }
 
-static char state_of(pid_t tid)
-{
-	struct proc_stat st;
-
-	return proc_stat_quiet(tid, &st) == 0 ? st.state : '?';
-}
-
 /* What task TID waits for in the kernel (its wchan), in BUF */
 static const char *waits_in(pid_t tid, char *buf, size_t size)
 {
@@ -87,7 +80,7 @@ static int wait_interrupted(pid_t tid, int *status)
 			pr_perror("waitpid on task %d", tid);
 			return -1;
 		}
-		if (waited_us >= 100000 && state_of(tid) == 'D' &&
+		if (waited_us >= 100000 && proc_state_of(tid) == 'D' &&
 		    (strstr(waits_in(tid, wchan, sizeof(wchan)), "vfork") ||
 		     !strcmp(wchan, "kernel_clone"))) {
 			pr_err("process %d is in vfork(), waiting for its child to exec or exit: it "
@@ -100,7 +93,7 @@ static int wait_interrupted(pid_t tid, int *status)
 			pr_err("process %d did not stop within %d s: it waits in the kernel (%s, "
 			       "state %c) where no signal reaches it; try again later",
 			       tid, STOP_WAIT_MS / 1000, waits_in(tid, wchan, sizeof(wchan))[0] ?
-			       wchan : "unknown", state_of(tid));
+			       wchan : "unknown", proc_state_of(tid));
 			return -1;
 		}
 		usleep(step);
@@ -246,7 +239,7 @@ static bool dumpable(pid_t tid, const struct proc_status *st)
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", tid);
 	for (int i = 0; i < 30; i++) {
-		char state = state_of(tid);
+		char state = proc_state_of(tid);
 		/* (an exiting process has let its memory go, which gives its
 		 * /proc files to root too: gone or a zombie, it is no refusal) */
 		if (stat(path, &sb) < 0 || sb.st_uid == st->uid[1] || state == 'Z' ||
