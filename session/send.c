@@ -454,9 +454,9 @@ static int receive_check(struct incoming *in, const char *line)
 	return v.status == 0 ? 0 : -1;
 }
 
-/* Names are unique in a store: a job whose name is taken here (or not a
- * name here) comes without it (job.meta written again), said on stderr. */
-static int name_taken(struct incoming *in, struct job_meta *m)
+/* Names are unique in a store: whether M's is taken here (or is not a
+ * name here). */
+static bool name_taken(struct incoming *in, const struct job_meta *m)
 {
 	struct job_meta *jobs;
 	size_t n;
@@ -467,11 +467,32 @@ static int name_taken(struct incoming *in, struct job_meta *m)
 			taken |= !strcmp(jobs[i].name, m->name);
 		store_list_free(jobs, n);
 	}
-	if (!taken)
+	return taken;
+}
+
+/* What job.meta says that is not true here, taken off (the file written
+ * again): a name taken here (said on stderr), and the autosave a snapshot
+ * belongs to, which runs (or ran) on the other machine; here the snapshot
+ * is a job of its own, that a thaw without an id finds. */
+static int settle_meta(struct incoming *in, struct job_meta *m)
+{
+	bool changed = false;
+
+	if (*m->name && name_taken(in, m)) {
+		pr_warn("a job here is named '%s' already: the job sent comes without a name",
+			m->name);
+		free(m->name);
+		m->name = xstrdup("");
+		changed = true;
+	}
+	if (*m->autosave || m->snapshot) {
+		free(m->autosave);
+		m->autosave = xstrdup("");
+		m->snapshot = 0;
+		changed = true;
+	}
+	if (!changed)
 		return 0;
-	pr_warn("a job here is named '%s' already: the job sent comes without a name", m->name);
-	free(m->name);
-	m->name = xstrdup("");
 	if (unlinkat(in->dirfd, META_FILE, 0) < 0 || meta_write(in->dirfd, m) < 0 ||
 	    fsync(in->dirfd) < 0) {
 		say(in->out, "FAILED cannot write job.meta in %s again", in->tmp);
@@ -502,7 +523,7 @@ static int receive_end(struct incoming *in)
 		say(in->out, "FAILED the job's metadata is damaged");
 		return -1;
 	}
-	if (*m.name && name_taken(in, &m) < 0) {
+	if (settle_meta(in, &m) < 0) {
 		meta_free(&m);
 		return -1;
 	}

@@ -217,6 +217,37 @@ t_send_cut_body() {
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the job kept here differs"
 }
 
+# the newest snapshot of an autosave, sent after a "crash" (the job and its
+# autosaver killed), is a job of its own there: no autosave of that machine
+# names it, a thaw without an id finds it, and it goes on as it would have
+t_send_autosave_body() {
+	AS_KEEP=2
+	start_again cpuloop 200 400 "$WL/cpuloop" || return 1
+	chmod 777 "$TDIR/run" && chmod 666 "$TDIR/run/out.txt" "$TDIR/run/err.txt"
+	local pid=$JOB_PID newest
+	as_start --every 1 --keep 2 "$pid" || return
+	as_wait_for 2 30 || return
+	as_crash "$pid" || return
+	newest=$(as_snapshots | tail -n 1)
+	send_job "$AS_ID@$newest" recv
+	if [ "$ST" != 0 ]; then
+		diag_file "send" "$TDIR/send.err" 10
+		fail "send of snapshot $AS_ID@$newest exited $ST"
+		return
+	fi
+	if grep -qs -e '^autosave=' -e '^snapshot=' "$TDIR/recv-state/jobfreeze"/[0-9]*/job.meta; then
+		diag_file "job.meta there" "$(ls "$TDIR/recv-state/jobfreeze"/[0-9]*/job.meta | head -n 1)" 20
+		fail "the job sent still names an autosave of the machine it came from"
+		return
+	fi
+	tell_stop
+	recv_jf thaw thaw
+	ref_stopped || { fail "no reference run for the job thawed there"; return; }
+	[ "$RST" = "$REFST" ] || { diag_file "thaw there" "$TDIR/recv/thaw.err" 10; fail "the thaw by $RECV_USER exited $RST"; return; }
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the snapshot thawed there differs"
+	recv_store_is "" "the thawed job's images are still there"
+}
+
 # send_test BODY: BODY between send_setup and send_teardown
 send_test() {
 	local rc=0
@@ -229,7 +260,9 @@ send_test() {
 t_send()         { send_test t_send_body; }
 t_send_refused() { send_test t_send_refused_body; }
 t_send_cut()     { send_test t_send_cut_body; }
+t_send_autosave() { send_test t_send_autosave_body; }
 
 run_test "send: a job to another user over ssh, thawed there" t_send
 run_test "send: refused by the other side, every reason said" t_send_refused
 run_test "send: a transfer cut half-way leaves the job here" t_send_cut
+run_test "send: an autosave's snapshot sent after a crash is a job of its own there" t_send_autosave
