@@ -1,5 +1,6 @@
 /* jobs.c: the store's listing commands: `list`, `show ID`, `rm ID...`. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -115,6 +116,35 @@ static void print_autosave(const struct job_meta *jobs, size_t n, const char *id
 	}
 }
 
+/* A job in JSON; a snapshot with its autosave's state too (D-Bus List
+ * gives these): autosave_state "running", "stopped", "interrupted" (its
+ * autosaver ended without being told: a crash) or "over" (no record),
+ * and while it has a record autosave_every and autosave_keep, next_at
+ * (unix seconds) and autosave_error (why the last snapshot failed, ""). */
+static void print_json(const struct job_meta *m, const struct autosave *autos, size_t na)
+{
+	const struct autosave *a = NULL;
+
+	meta_print_json_open(stdout, m);
+	if (!*m->autosave) {
+		printf("}");
+		return;
+	}
+	for (size_t k = 0; k < na; k++)
+		if (!strcmp(autos[k].id, m->autosave))
+			a = &autos[k];
+	if (!a) {
+		printf(",\"autosave_state\":\"over\"}");
+		return;
+	}
+	printf(",\"autosave_state\":\"%s\",\"autosave_every\":%u,\"autosave_keep\":%u,"
+	       "\"autosave_next_at\":%" PRId64 ",",
+	       a->running ? "running" : !a->pid ? "stopped" : "interrupted", a->every, a->keep,
+	       a->next_at);
+	json_str(stdout, "autosave_error", a->error, false);
+	printf("}");
+}
+
 int cmd_list(int argc, char **argv)
 {
 	int mode = TEXT;
@@ -128,7 +158,8 @@ int cmd_list(int argc, char **argv)
 		      "An autosave ('freeze --every') is one line with its state, then its\n"
 		      "snapshots, newest first, as ID@N: 'jobthaw ID' thaws the newest,\n"
 		      "'jobthaw ID@N' snapshot N. --json gives every field, for scripts (a\n"
-		      "snapshot's: autosave, its id, and snapshot, its number).\n", NULL);
+		      "snapshot's: autosave, its id, snapshot, its number, and the autosave's\n"
+		      "autosave_state, _every, _keep, _next_at and _error).\n", NULL);
 
 	if (r >= 0)
 		return r;
@@ -160,7 +191,7 @@ int cmd_list(int argc, char **argv)
 		printf("[");
 		for (size_t i = 0; i < n; i++) {
 			printf("%s", i ? "," : "");
-			meta_print_json(stdout, &jobs[i]);
+			print_json(&jobs[i], autos, na);
 		}
 		printf("]\n");
 	} else if (n || na) {

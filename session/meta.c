@@ -185,7 +185,7 @@ void meta_free(struct job_meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static void json_str(FILE *f, const char *key, const char *v, bool comma)
+void json_str(FILE *f, const char *key, const char *v, bool comma)
 {
 	fprintf(f, "\"%s\":\"", key);
 	for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
@@ -199,7 +199,7 @@ static void json_str(FILE *f, const char *key, const char *v, bool comma)
 	fprintf(f, "\"%s", comma ? "," : "");
 }
 
-void meta_print_json(FILE *f, const struct job_meta *m)
+void meta_print_json_open(FILE *f, const struct job_meta *m)
 {
 	fputc('{', f);
 	json_str(f, "id", m->id, true);
@@ -222,6 +222,11 @@ void meta_print_json(FILE *f, const struct job_meta *m)
 		fprintf(f, "\"snapshot\":%u,", m->snapshot);
 	}
 	json_str(f, "dir", m->dir, false);
+}
+
+void meta_print_json(FILE *f, const struct job_meta *m)
+{
+	meta_print_json_open(f, m);
 	fputc('}', f);
 }
 

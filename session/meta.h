@@ -42,5 +42,9 @@ int meta_read(int dirfd, struct job_meta *m);
 void meta_free(struct job_meta *m);
 /* One JSON object, the fields the CLI's --json and the D-Bus List give. */
 void meta_print_json(FILE *f, const struct job_meta *m);
+/* "KEY":"V" in JSON (escaped), then a comma if COMMA */
+void json_str(FILE *f, const char *key, const char *v, bool comma);
+/* The same without the closing brace: the caller adds ",\"key\":value"s. */
+void meta_print_json_open(FILE *f, const struct job_meta *m);
 /* "1 process" / "3 processes", "214 MiB": for people. */
 const char *meta_size(uint64_t bytes, char buf[32]);

@@ -458,6 +458,15 @@ t_dbus_autosave() {
 	done
 	grep -q "'snapshot': <int64 3>" "$TDIR/call.out" ||
 		{ diag "List: $(cat "$TDIR/call.out")"; fail "no third snapshot in 30 s"; return; }
+	# each snapshot says how its autosave stands
+	if ! grep -q "'autosave_state': <'running'>" "$TDIR/call.out" ||
+	   ! grep -q "'autosave_every': <int64 1>" "$TDIR/call.out" ||
+	   ! grep -q "'autosave_keep': <int64 2>" "$TDIR/call.out" ||
+	   ! grep -q "'autosave_next_at': <int64 [0-9]" "$TDIR/call.out"; then
+		diag "List: $(cat "$TDIR/call.out")"
+		fail "List does not give the autosave's state, period and count"
+		return
+	fi
 	call Remove "$id" || { fail "Remove of the autosave $id failed"; return; }
 	alive "$ap" && { fail "the autosaver runs on after Remove"; return; }
 	call List || return 1
