@@ -312,9 +312,10 @@ ProtobufCMessage *image_read_msg(struct image_dir *d, const char *name, enum ima
 		pr_err("%s is not a jobfreeze image file (bad magic)", full);
 		goto out;
 	}
-	if (h.version != IMAGE_FORMAT_VERSION) {
-		pr_err("image file %s has format version %u; this jobfreeze reads version %u: "
-		       "thaw it with the jobfreeze that froze it", full, h.version, IMAGE_FORMAT_VERSION);
+	if (h.version < IMAGE_FORMAT_OLDEST || h.version > IMAGE_FORMAT_VERSION) {
+		pr_err("image file %s has format version %u; this jobfreeze reads versions %u to %u: "
+		       "thaw it with the jobfreeze that froze it (or a newer one)", full, h.version,
+		       IMAGE_FORMAT_OLDEST, IMAGE_FORMAT_VERSION);
 		goto out;
 	}
 	if (h.type != type) {

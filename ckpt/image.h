@@ -9,7 +9,11 @@
 #include "ckpt/images/image.pb-c.h"
 
 #define IMAGE_MAGIC "JOBFREEZ"
-#define IMAGE_FORMAT_VERSION 1
+/* 2: page data in chunks, zstd-compressed or raw (pagefile.c); an older
+ * jobfreeze would take those bytes for raw pages, so it must refuse them.
+ * 1: before chunks, still read. */
+#define IMAGE_FORMAT_VERSION 2
+#define IMAGE_FORMAT_OLDEST  1
 /* No metadata message is anywhere near this; a bigger length is damage. */
 #define IMAGE_MAX_PAYLOAD (256u << 20)
 

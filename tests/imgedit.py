@@ -23,10 +23,13 @@ gives the file a valid header again (tests/fuzz/spoil.py's rewrite):
                           chunks said it (only for one stored raw and whole)
   zstd-chunk              proc-PID.img: prints the offset and length in
                           pages-PID.img of its biggest compressed chunk
+  format-version N        any image file: its header says format version N
+                          (the message itself unchanged)
 """
 import codecs
 import os
 import re
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fuzz'))
@@ -160,6 +163,13 @@ def zstd_chunk(text):
     return text
 
 
+def format_version(path, n):
+    with open(path, 'r+b') as f:
+        if f.read(8) != b'JOBFREEZ':
+            sys.exit(path + ': not an image file')
+        f.write(struct.pack('<I', n))
+
+
 def main():
     global PROTO
     proto, path, how = sys.argv[1:4]
@@ -193,6 +203,8 @@ def main():
         rewrite(proto, path, 'Process', unchunk)
     elif how == 'zstd-chunk':
         rewrite(proto, path, 'Process', zstd_chunk)
+    elif how == 'format-version':
+        format_version(path, int(a[0]))
     else:
         sys.exit('unknown edit ' + how)
 

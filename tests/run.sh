@@ -1016,7 +1016,7 @@ bad_restore() {
 }
 
 # every metadata file of an image starts with the documented header:
-# "JOBFREEZ", u32 version 1, u32 type, u32 payload length, u32 crc32c
+# "JOBFREEZ", u32 version 2 (image.h), u32 type, u32 payload length, u32 crc32c
 t_image_format() {
 	make_base || return 1
 	local f magic ver len size ok=0 n=0
@@ -1027,7 +1027,7 @@ t_image_format() {
 		magic=$(head -c 8 "$f")
 		ver=$(od -An -tu4 -j 8 -N 4 --endian=little "$f" | tr -d ' ')
 		len=$(od -An -tu4 -j 16 -N 4 --endian=little "$f" | tr -d ' ')
-		if [ "$magic" != JOBFREEZ ] || [ "$ver" != 1 ] || [ "$len" != $((size - 24)) ]; then
+		if [ "$magic" != JOBFREEZ ] || [ "$ver" != 2 ] || [ "$len" != $((size - 24)) ]; then
 			diag "${f##*/}: magic '$magic', version '$ver', payload length '$len' in a file of $size bytes"
 			ok=1
 		fi

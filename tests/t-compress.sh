@@ -89,8 +89,39 @@ t_zc_old_format() {
 	dump_job "$JOB_PID" "$TDIR/img" --compress=none || { fail "dump failed"; return; }
 	wait_gone "$JOB_PID" 5
 	imgedit "$(proc_img "$TDIR/img")" unchunk || { fail "cannot rewrite the image as before chunks"; return; }
+	local f
+	for f in "$TDIR/img"/inventory.img "$TDIR/img"/proc-*.img; do
+		imgedit "$f" format-version 1 || { fail "cannot give $f format version 1"; return; }
+	done
 	tell_stop
 	thaw_compare "$TDIR/img" || fail "an image from before chunks thawed differently"
+}
+
+# An image of a format newer than this jobfreeze reads is refused, the
+# file and its version named, the images left as they were; the job then
+# thaws from them once they say the version this jobfreeze writes.
+t_zc_newer_format() {
+	have_imgedit || return
+	start_again zmem-24-1 300 1200 "$WL/zmem" 24 1 || return 1
+	mem_wait_file "$TDIR/run/ready" 60 || { fail "the job never got ready"; return; }
+	rand_sleep 50 400
+	dump_job "$JOB_PID" "$TDIR/img" || { fail "dump failed"; return; }
+	wait_gone "$JOB_PID" 5
+	local proc before ours
+	proc=$(proc_img "$TDIR/img")
+	ours=$(od -An -tu4 -j8 -N4 "$proc" | tr -d ' ')
+	imgedit "$proc" format-version 99 || { fail "cannot change the format version"; return; }
+	before=$(img_digest "$TDIR/img")
+	jf "$TDIR" "$TDIR/restore.out" "$TDIR/restore.err" "$T_RESTORE" restore -D "$TDIR/img"
+	if [ "$JF_STATUS" = 0 ] || ! grep -q "${proc##*/} has format version 99; this jobfreeze reads versions 1 to $ours" "$TDIR/restore.err"; then
+		diag_file "restore stderr" "$TDIR/restore.err"
+		fail "restore of a newer format exited $JF_STATUS without naming file and version"
+		return
+	fi
+	[ "$before" = "$(img_digest "$TDIR/img")" ] || { fail "the refused restore changed the images"; return; }
+	imgedit "$proc" format-version "$ours" || { fail "cannot put the format version back"; return; }
+	tell_stop
+	thaw_compare "$TDIR/img" || fail "the image put back thawed differently"
 }
 
 # Incremental snapshots: a snapshot, the job changes a little, a freeze
@@ -148,5 +179,6 @@ run_test "compress: text and random memory, compressed, thawed exactly" t_zc_def
 run_test "compress: --compress=none stores the memory raw" t_zc_none
 run_test "compress: a damaged compressed chunk is refused, the image left" t_zc_damaged
 run_test "compress: an image from before chunks still thaws" t_zc_old_format
+run_test "compress: an image of a newer format is refused, the images left" t_zc_newer_format
 run_test "compress: an incremental freeze writes little, thaws without its parent" t_zc_incremental
 run_test "compress: an incremental freeze of processes sharing memory copy-on-write" t_zc_incremental_cow
