@@ -1,7 +1,8 @@
 /* locks.c: file locks the job holds (flock, POSIX record locks, OFD
- * locks), read from the "lock:" lines of /proc/PID/fdinfo and taken again
- * by the restored process itself (injected), on the same fd and range:
- * POSIX locks belong to a process, so nobody else could take them for it. */
+ * locks, leases), read from the "lock:" lines of /proc/PID/fdinfo and
+ * taken again by the restored process itself (injected), on the same fd
+ * and range: POSIX locks belong to a process, so nobody else could take
+ * them for it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,12 +31,25 @@ static int parse_lock(struct dump_ctx *c, const Fd *f, const char *line, FileLoc
 		l->kind = FILE_LOCK__KIND__POSIX;
 	else if (!strcmp(kind, "OFDLCK"))
 		l->kind = FILE_LOCK__KIND__OFD;
+	else if (!strcmp(kind, "LEASE"))
+		l->kind = FILE_LOCK__KIND__LEASE;
 	else {
 		pr_err("process %d holds a %s lock on fd %d (%s): only flock, POSIX and OFD locks "
-		       "can be frozen", c->pid, kind, f->fd, f->path);
+		       "and leases can be frozen", c->pid, kind, f->fd, f->path);
 		return -1;
 	}
-	if (strcmp(mode, "ADVISORY") || (strcmp(rw, "READ") && strcmp(rw, "WRITE"))) {
+	/* A lease being broken (BREAKING; BREAKER: the opener waiting) has a
+	 * break timer and a waiting opener that cannot be made again. */
+	if (l->kind == FILE_LOCK__KIND__LEASE && strcmp(mode, "ACTIVE")) {
+		pr_err("process %d holds a lease on fd %d (%s) that is being broken (the file "
+		       "was opened again): a lease in that state cannot be frozen; try again once "
+		       "the holder has given it up (F_SETLEASE F_UNLCK, or closed the file) or "
+		       "the break time (/proc/sys/fs/lease-break-time) has passed",
+		       c->pid, f->fd, f->path);
+		return -1;
+	}
+	if ((l->kind != FILE_LOCK__KIND__LEASE && strcmp(mode, "ADVISORY")) ||
+	    (strcmp(rw, "READ") && strcmp(rw, "WRITE"))) {
 		pr_err("process %d holds a %s %s lock on fd %d (%s): only advisory read and write "
 		       "locks can be frozen", c->pid, mode, rw, f->fd, f->path);
 		return -1;
@@ -85,6 +99,11 @@ int locks_restore(struct restore_ctx *r)
 
 			if (l->kind == FILE_LOCK__KIND__FLOCK) {
 				ret = INJECT(&r->in, SYS_flock, f->fd, (l->write ? LOCK_EX : LOCK_SH) | LOCK_NB);
+			} else if (l->kind == FILE_LOCK__KIND__LEASE) {
+				/* (again on another fd of the same open file: the
+				 * same lease, set twice) */
+				ret = INJECT(&r->in, SYS_fcntl, f->fd, F_SETLEASE,
+					     l->write ? F_WRLCK : F_RDLCK);
 			} else {
 				struct flock fl = { .l_type = l->write ? F_WRLCK : F_RDLCK,
 						    .l_whence = SEEK_SET, .l_start = l->start,
@@ -97,6 +116,9 @@ int locks_restore(struct restore_ctx *r)
 				pr_err("process %d cannot take its %s lock on fd %d (%s) again: %s%s",
 				       r->img->pid, l->write ? "write" : "read", f->fd,
 				       f->path ? f->path : "?", strerror(-ret),
+				       l->kind == FILE_LOCK__KIND__LEASE && ret == -EAGAIN ?
+				       " (a lease needs the file open nowhere else, for writing "
+				       "nowhere else for a read lease: close it there)" :
 				       ret == -EAGAIN || ret == -EWOULDBLOCK || ret == -EACCES ?
 				       " (another process holds it now: stop it, or thaw the job "
 				       "once it has let go)" : "");

@@ -1285,14 +1285,21 @@ a = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
 os.set_inheritable(a.fileno(), True)'
 }
 
-# a job holding a lease (flock, POSIX and OFD locks are restored, see
-# tests/t-engine.sh; leases are not): refused, goes on
+# a job holding a lease that is being broken (the file opened again; the
+# holder ignores the signal telling it): refused, naming it, and the job
+# goes on (leases not being broken come back: tests/t-engine.sh)
 t_dump_lock() {
-	refused_cpuloop "a file lease" "LEASE lock" '
-import fcntl, os, sys
+	refused_cpuloop "a file lease being broken" "holds a lease on fd [0-9]+ \\(.*lease\\.dat\\) that is being broken" '
+import fcntl, os, signal, sys
+signal.signal(signal.SIGIO, signal.SIG_IGN)
 open("lease.dat", "w").close()
-fd = os.open("lease.dat", os.O_RDONLY)
-fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+fd = os.open("lease.dat", os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+try:
+    os.close(os.open("lease.dat", os.O_RDONLY | os.O_NONBLOCK))
+    sys.exit("the open of a file under a write lease did not start its break")
+except BlockingIOError:
+    pass
 os.set_inheritable(fd, True)'
 }
 
@@ -1463,7 +1470,7 @@ run_test "terminal: thawed in another tmux window" t_tty
 run_test "valgrind: dump and restore clean" t_valgrind
 run_test "dump refuses a job with a socket" t_dump_socket
 run_test "dump refuses a pipe shared with outside" t_dump_outside_pipe
-run_test "dump refuses a job holding a file lease" t_dump_lock
+run_test "dump refuses a job holding a file lease being broken" t_dump_lock
 
 # Each area keeps its tests in its own tests/t-*.sh (functions plus their
 # run_test lines), sourced here so they share the helpers and the summary.

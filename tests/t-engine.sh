@@ -42,6 +42,15 @@ t_locks() {
 }
 run_test "freeze/thaw flock, POSIX and OFD locks" t_locks
 
+# a write and a read lease held across the freeze: a checker the job forks
+# every 100 ms sees them in /proc/locks, F_GETLEASE says them; at the end
+# an open breaks the write lease and the holder is told (its F_SETSIG)
+t_leases() {
+	freeze_thaw leaser 0 300 1000 "$WL/leaser" || return 1
+	[ ! -e "$TDIR/run/lease-w.dat" ] || fail "the thawed job did not finish its rounds"
+}
+run_test "freeze/thaw file leases, enforced after the thaw" t_leases
+
 # a snapshot (dump -R) of the lock holder cannot be thawed while the
 # original still holds the locks: the restore says so and nothing runs
 t_locks_taken() {
