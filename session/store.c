@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "ckpt/crashpoint.h"
 #include "ckpt/log.h"
@@ -141,7 +142,8 @@ static bool rescue_freeze(struct store *s, const char *name)
 
 	if (fd < 0)
 		return false;
-	if (meta_read(fd, &m) == 0) {
+	/* (no metadata: it died before its commit, nothing to say) */
+	if (faccessat(fd, META_FILE, F_OK, 0) == 0 && meta_read(fd, &m) == 0) {
 		if (!store_job_runs(&m) && store_commit(s, name, &m) == 0) {
 			pr_err("a freeze was interrupted after its job had ended: its images "
 			       "are kept as job %s", m.id);
@@ -155,10 +157,35 @@ static bool rescue_freeze(struct store *s, const char *name)
 
 static void sweep_thaws(struct store *s);
 
-/* A freeze, removal or receive that died half-way left ".new-PID-*",
- * ".del-PID-*" or ".rcv-PID-*": gone with their process, they are
- * deleted, but for a freeze whose job died with it (a job received half
- * is still where it was sent from). */
+/* Whether process PID, that made the store's entry NAME (".new-PID-...")
+ * or renamed a job to it (".del-", ".thawing-"), is still at work: it runs
+ * (not a zombie) and started before NAME last changed (its ctime: a
+ * rename sets it; what a command at work does in NAME only moves it on).
+ * pid_max is often 32768: on a busy machine the pid of a command that died
+ * is soon another process's, which would keep its leftovers forever.
+ * Without a readable /proc, the pid alone says. */
+static bool maker_runs(struct store *s, const char *name, int pid)
+{
+	struct proc_stat st;
+	struct statx sx;
+	struct timespec real, boot;
+
+	if (proc_stat_quiet(pid, &st) < 0)
+		return kill(pid, 0) == 0 || errno != ESRCH;
+	if (st.state == 'Z' || st.state == 'X')
+		return false;
+	if (statx(s->fd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_CTIME) || clock_gettime(CLOCK_REALTIME, &real) < 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return true;
+	/* both since boot, in ns; the start time is truncated to a tick */
+	int64_t changed = (int64_t)sx.stx_ctime.tv_sec * 1000000000 + sx.stx_ctime.tv_nsec -
+			  ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec) +
+			  ((int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec);
+	int64_t started = (int64_t)st.start_time * (1000000000 / sysconf(_SC_CLK_TCK));
+	return started <= changed;
+}
+
 static void sweep(struct store *s)
 {
 	DIR *d = open_listing(s);
@@ -173,7 +200,7 @@ static void sweep(struct store *s)
 		    strncmp(de->d_name, RECV_PREFIX, 5))
 			continue;
 		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(de->d_name + 5, "-"), de->d_name + 5);
-		if (parse_int(buf, &pid) == 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+		if (parse_int(buf, &pid) == 0 && maker_runs(s, de->d_name, pid))
 			continue;	/* its command is still at work */
 		if (!strncmp(de->d_name, TMP_PREFIX, 5) && rescue_freeze(s, de->d_name))
 			continue;
@@ -198,7 +225,7 @@ static void sweep_thaws(struct store *s)
 			continue;
 		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, "-"), p);
 		id = strchr(p, '-');
-		if (!id || parse_int(buf, &pid) < 0 || kill(pid, 0) == 0 || errno != ESRCH)
+		if (!id || parse_int(buf, &pid) < 0 || maker_runs(s, de->d_name, pid))
 			continue;
 		if (renameat2(s->fd, de->d_name, s->fd, id + 1, RENAME_NOREPLACE) == 0)
 			continue;

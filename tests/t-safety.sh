@@ -284,6 +284,56 @@ t_sf_rm_damaged() {
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the job snapshotted was disturbed"
 }
 
+# What a dead command left (".new-PID-...") is swept even when PID is now
+# another process's (pid_max is small, a busy machine reuses pids within
+# seconds): one that started after the leftover last changed did not make
+# it. What a command still at work made is kept.
+t_sf_pid_reused() {
+	local store=$TDIR/state/jobfreeze before after="" last try
+	mkdir_user "$TDIR/run"
+	st "$TDIR/l.out" "$TDIR/l.err" list
+	[ "$ST" = 0 ] && [ -d "$store" ] || { diag_file "list" "$TDIR/l.err"; fail "list made no store"; return; }
+	# a command at work: started before what it made
+	"${RUNAS[@]}" sleep 60 &
+	before=$!
+	OTHER_PIDS+=("$before")
+	sleep 0.1
+	as_user mkdir "$store/.new-$before-keep" || { fail "cannot make a leftover"; return; }
+	# leftovers named by the next pids, then a process that takes one
+	for ((try = 0; try < 20; try++)); do
+		last=$(cat /proc/sys/kernel/ns_last_pid)
+		[ "$last" -lt 30000 ] || { sleep 0.2; continue; }
+		local dirs=() i
+		# (a pid in use now may be an old process's, from before a wrap)
+		for ((i = 1; i <= 200; i++)); do
+			[ -e "/proc/$((last + i))" ] || dirs+=("$store/.new-$((last + i))-old")
+		done
+		as_user mkdir "${dirs[@]}" || { fail "cannot make the leftovers"; return; }
+		sleep 0.1
+		"${RUNAS[@]}" sleep 60 &
+		after=$!
+		OTHER_PIDS+=("$after")
+		[ -d "$store/.new-$after-old" ] && break
+		kill "$after"
+		wait "$after" 2>/dev/null
+		after=""
+		as_user sh -c 'rm -rf "$1"/.new-*-old' sh "$store"
+	done
+	[ -n "$after" ] || { skip "no pid came in a range guessed ahead, 20 times (a busy machine)"; return; }
+	st "$TDIR/l.out" "$TDIR/l.err" list
+	[ ! -e "$store/.new-$after-old" ] ||
+		{ fail "what a dead command left was kept, its pid now another process's"; return; }
+	[ -d "$store/.new-$before-keep" ] || { fail "what a command still at work made was swept"; return; }
+	kill "$before" "$after" 2>/dev/null
+	wait "$before" "$after" 2>/dev/null
+	st "$TDIR/l.out" "$TDIR/l.err" list
+	[ ! -s "$TDIR/l.err" ] || { diag_file "list" "$TDIR/l.err"; fail "list complained of what it swept"; return; }
+	[ ! -e "$store/.new-$before-keep" ] || { fail "what the ended command made was not swept"; return; }
+	# (a process that started within a clock tick of those made ahead may
+	# keep one: its start time is only known to the tick)
+	as_user sh -c 'rm -rf "$1"/.new-*-old' sh "$store"
+}
+
 # Root freezing another user's job: refused without --allow-other-user
 # (exit 4, saying both ways); with it, the job goes to that user's own
 # store in their home (theirs, 0700), and they thaw it with jobthaw. The
@@ -364,4 +414,5 @@ run_test "safety: a thaw after the job's binary changed"   t_sf_changed_binary
 run_test "safety: a thaw after a library of the job changed" t_sf_changed_library
 run_test "safety: unsafe store and job directories"        t_sf_unsafe_dirs
 run_test "safety: rm of damaged jobs and leftovers"        t_sf_rm_damaged
+run_test "safety: leftovers swept though their pid is reused" t_sf_pid_reused
 run_test "safety: root freezes another user's job"         t_sf_other_user
