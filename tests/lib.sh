@@ -166,6 +166,17 @@ running() {
 	case $s in R|S|D) return 0 ;; *) return 1 ;; esac
 }
 
+# runs_on PID: running now, or within 5 s (a job an autosave snapshots
+# every second is held for a moment each time)
+runs_on() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		running "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # USER_SH: a shell run as the test user that goes to DIR, redirects stdout
 # to OUT, stderr to ERR, stdin from /dev/null and execs CMD, so that every
 # file is created by the test user and CMD keeps the pid it was started as:

@@ -78,7 +78,7 @@ t_autosave_crash() {
 	start_again cpuloop 200 400 "$WL/cpuloop" || return 1
 	local pid=$JOB_PID newest
 	as_start --every 1 --keep 2 "$pid" || return
-	running "$pid" || { fail "the job does not run on after its first snapshot"; return; }
+	runs_on "$pid" || { fail "the job does not run on after its first snapshot"; return; }
 	as_wait_for 3 30 || return
 	st_expect 0 "^$AS_ID +autosave every 1s, the newest 2 kept: next in .*; [12] snapshots?" \
 		"list shows the autosave" list || return
@@ -86,7 +86,7 @@ t_autosave_crash() {
 	# a thaw while the job runs would run it twice
 	st_expect 5 "still runs \\(process $pid\\).*'jobfreeze $pid' freezes it for real" \
 		"a thaw of a running job's autosave" thaw "$AS_ID" || return
-	running "$pid" || { fail "the refused thaw disturbed the job"; return; }
+	runs_on "$pid" || { fail "the refused thaw disturbed the job"; return; }
 	as_crash "$pid" || return
 	newest=$(as_snapshots | tail -n 1)
 	st_expect 0 "^$AS_ID +autosave .*interrupted" "list after the crash" list || return
@@ -132,7 +132,7 @@ as_fulldisk() {
 	*"No space"*|*full*) ;;
 	*) fail "the failure does not say the disk is full: $err"; return ;;
 	esac
-	running "$pid" || { fail "the job does not run on after the failed snapshot"; return; }
+	runs_on "$pid" || { fail "the job does not run on after the failed snapshot"; return; }
 	alive "$AS_PID" || { fail "the autosaver ended with the failed snapshot"; return; }
 	# (a snapshot may have been taken between the fill and the failure)
 	[ "$(as_snapshots | wc -l)" -ge 1 ] || { fail "no snapshot left after the failed one"; return; }

@@ -448,7 +448,7 @@ t_dbus_autosave() {
 	ap=$(sed -n 's/^pid=//p' "$TDIR/state/jobfreeze/.autosave-$id" 2>/dev/null)
 	[ -n "$ap" ] && alive "$ap" || { fail "Freeze replied '$id', but no autosaver runs"; return; }
 	OTHER_PIDS+=("$ap")
-	running "$pid" || { fail "pid $pid does not run after Freeze with every"; return; }
+	runs_on "$pid" || { fail "pid $pid does not run after Freeze with every"; return; }
 	for ((i = 0; i < 300; i++)); do
 		call List || return 1
 		n=$(grep -o "'autosave': <'$id'>" "$TDIR/call.out" | wc -l)
