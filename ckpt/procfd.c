@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -101,6 +102,10 @@ int procfd_dump(struct dump_ctx *c, int fd, Fd *f, const char *link, const char 
 		}
 		f->has_proc_pid = 1;
 		f->proc_pid = pid;	/* as we see it, until procfds_resolve */
+		/* A pidfd of a thread (PIDFD_THREAD) says so by O_EXCL in its
+		 * flags, which files.c drops as a flag only open(2) takes. */
+		if ((p = strstr(info, "flags:")) && (strtoul(p + 6, NULL, 8) & PIDFD_THREAD))
+			f->flags |= PIDFD_THREAD;
 		if (pid < 0)
 			dead_pidfd(c, fd, f);
 		return 0;

@@ -3,9 +3,11 @@
  * itself, two of a child that ended and was collected (one pidfs inode),
  * one shared with a child across fork; and a pidfd in an epoll set. After
  * the thaw: the same pids in fdinfo, signals through them, waitid on them,
- * pidfd_getfd, the ended child's pidfds still its own and still ended.
+ * pidfd_getfd, the ended child's pidfds still its own and still ended;
+ * a pidfd of one of its threads (PIDFD_THREAD) still that thread's.
  * MODE "outside": also a pidfd of its parent, outside the job (refused). */
 #include <linux/sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -47,6 +49,20 @@ static bool same_info(int fd, int pid, int flags)
 
 	info(fd, &p, &fl);
 	return p == pid && fl == flags;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+static pid_t thread_tid;
+
+static void *sleeper(void *arg)
+{
+	__atomic_store_n(&thread_tid, gettid(), __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return arg;
 }
 
 static pid_t waiting_child(void)
@@ -102,6 +118,14 @@ int main(int argc, char **argv)
 	}
 	int pd = pidfd_open(d, 0);
 
+	/* a pidfd of a thread, not of the process */
+	pthread_t th;
+	fw_need(pthread_create(&th, NULL, sleeper, NULL) == 0, "pthread_create");
+	while (!__atomic_load_n(&thread_tid, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	int pt = pidfd_open(thread_tid, PIDFD_THREAD);
+	fw_need(pt >= 0, "pidfd_open(thread, PIDFD_THREAD)");
+
 	int ep = epoll_create1(0);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 };
 	fw_need(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, pb, &ev) == 0, "epoll");
@@ -109,7 +133,8 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[2], "outside"))
 		fw_need(pidfd_open(getppid(), 0) >= 0, "pidfd_open(parent)");
 
-	int fa, fb, fself, fg;
+	int fa, fb, fself, fg, ft;
+	info(pt, &pid, &ft);
 	info(pa, &pid, &fa);
 	info(pb, &pid, &fb);
 	info(self, &pid, &fself);
@@ -123,6 +148,8 @@ int main(int argc, char **argv)
 	fw_check("pidfd of a child", same_info(pa, a, fa), "another process or flags");
 	fw_check("CLONE_PIDFD", same_info(pb, b, fb), "another process or flags");
 	fw_check("own pidfd", same_info(self, getpid(), fself) && send_sig(self, 0) == 0, "not itself");
+	fw_check("pidfd of a thread", same_info(pt, thread_tid, ft) && (ft & PIDFD_THREAD) &&
+		 send_sig(pt, 0) == 0, "another task or flags %o", ft);
 	fw_check("ended child", same_info(pg1, -1, fg) && same_info(pg2, -1, fg) &&
 		 send_sig(pg1, 0) < 0 && errno == ESRCH, "not ended");
 	fw_check("ended child, one process", fstat(pg1, &g1) == 0 && fstat(pg2, &g2) == 0 &&
