@@ -183,7 +183,9 @@ t_store_valgrind() {
 		skip "sanitizer build: valgrind cannot run it"
 		return 77
 	fi
-	st_counter 25 || return
+	# (a job that runs until told to stop: valgrind's start under load may
+	# outlast any fixed amount of work)
+	start_again cpuloop 300 1000 "$WL/cpuloop" || return
 	local jf_bin=$JF pid=$JOB_PID cmd
 	JF=valgrind
 	local vg=(-q --leak-check=full --errors-for-leak-kinds=definite "$jf_bin")
@@ -196,9 +198,11 @@ t_store_valgrind() {
 	[ $ok = 0 ] && { st_expect 0 'command:' "show under valgrind" "${vg[@]}" show vg || ok=1; }
 	cat "$TDIR/st.err" >>"$TDIR/vg.err"
 	wait_job "$pid" 5
+	tell_stop
 	[ $ok = 0 ] && st "$TDIR/thaw.out" "$TDIR/thaw.err" "${vg[@]}" thaw vg
 	JF=$jf_bin
 	[ $ok = 0 ] || return
+	ref_stopped || return
 	[ "$ST" = "$REFST" ] || { diag_file "thaw" "$TDIR/thaw.err" 20; fail "thaw under valgrind exited $ST"; return; }
 	if grep -Eq '^==[0-9]+==' "$TDIR/thaw.err" "$TDIR/vg.err"; then
 		diag "$(grep -hE -A5 '^==[0-9]+==' "$TDIR/thaw.err" "$TDIR/vg.err" | head -20)"
