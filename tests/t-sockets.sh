@@ -37,7 +37,13 @@ sk_snapshots() {
 	for ((k = 1; k <= $1; k++)); do
 		alive "$JOB_PID" || break
 		rm -rf "$TDIR/img"
-		dump_job "$JOB_PID" "$TDIR/img" -R || return 1
+		if ! dump_job "$JOB_PID" "$TDIR/img" -R; then
+			# it may end between the look and the snapshot (a snapshot
+			# that ended it would show in its exit status and output)
+			alive "$JOB_PID" && return 1
+			diag "the job ended as snapshot $k began"
+			break
+		fi
 		rand_sleep 50 350
 	done
 }
