@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -153,10 +154,63 @@ int image_dir_chown(struct image_dir *d, uid_t uid, gid_t gid)
 	return image_dir_sync(d);
 }
 
+/* The data the kernel has yet to write to any disk (Dirty + Writeback of
+ * /proc/meminfo), bytes; UINT64_MAX when unknown. */
+static uint64_t system_unwritten(void)
+{
+	char *m = read_file("/proc/meminfo", NULL);
+	uint64_t total = 0;
+	int seen = 0;
+
+	for (char *l = m; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		unsigned long long kib;
+		if (sscanf(l, "Dirty: %llu kB", &kib) == 1 || sscanf(l, "Writeback: %llu kB", &kib) == 1) {
+			total += (uint64_t)kib << 10;
+			seen++;
+		}
+	}
+	free(m);
+	return seen == 2 ? total : UINT64_MAX;
+}
+
+/* Whether one syncfs of the directory's file system costs less than an
+ * fsync of each of its N new files. Each fsync ends with a flush of the
+ * disk's cache (ext4 sends one even when an earlier fsync's journal commit
+ * already holds the file), about 4 ms on our machines: 200 files of a
+ * 100-process job took 280 ms, one syncfs 10 ms. But syncfs also writes
+ * what others left unwritten on that file system, so it is only taken for
+ * many files while the whole system has little unwritten data besides
+ * ours. */
+#define SYNCFS_MIN_FILES 16
+#define SYNCFS_MAX_FOREIGN (64ULL << 20)
+static bool syncfs_cheaper(struct image_dir *d)
+{
+	uint64_t ours = 0, all;
+	struct stat st;
+
+	if (d->nr_created - d->nr_synced < SYNCFS_MIN_FILES)
+		return false;
+	for (size_t i = d->nr_synced; i < d->nr_created; i++)
+		if (fstatat(d->fd, d->created[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			ours += (uint64_t)st.st_blocks * 512;
+	all = system_unwritten();
+	return all != UINT64_MAX && all <= ours + SYNCFS_MAX_FOREIGN;
+}
+
 /* Files are written without syncing each: one sync of them all at the end
- * costs one journal commit instead of one per file (two per process). */
+ * costs one journal commit instead of one per file (two per process).
+ * syncfs reports a write error of any file of the file system since the
+ * directory was opened (Linux 5.8+), ours among them. */
 int image_dir_sync(struct image_dir *d)
 {
+	if (syncfs_cheaper(d)) {
+		if (syncfs(d->fd) < 0) {
+			pr_perror("cannot sync the file system of image directory %s", d->path);
+			return -1;
+		}
+		d->nr_synced = d->nr_created;
+		return 0;
+	}
 	for (; d->nr_synced < d->nr_created; d->nr_synced++) {
 		const char *name = d->created[d->nr_synced];
 		int fd = openat(d->fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
