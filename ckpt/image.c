@@ -41,6 +41,7 @@ static int check_owner(const struct stat *st, const char *what, const char *path
 static int open_dir(const char *path, struct image_dir *d, struct stat *st)
 {
 	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
 	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d->fd < 0) {
 		if (errno == ENOENT)
@@ -114,8 +115,10 @@ fail:
 
 static void note_created(struct image_dir *d, const char *name)
 {
+	pthread_mutex_lock(&d->lock);
 	d->created = xrealloc(d->created, (d->nr_created + 1) * sizeof(char *));
 	d->created[d->nr_created++] = xstrdup(name);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void image_dir_discard(struct image_dir *d)

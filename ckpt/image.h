@@ -1,6 +1,7 @@
 /* image.h: the image directory and its files: the header every metadata
  * file starts with (magic, version, type, length, CRC32C), ownership checks. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,8 @@ struct image_dir {
 	char **created;
 	size_t nr_created;
 	size_t nr_synced;                 /* created[0..nr_synced) are synced */
+	pthread_mutex_t lock;             /* created: files are made by two threads of a
+					   * dump (dump.c's memory worker) */
 	bool made_dir;                    /* image_dir_create made the directory */
 };
 
