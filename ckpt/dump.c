@@ -563,6 +563,8 @@ struct maps_ahead {
 	struct dump_ctx *ctx;
 	size_t n, done;                   /* ctx[0..done).maps are read */
 	int *err;                         /* per process: 0, or the errno of the read */
+	int32_t *job_pid;                 /* per process: its pid in the job (its files'
+					   * names), 0 for a zombie */
 	bool stop;
 };
 
@@ -584,6 +586,14 @@ static void *maps_ahead_run(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		if (stop)
 			break;
+		/* and, meanwhile, the process's two files (image.h) */
+		if (m->job_pid[i]) {
+			char name[64];
+			snprintf(name, sizeof(name), "pages-%d.img", m->job_pid[i]);
+			image_make_ahead(c->dir, name);
+			snprintf(name, sizeof(name), "proc-%d.img", m->job_pid[i]);
+			image_make_ahead(c->dir, name);
+		}
 	}
 	return NULL;
 }
@@ -594,6 +604,10 @@ static void maps_ahead_start(struct maps_ahead *m, struct dump_ctx *ctx, size_t 
 	m->ctx = ctx;
 	m->n = n;
 	m->err = xcalloc(n ? n : 1, sizeof(int));
+	/* (read now: the main thread reads each status again as it goes) */
+	m->job_pid = xcalloc(n ? n : 1, sizeof(int32_t));
+	for (size_t i = 0; i < n; i++)
+		m->job_pid[i] = ctx[i].zombie ? 0 : ctx[i].status.nspid;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	m->running = pthread_create(&m->th, NULL, maps_ahead_run, m) == 0;
@@ -630,6 +644,7 @@ static void maps_ahead_free(struct maps_ahead *m)
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
 	free(m->err);
+	free(m->job_pid);
 	m->err = NULL;
 }
 

@@ -113,12 +113,11 @@ fail:
 	return -1;
 }
 
+/* (d->lock held) */
 static void note_created(struct image_dir *d, const char *name)
 {
-	pthread_mutex_lock(&d->lock);
 	d->created = xrealloc(d->created, (d->nr_created + 1) * sizeof(char *));
 	d->created[d->nr_created++] = xstrdup(name);
-	pthread_mutex_unlock(&d->lock);
 }
 
 void image_dir_discard(struct image_dir *d)
@@ -136,6 +135,9 @@ void image_dir_close(struct image_dir *d)
 	for (size_t i = 0; i < d->nr_created; i++)
 		free(d->created[i]);
 	free(d->created);
+	for (size_t i = 0; i < d->nr_ahead; i++)
+		free(d->ahead[i]);
+	free(d->ahead);
 	free(d->path);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -232,15 +234,72 @@ int image_dir_sync(struct image_dir *d)
 	return 0;
 }
 
-int image_create_raw(struct image_dir *d, const char *name)
+/* A new file NAME (d->lock held: made and listed at once, as one thread
+ * making a file sees it made by the other either not at all or listed). */
+static int create_locked(struct image_dir *d, const char *name)
 {
 	int fd = openat(d->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
+	if (fd >= 0)
+		note_created(d, name);
+	return fd;
+}
+
+int image_make_ahead(struct image_dir *d, const char *name)
+{
+	pthread_mutex_lock(&d->lock);
+	int fd = create_locked(d, name);
+	if (fd >= 0) {
+		d->ahead = xrealloc(d->ahead, (d->nr_ahead + 1) * sizeof(char *));
+		d->ahead[d->nr_ahead++] = xstrdup(name);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (fd < 0)
+		return -1;
+	/* (as image_create_raw: the umask; a file left 0000 is refused later) */
+	fchmod(fd, 0600);
+	close(fd);
+	return 0;
+}
+
+/* Whether NAME was made ahead (and not taken yet): now it is taken
+ * (d->lock held). */
+static bool take_ahead(struct image_dir *d, const char *name)
+{
+	for (size_t i = 0; i < d->nr_ahead; i++)
+		if (!strcmp(d->ahead[i], name)) {
+			free(d->ahead[i]);
+			d->ahead[i] = d->ahead[--d->nr_ahead];
+			return true;
+		}
+	return false;
+}
+
+int image_create_raw(struct image_dir *d, const char *name)
+{
+	bool ahead;
+	int fd;
+
+	pthread_mutex_lock(&d->lock);
+	ahead = take_ahead(d, name);
+	fd = ahead ? -1 : create_locked(d, name);
+	pthread_mutex_unlock(&d->lock);
+	/* made ahead by this dump, empty, listed */
+	if (ahead) {
+		fd = openat(d->fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			pr_perror("cannot open image file %s/%s", d->path, name);
+		else if (fchmod(fd, 0600) < 0) {
+			pr_perror("cannot chmod image file %s/%s", d->path, name);
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
 	if (fd < 0) {
 		pr_perror("cannot create image file %s/%s", d->path, name);
 		return -1;
 	}
-	note_created(d, name);
 	/* O_CREAT's mode is masked by the umask; 0600 is never widened by it,
 	 * but a umask of 0777 would leave the owner without access. */
 	if (fchmod(fd, 0600) < 0) {
@@ -257,7 +316,9 @@ int image_link_raw(struct image_dir *d, struct image_dir *src, const char *srcna
 	int in, out, ret = -1;
 
 	if (linkat(src->fd, srcname, d->fd, name, 0) == 0) {
+		pthread_mutex_lock(&d->lock);
 		note_created(d, name);
+		pthread_mutex_unlock(&d->lock);
 		return 0;
 	}
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
