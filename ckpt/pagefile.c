@@ -44,6 +44,12 @@
  * python child: 26 chunks of 19 KiB on average) spent more starting,
  * waking and joining threads than compressing (1.3 ms a process). */
 #define THREADS_AFTER (1u << 20)
+/* Chunks of one process before a restore decompresses ahead with threads */
+#define READ_AHEAD_AFTER 8
+/* Bytes written before the disk is asked to start on them: a large
+ * process's data goes to disk while the rest is still read and
+ * compressed, instead of all at the final sync. */
+#define WRITEBACK_BYTES (16u << 20)
 
 /* ---- the earlier snapshot ---- */
 
@@ -203,6 +209,7 @@ struct pf_writer {
 	struct pf_prev *prev;
 	struct ckpt_stats *stats;
 	uint64_t file_off;
+	uint64_t written_back;    /* file_off up to which writeback was started */
 	size_t cap_chunks;
 	int *linked;              /* per earlier file: its index here (1...), 0 not yet */
 	struct slot slots[NSLOTS];
@@ -311,6 +318,7 @@ struct pf_writer *pf_writer_new(struct image_dir *d, int fd, const char *name, P
 	w->prev = prev;
 	w->stats = stats;
 	w->file_off = end;
+	w->written_back = end;
 	w->cap_chunks = img->n_page_chunks;
 	if (prev)
 		w->linked = xcalloc(prev->nr_files, sizeof(int));
@@ -426,6 +434,14 @@ static int write_slot(struct pf_writer *w, struct slot *s)
 		}
 		w->file_off += len;
 		w->stats->bytes_stored += len;
+		if (w->file_off - w->written_back >= WRITEBACK_BYTES) {
+			/* only a start: the image is synced whole at the end */
+			if (sync_file_range(w->fd, w->written_back, w->file_off - w->written_back,
+					    SYNC_FILE_RANGE_WRITE) < 0)
+				pr_debug("cannot start writeback of %s/%s: %s", w->d->path, w->name,
+					 strerror(errno));
+			w->written_back = w->file_off;
+		}
 		if (s->try_zstd)
 			w->raw_streak = s->zstd ? 0 : w->raw_streak + 1;
 	}
@@ -755,7 +771,7 @@ static void stop_readers(struct pf_reader *r)
 
 void pf_read_ahead(struct pf_reader *r)
 {
-	if (r->n < THREADS_AFTER || r->nr_threads)
+	if (r->n < READ_AHEAD_AFTER || r->nr_threads)
 		return;
 	for (int i = 0; i < NSLOTS; i++) {
 		r->slots[i].buf = xmalloc(CHUNK_BYTES);
