@@ -456,9 +456,12 @@ static int write_slot(struct pf_writer *w, struct slot *s)
 	c->hash.len = 16;
 	c->hash.data = xmalloc(16);
 	memcpy(c->hash.data, s->hash, 16);
+	/* (under the lock: the workers read slot states and write_seq) */
+	pthread_mutex_lock(&w->mu);
 	s->state = SLOT_FREE;
 	s->raw_len = 0;
 	w->write_seq++;
+	pthread_mutex_unlock(&w->mu);
 	return 0;
 }
 

@@ -189,6 +189,13 @@ fail:
 
 int tree_collect(pid_t root, pid_t **pids, size_t *n)
 {
+	/* Before the walk: below init, a thawed job's restorer would make the
+	 * thawed job all that is kept (drop_freezers), and init itself would
+	 * never be looked at and refused. */
+	if (root == 1) {
+		pr_err("process 1 is the system's init: it cannot be frozen");
+		return -1;
+	}
 	if (tree_walk(root, pids, n) < 0)
 		return -1;
 	if (!*n) {

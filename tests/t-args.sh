@@ -21,7 +21,27 @@ refused_plain() {
 	[ ! -e "$TDIR/img" ] || fail "a refused dump left $TDIR/img"
 }
 
-t_dump_init() { refused_plain 1 "init" "pid 1"; }
+# pid 1 is refused, also while a thawed job runs (whose restorer below
+# init once made the dump take that job for the one asked for, and
+# freeze it): that job runs on undisturbed
+t_dump_init() {
+	start_again counter25 300 800 "$WL/counter" 25 || return 1
+	dump_job "$JOB_PID" "$TDIR/img0" || return 1
+	wait_gone "$JOB_PID" 5
+	jf "$TDIR" "$TDIR/r.out" "$TDIR/r.err" "$T_RESTORE" restore -d --pidfile "$TDIR/pid" -D "$TDIR/img0"
+	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r.err"; fail "the thaw exited $JF_STATUS"; return; }
+	local pid
+	pid=$(cat "$TDIR/pid")
+	BG_PIDS+=("$pid")
+	refused_plain 1 "init" "pid 1" || return
+	running "$pid" || { fail "the thawed job is not running after the refused dump of pid 1"; return; }
+	local i
+	for ((i = 0; i < T_RUN * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the thawed job was disturbed"
+}
 
 t_dump_kthread() {
 	[ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ] || { skip "pid 2 is not kthreadd here"; return; }

@@ -299,6 +299,8 @@ tmux_screen() {
 		freeze "$server" || return
 	running "$server" || alive "$server" || fail "the screen server does not go on"
 	kill "$server"
+	# (it takes its window down first: not a leftover meanwhile)
+	wait_gone "$server" 10 || fail "the screen server did not end on SIGTERM"
 }
 run_test "tmux: a GNU screen server is refused, saying why" tmux_screen
 
