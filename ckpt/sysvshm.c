@@ -45,6 +45,10 @@ int sysvshm_classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 	v->kind = VMA__KIND__SYSV_SHM;
 	v->has_shmem_id = 1;
 	v->shmem_id = shmid;
+	/* attached writable (VM_MAYWRITE) though this area may be read-only
+	 * now (mprotect): the thaw attaches it writable too */
+	v->has_may_write = 1;
+	v->may_write = !!(pv->vmflags & VMF_MAYWRITE);
 	return 0;
 }
 
@@ -67,7 +71,13 @@ long sysvshm_attach(struct restore_ctx *r, size_t i)
 			       key, (unsigned long)v->start);
 			return -ENOENT;
 		}
-		ret = INJECT(&r->in, SYS_shmat, shmid, v->start, v->prot & PROT_WRITE ? 0 : SHM_RDONLY);
+		/* Writable if any area of the attachment is or may be: a page
+		 * mprotected read-only comes first, a writable one after it. */
+		bool writable = false;
+		for (size_t k = i; k < r->img->n_vmas && r->img->vmas[k]->kind == VMA__KIND__SYSV_SHM &&
+		     r->img->vmas[k]->shmem_id == v->shmem_id && (k == i || r->img->vmas[k]->pgoff); k++)
+			writable |= (r->img->vmas[k]->prot & PROT_WRITE) || r->img->vmas[k]->may_write;
+		ret = INJECT(&r->in, SYS_shmat, shmid, v->start, writable ? 0 : SHM_RDONLY);
 		if (ret != (long)v->start)
 			return ret < 0 ? ret : -EADDRNOTAVAIL;
 		/* What the job had unmapped of it stays unmapped. */

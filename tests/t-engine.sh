@@ -248,10 +248,11 @@ run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
 # ipc_cleanup DIR: remove the SysV objects whose ids DIR/ipc.ids names, if
 # the job did not get to remove them itself
 ipc_cleanup() {
-	local shm sem
-	read -r shm sem <"$1/ipc.ids" 2>/dev/null || return 0
+	local shm sem two
+	read -r shm sem two <"$1/ipc.ids" 2>/dev/null || return 0
 	as_user ipcrm -m "$shm" 2>/dev/null
 	as_user ipcrm -s "$sem" 2>/dev/null
+	[ -z "$two" ] || as_user ipcrm -m "$two" 2>/dev/null
 	return 0
 }
 

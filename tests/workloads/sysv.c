@@ -3,10 +3,14 @@
  * have attached (the child inherits the attachment). The ids go to
  * ./ipc.ids (they differ between runs); both objects are removed at the
  * end (with the argument "rmid", the segment is marked for removal as soon
- * as both have it attached). The output is deterministic. */
+ * as both have it attached). A second segment, attached writable, has its
+ * first page mprotected read-only: after a thaw both pages hold what they
+ * held, the second is writable, and the first can be made writable again.
+ * The output is deterministic. */
 #include <string.h>
 #include <stdio.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
@@ -37,17 +41,26 @@ static void play(volatile int *mem, int mine, int theirs, const char *who)
 
 int main(int argc, char **argv)
 {
+	long pg = sysconf(_SC_PAGESIZE);
 	int shm = shmget(IPC_PRIVATE, 12288, IPC_CREAT | 0600), st;
+	int two = shmget(IPC_PRIVATE, 2 * pg, IPC_CREAT | 0600);
 	FILE *ids = fopen("ipc.ids", "w");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
-	if (shm < 0 || sem < 0 || !ids)
+	if (shm < 0 || two < 0 || sem < 0 || !ids)
 		return 1;
-	fprintf(ids, "%d %d\n", shm, sem);
+	fprintf(ids, "%d %d %d\n", shm, sem, two);
 	fclose(ids);
 	volatile int *mem = shmat(shm, NULL, 0);
 	if (mem == (void *)-1 || semctl(sem, 0, SETVAL, 1) < 0)
+		return 1;
+	char *mp = shmat(two, NULL, 0);
+	if (mp == (char *)-1)
+		return 1;
+	mp[0] = 'R';
+	mp[pg] = 'W';
+	if (mprotect(mp, pg, PROT_READ) < 0)
 		return 1;
 	pid_t pid = fork();
 	if (pid > 0 && argc > 1 && !strcmp(argv[1], "rmid"))
@@ -63,6 +76,11 @@ int main(int argc, char **argv)
 		sum += mem[1 + i] == (i) * 7;
 	printf("child exited %d; counter %d; %d of %d marks right\n", WEXITSTATUS(st), mem[0], sum,
 	       2 * TURNS);
+	mp[pg + 1] = 'w';
+	printf("mprotected segment: %c, then %c%c; the first page made writable again: %s\n",
+	       mp[0], mp[pg], mp[pg + 1], mprotect(mp, pg, PROT_READ | PROT_WRITE) == 0 ? "yes" : "no");
+	shmdt(mp);
+	shmctl(two, IPC_RMID, NULL);
 	shmdt((void *)mem);
 	shmctl(shm, IPC_RMID, NULL);
 	semctl(sem, 0, IPC_RMID);
