@@ -123,18 +123,24 @@ int proc_parse_maps(pid_t pid, bool smaps, struct proc_maps *m)
 {
 	char path[64];
 	char *text;
-	int ret;
+	int ret = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, smaps ? "smaps" : "maps");
-	text = read_file(path, NULL);
-	if (!text) {
-		pr_perror("cannot read %s", path);
-		return -1;
+	/* The kernel gives the file a page at a time, each resuming at the
+	 * address where the last stopped: a process that maps or unmaps
+	 * meanwhile (jobfreeze's own threads, when it reads its own) can show
+	 * an area that overlaps the one before. Read again then. */
+	for (int tries = 0; tries < 20 && ret < 0; tries++) {
+		text = read_file(path, NULL);
+		if (!text) {
+			pr_perror("cannot read %s", path);
+			return -1;
+		}
+		ret = proc_parse_maps_text(text, m);
+		free(text);
 	}
-	ret = proc_parse_maps_text(text, m);
 	if (ret < 0)
 		pr_err("cannot parse %s", path);
-	free(text);
 	return ret;
 }
 
