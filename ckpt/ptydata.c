@@ -77,22 +77,27 @@ int pty_take_output(int m, bool packet, char **buf, size_t *len, const char *wha
 
 	*buf = NULL;
 	*len = 0;
-	if (n <= 0)
+	if (n < 0)
 		return n;
 	if (n > QUEUE_MAX) {
 		pr_err("%s holds %d bytes of output, more than a pty can", what, n);
 		return -1;
 	}
-	b = xmalloc(n + 1);
-	/* (in packet mode every read starts with a status byte: 0 before data) */
-	while (got < (size_t)n) {
+	b = xmalloc(QUEUE_MAX + 1);
+	/* Until nothing is readable: FIONREAD counts only what reached the
+	 * read queue, and what the job wrote last may still wait for the
+	 * kernel's work queue (a busy machine delays it); poll() on an empty
+	 * queue runs that work, so an empty poll means nothing is on its way.
+	 * (In packet mode every read starts with a status byte: 0 before
+	 * data.) */
+	for (;;) {
 		struct pollfd p = { .fd = m, .events = POLLIN };
 		char tmp[QUEUE_MAX + 1];
 		ssize_t r;
 
 		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
 			break;
-		r = read(m, tmp, n - got + (packet ? 1 : 0));
+		r = read(m, tmp, QUEUE_MAX - got + (packet ? 1 : 0));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -106,11 +111,20 @@ int pty_take_output(int m, bool packet, char **buf, size_t *len, const char *wha
 			memcpy(b + got, tmp, r);
 			got += r;
 		}
+		if (got >= QUEUE_MAX) {
+			pr_err("%s holds more output than a pty can", what);
+			free(b);
+			return -1;
+		}
 	}
-	if (got != (size_t)n) {
+	if (got < (size_t)n) {
 		pr_err("could copy only %zu of the %d bytes of output waiting in %s", got, n, what);
 		free(b);
 		return -1;
+	}
+	if (!got) {
+		free(b);
+		return 0;
 	}
 	*buf = b;
 	*len = got;

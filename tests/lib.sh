@@ -215,11 +215,22 @@ start_job() {
 	WRAPPER[$JOB_PID]=$wrapper
 	BG_PIDS+=("$JOB_PID")
 	for ((i = 0; i < 300; i++)); do
-		[ "$(readlink "/proc/$JOB_PID/exe" 2>/dev/null)" = "$exe" ] && return 0
+		started "$JOB_PID" "$exe" "$4" && return 0
 		alive "$JOB_PID" || break
 		sleep 0.01
 	done
-	[ "$(readlink "/proc/$JOB_PID/exe" 2>/dev/null)" = "$exe" ]
+	started "$JOB_PID" "$exe" "$4"
+}
+
+# started PID EXE ARGV0: PID runs EXE (not the shell that execs it yet).
+# A process that made itself not dumpable hides its exe from its own user
+# (as an ordinary user runs the suite): then its command line says.
+started() {
+	local argv0
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ] && return 0
+	[ -L "/proc/$1/exe" ] && ! readlink "/proc/$1/exe" >/dev/null 2>&1 || return 1
+	IFS= read -r -d '' argv0 <"/proc/$1/cmdline" 2>/dev/null
+	[ "$argv0" = "$3" ]
 }
 
 # reap PID: collect the status of a job started by start_job (JOB_STATUS)
