@@ -295,6 +295,12 @@ tmux_screen() {
 	server=$(ls "$TDIR/screens" | sed -n 's/^\([0-9]*\)\.s$/\1/p')
 	[ -n "$server" ] || { fail "no screen server"; return; }
 	BG_PIDS+=("$server")
+	# (its socket comes before its window's pty, which makes it a server)
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ls -l "/proc/$server/fd" 2>/dev/null | grep -q ptmx && break
+		sleep 0.1
+	done
 	st_expect 1 "process $server is a GNU screen server" "freezing a screen server not refused" \
 		freeze "$server" || return
 	running "$server" || alive "$server" || fail "the screen server does not go on"
