@@ -151,6 +151,7 @@ if [ -e "$TMPD/stats-100-1" ]; then
 		printf '%s %s\n' "$(awk '/frozen time:/ { print $3 }' "$f")" "$f"; done |
 		sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
 	echo "the frozen time of the 100-child job (target: under 0.5 s), its parts:"
-	sed -n '2,13p' "$pick"
+	# (from the table's title: a note about the images comes before it)
+	sed -n '/^Dump statistics/,/^  other:/p' "$pick"
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
