@@ -157,19 +157,44 @@ static bool rescue_freeze(struct store *s, const char *name)
 
 static void sweep_thaws(struct store *s);
 
+/* Whether the entry NAME is locked: rm and thaw hold the lock of the job
+ * they rename to ".del-" or ".thawing-" until they are done with it. (The
+ * lock taken to see is dropped at once; nobody else locks such entries.) */
+static bool entry_locked(struct store *s, const char *name)
+{
+	int fd = openat(s->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool locked = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		flock(fd, LOCK_UN);
+	else
+		locked = errno == EWOULDBLOCK;
+	close(fd);
+	return locked;
+}
+
 /* Whether process PID, that made the store's entry NAME (".new-PID-...")
- * or renamed a job to it (".del-", ".thawing-"), is still at work: it runs
- * (not a zombie) and started before NAME last changed (its ctime: a
- * rename sets it; what a command at work does in NAME only moves it on).
- * pid_max is often 32768: on a busy machine the pid of a command that died
- * is soon another process's, which would keep its leftovers forever.
- * Without a readable /proc, the pid alone says. */
+ * or renamed a job to it (".del-", ".thawing-"), is still at work: the
+ * entry is locked, or PID runs (not a zombie) and started before NAME last
+ * changed (its ctime: a rename sets it; what a command at work does in
+ * NAME only moves it on). pid_max is often 32768: on a busy machine the pid
+ * of a command that died is soon another process's, which would keep its
+ * leftovers forever. The clocks compared are not exact (a file's times
+ * come from a clock that lags by up to a tick; the real-time clock can be
+ * stepped), so only a process that started well after NAME changed is
+ * taken for another one. Without a readable /proc, the pid alone says. */
+#define REUSE_SLACK_NS 2000000000LL
+
 static bool maker_runs(struct store *s, const char *name, int pid)
 {
 	struct proc_stat st;
 	struct statx sx;
 	struct timespec real, boot;
 
+	if (entry_locked(s, name))
+		return true;
 	if (proc_stat_quiet(pid, &st) < 0)
 		return kill(pid, 0) == 0 || errno != ESRCH;
 	if (st.state == 'Z' || st.state == 'X')
@@ -183,7 +208,7 @@ static bool maker_runs(struct store *s, const char *name, int pid)
 			  ((int64_t)real.tv_sec * 1000000000 + real.tv_nsec) +
 			  ((int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec);
 	int64_t started = (int64_t)st.start_time * (1000000000 / sysconf(_SC_CLK_TCK));
-	return started <= changed;
+	return started <= changed + REUSE_SLACK_NS;
 }
 
 static void sweep(struct store *s)

@@ -287,7 +287,7 @@ t_sf_rm_damaged() {
 # What a dead command left (".new-PID-...") is swept even when PID is now
 # another process's (pid_max is small, a busy machine reuses pids within
 # seconds): one that started after the leftover last changed did not make
-# it. What a command still at work made is kept.
+# it. What a command still at work made is kept, and what one holds locked.
 t_sf_pid_reused() {
 	local store=$TDIR/state/jobfreeze before after="" last try
 	mkdir_user "$TDIR/run"
@@ -299,17 +299,34 @@ t_sf_pid_reused() {
 	OTHER_PIDS+=("$before")
 	sleep 0.1
 	as_user mkdir "$store/.new-$before-keep" || { fail "cannot make a leftover"; return; }
-	# leftovers named by the next pids, then a process that takes one
-	for ((try = 0; try < 20; try++)); do
+	# an entry named by a command that ended but locked by one at work
+	local dead locker
+	"${RUNAS[@]}" true &
+	dead=$!
+	wait "$dead"
+	as_user mkdir "$store/.del-$dead-9" || { fail "cannot make a locked entry"; return; }
+	"${RUNAS[@]}" sh -c 'exec 9<"$1" && flock 9 && exec sleep 60' sh "$store/.del-$dead-9" &
+	locker=$!
+	OTHER_PIDS+=("$locker")
+	for ((try = 0; try < 100; try++)); do
+		[ "$(cat "/proc/$locker/comm" 2>/dev/null)" = sleep ] && break
+		sleep 0.05
+	done
+	# leftovers named by the next pids, then, well after them (a process
+	# that started within 2 s of an entry may be its maker: the clocks
+	# compared are not exact), a process that takes one
+	local max
+	max=$(cat /proc/sys/kernel/pid_max)
+	for ((try = 0; try < 10; try++)); do
 		last=$(cat /proc/sys/kernel/ns_last_pid)
-		[ "$last" -lt 30000 ] || { sleep 0.2; continue; }
+		[ "$last" -lt $((max - 2000)) ] || { sleep 0.5; continue; }
 		local dirs=() i
 		# (a pid in use now may be an old process's, from before a wrap)
-		for ((i = 1; i <= 200; i++)); do
+		for ((i = 1; i <= 1500; i++)); do
 			[ -e "/proc/$((last + i))" ] || dirs+=("$store/.new-$((last + i))-old")
 		done
 		as_user mkdir "${dirs[@]}" || { fail "cannot make the leftovers"; return; }
-		sleep 0.1
+		sleep 2.5
 		"${RUNAS[@]}" sleep 60 &
 		after=$!
 		OTHER_PIDS+=("$after")
@@ -319,18 +336,18 @@ t_sf_pid_reused() {
 		after=""
 		as_user sh -c 'rm -rf "$1"/.new-*-old' sh "$store"
 	done
-	[ -n "$after" ] || { skip "no pid came in a range guessed ahead, 20 times (a busy machine)"; return; }
+	[ -n "$after" ] || { skip "no pid came in a range guessed ahead, 10 times (a busy machine)"; return; }
 	st "$TDIR/l.out" "$TDIR/l.err" list
 	[ ! -e "$store/.new-$after-old" ] ||
 		{ fail "what a dead command left was kept, its pid now another process's"; return; }
 	[ -d "$store/.new-$before-keep" ] || { fail "what a command still at work made was swept"; return; }
-	kill "$before" "$after" 2>/dev/null
-	wait "$before" "$after" 2>/dev/null
+	[ -d "$store/.del-$dead-9" ] || { fail "an entry locked by a command at work was swept"; return; }
+	kill "$before" "$after" "$locker" 2>/dev/null
+	wait "$before" "$after" "$locker" 2>/dev/null
 	st "$TDIR/l.out" "$TDIR/l.err" list
 	[ ! -s "$TDIR/l.err" ] || { diag_file "list" "$TDIR/l.err"; fail "list complained of what it swept"; return; }
 	[ ! -e "$store/.new-$before-keep" ] || { fail "what the ended command made was not swept"; return; }
-	# (a process that started within a clock tick of those made ahead may
-	# keep one: its start time is only known to the tick)
+	[ ! -e "$store/.del-$dead-9" ] || { fail "an entry no longer locked was not swept"; return; }
 	as_user sh -c 'rm -rf "$1"/.new-*-old' sh "$store"
 }
 
