@@ -40,17 +40,22 @@ __jobfreeze_pgid() {
 
 # The process group of job number $1: its first process (the leader).
 __jobfreeze_pgid_of() {
-	local st=${jobstates[$1]} p best= f
+	local st=${jobstates[$1]} p best= bstart=-1 sub f
 	st=${st#*:*:}
 	REPLY=${st%%=*}
 	# A function stopped by ^Z (jobthaw) goes on in a subshell that zsh
 	# forks, and the job names that subshell; the thawed job is the group
-	# of the jobthaw it was running: a child of ours, started before it.
+	# of the jobthaw it was running: a child of ours, the last one started
+	# before it. (By start time, field 22 of stat: pids wrap around on a
+	# busy machine, a later process may have a smaller pid.)
 	[[ $(</proc/$REPLY/comm) == zsh ]] 2>/dev/null || return 0
+	f=(${=${"$(</proc/$REPLY/stat)"#*\) }}) 2>/dev/null
+	sub=$f[20]
+	[[ -n $sub ]] || return 0
 	for p in /proc/<->(N:t); do
 		f=(${=${"$(</proc/$p/stat)"#*\) }}) 2>/dev/null
 		[[ $f[2] == $$ && $f[3] == $p && $(</proc/$p/comm) == jobfreeze ]] 2>/dev/null &&
-			(( p < REPLY )) && best=$p
+			(( f[20] <= sub && f[20] > bstart )) && { best=$p; bstart=$f[20] }
 	done
 	[[ -n $best ]] && REPLY=$best
 	return 0
