@@ -319,10 +319,10 @@ t_sf_pid_reused() {
 	max=$(cat /proc/sys/kernel/pid_max)
 	for ((try = 0; try < 10; try++)); do
 		last=$(cat /proc/sys/kernel/ns_last_pid)
-		[ "$last" -lt $((max - 2000)) ] || { sleep 0.5; continue; }
+		[ "$last" -lt $((max - 6500)) ] || { sleep 0.5; continue; }
 		local dirs=() i
 		# (a pid in use now may be an old process's, from before a wrap)
-		for ((i = 1; i <= 1500; i++)); do
+		for ((i = 1; i <= 6000; i++)); do
 			[ -e "/proc/$((last + i))" ] || dirs+=("$store/.new-$((last + i))-old")
 		done
 		as_user mkdir "${dirs[@]}" || { fail "cannot make the leftovers"; return; }
