@@ -11,7 +11,7 @@
 #include "fwait.h"
 
 #define STACK (64 * 1024)
-static int sync_pipe[2], back_pipe[2], unshared[2];
+static int sync_pipe[2], back_pipe[2], spawned[2];
 
 static pid_t spawn(int (*fn)(void *), int flags, void *arg)
 {
@@ -52,11 +52,13 @@ static int child(void *arg)
 	pid_t g = spawn(grandchild, CLONE_FILES, NULL);
 	pid_t o = spawn(own_table, 0, NULL);
 
-	if (arg) {
-		/* the child stops sharing: the grandchild shares with the parent */
-		if (unshare(CLONE_FILES) < 0 || write(unshared[1], "u", 1) != 1)
-			return 9;
-	}
+	/* the child stops sharing: the grandchild shares with the parent */
+	if (arg && unshare(CLONE_FILES) < 0)
+		return 9;
+	/* (before the grandchild may close 61: the parent is ready, and tells
+	 * it to, only once both are there) */
+	if (write(spawned[1], "s", 1) != 1)
+		return 10;
 	ok |= waitpid(g, &st, 0) != g || st != 0;
 	ok |= waitpid(o, &st, 0) != o || st != 0;
 	return ok;
@@ -68,19 +70,19 @@ int main(int argc, char **argv)
 	int st;
 
 	fw_init(argc, argv);
-	fw_need(pipe(sync_pipe) == 0 && pipe(back_pipe) == 0 && pipe(unshared) == 0, "pipes");
+	fw_need(pipe(sync_pipe) == 0 && pipe(back_pipe) == 0 && pipe(spawned) == 0, "pipes");
 	int fd = open(fw_path("held"), O_RDWR | O_CREAT, 0644);
 	fw_need(fd >= 0 && dup2(fd, 61) == 61, "held");
 	bool cousins = argc > 2 && !strcmp(argv[2], "cousins");
 	pid_t ch = spawn(child, CLONE_FILES, cousins ? (void *)1 : NULL);
-	if (cousins)
-		fw_need(read(unshared[0], &c, 1) == 1, "unshared");
+	fw_need(read(spawned[0], &c, 1) == 1, "spawned");
 
 	fw_ready_wait();
 
 	fw_need(write(sync_pipe[1], "s", 1) == 1 && read(back_pipe[0], &c, 1) == 1, "sync");
 	fw_check("an fd another opened", fcntl(60, F_GETFD) >= 0, "not there");
 	fw_check("an fd another closed", fcntl(61, F_GETFD) < 0 && errno == EBADF, "still there");
-	fw_check("children", waitpid(ch, &st, __WALL) == ch && st == 0, "status %#x", st);
+	st = fw_reap(ch, __WALL);
+	fw_check("children", st == 0, "status %#x", st);
 	return fw_done();
 }

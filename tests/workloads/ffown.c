@@ -79,8 +79,7 @@ int main(int argc, char **argv)
 	fw_check("pipe: its signal, naming its fd", wait_signal(SIGRTMIN + 1, p[0]), "signal %d fd %d",
 		 got_sig, got_fd);
 	fw_need(write(s[1], "y", 1) == 1, "write socket");
-	int st;
-	fw_check("socket: SIGIO to the child's group", waitpid(child, &st, 0) == child && st == 0,
-		 "status %#x", st);
+	int st = fw_reap(child, 0);
+	fw_check("socket: SIGIO to the child's group", st == 0, "status %#x", st);
 	return fw_done();
 }

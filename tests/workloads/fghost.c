@@ -200,7 +200,8 @@ int main(int argc, char **argv)
 		 a.st_mtim.tv_nsec == 789, "mode %o mtime %ld", a.st_mode, (long)a.st_mtim.tv_sec);
 	fw_check("O_TMPFILE", fstat(g9, &a) == 0 && a.st_nlink == 0 && pread(g9, buf, 7, 0) == 7 &&
 		 !memcmp(buf, "tmpfile", 7), "lost");
-	fw_check("child", waitpid(child, &st, 0) == child && st == 0, "status %#x", st);
+	st = fw_reap(child, 0);
+	fw_check("child", st == 0, "status %#x", st);
 	fw_check("written by the child", pread(g10, buf, 14, 0) == 14 && !memcmp(buf, "from the child", 14),
 		 "not seen");
 	fw_check("read-only now, held writable", fstat(h, &a) == 0 && (a.st_mode & 0777) == 0400 &&

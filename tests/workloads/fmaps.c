@@ -159,9 +159,8 @@ int main(int argc, char **argv)
 	}
 	fw_check("droppable", drop == MAP_FAILED || !strcmp(drop, "droppable") || !drop[0],
 		 "holds '%.16s'", drop);
-	int st;
-	fw_check("wipeonfork child", waitpid(child, &st, 0) == child && WIFEXITED(st) &&
-		 !WEXITSTATUS(st), "status %#x", st);
+	int st = fw_reap(child, 0);
+	fw_check("wipeonfork child", st == 0, "status %#x", st);
 	ro[PG] = 'w';
 	fw_check("may write later", mprotect(ro, PG, PROT_READ | PROT_WRITE) == 0, "mprotect: %s",
 		 strerror(errno));

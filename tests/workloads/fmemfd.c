@@ -179,9 +179,10 @@ int main(int argc, char **argv)
 		fexecve(m5, args, env);
 		_exit(99);
 	}
-	fw_check("fexecve", waitpid(run, &st, 0) == run && WIFEXITED(st) && WEXITSTATUS(st) == 7,
-		 "status %#x", st);
-	fw_check("child", waitpid(child, &st, 0) == child && st == 0, "status %#x", st);
+	st = fw_reap(run, 0);
+	fw_check("fexecve", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x", st);
+	st = fw_reap(child, 0);
+	fw_check("child", st == 0, "status %#x", st);
 	fw_check("mapped only, shared with the child", !strcmp(only, "child") &&
 		 !strcmp(only + PG, "mapped"), "reads %s / %s", only, only + PG);
 	fw_check("the child wrote through its fd", pread(m1, buf, 3, 2 * MIB) == 3 &&

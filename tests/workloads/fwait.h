@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,16 @@ static inline void fw_need(bool ok, const char *what)
 		fprintf(stderr, "setup: %s: %s\n", what, strerror(errno));
 		exit(3);
 	}
+}
+
+/* PID waited for: its wait status, or -1 if waitpid failed. (Taken before
+ * fw_check, whose arguments C evaluates in no set order: a status passed
+ * beside the waitpid that fills it may be printed as it was before.) */
+static inline int fw_reap(pid_t pid, int flags)
+{
+	int st;
+
+	return waitpid(pid, &st, flags) == pid ? st : -1;
 }
 
 static inline int fw_done(void)
