@@ -66,6 +66,9 @@ static const char *waits_in(pid_t tid, char *buf, size_t size)
  * slow machine may need, then refused, saying which, rather than hanging
  * the freeze: the job goes on. */
 #define STOP_WAIT_MS 10000
+/* A vfork() child execs at once, unless the machine is busy: under load
+ * it may wait its turn for a good part of a second. */
+#define VFORK_WAIT_MS 3000
 
 static int wait_interrupted(pid_t tid, int *status)
 {
@@ -80,13 +83,14 @@ static int wait_interrupted(pid_t tid, int *status)
 			pr_perror("waitpid on task %d", tid);
 			return -1;
 		}
-		if (waited_us >= 100000 && proc_state_of(tid) == 'D' &&
+		if (waited_us >= VFORK_WAIT_MS * 1000L && proc_state_of(tid) == 'D' &&
 		    (strstr(waits_in(tid, wchan, sizeof(wchan)), "vfork") ||
 		     !strcmp(wchan, "kernel_clone"))) {
 			pr_err("process %d is in vfork(), waiting for its child to exec or exit: it "
 			       "cannot be stopped before that; try again once the child has (a "
 			       "program being started: usually a moment; a child that never does "
 			       "keeps its parent unfreezable)", tid);
+			errno = EBUSY;
 			return -1;
 		}
 		if (waited_us >= STOP_WAIT_MS * 1000L) {
@@ -94,6 +98,7 @@ static int wait_interrupted(pid_t tid, int *status)
 			       "state %c) where no signal reaches it; try again later",
 			       tid, STOP_WAIT_MS / 1000, waits_in(tid, wchan, sizeof(wchan))[0] ?
 			       wchan : "unknown", proc_state_of(tid));
+			errno = EBUSY;
 			return -1;
 		}
 		usleep(step);
@@ -141,7 +146,13 @@ int ptrace_seize_stop(pid_t tid, int *stopsig)
 		}
 	}
 detach:
-	ptrace(PTRACE_DETACH, tid, 0, 0);
+	/* (a task that never stopped cannot be detached: it stays ours until
+	 * this process ends, which lets it go; errno says why it failed) */
+	{
+		int e = errno;
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		errno = e;
+	}
 	return -1;
 }
 
