@@ -143,6 +143,7 @@ skip() {
 # ---- processes ---------------------------------------------------------
 
 BG_PIDS=()		# every job we started, to be sure none is left behind
+declare -A BG_START	# job pid -> its start time (bg_add)
 
 # proc_state PID: the one-letter state of PID, empty if it does not exist
 proc_state() {
@@ -213,7 +214,7 @@ start_job() {
 		return 1
 	fi
 	WRAPPER[$JOB_PID]=$wrapper
-	BG_PIDS+=("$JOB_PID")
+	bg_add "$JOB_PID"
 	for ((i = 0; i < 300; i++)); do
 		started "$JOB_PID" "$exe" "$4" && return 0
 		alive "$JOB_PID" || break
@@ -296,6 +297,23 @@ leftovers() (
 	done
 )
 
+# start_time PID: when PID started (field 22 of its stat), "" if gone
+start_time() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo "${20}"
+}
+
+# bg_add PID: a process of the test's, killed after it if still running
+# (the same process: its pid may be another's by then)
+bg_add() {
+	BG_PIDS+=("$1")
+	BG_START[$1]=$(start_time "$1")
+}
+
 # kill_tree PID: kill PID and its descendants (those still its children's
 # children; what went away from the tree is found by leftovers)
 kill_tree() {
@@ -313,13 +331,16 @@ kill_leftovers() {
 	local p
 	LEFT=""
 	for p in "${BG_PIDS[@]}"; do
-		if alive "$p"; then
+		# (a pid that ended may be another test's process now: pids wrap
+		# around in seconds here)
+		if alive "$p" && [ "$(start_time "$p")" = "${BG_START[$p]:-}" ]; then
 			LEFT+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"
 			kill -KILL "$p" 2>/dev/null
 		fi
 		reap "$p"
 	done
 	BG_PIDS=()
+	BG_START=()
 	for p in $(leftovers); do
 		alive "$p" || continue
 		LEFT+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"

@@ -544,7 +544,7 @@ freeze_thaw_twice() {
 		-D "$TDIR/img1"
 	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first thaw exited $JF_STATUS"; return; }
 	pid=$(cat "$TDIR/pid")
-	BG_PIDS+=("$pid")
+	bg_add "$pid"
 	rand_sleep 100 700
 	dump_job "$pid" "$TDIR/img2" || return 1
 	wait_gone "$pid" 5 || { fail "job still there after the second dump"; return; }
@@ -689,7 +689,7 @@ freeze_twice() {
 	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
 	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "first restore exited $JF_STATUS"; return 1; }
 	thawed=$(cat "$TDIR/pid")
-	BG_PIDS+=("$thawed")
+	bg_add "$thawed"
 	rand_sleep "$2" "$3"
 	dump_job "$thawed" "$TDIR/img2" || return 1
 	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return 1; }
@@ -726,7 +726,7 @@ t_stopped() {
 		--pidfile "$TDIR/pid" -D "$TDIR/img"
 	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/restore.err"; fail "restore -d exited $JF_STATUS"; return; }
 	thawed=$(cat "$TDIR/pid")
-	BG_PIDS+=("$thawed")
+	bg_add "$thawed"
 	sleep 0.3
 	[ "$(proc_state "$thawed")" = T ] || { kill -KILL "$thawed"; fail "thawed job not stopped (state $(proc_state "$thawed"))"; return; }
 	kill -CONT "$thawed"
@@ -813,7 +813,7 @@ t_twice() {
 		fail "restore -d --pidfile wrote no pid"
 		return
 	fi
-	BG_PIDS+=("$pid2")
+	bg_add "$pid2"
 	if ! running "$pid2"; then
 		fail "restored job $pid2 is not running after restore -d (state '$(proc_state "$pid2")')"
 		return
@@ -1360,7 +1360,7 @@ t_fifo() {
 	fi
 	local thawed
 	thawed=$(cat "$TDIR/pid")
-	BG_PIDS+=("$thawed")
+	bg_add "$thawed"
 	seq 151 300 >&$w
 	exec {w}>&-
 	wait_gone "$thawed" 10 || { fail "the thawed reader did not finish at end of input"; return; }

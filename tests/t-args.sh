@@ -32,7 +32,7 @@ t_dump_init() {
 	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r.err"; fail "the thaw exited $JF_STATUS"; return; }
 	local pid
 	pid=$(cat "$TDIR/pid")
-	BG_PIDS+=("$pid")
+	bg_add "$pid"
 	refused_plain 1 "init" "pid 1" || return
 	running "$pid" || { fail "the thawed job is not running after the refused dump of pid 1"; return; }
 	local i

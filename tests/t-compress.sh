@@ -167,7 +167,7 @@ t_zc_incremental_cow() {
 	[ "$JF_STATUS" = 0 ] ||
 		{ diag_file "restore stderr" "$TDIR/restore.err"; fail "restore -d exited $JF_STATUS"; return; }
 	pid=$(cat "$TDIR/pid")
-	BG_PIDS+=("$pid")
+	bg_add "$pid"
 	rand_sleep 100 300
 	touch "$run/stop"
 	wait_gone "$pid" 30 || { fail "the thawed job did not finish"; return; }

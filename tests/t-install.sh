@@ -187,7 +187,7 @@ yama_scope_1() {
 	jf "$TDIR" "$TDIR/r1.out" "$TDIR/r1.err" 30 restore -d --pidfile "$TDIR/pid" -D "$TDIR/img1"
 	[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r1.err"; fail "restore under scope 1 exited $JF_STATUS"; return; }
 	thawed=$(cat "$TDIR/pid")
-	BG_PIDS+=("$thawed")
+	bg_add "$thawed"
 	dump_job "$thawed" "$TDIR/img2" || { fail "a thawed job could not be frozen again under scope 1"; return; }
 	wait_gone "$thawed" 5 || { fail "thawed job still there after the second dump"; return; }
 	# a job of the shell cannot, and the error says what to do

@@ -34,7 +34,7 @@ mem_thaw() {
 		return 1
 	fi
 	THAWED=$(cat "$TDIR/pid")
-	BG_PIDS+=("$THAWED")
+	bg_add "$THAWED"
 }
 
 # mem_pss_kept BEFORE AFTER PERCENT WHAT: AFTER is at most PERCENT % above BEFORE

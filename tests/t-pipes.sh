@@ -83,7 +83,7 @@ freeze_often() {
 			return
 		fi
 		pid=$(cat "$TDIR/pid")
-		BG_PIDS+=("$pid")
+		bg_add "$pid"
 		rm -rf "$TDIR/img$k"
 	done
 }
@@ -191,7 +191,7 @@ t_pipe_data_damaged() {
 		jf "$TDIR" "$TDIR/r.out" "$TDIR/r.err" "$T_RESTORE" restore -d --pidfile "$TDIR/pid" -D "$TDIR/img"
 		[ "$JF_STATUS" = 0 ] || { diag_file "restore stderr" "$TDIR/r.err"; fail "restore -d exited $JF_STATUS"; return; }
 		pid=$(cat "$TDIR/pid")
-		BG_PIDS+=("$pid")
+		bg_add "$pid"
 		rm -rf "$TDIR/img"
 	done
 	[ -n "$f" ] || { skip "the pipe was empty at every freeze"; return; }

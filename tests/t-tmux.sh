@@ -69,7 +69,7 @@ tmux_client() {
 	(cd "$TDIR" && exec "${RUNAS[@]}" TERM=xterm script -q -c "tmux -f $TMUX_CONF -S $TDIR/tmux.sock attach -t t" "$1" \
 		<"$TDIR/client.in" >/dev/null 2>&1) &
 	CLIENT_PID=$!
-	BG_PIDS+=("$CLIENT_PID")
+	bg_add "$CLIENT_PID"
 	for ((i = 0; i < 100; i++)); do
 		[ -n "$(tm list-clients 2>/dev/null)" ] && return 0
 		sleep 0.05
@@ -294,7 +294,7 @@ tmux_screen() {
 	done
 	server=$(ls "$TDIR/screens" | sed -n 's/^\([0-9]*\)\.s$/\1/p')
 	[ -n "$server" ] || { fail "no screen server"; return; }
-	BG_PIDS+=("$server")
+	bg_add "$server"
 	# (its socket comes before its window's pty, which makes it a server)
 	local i
 	for ((i = 0; i < 50; i++)); do

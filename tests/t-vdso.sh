@@ -54,7 +54,7 @@ vdso_often() {
 		[ "$JF_STATUS" = 0 ] || { diag_file "restore $k" "$TDIR/restore$k.log" 5; fail "thaw $k exited $JF_STATUS"; return; }
 		[ $((k % 2)) = 0 ] && grep -q "leads to this kernel's" "$TDIR/restore$k.log" && forwarded=1
 		pid=$(cat "$TDIR/pid")
-		BG_PIDS+=("$pid")
+		bg_add "$pid"
 		rand_sleep 150 400
 	done
 	[ -n "$caught" ] || { fail "no freeze found a thread inside the vDSO"; return; }
