@@ -1157,7 +1157,76 @@ struct run_walk {
 	struct iovec local[MEM_BATCH_IOVS], remote[MEM_BATCH_IOVS];
 	size_t n;                 /* gathered, not written yet */
 	uint64_t total;
+	bool sunk;                /* the chunks are written by pf's workers (write_chunk) */
 };
+
+/* The runs with bytes in the image, in the order of the page stream, with
+ * where each starts in it: which addresses a chunk's bytes go to, for
+ * any thread. */
+struct run_map {
+	pid_t job;
+	const PageRun **runs;
+	uint64_t *start;
+	size_t n;
+};
+
+static void run_map_build(struct run_map *m, const Process *img, pid_t job)
+{
+	PageRun **lists[2] = { img->pages, img->base_pages };
+	size_t nr[2] = { img->n_pages, img->n_base_pages };
+	uint64_t at = 0;
+
+	m->job = job;
+	m->runs = xmalloc((nr[0] + nr[1] + 1) * sizeof(*m->runs));
+	m->start = xmalloc((nr[0] + nr[1] + 1) * sizeof(*m->start));
+	m->n = 0;
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < nr[l]; i++) {
+			if (lists[l][i]->from_parent)
+				continue;
+			m->runs[m->n] = lists[l][i];
+			m->start[m->n++] = at;
+			at += lists[l][i]->nr_pages * PAGE;
+		}
+}
+
+/* pf_sink: the LEN bytes at OFF of the stream written to their runs in
+ * the job, at once (a chunk's pages lie in at most CHUNK_BYTES / PAGE
+ * runs). Bytes past the last run are left to the walk to refuse. */
+static int write_chunk(void *arg, uint64_t off, const unsigned char *data, size_t len)
+{
+	const struct run_map *m = arg;
+	struct iovec local[CHUNK_BYTES / PAGE], remote[CHUNK_BYTES / PAGE];
+	size_t lo = 0, hi = m->n, k = 0, pos = 0;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->start[mid] + m->runs[mid]->nr_pages * PAGE <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < m->n && pos < len && k < CHUNK_BYTES / PAGE; i++) {
+		uint64_t in = off + pos - m->start[i];
+		uint64_t take = m->runs[i]->nr_pages * PAGE - in;
+		if (take > len - pos)
+			take = len - pos;
+		local[k] = (struct iovec){ (void *)(data + pos), take };
+		remote[k++] = (struct iovec){ (void *)(m->runs[i]->vaddr + in), take };
+		pos += take;
+	}
+	if (!k)
+		return 0;
+	ssize_t wr = process_vm_writev(m->job, local, k, remote, k, 0);
+	if (wr != (ssize_t)pos) {
+		if (wr >= 0)
+			errno = EFAULT;
+		pr_perror("cannot write the job's memory (%zu runs from %#lx)", k,
+			  (unsigned long)remote[0].iov_base);
+		return -1;
+	}
+	return 0;
+}
 
 /* The next run with bytes in the image, or false. */
 static bool walk_next(struct run_walk *w)
@@ -1206,7 +1275,10 @@ static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
 			w->run_chunk = w->chunk;
 		size_t take = len - pos < rest ? len - pos : rest;
 		w->crc = crc32c(w->crc, data + pos, take);
-		if (w->n && w->remote[w->n - 1].iov_base + w->remote[w->n - 1].iov_len ==
+		if (w->sunk) {
+			w->r->stats->pages_read += take / PAGE;
+			w->r->stats->bytes_read += take;
+		} else if (w->n && w->remote[w->n - 1].iov_base + w->remote[w->n - 1].iov_len ==
 			    (void *)(p->vaddr + w->done) &&
 		    w->local[w->n - 1].iov_base + w->local[w->n - 1].iov_len == data + pos) {
 			w->local[w->n - 1].iov_len += take;
@@ -1218,7 +1290,8 @@ static int walk_chunk(struct run_walk *w, const unsigned char *data, size_t len)
 			w->remote[w->n] = (struct iovec){ (void *)(p->vaddr + w->done), take };
 			w->n++;
 		}
-		w->total += take;
+		if (!w->sunk)
+			w->total += take;
 		pos += take;
 		w->done += take;
 		if (w->done == p->nr_pages * PAGE) {
@@ -1249,6 +1322,7 @@ int mem_restore_pages(struct restore_ctx *r)
 	uint64_t want = stored_bytes(img->pages, img->n_pages) +
 			stored_bytes(img->base_pages, img->n_base_pages);
 	struct pf_reader *pf;
+	struct run_map map;
 	int ret = -1;
 
 	*w = (struct run_walk){ .r = r, .runs = { img->pages, img->base_pages },
@@ -1258,7 +1332,15 @@ int mem_restore_pages(struct restore_ctx *r)
 		free(w);
 		return -1;
 	}
-	pf_read_ahead(pf);
+	run_map_build(&map, img, r->job);
+	/* A process with base runs gets the bytes of some addresses twice:
+	 * its own, then those it held when it forked (cow.c), which must
+	 * be the ones there at the fork. Written by the workers in no
+	 * particular order, its own could come last, and a child forked
+	 * from it would start with its parent's later memory. Such a
+	 * process is written in order, by this thread. */
+	w->sunk = pf_read_ahead(pf, stored_bytes(img->base_pages, img->n_base_pages) ? NULL :
+				write_chunk, &map);
 	size_t batch = pf_batch(pf), n = pf_nr_chunks(pf);
 	for (size_t i = 0; i < n; i++) {
 		size_t len;
@@ -1281,7 +1363,9 @@ int mem_restore_pages(struct restore_ctx *r)
 	}
 	ret = 0;
 out:
-	pf_reader_close(pf);
+	pf_reader_close(pf);	/* (its workers done with MAP) */
+	free(map.runs);
+	free(map.start);
 	free(w);
 	return ret;
 }

@@ -6,7 +6,14 @@
  * the earlier snapshot, else compress it; the main thread writes finished
  * slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
  * gives up on random data at several GB/s; still, after a few chunks that
- * did not shrink, only one in 16 is tried until one does).
+ * did not shrink, only one in 16 is tried until one does). The disk is
+ * asked to start on the file every WRITEBACK_BYTES.
+ *
+ * Reading (a restore): each file mapped; the chunks asked for in order.
+ * With compressed chunks, two worker threads decompress those ahead and
+ * write each into the job themselves (the caller's sink), while the main
+ * thread checks the CRC32C of the page runs on the same bytes; raw ones
+ * are used in place, from the mapping.
  *
  * Incremental snapshots: a chunk whose hash and length an earlier
  * snapshot's chunk has is not written: the chunk refers to that
@@ -616,8 +623,9 @@ struct rchunk {
 	const uint8_t *hash;      /* NULL: none */
 };
 
-/* What reading a chunk found wrong. */
-enum { CHUNK_OK, CHUNK_ZSTD, CHUNK_HASH };
+/* What reading a chunk found wrong (CHUNK_SINK: its sink failed, and
+ * said why). */
+enum { CHUNK_OK, CHUNK_ZSTD, CHUNK_HASH, CHUNK_SINK };
 
 struct rslot {
 	unsigned char *buf;       /* a compressed chunk's bytes */
@@ -641,6 +649,8 @@ struct pf_reader {
 	long cached;
 	ZSTD_DCtx *dctx;
 	/* read ahead by worker threads (pf_chunk called in order) */
+	pf_sink sink;
+	void *sink_arg;
 	struct rslot slots[NSLOTS];
 	pthread_t th[NWORKERS];
 	int nr_threads;
@@ -720,6 +730,8 @@ static const unsigned char *decoded(const struct pf_reader *r, size_t i, const s
 		       ZSTD_isError(s->zerr) ? ZSTD_getErrorName(s->zerr) : "wrong length");
 		return NULL;
 	}
+	if (s->err == CHUNK_SINK)
+		return NULL;
 	if (s->err == CHUNK_HASH) {
 		pr_err("image file %s/%s is damaged: checksum mismatch in the pages at offset %llu",
 		       r->d->path, name, (unsigned long long)c->offset);
@@ -744,6 +756,8 @@ static void *read_ahead(void *arg)
 		struct rslot *s = &r->slots[i % NSLOTS];
 		pthread_mutex_unlock(&r->mu);
 		decode(r, i, s, s->buf, dctx, false);
+		if (s->err == CHUNK_OK && r->sink && r->sink(r->sink_arg, r->c[i].start, s->data, r->c[i].raw) < 0)
+			s->err = CHUNK_SINK;
 		pthread_mutex_lock(&r->mu);
 		s->idx = i;
 		pthread_cond_broadcast(&r->ready);
@@ -766,10 +780,18 @@ static void stop_readers(struct pf_reader *r)
 	r->nr_threads = 0;
 }
 
-void pf_read_ahead(struct pf_reader *r)
+bool pf_read_ahead(struct pf_reader *r, pf_sink sink, void *arg)
 {
-	if (r->n < READ_AHEAD_AFTER || r->nr_threads)
-		return;
+	size_t packed = 0;
+
+	/* Raw chunks cost the main thread no more than a CRC and their
+	 * write: an image without compressed ones is read as it was. */
+	for (size_t i = 0; i < r->n && !packed; i++)
+		packed += r->c[i].zstd;
+	if (r->n < READ_AHEAD_AFTER || r->nr_threads || !packed)
+		return false;
+	r->sink = sink;
+	r->sink_arg = arg;
 	for (int i = 0; i < NSLOTS; i++) {
 		r->slots[i].buf = xmalloc(CHUNK_BYTES);
 		r->slots[i].idx = -1;
@@ -779,6 +801,7 @@ void pf_read_ahead(struct pf_reader *r)
 			break;
 		r->nr_threads++;
 	}
+	return sink && r->nr_threads > 0;
 }
 
 struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64_t want)
@@ -865,7 +888,9 @@ size_t pf_nr_chunks(const struct pf_reader *r)
 
 size_t pf_batch(const struct pf_reader *r)
 {
-	return r->nr_threads ? NSLOTS / 2 : 1;
+	/* (with a sink, nothing waits for a batch: each chunk is released
+	 * as soon as it is checked) */
+	return r->nr_threads && !r->sink ? NSLOTS / 2 : 1;
 }
 
 void pf_release(struct pf_reader *r, size_t upto)
@@ -896,7 +921,8 @@ const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len)
 		pthread_mutex_unlock(&r->mu);
 		if (s->idx == (long)i)
 			return decoded(r, i, s);
-		/* (out of order: read here) */
+		/* (out of order: read, and given to the sink, here) */
+		r->cached = -1;
 	}
 	if (r->cached == (long)i)
 		return r->c[i].zstd ? r->buf : r->maps[r->c[i].file] + r->c[i].offset;
@@ -907,6 +933,8 @@ const unsigned char *pf_chunk(struct pf_reader *r, size_t i, size_t *len)
 		r->dctx = ZSTD_createDCtx();
 	decode(r, i, &one, r->buf, r->dctx, true);
 	const unsigned char *p = decoded(r, i, &one);
+	if (p && r->nr_threads && r->sink && r->sink(r->sink_arg, r->c[i].start, p, r->c[i].raw) < 0)
+		return NULL;
 	if (p)
 		r->cached = i;
 	return p;

@@ -3,7 +3,9 @@
  * worker threads while the main thread reads the job's pages, kept raw
  * when it does not shrink; a chunk an earlier snapshot already holds is
  * referenced in that snapshot's file (hard-linked here) instead of
- * written. Restore: the chunks read back, checked, one at a time. */
+ * written. Restore: the chunks read back in order and checked, those of
+ * a large process decompressed and written into the job by worker
+ * threads. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,9 +50,18 @@ int pf_validate(const Process *img, uint64_t want);
 /* Opens IMG's page files in D (WANT bytes of stream; NULL after saying why). */
 struct pf_reader *pf_reader_open(struct image_dir *d, const Process *img, uint64_t want);
 size_t pf_nr_chunks(const struct pf_reader *r);
-/* From now on chunks are asked for in order, from the first: worker
- * threads decompress and check those ahead. */
-void pf_read_ahead(struct pf_reader *r);
+/* What is done with each chunk read ahead: its LEN bytes, at offset
+ * OFF of the stream, written where they belong; 0, or -1 after saying
+ * why. Called from worker threads, several chunks at once. */
+typedef int (*pf_sink)(void *arg, uint64_t off, const unsigned char *data, size_t len);
+/* From now on chunks are asked for in order, from the first: for a
+ * large process with compressed chunks, worker threads decompress those
+ * ahead, and hand each to SINK (ARG) if there is one, so that both CPUs
+ * decompress and write its memory. True if they do: then every chunk
+ * pf_chunk returns was given to SINK (by a worker, or by pf_chunk
+ * itself), in no particular order; false (no SINK, few chunks, or all
+ * raw): none is, the caller writes them. */
+bool pf_read_ahead(struct pf_reader *r, pf_sink sink, void *arg);
 /* How many chunks in a row stay valid before pf_release; then the
  * chunks below UPTO are done with. */
 size_t pf_batch(const struct pf_reader *r);
