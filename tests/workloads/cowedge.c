@@ -46,10 +46,13 @@ static volatile sig_atomic_t got;
 
 static void on_signal(int sig) { got = sig; }
 
-/* The 64-bit words of page P in version V. */
+/* The 64-bit words of page P in version V: 16 of them over and over, so
+ * that the pages are stored compressed (a thaw writes those from its
+ * worker threads, raw ones from its main thread). */
 static uint64_t word(size_t p, unsigned v, size_t k)
 {
-	uint64_t x = (p + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(v + 1) * 0xbf58476d1ce4e5b9ULL ^ k;
+	uint64_t x = (p + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(v + 1) * 0xbf58476d1ce4e5b9ULL ^
+		     (k % 16);
 	x ^= x >> 31;
 	return x * 0x94d049bb133111ebULL | 1;
 }
