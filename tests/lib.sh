@@ -202,7 +202,9 @@ start_job() {
 	) 2>/dev/null &
 	local wrapper=$! i
 	JOB_PID=""
-	for ((i = 0; i < 300; i++)); do
+	# (a loaded machine may take seconds to start a process: up to 15 s
+	# each, as early as it is there)
+	for ((i = 0; i < 1500; i++)); do
 		JOB_PID=$(cat "$pidf")
 		[ -z "$JOB_PID" ] || break
 		sleep 0.01
@@ -215,7 +217,7 @@ start_job() {
 	fi
 	WRAPPER[$JOB_PID]=$wrapper
 	bg_add "$JOB_PID"
-	for ((i = 0; i < 300; i++)); do
+	for ((i = 0; i < 1500; i++)); do
 		started "$JOB_PID" "$exe" "$4" && return 0
 		alive "$JOB_PID" || break
 		sleep 0.01
