@@ -152,6 +152,6 @@ if [ -e "$TMPD/stats-100-1" ]; then
 		sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
 	echo "the frozen time of the 100-child job (target: under 0.5 s), its parts:"
 	# (from the table's title: a note about the images comes before it)
-	sed -n '/^Dump statistics/,/^  other:/p' "$pick"
+	sed -n '/^Dump statistics/,/^  other:/p; /alongside/p' "$pick"
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -22,6 +22,10 @@ struct ckpt_stats {
 	int64_t sync_ns;          /* everything written made durable */
 	int64_t store_ns;         /* the caller's prepare and commit (a job store) */
 	int64_t release_ns;       /* the job let go, or killed and reaped */
+	/* not a part: the time the memory worker (dump.c) read, compared
+	 * and wrote page data while the parts above went on; mem_ns is only
+	 * what the main thread waited for it */
+	int64_t mem_alongside_ns;
 	uint64_t injected;        /* system calls run inside the job */
 	uint64_t injected_trips;  /* times the job's tasks ran for them (batches: once) */
 	int64_t restore_ns;       /* restore: from reading the images to the job running */

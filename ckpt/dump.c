@@ -3,6 +3,7 @@
  * put back exactly as it was and the partial images are removed. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -562,7 +563,106 @@ static void lap(int64_t *t, int64_t *to)
 	*t = now;
 }
 
-static int do_dump(struct dump_ctx *c)
+/* The memory layout of every process (/proc/PID/smaps, whose VmFlags
+ * nothing else gives, and which costs a walk of the page tables: half a
+ * millisecond for a python process) is read by a thread of its own, ahead
+ * of the main thread, from the moment the job is stopped and before any
+ * scratch memory exists in it. */
+struct maps_ahead {
+	pthread_t th;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct dump_ctx *ctx;
+	size_t n, done;                   /* ctx[0..done).maps are read */
+	int *err;                         /* per process: 0, or the errno of the read */
+	int32_t *job_pid;                 /* per process: its pid in the job (its files'
+					   * names), 0 for a zombie */
+	bool stop;
+};
+
+static void *maps_ahead_run(void *arg)
+{
+	struct maps_ahead *m = arg;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct dump_ctx *c = &m->ctx[i];
+		int e = 0;
+
+		if (!c->zombie && proc_parse_maps(c->pid, true, &c->maps) < 0)
+			e = errno ? errno : EINVAL;
+		pthread_mutex_lock(&m->mu);
+		m->err[i] = e;
+		m->done = i + 1;
+		pthread_cond_broadcast(&m->cv);
+		bool stop = m->stop;
+		pthread_mutex_unlock(&m->mu);
+		if (stop)
+			break;
+		/* and, meanwhile, the process's two files (image.h) */
+		if (m->job_pid[i]) {
+			char name[64];
+			snprintf(name, sizeof(name), "pages-%d.img", m->job_pid[i]);
+			image_make_ahead(c->dir, name);
+			snprintf(name, sizeof(name), "proc-%d.img", m->job_pid[i]);
+			image_make_ahead(c->dir, name);
+		}
+	}
+	return NULL;
+}
+
+static void maps_ahead_start(struct maps_ahead *m, struct dump_ctx *ctx, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	m->ctx = ctx;
+	m->n = n;
+	m->err = xcalloc(n ? n : 1, sizeof(int));
+	/* (read now: the main thread reads each status again as it goes) */
+	m->job_pid = xcalloc(n ? n : 1, sizeof(int32_t));
+	for (size_t i = 0; i < n; i++)
+		m->job_pid[i] = ctx[i].zombie ? 0 : ctx[i].status.nspid;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	m->running = pthread_create(&m->th, NULL, maps_ahead_run, m) == 0;
+}
+
+/* C's layout (C is ctx[I]): read ahead, or now. */
+static int maps_ahead_take(struct maps_ahead *m, struct dump_ctx *c, size_t i)
+{
+	int e;
+
+	if (!m || !m->running)
+		return proc_parse_maps(c->pid, true, &c->maps);
+	pthread_mutex_lock(&m->mu);
+	while (m->done <= i)
+		pthread_cond_wait(&m->cv, &m->mu);
+	e = m->err[i];
+	pthread_mutex_unlock(&m->mu);
+	errno = e;
+	return e ? -1 : 0;
+}
+
+/* Stops the reader after the process it is on, waits for it. */
+static void maps_ahead_free(struct maps_ahead *m)
+{
+	if (!m->err)
+		return;
+	if (m->running) {
+		pthread_mutex_lock(&m->mu);
+		m->stop = true;
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(m->th, NULL);
+		m->running = false;
+	}
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	free(m->err);
+	free(m->job_pid);
+	m->err = NULL;
+}
+
+/* Process C, ctx[AT] of the job, its layout read ahead by M. */
+static int do_dump(struct dump_ctx *c, struct maps_ahead *m, size_t at)
 {
 	struct ckpt_stats *s = c->stats;
 	uint64_t syscall_ip, stub = 0;
@@ -572,7 +672,7 @@ static int do_dump(struct dump_ctx *c)
 	/* Checked again now that it cannot change under us. */
 	if (proc_parse_status(c->pid, &c->status) < 0)
 		return -1;
-	if (proc_parse_stat(c->pid, &c->stat) < 0 || proc_parse_maps(c->pid, true, &c->maps) < 0)
+	if (proc_parse_stat(c->pid, &c->stat) < 0 || maps_ahead_take(m, c, at) < 0)
 		return -1;
 	c->img = xmalloc(sizeof(*c->img));
 	process__init(c->img);
@@ -638,10 +738,132 @@ static int do_dump(struct dump_ctx *c)
 	if (files_dump(c) < 0 || ptimers_dump(c) < 0)
 		return -1;
 	lap(&t, &s->files_ns);
-	if (mem_dump_pages(c) < 0)
-		return -1;
-	lap(&t, &s->mem_ns);
-	return 0;
+	return 0;	/* its pages: the memory worker's (below) */
+}
+
+/* A process's pages are read, compared with its parent's, compressed and
+ * written (mem_dump_pages) by a thread of their own, one process after
+ * another in the order they are handed over (a parent before its
+ * children, whose pages are compared with its own), while the main thread
+ * goes on with the next processes: nothing of that needs ptrace (only the
+ * tracer's thread may use it), and the two CPUs of a small machine share
+ * the work. The worker counts into stats of its own, added at the end (the
+ * main thread counts fds' bytes meanwhile). Without the thread, the pages
+ * are dumped in line. */
+struct mem_worker {
+	pthread_t th;
+	bool made, running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct dump_ctx **q;
+	size_t head, tail;                /* q[head..tail) wait */
+	bool closed;                      /* no more will come */
+	bool failed;                      /* a process's pages could not be dumped */
+	bool stop;                        /* the dump failed: leave the rest */
+	struct ckpt_stats stats;          /* its counters */
+	int64_t busy_ns;                  /* time it worked */
+};
+
+static void *mem_worker_run(void *arg)
+{
+	struct mem_worker *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		if (w->head == w->tail && !w->closed) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		if (w->head == w->tail || w->failed || w->stop)
+			break;
+		struct dump_ctx *c = w->q[w->head++];
+		pthread_mutex_unlock(&w->mu);
+		struct ckpt_stats *main_stats = c->stats;
+		int64_t t = now_ns();
+		c->stats = &w->stats;
+		int r = mem_dump_pages(c);
+		c->stats = main_stats;
+		pthread_mutex_lock(&w->mu);
+		w->busy_ns += now_ns() - t;
+		if (r < 0)
+			w->failed = true;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void mem_worker_start(struct mem_worker *w, size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->q = xcalloc(n ? n : 1, sizeof(*w->q));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->made = true;
+	w->running = pthread_create(&w->th, NULL, mem_worker_run, w) == 0;
+	if (!w->running)
+		pr_debug("no thread for the memory: read in line");
+}
+
+/* C's pages, dumped by the worker (or now); -1 once any failed. */
+static int mem_worker_put(struct mem_worker *w, struct dump_ctx *c, int64_t *t)
+{
+	bool failed;
+
+	if (!w->running) {
+		int r = mem_dump_pages(c);
+		lap(t, &c->stats->mem_ns);
+		return r;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->q[w->tail++] = c;
+	failed = w->failed;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return failed ? -1 : 0;
+}
+
+/* Waits until every process handed over is done (or the worker gave up
+ * after a failure); what the main thread waited counts as memory time
+ * (*T: its clock). -1 if any failed. */
+static int mem_worker_finish(struct mem_worker *w, struct ckpt_stats *s, int64_t *t)
+{
+	if (!w->running)
+		return w->failed ? -1 : 0;
+	pthread_mutex_lock(&w->mu);
+	w->closed = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	w->running = false;
+	lap(t, &s->mem_ns);
+	s->mem_alongside_ns += w->busy_ns;
+	s->pages_scanned += w->stats.pages_scanned;
+	s->pages_zero += w->stats.pages_zero;
+	s->pages_shared += w->stats.pages_shared;
+	s->pages_written += w->stats.pages_written;
+	s->bytes_written += w->stats.bytes_written;
+	s->bytes_stored += w->stats.bytes_stored;
+	s->bytes_linked += w->stats.bytes_linked;
+	memset(&w->stats, 0, sizeof(w->stats));
+	return w->failed ? -1 : 0;
+}
+
+/* Stops the worker after the process it is on (a failed dump), frees it. */
+static void mem_worker_free(struct mem_worker *w)
+{
+	int64_t t = now_ns();
+	struct ckpt_stats dummy = { 0 };
+
+	if (!w->made)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+	mem_worker_finish(w, &dummy, &t);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->q);
+	w->made = false;
 }
 
 /* A zombie's wait status, asked of its parent (waitid with WNOWAIT, which
@@ -812,6 +1034,8 @@ int ckpt_dump(const struct dump_opts *o)
 	struct pty_list ptys = { 0 };
 	struct ghost_set *ghosts = NULL;
 	struct dump_shared shared = { 0 };
+	struct mem_worker mw = { 0 };
+	struct maps_ahead ma = { 0 };
 	struct image_dir prev = { .fd = -1 };
 	struct dump_ctx *ctx = NULL;
 	pid_t *pids = NULL;
@@ -890,17 +1114,24 @@ int ckpt_dump(const struct dump_opts *o)
 			}
 	}
 	lap(&t, &stats->seize_ns);
+	maps_ahead_start(&ma, ctx, n);
+	mem_worker_start(&mw, n);
 	for (size_t i = 0; i < n; i++) {
 		if (ctx[i].zombie)
 			continue;
-		int r = do_dump(&ctx[i]);
+		int r = do_dump(&ctx[i], &ma, i);
 		for (size_t k = 0; k < ctx[i].nr_thr; k++) {
 			stats->injected += thr_in(&ctx[i], k)->calls;
 			stats->injected_trips += thr_in(&ctx[i], k)->trips;
 		}
-		if (r < 0)
+		t = now_ns();
+		if (r < 0 || mem_worker_put(&mw, &ctx[i], &t) < 0)
 			goto fail;
 	}
+	maps_ahead_free(&ma);
+	t = now_ns();
+	if (mem_worker_finish(&mw, stats, &t) < 0)
+		goto fail;
 	crash_point("dump-memory");
 	t = now_ns();
 	/* Queued data is copied once the whole job is known: through a read
@@ -946,6 +1177,9 @@ int ckpt_dump(const struct dump_opts *o)
 	ret = 0;
 	goto done;
 fail:
+	/* (the threads read no process that is let go) */
+	maps_ahead_free(&ma);
+	mem_worker_free(&mw);
 	/* Never both frozen and running: the image goes, the job stays. */
 	for (size_t i = n; i-- > 0;)
 		release(&ctx[i], false);
@@ -957,6 +1191,8 @@ fail:
 fail_quiet:
 	image_dir_discard(&dir);
 done:
+	maps_ahead_free(&ma);
+	mem_worker_free(&mw);
 	guard_stop();
 	if (ret == 0)
 		lap(&t, &stats->release_ns);

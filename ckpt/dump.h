@@ -130,9 +130,10 @@ void socks_abort(struct dump_ctx *ctx, size_t n);
  * process is read, which process of the job each names */
 int procfd_dump(struct dump_ctx *c, int fd, Fd *f, const char *link, const char *info);
 int procfds_resolve(struct dump_ctx *ctx, size_t n);
-/* fown.c: the owner and signal of F's SIGIO (injected); refused when
- * the owner is not part of the job */
-int fown_dump(struct dump_ctx *c, Fd *f);
+/* fown.c: the owner and signal of the SIGIO of each of the process's fds
+ * (injected, all in one go); refused when the owner is not part of the
+ * job */
+int fowns_dump(struct dump_ctx *c);
 int fowns_check(struct dump_ctx *ctx, size_t n);
 /* locks.c: the file locks held through F, from its fdinfo text INFO */
 int locks_dump(struct dump_ctx *c, Fd *f, const char *info);

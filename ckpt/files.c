@@ -233,13 +233,12 @@ int files_dump(struct dump_ctx *c)
 		qsort(fds, nr, sizeof(int), cmp_int);
 	c->img->fds = xcalloc(nr, sizeof(Fd *));
 	for (size_t i = 0; i < nr; i++)
-		if (dump_one_fd(c, fds[i], fds, nr) < 0 ||
-		    fown_dump(c, c->img->fds[c->img->n_fds - 1]) < 0) {
+		if (dump_one_fd(c, fds[i], fds, nr) < 0) {
 			free(fds);
 			return -1;
 		}
 	free(fds);
-	return 0;
+	return fowns_dump(c);
 }
 
 #ifndef KCMP_FILE

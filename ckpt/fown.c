@@ -34,27 +34,60 @@ static bool ownable(const Fd *f)
 	}
 }
 
-int fown_dump(struct dump_ctx *c, Fd *f)
-{
-	struct f_owner_ex own = { 0 };
-	long ret, sig;
+/* Fds asked at once: F_GETOWN_EX and F_GETSIG of each, in one batch. */
+#define FOWN_BATCH (INJECT_BATCH_MAX / 2)
 
-	if (!ownable(f))
-		return 0;
-	ret = INJECT(&c->in, SYS_fcntl, f->fd, F_GETOWN_EX, c->in.scratch);
-	sig = INJECT(&c->in, SYS_fcntl, f->fd, F_GETSIG);
-	if (ret < 0 || sig < 0 || remote_read(c->pid, c->in.scratch, &own, sizeof(own)) < 0) {
-		pr_err("cannot read the owner of fd %d of process %d: %s", f->fd, c->pid,
-		       strerror(ret < 0 ? -ret : sig < 0 ? -sig : EFAULT));
+/* The owners and signals of N fds F, asked in one round trip into the
+ * process (two each cost more than the calls). */
+static int fown_ask(struct dump_ctx *c, Fd **f, size_t n)
+{
+	struct inject_call calls[2 * FOWN_BATCH];
+	struct f_owner_ex own[FOWN_BATCH];
+	long ret[2 * FOWN_BATCH];
+
+	for (size_t k = 0; k < n; k++) {
+		calls[2 * k] = (struct inject_call){ SYS_fcntl,
+			{ f[k]->fd, F_GETOWN_EX, c->in.scratch + k * sizeof(own[0]) } };
+		calls[2 * k + 1] = (struct inject_call){ SYS_fcntl, { f[k]->fd, F_GETSIG } };
+	}
+	if (inject_batch(&c->in, calls, 2 * n, ret) < 0 ||
+	    remote_read(c->pid, c->in.scratch, own, n * sizeof(own[0])) < 0) {
+		pr_err("cannot read the owners of the fds of process %d", c->pid);
 		return -1;
 	}
-	if (!own.pid && !sig)
-		return 0;
-	f->has_fown_type = f->has_fown_pid = f->has_fown_sig = 1;
-	f->fown_type = own.type;
-	f->fown_pid = own.pid;
-	f->fown_sig = sig;
+	for (size_t k = 0; k < n; k++) {
+		long r = ret[2 * k], sig = ret[2 * k + 1];
+		if (r < 0 || sig < 0) {
+			pr_err("cannot read the owner of fd %d of process %d: %s", f[k]->fd, c->pid,
+			       strerror(r < 0 ? -r : -sig));
+			return -1;
+		}
+		if (!own[k].pid && !sig)
+			continue;
+		f[k]->has_fown_type = f[k]->has_fown_pid = f[k]->has_fown_sig = 1;
+		f[k]->fown_type = own[k].type;
+		f[k]->fown_pid = own[k].pid;
+		f[k]->fown_sig = sig;
+	}
 	return 0;
+}
+
+int fowns_dump(struct dump_ctx *c)
+{
+	Fd *f[FOWN_BATCH];
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->img->n_fds; i++) {
+		if (!ownable(c->img->fds[i]))
+			continue;
+		f[n++] = c->img->fds[i];
+		if (n == FOWN_BATCH) {
+			if (fown_ask(c, f, n) < 0)
+				return -1;
+			n = 0;
+		}
+	}
+	return n ? fown_ask(c, f, n) : 0;
 }
 
 int fowns_check(struct dump_ctx *ctx, size_t n)

@@ -1,6 +1,7 @@
 /* image.h: the image directory and its files: the header every metadata
  * file starts with (magic, version, type, length, CRC32C), ownership checks. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,10 @@ struct image_dir {
 	char **created;
 	size_t nr_created;
 	size_t nr_synced;                 /* created[0..nr_synced) are synced */
+	pthread_mutex_t lock;             /* created, ahead: files are made by several
+					   * threads of a dump (dump.c) */
+	char **ahead;                     /* made (empty) before they are written */
+	size_t nr_ahead;
 	bool made_dir;                    /* image_dir_create made the directory */
 };
 
@@ -61,6 +66,12 @@ int image_write_msg(struct image_dir *d, const char *name, enum image_type type,
 ProtobufCMessage *image_read_msg(struct image_dir *d, const char *name, enum image_type type,
 				 const ProtobufCMessageDescriptor *desc);
 
+/* Makes NAME, empty, for image_create_raw or image_write_msg to fill
+ * later: on some file systems making a file costs more than writing it
+ * (ext4 without a journal looks for an inode not deleted lately), and a
+ * thread with nothing else to do can make them ahead. Silent; -1 if it
+ * could not (the writer then makes it itself, or says why not). */
+int image_make_ahead(struct image_dir *d, const char *name);
 /* A new raw data file (pages, ghost file contents), 0600. */
 int image_create_raw(struct image_dir *d, const char *name);
 /* NAME in D becomes the raw file SRCNAME of SRC: a hard link, or a copy

@@ -2,7 +2,7 @@
  *
  * Writing: the main thread copies each chunk's pages into a slot of a
  * ring and goes on reading the job; two worker threads (once the process
- * has more than a few chunks) hash each chunk (XXH3-128), look it up in
+ * has more than 1 MiB of chunks) hash each chunk (XXH3-128), look it up in
  * the earlier snapshot, else compress it; the main thread writes finished
  * slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
  * gives up on random data at several GB/s; still, after a few chunks that
@@ -46,7 +46,11 @@
 #define PAGE 4096u
 #define NSLOTS 16
 #define NWORKERS 2
-#define THREADS_AFTER 8		/* chunks of one process before threads start */
+/* Bytes of one process's chunks before the threads start. By bytes, not
+ * chunks: a process whose few written pages lie scattered (a forked
+ * python child: 26 chunks of 19 KiB on average) spent more starting,
+ * waking and joining threads than compressing (1.3 ms a process). */
+#define THREADS_AFTER (1u << 20)
 /* Chunks of one process before a restore decompresses ahead with threads */
 #define READ_AHEAD_AFTER 8
 /* Bytes written before the disk is asked to start on them: a large
@@ -217,6 +221,7 @@ struct pf_writer {
 	int *linked;              /* per earlier file: its index here (1...), 0 not yet */
 	struct slot slots[NSLOTS];
 	uint64_t fill_seq, write_seq;
+	uint64_t submitted;       /* bytes of the chunks submitted */
 	bool filling;             /* slots[fill_seq % NSLOTS] holds a chunk being filled */
 	uint64_t window;          /* its window of addresses */
 	unsigned raw_streak;      /* chunks in a row zstd did not shrink */
@@ -507,7 +512,8 @@ static int submit(struct pf_writer *w)
 	 * already compressed), only every 16th is tried: the rest cost
 	 * nothing more than raw ones. */
 	s->try_zstd = w->level && (w->raw_streak < 4 || w->fill_seq % 16 == 0);
-	if (!w->nr_threads && w->level && w->fill_seq >= THREADS_AFTER)
+	w->submitted += s->raw_len;
+	if (!w->nr_threads && w->level && w->submitted > THREADS_AFTER)
 		start_threads(w);
 	if (!w->nr_threads) {
 		if (!w->cctx && w->level)

@@ -66,10 +66,15 @@ static int status_value(const char *path, const char *name, uint64_t *v)
 int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 {
 	struct rseq_config rc = { 0 };
+	struct { uint64_t tid_address; int32_t pdeath_sig; } out = { 0 };
+	/* both asked in one round trip into the task */
+	struct inject_call calls[2] = {
+		{ SYS_prctl, { PR_GET_TID_ADDRESS, in->scratch } },
+		{ SYS_prctl, { PR_GET_PDEATHSIG, in->scratch + 8 } },
+	};
+	long ret[2];
 	char path[96];
 	uint64_t v;
-	int sig = 0;
-	long ret;
 
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(rc), &rc) == sizeof(rc) &&
 	    rc.rseq_abi_pointer) {
@@ -88,24 +93,28 @@ int thread_task_dump(struct inject *in, Thread *t, pid_t pid)
 		t->robust_head = head;
 		t->robust_len = len;
 	}
-	ret = INJECT(in, SYS_prctl, PR_GET_TID_ADDRESS, in->scratch);
-	if (ret < 0 || remote_read(in->tid, in->scratch, &v, sizeof(v)) < 0) {
-		pr_err("cannot read the clear-child-tid address of task %d: %s", in->tid,
-		       strerror(ret < 0 ? -ret : errno));
+	if (inject_batch(in, calls, 2, ret) < 0 ||
+	    remote_read(in->tid, in->scratch, &out, sizeof(out)) < 0) {
+		pr_err("cannot read the clear-child-tid address and parent-death signal of task %d",
+		       in->tid);
 		return -1;
 	}
-	t->tid_address = v;
+	if (ret[0] < 0) {
+		pr_err("cannot read the clear-child-tid address of task %d: %s", in->tid,
+		       strerror(-ret[0]));
+		return -1;
+	}
+	if (ret[1] < 0) {
+		pr_err("cannot read the parent-death signal of task %d: %s", in->tid,
+		       strerror(-ret[1]));
+		return -1;
+	}
+	t->tid_address = out.tid_address;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, in->tid);
 	if (!(t->comm = read_trimmed(path)))
 		return -1;
-	ret = INJECT(in, SYS_prctl, PR_GET_PDEATHSIG, in->scratch);
-	if (ret < 0 || remote_read(in->tid, in->scratch, &sig, sizeof(sig)) < 0) {
-		pr_err("cannot read the parent-death signal of task %d: %s", in->tid,
-		       strerror(ret < 0 ? -ret : errno));
-		return -1;
-	}
 	t->has_pdeath_sig = t->has_no_new_privs = 1;
-	t->pdeath_sig = sig;
+	t->pdeath_sig = out.pdeath_sig;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, in->tid);
 	if (status_value(path, "NoNewPrivs:", &v) < 0)
 		return -1;
@@ -126,45 +135,70 @@ static int own_rlimit(struct dump_ctx *c, int res, struct rlimit *rl)
 	return remote_read(c->pid, c->in.scratch, rl, sizeof(*rl));
 }
 
-/* A prctl that returns its answer, injected; -1 (said) on failure. */
-static long prctl_get(struct dump_ctx *c, int op, const char *name)
-{
-	long ret = INJECT(&c->in, SYS_prctl, op, 0, 0, 0, 0);
+/* What only the process can tell of itself, asked in one round trip into
+ * it (one each cost more than the calls): each call's answer in RET[i],
+ * what it wrote in OUT. */
+enum { Q_XCOMP_PERM, Q_SUBREAPER, Q_THP_DISABLE, Q_DUMPABLE, Q_MEMBARRIER, NR_Q };
+struct task_answers {
+	uint64_t xcomp_perm;
+	int32_t subreaper;
+};
 
+static int ask_task(struct dump_ctx *c, long *ret, struct task_answers *out)
+{
+	uint64_t at = c->in.scratch;
+	struct inject_call calls[NR_Q] = {
+		[Q_XCOMP_PERM] = { SYS_arch_prctl, { ARCH_GET_XCOMP_PERM, at } },
+		[Q_SUBREAPER] = { SYS_prctl, { PR_GET_CHILD_SUBREAPER, at + 8 } },
+		[Q_THP_DISABLE] = { SYS_prctl, { PR_GET_THP_DISABLE } },
+		[Q_DUMPABLE] = { SYS_prctl, { PR_GET_DUMPABLE } },
+		[Q_MEMBARRIER] = { SYS_membarrier, { MEMBARRIER_GET_REGISTRATIONS } },
+	};
+
+	memset(out, 0, sizeof(*out));
+	if (inject_batch(&c->in, calls, NR_Q, ret) < 0 ||
+	    remote_read(c->pid, at, out, sizeof(*out)) < 0) {
+		pr_err("cannot read the settings of process %d (prctl)", c->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* A prctl's answer RET, -1 (said) on failure. */
+static long prctl_got(struct dump_ctx *c, long ret, const char *name)
+{
 	if (ret < 0)
 		pr_err("cannot read %s of process %d: %s", name, c->pid, strerror(-ret));
 	return ret;
 }
 
 /* What the process set with prctl, membarrier and /proc/PID/oom_score_adj. */
-static int dump_prctl_state(struct dump_ctx *c)
+static int dump_prctl_state(struct dump_ctx *c, const long *got, const struct task_answers *out)
 {
 	Process *img = c->img;
 	char path[64], *s;
 	int v = 0;
 	long ret;
 
-	ret = INJECT(&c->in, SYS_prctl, PR_GET_CHILD_SUBREAPER, c->in.scratch);
-	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0) {
+	if (got[Q_SUBREAPER] < 0) {
 		pr_err("cannot read whether process %d is a child subreaper: %s", c->pid,
-		       strerror(ret < 0 ? -ret : errno));
+		       strerror(-got[Q_SUBREAPER]));
 		return -1;
 	}
 	img->has_child_subreaper = 1;
-	img->child_subreaper = !!v;
-	if ((ret = prctl_get(c, PR_GET_THP_DISABLE, "PR_GET_THP_DISABLE")) < 0)
+	img->child_subreaper = !!out->subreaper;
+	if ((ret = prctl_got(c, got[Q_THP_DISABLE], "PR_GET_THP_DISABLE")) < 0)
 		return -1;
 	img->has_thp_disable = 1;
 	img->thp_disable = !!ret;
-	if ((ret = prctl_get(c, PR_GET_DUMPABLE, "PR_GET_DUMPABLE")) < 0)
+	if ((ret = prctl_got(c, got[Q_DUMPABLE], "PR_GET_DUMPABLE")) < 0)
 		return -1;
 	img->has_dumpable = 1;
 	img->dumpable = ret;
 	/* (kernels before 6.3 cannot tell: none recorded) */
-	ret = INJECT(&c->in, SYS_membarrier, MEMBARRIER_GET_REGISTRATIONS, 0, 0);
-	if (ret > 0) {
+	if (got[Q_MEMBARRIER] > 0) {
 		img->has_membarrier = 1;
-		img->membarrier = ret;
+		img->membarrier = got[Q_MEMBARRIER];
 	}
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", c->pid);
 	if (!(s = read_trimmed(path)))
@@ -183,15 +217,16 @@ static int dump_prctl_state(struct dump_ctx *c)
 int task_dump(struct dump_ctx *c)
 {
 	Process *img = c->img;
+	struct task_answers out;
+	long got[NR_Q];
 	uint64_t v;
-	long ret;
 	char path[64];
 	char *s;
 
-	ret = INJECT(&c->in, SYS_arch_prctl, ARCH_GET_XCOMP_PERM, c->in.scratch);
-	if (ret < 0 || remote_read(c->pid, c->in.scratch, &v, sizeof(v)) < 0)
-		v = 0;	/* kernels without dynamic xstate: nothing to ask for */
-	img->xcomp_perm = v;
+	if (ask_task(c, got, &out) < 0)
+		return -1;
+	/* (kernels without dynamic xstate: nothing to ask for) */
+	img->xcomp_perm = got[Q_XCOMP_PERM] < 0 ? 0 : out.xcomp_perm;
 
 	snprintf(path, sizeof(path), "/proc/%d/personality", c->pid);
 	if (!(s = read_trimmed(path)))
@@ -205,7 +240,7 @@ int task_dump(struct dump_ctx *c)
 	img->personality = v;
 	img->umask = c->status.umask;
 
-	if (dump_prctl_state(c) < 0)
+	if (dump_prctl_state(c, got, &out) < 0)
 		return -1;
 	img->rlimits = xcalloc(RLIM_NLIMITS, sizeof(Rlimit *));
 	for (int res = 0; res < RLIM_NLIMITS; res++) {

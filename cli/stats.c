@@ -30,6 +30,9 @@ void print_dump_stats(const struct ckpt_stats *s)
 		rest -= parts[i].ns;
 	}
 	part("other:", rest, s->frozen_ns);
+	if (s->mem_alongside_ns)
+		fprintf(stderr, "  (memory, alongside:    %10.3f ms: read while the parts above went on)\n",
+			ms(s->mem_alongside_ns));
 	fprintf(stderr,
 		"  system calls injected: %10llu (run in %llu round trips)\n"
 		"  pages scanned:         %10llu\n"
