@@ -3,7 +3,12 @@
  * they do every few seconds on a busy machine with the usual pid_max of
  * 32768. A test runs it to make a process started later have a smaller pid
  * than one started before. Gives up after pid_max + 1000 forks (exit 1);
- * exit 2 when pid_max is too large to wrap in a test's time. */
+ * exit 2 when pid_max is too large to wrap in a test's time.
+ *
+ * pidwrap PID CMD...: forks until a child gets PID (free again: its
+ * process ended), which then runs CMD; an old pid taken by a new process,
+ * as a busy machine does. Exit 1 if three rounds of the pids did not give
+ * it (another process took it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -24,7 +29,34 @@ static long pid_max(void)
 	return max;
 }
 
-int main(void)
+/* Children until one is TARGET, which runs CMD. */
+static int take(pid_t target, char **cmd, long max)
+{
+	for (volatile long i = 0; i < 3 * max; i++) {
+		pid_t p = vfork();
+		if (p < 0) {
+			perror("pidwrap: vfork");
+			return 1;
+		}
+		if (p == 0) {
+			if (getpid() == target) {
+				execvp(cmd[0], cmd);
+				_exit(127);
+			}
+			_exit(0);
+		}
+		if (p == target)
+			return 0;
+		if (waitpid(p, NULL, 0) < 0) {
+			perror("pidwrap: waitpid");
+			return 1;
+		}
+	}
+	fprintf(stderr, "pidwrap: pid %d did not come in three rounds of the pids\n", (int)target);
+	return 1;
+}
+
+int main(int argc, char **argv)
 {
 	long max = pid_max();
 	pid_t first = -1;
@@ -35,6 +67,8 @@ int main(void)
 		fprintf(stderr, "pidwrap: pid_max is %ld: too many forks to wrap around\n", max);
 		return 2;
 	}
+	if (argc > 2)
+		return take((pid_t)atoi(argv[1]), argv + 2, max);
 	for (long i = 0; i < max + 1000; i++) {
 		pid_t p = vfork();
 		if (p < 0) {
