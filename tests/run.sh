@@ -163,7 +163,7 @@ run_test() {
 
 # run_one NUM NAME FUNCTION [ARGS...]: the test, in its own subshell
 run_one() {
-	local num=$1 name=$2 fn=$3 rc t0 took p
+	local num=$1 name=$2 fn=$3 rc t0 took p i
 	shift 3
 	RANDOM=$((SEED + num))
 	TDIR=$WORK/$(printf '%03d' "$num")-${name//[^A-Za-z0-9_.-]/_}
@@ -179,6 +179,12 @@ run_one() {
 	for p in "${OTHER_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
+	done
+	# (what the test ended goes a moment later: a killed tmux server's
+	# panes on their SIGHUP, a thawed job's jobfreeze after the job)
+	for ((i = 0; i < 30; i++)); do
+		[ -z "$(leftovers)" ] && break
+		sleep 0.1
 	done
 	kill_leftovers
 	if [ -n "$LEFT" ]; then

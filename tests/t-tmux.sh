@@ -85,16 +85,9 @@ counts_in_order() {
 
 # What a tmux test leaves is gone: the server, its clients' input.
 tmux_done() {
-	local i
 	tm kill-server 2>/dev/null
 	[ -z "$CLIENT_IN" ] || exec {CLIENT_IN}>&-
 	CLIENT_IN=""
-	# (a thawed server's jobfreeze, which waits for it, ends a moment after
-	# it: not a leftover meanwhile)
-	for ((i = 0; i < 100; i++)); do
-		[ -z "$(leftovers)" ] && break
-		sleep 0.1
-	done
 }
 
 tmux_needs() {
