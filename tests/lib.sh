@@ -144,6 +144,7 @@ skip() {
 
 BG_PIDS=()		# every job we started, to be sure none is left behind
 declare -A BG_START	# job pid -> its start time (bg_add)
+declare -A OTHER_START	# helper pid -> its start time (other_add)
 
 # proc_state PID: the one-letter state of PID, empty if it does not exist
 proc_state() {
@@ -314,6 +315,13 @@ start_time() {
 bg_add() {
 	BG_PIDS+=("$1")
 	BG_START[$1]=$(start_time "$1")
+}
+
+# other_add PID: a helper process of the test's (not a job), killed after it
+# if still the same process
+other_add() {
+	OTHER_PIDS+=("$1")
+	OTHER_START[$1]=$(start_time "$1")
 }
 
 # kill_tree PID: kill PID and its descendants (those still its children's

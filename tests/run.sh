@@ -97,7 +97,8 @@ cleanup() {
 	done
 	kill_leftovers
 	for p in "${OTHER_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
+		# (one that ended may be another test's process now)
+		[ "$(start_time "$p")" = "${OTHER_START[$p]:-}" ] && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	if [ -n "${JF_KEEP:-}" ]; then
@@ -177,7 +178,8 @@ run_one() {
 	"$fn" "$@" >"$TDIR/.out" 2>&1
 	rc=$?
 	for p in "${OTHER_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
+		# (one that ended may be another test's process now)
+		[ "$(start_time "$p")" = "${OTHER_START[$p]:-}" ] && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	# (what the test ended goes a moment later: a killed tmux server's
@@ -1198,7 +1200,7 @@ t_dump_other_user() {
 	local pid
 	( cd / && exec sleep 60 ) </dev/null >/dev/null 2>&1 &
 	pid=$!
-	OTHER_PIDS+=("$pid")
+	other_add "$pid"
 	sleep 0.1
 	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" 30 dump -t "$pid" -D "$TDIR/img"
 	local st=$JF_STATUS ok=0

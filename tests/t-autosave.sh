@@ -26,7 +26,7 @@ as_start() {
 	AS_ID=$(sed -n 's/^autosave \([0-9]*\): .*/\1/p' "$TDIR/st.out")
 	AS_PID=$(as_field "$AS_ID" pid)
 	[ -n "$AS_PID" ] && alive "$AS_PID" || { fail "no autosaver runs (record pid '$AS_PID')"; return; }
-	OTHER_PIDS+=("$AS_PID")
+	other_add "$AS_PID"
 }
 
 # as_wait_for N SECS: until snapshot N is taken; fails if the store ever

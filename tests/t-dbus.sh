@@ -447,7 +447,7 @@ t_dbus_autosave() {
 	id=$(reply_string)
 	ap=$(sed -n 's/^pid=//p' "$TDIR/state/jobfreeze/.autosave-$id" 2>/dev/null)
 	[ -n "$ap" ] && alive "$ap" || { fail "Freeze replied '$id', but no autosaver runs"; return; }
-	OTHER_PIDS+=("$ap")
+	other_add "$ap"
 	runs_on "$pid" || { fail "pid $pid does not run after Freeze with every"; return; }
 	for ((i = 0; i < 300; i++)); do
 		call List || return 1
@@ -489,7 +489,7 @@ t_dbus_errors() {
 	if [ -n "$TEST_USER" ]; then
 		sleep 30 &
 		other=$!
-		OTHER_PIDS+=("$other")
+		other_add "$other"
 		expect_error "$JF_IFACE.Error.NotPermitted" Freeze "$other" "{}" || rc=1
 		alive "$other" || { diag "the other user's process died"; rc=1; }
 		kill "$other"

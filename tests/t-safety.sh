@@ -296,7 +296,7 @@ t_sf_pid_reused() {
 	# a command at work: started before what it made
 	"${RUNAS[@]}" sleep 60 &
 	before=$!
-	OTHER_PIDS+=("$before")
+	other_add "$before"
 	sleep 0.1
 	as_user mkdir "$store/.new-$before-keep" || { fail "cannot make a leftover"; return; }
 	# an entry named by a command that ended but locked by one at work
@@ -307,7 +307,7 @@ t_sf_pid_reused() {
 	as_user mkdir "$store/.del-$dead-9" || { fail "cannot make a locked entry"; return; }
 	"${RUNAS[@]}" sh -c 'exec 9<"$1" && flock 9 && exec sleep 60' sh "$store/.del-$dead-9" &
 	locker=$!
-	OTHER_PIDS+=("$locker")
+	other_add "$locker"
 	for ((try = 0; try < 100; try++)); do
 		[ "$(cat "/proc/$locker/comm" 2>/dev/null)" = sleep ] && break
 		sleep 0.05
@@ -323,7 +323,7 @@ t_sf_pid_reused() {
 	sleep 2.5
 	"${RUNAS[@]}" "$WL/pidwrap" "$after" sleep 60 2>"$TDIR/pidwrap.err" || st=$?
 	case $st in
-	0) OTHER_PIDS+=("$after") ;;	# (else the pid may be anyone's)
+	0) other_add "$after" ;;	# (else the pid may be anyone's)
 	2) skip "pid_max is too large to wrap the pids around in a test"; return ;;
 	*) skip "$(cat "$TDIR/pidwrap.err") (a busy machine)"; return ;;
 	esac

@@ -181,7 +181,7 @@ sk_refused() {
 	EXPECT_EXE=$PYTHON start_again "$key" 300 300 "$PYTHON" -c "$jobcode" "$port" || return 1
 	(cd "$TDIR/run" && exec "${RUNAS[@]}" "$PYTHON" -c "$outcode" "$port") &
 	out=$!
-	OTHER_PIDS+=("$out")
+	other_add "$out"
 	sleep 0.5
 	expect_refused_dump "$JOB_PID" "$pattern" "$what"
 	local rc=$?

@@ -101,7 +101,7 @@ t_store_refused() {
 	mkdir_user "$TDIR/run"
 	# sleep holds a pipe whose other end the test keeps: outside the job
 	exec {keep}> >(exec sleep 60)
-	OTHER_PIDS+=("$!")
+	other_add "$!"
 	start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" "$WL/cpuloop" ||
 		{ fail "the job did not start"; exec {keep}>&-; return; }
 	local pid=$JOB_PID
