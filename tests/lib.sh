@@ -310,6 +310,21 @@ start_time() {
 	echo "${20}"
 }
 
+# free_port: a TCP/UDP port for a test's listener: below the kernel's
+# ephemeral range (where other tests' connections take their local ports),
+# and used by no socket now (/proc/net/*: any state, TIME_WAIT too)
+free_port() {
+	local lo=20000 hi p i
+	read -r hi _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || hi=32768
+	[ "$hi" -gt $((lo + 1000)) ] || hi=$((lo + 10000))
+	for ((i = 0; i < 50; i++)); do
+		p=$((lo + RANDOM % (hi - lo)))
+		grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 /proc/net/udp \
+			/proc/net/udp6 2>/dev/null || break
+	done
+	echo "$p"
+}
+
 # bg_add PID: a process of the test's, killed after it if still running
 # (the same process: its pid may be another's by then)
 bg_add() {

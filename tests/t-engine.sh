@@ -144,7 +144,8 @@ expect_refused_restore() {
 # someone else listens there; once free, bound again and accepting
 t_listeners() {
 	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return; }
-	local port=$((20000 + RANDOM % 20000))
+	local port
+	port=$(free_port)
 	start_again "netserve-$port" 300 1000 "$WL/netserve" "$port" || return 1
 	local pid=$JOB_PID
 	dump_retry "$pid" "$TDIR/img" || return 1
@@ -206,7 +207,8 @@ lost_connection() {
 }
 
 t_tcp_close() {
-	local port=$((20000 + RANDOM % 20000))
+	local port
+	port=$(free_port)
 	lost_connection tcp "$port" "TCP socket.*127\.0\.0\.1:$port" --tcp-close
 }
 t_ext_unix_close() { lost_connection unix out.sock "connected to out\.sock" --ext-unix-close; }

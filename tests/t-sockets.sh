@@ -11,7 +11,7 @@
 # Sourced by tests/run.sh.
 # shellcheck shell=bash
 
-sk_port() { echo $((20000 + RANDOM % 20000)); }
+sk_port() { free_port; }
 
 t_sk_tcppair() {
 	local port
