@@ -742,52 +742,84 @@ static int do_dump(struct dump_ctx *c, struct maps_ahead *m, size_t at)
 }
 
 /* A process's pages are read, compared with its parent's, compressed and
- * written (mem_dump_pages) by a thread of their own, one process after
- * another in the order they are handed over (a parent before its
- * children, whose pages are compared with its own), while the main thread
+ * written (mem_dump_pages) by a thread of their own while the main thread
  * goes on with the next processes: nothing of that needs ptrace (only the
  * tracer's thread may use it), and the two CPUs of a small machine share
- * the work. The worker counts into stats of its own, added at the end (the
- * main thread counts fds' bytes meanwhile). Without the thread, the pages
- * are dumped in line. */
+ * the work. Once the main thread has handed over the last process, it
+ * dumps pages too, of processes whose parent is done (a child's pages are
+ * compared with its parent's): the siblings of a pre-fork server or a
+ * worker pool, two at a time. Each thread counts into stats of its own
+ * (the worker's are added at the end). Without the thread, the pages are
+ * dumped in line. */
 struct mem_worker {
 	pthread_t th;
 	bool made, running;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct dump_ctx **q;
-	size_t head, tail;                /* q[head..tail) wait */
+	struct dump_ctx **q;              /* in the order handed over; NULL: taken */
+	size_t head, tail;                /* q[head..tail) hold those not taken */
 	bool closed;                      /* no more will come */
 	bool failed;                      /* a process's pages could not be dumped */
 	bool stop;                        /* the dump failed: leave the rest */
-	struct ckpt_stats stats;          /* its counters */
+	struct ckpt_stats stats;          /* the worker's counters */
 	int64_t busy_ns;                  /* time it worked */
+	unsigned char *buf[2];            /* page buffers: the worker's, the main thread's */
 };
+
+/* The first process handed over whose pages may be dumped now, taken;
+ * NULL if none. Under w->mu. */
+static struct dump_ctx *mem_take(struct mem_worker *w)
+{
+	for (size_t i = w->head; i < w->tail; i++) {
+		struct dump_ctx *c = w->q[i];
+
+		if (!c || !mem_dump_ready(c))
+			continue;
+		w->q[i] = NULL;
+		while (w->head < w->tail && !w->q[w->head])
+			w->head++;
+		mem_dump_started(c);
+		return c;
+	}
+	return NULL;
+}
+
+/* Dumps processes as they become ready until none is left to take (all
+ * handed over: CLOSED) or one failed. STATS: this thread's counters, NULL
+ * for the process's own; *BUSY gets the time worked. Under w->mu. */
+static void mem_work(struct mem_worker *w, unsigned char **buf, struct ckpt_stats *stats,
+		     int64_t *busy)
+{
+	for (;;) {
+		if (w->failed || w->stop || (w->closed && w->head == w->tail))
+			break;
+		struct dump_ctx *c = mem_take(w);
+		if (!c) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		struct ckpt_stats *own = c->stats;
+		int64_t t = now_ns();
+		if (stats)
+			c->stats = stats;
+		int r = mem_dump_pages(c, buf);
+		c->stats = own;
+		pthread_mutex_lock(&w->mu);
+		*busy += now_ns() - t;
+		mem_dump_finished(c);
+		if (r < 0)
+			w->failed = true;
+		pthread_cond_broadcast(&w->cv);
+	}
+}
 
 static void *mem_worker_run(void *arg)
 {
 	struct mem_worker *w = arg;
 
 	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		if (w->head == w->tail && !w->closed) {
-			pthread_cond_wait(&w->cv, &w->mu);
-			continue;
-		}
-		if (w->head == w->tail || w->failed || w->stop)
-			break;
-		struct dump_ctx *c = w->q[w->head++];
-		pthread_mutex_unlock(&w->mu);
-		struct ckpt_stats *main_stats = c->stats;
-		int64_t t = now_ns();
-		c->stats = &w->stats;
-		int r = mem_dump_pages(c);
-		c->stats = main_stats;
-		pthread_mutex_lock(&w->mu);
-		w->busy_ns += now_ns() - t;
-		if (r < 0)
-			w->failed = true;
-	}
+	mem_work(w, &w->buf[0], &w->stats, &w->busy_ns);
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
@@ -810,28 +842,34 @@ static int mem_worker_put(struct mem_worker *w, struct dump_ctx *c, int64_t *t)
 	bool failed;
 
 	if (!w->running) {
-		int r = mem_dump_pages(c);
+		mem_dump_started(c);
+		int r = mem_dump_pages(c, &w->buf[1]);
+		mem_dump_finished(c);
 		lap(t, &c->stats->mem_ns);
 		return r;
 	}
 	pthread_mutex_lock(&w->mu);
 	w->q[w->tail++] = c;
 	failed = w->failed;
-	pthread_cond_signal(&w->cv);
+	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return failed ? -1 : 0;
 }
 
-/* Waits until every process handed over is done (or the worker gave up
- * after a failure); what the main thread waited counts as memory time
- * (*T: its clock). -1 if any failed. */
+/* Dumps the pages of the processes still waiting alongside the worker
+ * (not after a failure), then waits until every process handed over is
+ * done; what the main thread spent counts as memory time (*T: its clock).
+ * -1 if any failed. */
 static int mem_worker_finish(struct mem_worker *w, struct ckpt_stats *s, int64_t *t)
 {
+	int64_t busy = 0;
+
 	if (!w->running)
 		return w->failed ? -1 : 0;
 	pthread_mutex_lock(&w->mu);
 	w->closed = true;
-	pthread_cond_signal(&w->cv);
+	pthread_cond_broadcast(&w->cv);
+	mem_work(w, &w->buf[1], NULL, &busy);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->th, NULL);
 	w->running = false;
@@ -862,6 +900,8 @@ static void mem_worker_free(struct mem_worker *w)
 	mem_worker_finish(w, &dummy, &t);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	mem_page_buf_free(&w->buf[0]);
+	mem_page_buf_free(&w->buf[1]);
 	free(w->q);
 	w->made = false;
 }
@@ -1198,7 +1238,6 @@ done:
 		lap(&t, &stats->release_ns);
 	stats->frozen_ns = now_ns() - t0;
 	dump_ctx_free(ctx, n);
-	mem_dump_done(&shared);
 	fileid_cache_free(&shared.fileids);
 	pipe_list_free(&pipes);
 	pty_list_free(&ptys);

@@ -23,11 +23,9 @@ struct dump_thread {
 	struct inject in;                 /* calls injected into this thread */
 };
 
-/* What the processes of one dump share: buffers kept from one process to
- * the next (dump.c makes it, mem_dump_done frees it). */
+/* What the processes of one dump share (dump.c makes and frees it). */
 struct dump_shared {
 	struct fileid_cache fileids;      /* programs and libraries the job maps */
-	unsigned char *page_buf;          /* mem.c: a batch of pages, and the parent's */
 	size_t kept_bytes;                /* mem.c: pages kept for children (kept_pages) */
 	struct image_dir *prev;           /* an earlier snapshot (dump_opts.prev_dir), or NULL */
 };
@@ -57,16 +55,29 @@ struct dump_ctx {
 	unsigned nr_descendants;          /* processes of the job below it */
 	struct kept_pages *kept;          /* mem.c: its stored pages, while processes
 					   * below it are still to be compared with them */
+	/* its pages' dump, by one of two threads (dump.c: under its lock) */
+	enum { MEM_WAITING, MEM_BUSY, MEM_DONE } mem_state;
+	unsigned mem_kids_busy;           /* children whose pages are being dumped */
+	bool mem_made_base;               /* it decided its parent's base (mem.c) */
 };
 
 /* The object files, one kernel object each. */
 
 /* mem.c */
 int mem_dump_vmas(struct dump_ctx *c);
-int mem_dump_pages(struct dump_ctx *c);
-/* frees what mem.c kept of the process, and of the whole dump */
+/* C's pages, read with *BUF (a thread's buffer, made at first use and
+ * freed by mem_page_buf_free). Two threads may dump processes at once:
+ * one may start once mem_dump_ready says so, and is ended by
+ * mem_dump_finished; both under the caller's lock. */
+int mem_dump_pages(struct dump_ctx *c, unsigned char **buf);
+/* whether C's parent is done, and its base decided or no other child of
+ * it at work (the first to start decides it) */
+bool mem_dump_ready(const struct dump_ctx *c);
+void mem_dump_started(struct dump_ctx *c);
+void mem_dump_finished(struct dump_ctx *c);
+void mem_page_buf_free(unsigned char **buf);
+/* frees what mem.c kept of the process */
 void mem_dump_free(struct dump_ctx *c);
-void mem_dump_done(struct dump_shared *s);
 /* vdso.c: records the job's [vdso] (its bytes and functions) and a thaw's
  * copy of another vDSO found in it; then brings every thread stopped
  * inside that code out of it, one instruction at a time (with the

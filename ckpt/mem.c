@@ -461,14 +461,16 @@ static bool keep_pages(struct dump_ctx *c, const struct iovec *out, size_t nr_ou
 		size_t cap = k->cap ? k->cap : MEM_BATCH_BYTES;
 		while (cap < k->len + want)
 			cap *= 2;
-		void *d = c->shared->kept_bytes + (cap - k->cap) > KEPT_MAX ? MAP_FAILED :
+		/* (two threads may keep pages at once: each its own process's) */
+		size_t all = __atomic_load_n(&c->shared->kept_bytes, __ATOMIC_RELAXED);
+		void *d = all + (cap - k->cap) > KEPT_MAX ? MAP_FAILED :
 			  k->data ? mremap(k->data, k->cap, cap, MREMAP_MAYMOVE) :
 			  mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (d == MAP_FAILED) {
 			k->full = true;	/* the rest is read again when needed */
 			return false;
 		}
-		c->shared->kept_bytes += cap - k->cap;
+		__atomic_fetch_add(&c->shared->kept_bytes, cap - k->cap, __ATOMIC_RELAXED);
 		k->data = d;
 		k->cap = cap;
 	}
@@ -507,16 +509,6 @@ static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr, b
 		struct kept_pages *k = p->kept;
 		size_t i;
 
-		if (!k->run_off) {
-			/* own runs follow each other in the copy as in the file */
-			uint64_t off = 0;
-			k->run_off = xcalloc(img->n_pages + 1, sizeof(uint64_t));
-			for (i = 0; i < img->n_pages; i++) {
-				k->run_off[i] = off;
-				if (!img->pages[i]->from_parent)
-					off += img->pages[i]->nr_pages * PAGE;
-			}
-		}
 		i = run_at(img->base_pages, img->n_base_pages, addr);
 		if (i < img->n_base_pages) {
 			uint64_t at = k->base_off[i] + (addr - img->base_pages[i]->vaddr);
@@ -524,7 +516,7 @@ static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr, b
 			return at + PAGE <= k->len ? k->data + at : NULL;
 		}
 		i = run_at(img->pages, img->n_pages, addr);
-		if (i == img->n_pages)
+		if (i == img->n_pages || !k->run_off)
 			return NULL;
 		if (img->pages[i]->from_parent)
 			continue;
@@ -532,6 +524,23 @@ static const unsigned char *kept_page(const struct dump_ctx *p, uint64_t addr, b
 		return at + PAGE <= k->len ? k->data + at : NULL;
 	}
 	return NULL;
+}
+
+/* Where each of C's own runs is in its copy (own runs follow each other
+ * there as in the file): made once its pages are all read, before its
+ * children, which may be compared by two threads at once, look there. */
+static void kept_index(struct dump_ctx *c)
+{
+	const Process *img = c->img;
+	struct kept_pages *k = c->kept;
+	uint64_t off = 0;
+
+	k->run_off = xcalloc(img->n_pages + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < img->n_pages; i++) {
+		k->run_off[i] = off;
+		if (!img->pages[i]->from_parent)
+			off += img->pages[i]->nr_pages * PAGE;
+	}
 }
 
 static void kept_free(struct dump_ctx *c)
@@ -542,7 +551,7 @@ static void kept_free(struct dump_ctx *c)
 		return;
 	if (k->data)
 		munmap(k->data, k->cap);
-	c->shared->kept_bytes -= k->cap;
+	__atomic_fetch_sub(&c->shared->kept_bytes, k->cap, __ATOMIC_RELAXED);
 	free(k->run_off);
 	free(k->base_off);
 	pf_prev_free(k->prev);
@@ -652,9 +661,11 @@ static int flush_batch(struct page_reader *pr)
 			unsigned char *pg = pr->buf + off;
 			uint64_t addr = base + k * PAGE;
 			bool ok = (k + 1) * PAGE <= got[i] || read_page_slow(pr, addr, pg);
-			bool zero = ok && !(pr->flags[i] & IOV_KEEP_ZERO) && page_is_zero(pg);
-			enum page_kind kind = !ok || zero ? PG_NONE : PG_OWN;
+			bool zero = false;
+			enum page_kind kind = ok ? PG_OWN : PG_NONE;
 
+			/* (compared first: most such pages are the parent's, and
+			 * one that is needs no look for zeros) */
 			if (kind == PG_OWN && (pr->flags[i] & IOV_COMPARE)) {
 				bool known;
 				const unsigned char *pp = kept_page(pr->parent, addr, &known);
@@ -669,6 +680,10 @@ static int flush_batch(struct page_reader *pr)
 					pp = pr->pbuf + off;
 				if (pp && !memcmp(pg, pp, PAGE))
 					kind = PG_PARENT;
+			}
+			if (kind == PG_OWN && !(pr->flags[i] & IOV_KEEP_ZERO) && page_is_zero(pg)) {
+				zero = true;
+				kind = PG_NONE;
 			}
 			if (kind == PG_OWN && (pr->flags[i] & IOV_BASE_OK)) {
 				int b = add_base(pr, addr, pg, 1);
@@ -865,7 +880,7 @@ static int open_proc(pid_t pid, const char *what)
 	return fd;
 }
 
-int mem_dump_pages(struct dump_ctx *c)
+int mem_dump_pages(struct dump_ctx *c, unsigned char **buf)
 {
 	struct page_reader pr = { .c = c, .mem_fd = -1, .parent_mem_fd = -1,
 				  .parent = cow_source(c) };
@@ -895,17 +910,17 @@ int mem_dump_pages(struct dump_ctx *c)
 	    (pr.mem_fd = open_proc(c->pid, "mem")) < 0 ||
 	    (pr.parent && (pr.parent_mem_fd = open_proc(pr.parent->pid, "mem")) < 0))
 		goto out;
-	/* One buffer for every process: faulted in once. */
-	if (!c->shared->page_buf) {
+	/* One buffer for every process a thread dumps: faulted in once. */
+	if (!*buf) {
 		void *b = mmap(NULL, 2 * MEM_BATCH_BYTES, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b == MAP_FAILED) {
 			pr_perror("cannot allocate a %u MiB page buffer", 2 * MEM_BATCH_BYTES >> 20);
 			goto out;
 		}
-		c->shared->page_buf = b;
+		*buf = b;
 	}
-	pr.buf = c->shared->page_buf;
+	pr.buf = *buf;
 	pr.pbuf = pr.buf + MEM_BATCH_BYTES;
 	for (size_t i = 0; i < c->img->n_vmas; i++)
 		if (dump_vma_pages(&pr, pagemap_fd, c->img->vmas[i]) < 0)
@@ -915,13 +930,9 @@ int mem_dump_pages(struct dump_ctx *c)
 	/* Synced with the whole image at the end (image_dir_sync); the disk
 	 * starts on it now, while the next processes are read. */
 	sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	if (pr.make_base)
-		pr.parent->kept->base_done = true;
-	/* the pages of those above it are kept until the last process below
-	 * them is done */
-	for (struct dump_ctx *a = c->parent; a; a = a->parent)
-		if (a->kept && !--a->kept->left)
-			kept_free(a);
+	c->mem_made_base = pr.make_base;
+	if (c->kept)
+		kept_index(c);
 	ret = 0;
 out:
 	if (pr.mem_fd >= 0)
@@ -940,11 +951,43 @@ out:
 	return ret;
 }
 
-void mem_dump_done(struct dump_shared *s)
+bool mem_dump_ready(const struct dump_ctx *c)
 {
-	if (s->page_buf)
-		munmap(s->page_buf, 2 * MEM_BATCH_BYTES);
-	s->page_buf = NULL;
+	const struct dump_ctx *p = c->parent;
+
+	if (!p)
+		return true;
+	if (p->mem_state != MEM_DONE)
+		return false;
+	return !p->kept || p->kept->base_done || !p->mem_kids_busy;
+}
+
+void mem_dump_started(struct dump_ctx *c)
+{
+	c->mem_state = MEM_BUSY;
+	if (c->parent)
+		c->parent->mem_kids_busy++;
+}
+
+void mem_dump_finished(struct dump_ctx *c)
+{
+	c->mem_state = MEM_DONE;
+	if (c->parent)
+		c->parent->mem_kids_busy--;
+	if (c->mem_made_base)
+		c->parent->kept->base_done = true;
+	/* the pages of those above it are kept until the last process below
+	 * them is done */
+	for (struct dump_ctx *a = c->parent; a; a = a->parent)
+		if (a->kept && !--a->kept->left)
+			kept_free(a);
+}
+
+void mem_page_buf_free(unsigned char **buf)
+{
+	if (*buf)
+		munmap(*buf, 2 * MEM_BATCH_BYTES);
+	*buf = NULL;
 }
 
 /* ---- restore ---- */
