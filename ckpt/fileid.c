@@ -111,8 +111,62 @@ FileId *fileid_make_cached(struct fileid_cache *c, const char *path, const struc
 	return copy;
 }
 
+struct stat_entry {
+	char *path;                       /* NULL: an empty slot */
+	struct stat st;
+	int err;                          /* errno of a failed stat */
+};
+
+static size_t path_hash(const char *p)
+{
+	size_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static struct stat_entry *stat_slot(struct stat_entry *t, size_t cap, const char *path)
+{
+	size_t i = path_hash(path) & (cap - 1);
+
+	while (t[i].path && strcmp(t[i].path, path))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+int fileid_stat_cached(struct fileid_cache *c, const char *path, struct stat *st)
+{
+	struct stat_entry *e;
+
+	if (2 * (c->nr_stats + 1) > c->cap_stats) {
+		size_t cap = c->cap_stats ? 2 * c->cap_stats : 64;
+		struct stat_entry *t = xcalloc(cap, sizeof(*t));
+		for (size_t i = 0; i < c->cap_stats; i++)
+			if (c->stats[i].path)
+				*stat_slot(t, cap, c->stats[i].path) = c->stats[i];
+		free(c->stats);
+		c->stats = t;
+		c->cap_stats = cap;
+	}
+	e = stat_slot(c->stats, c->cap_stats, path);
+	if (!e->path) {
+		e->err = stat(path, &e->st) < 0 ? errno : 0;
+		e->path = xstrdup(path);
+		c->nr_stats++;
+	}
+	*st = e->st;
+	errno = e->err;
+	return e->err ? -1 : 0;
+}
+
 void fileid_cache_free(struct fileid_cache *c)
 {
+	for (size_t i = 0; i < c->cap_stats; i++)
+		free(c->stats[i].path);
+	free(c->stats);
+	c->stats = NULL;
+	c->nr_stats = c->cap_stats = 0;
 	for (size_t i = 0; i < c->n; i++)
 		fileid_free(c->ids[i]);
 	free(c->ids);

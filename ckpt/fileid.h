@@ -23,6 +23,11 @@ void fileid_free(FileId *id);
 struct fileid_cache {
 	FileId **ids;
 	size_t n;
+	struct stat_entry *stats;         /* paths looked up: open addressing */
+	size_t nr_stats, cap_stats;
 };
 FileId *fileid_make_cached(struct fileid_cache *c, const char *path, const struct stat *st);
+/* stat(2) of PATH, looked up once per dump (0, or -1 with errno): each
+ * process of a job maps the same libraries, each in several areas. */
+int fileid_stat_cached(struct fileid_cache *c, const char *path, struct stat *st);
 void fileid_cache_free(struct fileid_cache *c);

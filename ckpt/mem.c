@@ -175,7 +175,8 @@ static int classify(struct dump_ctx *c, const struct proc_vma *pv, Vma *v)
 		}
 	} else {
 		struct stat st;
-		bool same = stat(p, &st) == 0 && st.st_ino == pv->ino &&
+		bool same = fileid_stat_cached(&c->shared->fileids, p, &st) == 0 &&
+			    st.st_ino == pv->ino &&
 			    major(st.st_dev) == pv->dev_major && minor(st.st_dev) == pv->dev_minor;
 		if (same && !S_ISREG(st.st_mode)) {
 			pr_err("process %d maps %s at %#lx, which is not a regular file (a device?): "
