@@ -77,6 +77,13 @@ struct dump_opts {
 };
 
 int ckpt_dump(const struct dump_opts *o);
+/* Tasks a failed dump could not let go: one blocked where no stop reaches
+ * it (a parent in vfork()) stays traced by this process until it stops,
+ * which it does once unblocked; and stays stopped until let go. A process
+ * that lives on after a failed dump (the autosaver) calls this until it
+ * returns 0: each task that has stopped since is let go. Returns how many
+ * are still waited for. */
+int ckpt_let_go_pending(void);
 
 struct inherit_fd {
 	int job_fd;               /* the fd number inside the job */

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "ckpt/ckpt.h"
 #include "ckpt/hardening.h"
 #include "ckpt/log.h"
 #include "ckpt/proc.h"
@@ -69,6 +70,8 @@ static const char *waits_in(pid_t tid, char *buf, size_t size)
 /* A vfork() child execs at once, unless the machine is busy: under load
  * it may wait its turn for a good part of a second. */
 #define VFORK_WAIT_MS 3000
+
+static void pending_add(pid_t tid);
 
 static int wait_interrupted(pid_t tid, int *status)
 {
@@ -146,14 +149,58 @@ int ptrace_seize_stop(pid_t tid, int *stopsig)
 		}
 	}
 detach:
-	/* (a task that never stopped cannot be detached: it stays ours until
-	 * this process ends, which lets it go; errno says why it failed) */
+	/* (a task that never stopped cannot be detached: it is let go once it
+	 * stops, ckpt_let_go_pending; errno says why it failed) */
 	{
 		int e = errno;
-		ptrace(PTRACE_DETACH, tid, 0, 0);
+		if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno == ESRCH)
+			pending_add(tid);
 		errno = e;
 	}
 	return -1;
+}
+
+/* Tasks seized that never stopped, to let go once they do. */
+#define MAX_PENDING 64
+static pid_t pending[MAX_PENDING];
+static size_t nr_pending;
+
+static void pending_add(pid_t tid)
+{
+	if (nr_pending < MAX_PENDING)
+		pending[nr_pending++] = tid;
+	else
+		pr_warn("task %d stays traced (and stopped, once it stops) until this process ends",
+			tid);
+}
+
+int ckpt_let_go_pending(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < nr_pending; i++) {
+		pid_t tid = pending[i];
+		int status;
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+		if (r == 0) {	/* still blocked */
+			pending[k++] = tid;
+			continue;
+		}
+		if (r < 0 || !WIFSTOPPED(status))
+			continue;	/* gone */
+		/* Our interrupt's stop: let it go on. A signal being delivered
+		 * first: let go with it, as it would have come. */
+		int sig = status >> 16 == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
+		if (sig == (SIGTRAP | 0x80))
+			sig = 0;
+		if (ptrace(PTRACE_DETACH, tid, 0, sig) < 0 && errno != ESRCH) {
+			pr_perror("cannot let task %d go", tid);
+			pending[k++] = tid;
+		}
+	}
+	nr_pending = k;
+	return (int)k;
 }
 
 int ptrace_get_regs(pid_t tid, struct user_regs_struct *r)

@@ -15,7 +15,8 @@
  * A signal arriving meanwhile is delivered, as it would have been.
  * *STOPSIG (if given): the signal of the job-control stop the task was
  * in (SIGSTOP, SIGTSTP...), else SIGTRAP. On failure the task is
- * detached (or was never attached). */
+ * detached (or was never attached), or, if it never stopped, let go once
+ * it does (ckpt_let_go_pending). */
 int ptrace_seize_stop(pid_t tid, int *stopsig);
 /* After PTRACE_SEIZE failed with EPERM on a process of ours: true (and
  * says why) if that will last (a tracer already, Yama); false for the

@@ -24,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "ckpt/ckpt.h"
 #include "ckpt/log.h"
 #include "ckpt/util.h"
 #include "session/autosave.h"
@@ -467,8 +468,12 @@ static void serve(struct saver *sv)
 			sv->a.next_at = time(NULL) + sv->a.every;
 			record_write(sv->record, &sv->a);
 		}
-		/* the job's end is looked for every second */
+		/* the job's end is looked for every second; a task a failed
+		 * snapshot could not let go (blocked in vfork()) every 20 ms:
+		 * once unblocked, it stops, and must not stay so */
 		int64_t wait = next - now < 1000 ? next - now : 1000;
+		if (ckpt_let_go_pending() > 0 && wait > 20)
+			wait = 20;
 		if (poll(&p, sfd >= 0 ? 1 : 0, wait) > 0) {
 			say(sv->a.id, "stopped on request; its snapshots are kept");
 			sv->a.pid = 0;

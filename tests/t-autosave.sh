@@ -182,6 +182,48 @@ t_autosave_stop_rm() {
 	ends_undisturbed "$pid" "the snapshots disturbed the job"
 }
 
+# A snapshot that gives up on a process waiting in vfork() (after 3 s)
+# cannot let it go then (a task is let go only once stopped, and it stops
+# only when its vfork ends). The autosaver lives on: it must let it go
+# once it stops, else the process stays stopped, traced, and every later
+# snapshot fails. The snapshots then go on; the newest thaws as the job
+# would have gone on.
+t_autosave_vfork() {
+	AS_KEEP=2
+	STOP_REF=(cpuloop "$WL/cpuloop") REF="" REFST=""
+	mkdir_user "$TDIR/run"
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
+		"$WL/unfreezable" vforklater "$WL/cpuloop" || { fail "the job did not start"; return; }
+	local pid=$JOB_PID child="" s i newest
+	rand_sleep 300 600
+	child=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
+	[ -n "$child" ] || { fail "the job's child is missing"; return; }
+	as_start --every 1 --keep 2 "$pid" || return
+	as_user touch "$TDIR/run/vfork"
+	for ((i = 0; i < 300; i++)); do
+		grep -q "failed.*is in vfork()" "$TDIR/state/jobfreeze/autosave.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q "failed.*is in vfork()" "$TDIR/state/jobfreeze/autosave.log" ||
+		{ diag_file "autosave.log" "$TDIR/state/jobfreeze/autosave.log"; fail "no snapshot gave up on the vfork()"; return; }
+	newest=$(as_snapshots | tail -n 1)
+	as_user touch "$TDIR/run/vforkend"
+	# its vfork over, the child exits (a zombie: the job does not collect it)
+	for ((i = 0; i < 50; i++)); do
+		s=$(proc_state "$child")
+		[ -z "$s" ] || [ "$s" = Z ] && break
+		sleep 0.1
+	done
+	if [ -n "$s" ] && [ "$s" != Z ]; then
+		diag "process $child: state $s, $(grep TracerPid /proc/"$child"/status 2>/dev/null)"
+		fail "the process a snapshot gave up on did not go on after its vfork() (state $s)"
+		return
+	fi
+	as_wait_for $((newest + 1)) 30 || return
+	as_crash "$pid" || return
+	as_thaw_compare "$AS_ID"
+}
+
 # Bad periods and counts, named.
 t_autosave_args() {
 	mkdir_user "$TDIR/run"
@@ -202,4 +244,5 @@ run_test "autosave: snapshots every 1s, 2 kept, thawed after a crash" t_autosave
 run_test "autosave: a full disk spares the previous snapshot" t_autosave_fulldisk
 run_test "autosave: ends with its job, snapshots deleted" t_autosave_job_ends
 run_test "autosave: --stop keeps the snapshots, rm deletes them" t_autosave_stop_rm
+run_test "autosave: a process a snapshot gave up on in vfork() goes on" t_autosave_vfork
 run_test "autosave: bad --every and --keep refused" t_autosave_args

@@ -2,10 +2,14 @@
  * stop or freeze, then execs PROGRAM (the job's work). The child:
  *  - vfork: vforks a grandchild that neither execs nor exits until the
  *    file "stop" appears, so the child waits in vfork() all that time;
+ *  - vforklater: vforks once the file "vfork" appears (a job that can be
+ *    frozen until then), a grandchild that exits once "vforkend" does;
+ *    the child then exits (PROGRAM goes on);
  *  - deadmain: starts a thread that waits for "stop", and ends its main
  *    thread with pthread_exit().
  * Both end once "stop" exists (a test makes it to end the job). */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -28,8 +32,9 @@ int main(int argc, char **argv)
 {
 	pid_t child;
 
-	if (argc < 3 || (strcmp(argv[1], "vfork") && strcmp(argv[1], "deadmain"))) {
-		fprintf(stderr, "usage: unfreezable vfork|deadmain PROGRAM [ARGS...]\n");
+	if (argc < 3 || (strcmp(argv[1], "vfork") && strcmp(argv[1], "vforklater") &&
+			 strcmp(argv[1], "deadmain"))) {
+		fprintf(stderr, "usage: unfreezable vfork|vforklater|deadmain PROGRAM [ARGS...]\n");
 		return 2;
 	}
 	child = fork();
@@ -38,10 +43,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (child == 0) {
-		if (!strcmp(argv[1], "vfork")) {
+		if (!strncmp(argv[1], "vfork", 5)) {
+			bool later = !strcmp(argv[1], "vforklater");
+			while (later && access("vfork", F_OK) != 0)
+				usleep(20000);
 			pid_t g = vfork();
 			if (g == 0) {
-				wait_stop();
+				if (later)
+					while (access("vforkend", F_OK) != 0)
+						usleep(20000);
+				else
+					wait_stop();
 				_exit(0);
 			}
 			waitpid(g, NULL, 0);
