@@ -895,6 +895,33 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* ^Z pressed while the job was being built, and held since (SIGTSTP
+ * blocked): were it let through, the thaw would stop and the job, once
+ * built, run on behind a shell that calls it stopped. It is given to the
+ * job instead, once the job runs in our process group (the shell's
+ * foreground job), as if pressed that moment: the job stops, and so do we
+ * (follow_stop does not come into it: we stop on the same signal). Where
+ * the job is not ours to stop (a failed thaw, a detached job) it is
+ * dropped. Either way SIGTSTP acts on us again from here on. */
+static void tstp_release(const sigset_t *old, pid_t job)
+{
+	sigset_t pending, tstp;
+
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	if (sigpending(&pending) == 0 && sigismember(&pending, SIGTSTP)) {
+		if (job > 0 && getpgid(job) == getpgrp()) {
+			pr_debug("^Z during the thaw: the job is stopped now");
+			if (kill(-getpgrp(), SIGTSTP) < 0)
+				pr_warn("cannot stop the thawed job as ^Z asked: %s", strerror(errno));
+		} else {
+			struct timespec none = { 0 };
+			sigtimedwait(&tstp, NULL, &none);
+		}
+	}
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 int ckpt_restore(const struct restore_opts *o, int *wstatus)
 {
 	struct ckpt_stats dummy = { 0 };
@@ -904,8 +931,13 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	int pipefd[2] = { -1, -1 }, status, ret = -1;
 	int64_t t0 = now_ns();
 	pid_t starter;
+	sigset_t tstp, old_mask;
+	bool held = true;
 
 	*wstatus = 0;
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &tstp, &old_mask);	/* tstp_release */
 	raise_fd_limit();
 	if (image_dir_open(o->dir, &j.dir) < 0)
 		return -1;
@@ -958,6 +990,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 	/* The job gets ^C and ^Z from the terminal itself; we only wait. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	tstp_release(&old_mask, job);
+	held = false;
 	for (;;) {
 		if (read_msg(pipefd[0], &msg) < 0) {
 			pr_err("lost track of the restored job");
@@ -973,6 +1007,8 @@ int ckpt_restore(const struct restore_opts *o, int *wstatus)
 		;
 	ret = 0;
 out:
+	if (held)
+		tstp_release(&old_mask, -1);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)

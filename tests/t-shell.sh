@@ -323,21 +323,27 @@ t_sh_completion() {
 	sh_stop
 }
 
+# sh_frozen SHELL N: in shell $1, a counter job of N lines (0: no end)
+# run a moment, stopped with ^Z and frozen as job 1 with `jobfreeze %1`.
+sh_frozen() {
+	sh_start "$1" || return
+	sh_type t:0 "$WL/counter $2 >out.txt"
+	sleep 1
+	sh_keys t:0 C-z
+	sh_expect t:0 "$STOPPED_RE" "^Z did not stop the job" || return 1
+	sh_type t:0 'jobfreeze %1'
+	sh_expect t:0 '^frozen 1: ' "jobfreeze %1 did not freeze the job"
+}
+
 # A thawed job frozen again from the shell (its job is now jobthaw's
 # process group: the job under it is taken, not jobfreeze itself), and
 # thawed again; it runs until ^C (a counter with no end: the waits below
 # grow with the machine's load), and every line comes once, in order.
 t_sh_refreeze() {
 	local out=$TDIR/run/out.txt i n st=0
-	sh_start "$1" || return
-	sh_type t:0 "$WL/counter 0 >out.txt"
-	sleep 1
-	sh_keys t:0 C-z
-	sh_expect t:0 "$STOPPED_RE" "^Z did not stop the job" || return 1
-	sh_type t:0 'jobfreeze %1'
-	sh_expect t:0 '^frozen 1: ' "first freeze" || return 1
+	sh_frozen "$1" 0 || return
 	sh_type t:0 'jobthaw'
-	# (^Z while the thaw rebuilds the job stops the thaw, not the job: the
+	# (a ^Z while the thaw rebuilds the job would stop it once built: the
 	# job runs once the store no longer holds it)
 	for ((i = 0; i < 300; i++)); do
 		[ -z "$(store_entries)" ] && break
@@ -392,6 +398,85 @@ t_sh_termios() {
 	sh_stop
 }
 
+# sh_thaw_held SHELL: in shell $1, a counter job of 30 lines frozen as
+# job 1, and its thaw typed with the test build, which holds it once the
+# job is built and before it is let go (restore-built), until $TDIR/hold.
+sh_thaw_held() {
+	local i
+	crash_setup || { fail "cannot build jobfreeze-crashtest"; return 1; }
+	sh_frozen "$1" 30 || return
+	sh_type t:0 "JOBFREEZE_HOLD_AT=restore-built JOBFREEZE_HOLD_FILE=$TDIR/hold $CJF thaw 1"
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$TDIR/hold.held" ] && return 0
+		sleep 0.05
+	done
+	fail "the thaw never reached restore-built"
+	sh_stop
+	return 1
+}
+
+# ^Z pressed while the thaw builds the job: the job, once built, stops
+# with its thaw, as after a ^Z a moment later, instead of running on
+# behind a shell that calls it stopped; fg brings both back, and the job
+# ends as an uninterrupted run.
+t_sh_thaw_tstp() {
+	local i pid st n
+	sh_thaw_held "$1" || return
+	sh_keys t:0 C-z
+	# (the terminal's SIGTSTP reaches the thaw's processes)
+	sleep 0.5
+	touch "$TDIR/hold"
+	for ((i = 0; i < 100; i++)); do
+		pid=$(sh_pid counter) && st=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)
+		[ "${st:-}" = T ] && break
+		sleep 0.1
+	done
+	if [ "${st:-}" != T ]; then
+		diag "$(sh_screen t:0)"
+		fail "the job thawed after a ^Z is not stopped (state ${st:-none})"
+		sh_stop
+		return 1
+	fi
+	sh_expect t:0 "$STOPPED_RE.*thaw" "the shell did not see the thaw stopped" 5 || return 1
+	n=$(wc -l <"$TDIR/run/out.txt")
+	sleep 1
+	[ "$(wc -l <"$TDIR/run/out.txt")" = "$n" ] ||
+		{ fail "the stopped job went on writing"; sh_stop; return 1; }
+	sh_type t:0 'fg'
+	sh_type t:0 'echo FG=$?'
+	sh_expect t:0 '^FG=[0-9]+' "fg did not bring the thawed job back to its end" 40 || return 1
+	sh_expect t:0 '^FG=0$' "exit status of the thawed job after fg" 1 || return 1
+	sh_stop
+	sh_same_output "$TDIR/run/out.txt" 30
+}
+
+# ^C pressed while the thaw builds the job cancels the thaw: nothing of
+# the job runs, it stays in the store, and a thaw later ends it as an
+# uninterrupted run.
+t_sh_thaw_int() {
+	local i n
+	sh_thaw_held "$1" || return
+	n=$(wc -l <"$TDIR/run/out.txt")
+	sh_keys t:0 C-c
+	sleep 0.5
+	touch "$TDIR/hold"
+	sh_type t:0 'echo INT=$?'
+	sh_expect t:0 '^INT=[0-9]+$' "the shell did not come back after ^C" || return 1
+	sleep 1
+	if sh_pid counter >/dev/null || [ "$(wc -l <"$TDIR/run/out.txt")" != "$n" ]; then
+		fail "the job runs after ^C cancelled its thaw"
+		sh_stop
+		return 1
+	fi
+	sh_type t:0 'jobfreeze list'
+	sh_expect t:0 '^1 .*counter 30' "the job whose thaw ^C cancelled left the store" 5 || return 1
+	sh_type t:0 'jobthaw 1; echo RC=$?'
+	sh_expect t:0 '^RC=[0-9]+' "the second thaw did not end" 40 || return 1
+	sh_expect t:0 '^RC=0$' "exit status of the job thawed after a cancelled thaw" 1 || return 1
+	sh_stop
+	sh_same_output "$TDIR/run/out.txt" 30
+}
+
 for __sh in bash zsh; do
 	run_test "$__sh: less frozen running keeps its raw mode" t_sh_termios "$__sh"
 	run_test "$__sh: a thawed job frozen and thawed again" t_sh_refreeze "$__sh"
@@ -401,4 +486,6 @@ for __sh in bash zsh; do
 	run_test "$__sh: background job thawed with --bg" t_sh_background "$__sh"
 	run_test "$__sh: completion offers frozen jobs" t_sh_completion "$__sh"
 	run_test "$__sh: an autosave of %1 (--every)" t_sh_autosave "$__sh"
+	run_test "$__sh: ^Z while jobthaw builds the job stops it once built" t_sh_thaw_tstp "$__sh"
+	run_test "$__sh: ^C while jobthaw builds the job cancels the thaw" t_sh_thaw_int "$__sh"
 done
