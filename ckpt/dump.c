@@ -1221,13 +1221,18 @@ fail:
 	maps_ahead_free(&ma);
 	mem_worker_free(&mw);
 	/* Never both frozen and running: the image goes, the job stays. */
-	for (size_t i = n; i-- > 0;)
+	bool stopped = n > 0;
+	for (size_t i = n; i-- > 0;) {
+		stopped &= ctx[i].was_stopped;
 		release(&ctx[i], false);
+	}
+	/* (a job stopped by ^Z is left stopped: "running" would alarm) */
+	const char *left = stopped ? "is left stopped, as it was" : "goes on running";
 	if (o->pgid)
-		pr_err("process group %d was not frozen and goes on running", o->pgid);
+		pr_err("process group %d was not frozen and %s", o->pgid, left);
 	else
-		pr_err("process %d%s was not frozen and goes on running", o->pid,
-		       n > 1 ? " with its descendants" : "");
+		pr_err("process %d%s was not frozen and %s", o->pid,
+		       n > 1 ? " with its descendants" : "", left);
 fail_quiet:
 	image_dir_discard(&dir);
 done:

@@ -38,6 +38,14 @@ int inotify_dump(struct dump_ctx *c, Fd *f, const char *info)
 		return -1;
 	}
 	close(s);
+	/* (a stopped process reads nothing: "a moment later" would not help) */
+	if (queued && c->was_stopped) {
+		pr_err("process %d: the inotify instance of fd %d has %d bytes of events not read "
+		       "yet, which cannot be put back, and the process is stopped (^Z), so it "
+		       "does not read them: let it run a moment (fg or bg), then freeze it",
+		       c->pid, f->fd, queued);
+		return -1;
+	}
 	if (queued) {
 		pr_err("process %d: the inotify instance of fd %d has %d bytes of events not read "
 		       "yet, which cannot be put back: try again in a moment (with the image "

@@ -243,6 +243,56 @@ if fd < 0 or libc.inotify_add_watch(fd, b"../elsewhere/deep", 0x100) < 0:
 }
 run_test "dump refuses an inotify watch it cannot find the path of" t_dump_inotify_lost
 
+# a process stopped (^Z) with inotify events it has not read: refused,
+# saying it must run a moment to read them (trying again later would not
+# help); it is left stopped, as it was, and once continued goes on as an
+# uninterrupted run
+t_dump_inotify_stopped() {
+	local pid i
+	[ -n "$PYTHON" ] || { skip "no python3 the test user can run"; return 77; }
+	STOP_REF=(cpuloop "$WL/cpuloop")
+	mkdir_user "$TDIR/run"
+	mkdir_user "$TDIR/run/watched"
+	EXPECT_EXE=$WL/cpuloop start_job "$TDIR/run" "$TDIR/run/out.txt" "$TDIR/run/err.txt" \
+		"$PYTHON" -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None)
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, b"watched", 0x100) < 0:
+    sys.exit(1)
+os.set_inheritable(fd, True)
+os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not start"; return; }
+	pid=$JOB_PID
+	rand_sleep 300 1000
+	kill -TSTP "$pid"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(proc_state "$pid")" = T ] && break
+		sleep 0.05
+	done
+	[ "$(proc_state "$pid")" = T ] || { fail "the job did not stop on SIGTSTP"; return; }
+	# an event it will not read while stopped (IN_CREATE)
+	as_user touch "$TDIR/run/watched/new"
+	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$pid" -D "$TDIR/img"
+	if [ "$JF_STATUS" = 0 ] ||
+		! grep -q "is stopped (^Z), so it does not read them: let it run a moment" "$TDIR/dump.err" ||
+		! grep -q "was not frozen and is left stopped, as it was" "$TDIR/dump.err"; then
+		diag_file "dump stderr" "$TDIR/dump.err" 5
+		fail "dump of a stopped job with inotify events unread exited $JF_STATUS, or said not why"
+		return
+	fi
+	[ ! -e "$TDIR/img/inventory.img" ] || { fail "a failed dump left an inventory.img"; return; }
+	sleep 0.3
+	[ "$(proc_state "$pid")" = T ] ||
+		{ fail "the refused job is not left stopped (state $(proc_state "$pid"))"; return; }
+	kill -CONT "$pid"
+	tell_stop "$TDIR/run"
+	wait_job "$pid" "$T_RUN"
+	ref_stopped || return 1
+	[ "$JOB_STATUS" = "$REFST" ] || { fail "the job exited $JOB_STATUS, expected $REFST"; return; }
+	same_file "$REF.out" "$TDIR/run/out.txt" "stdout" || fail "the refused job's output differs"
+}
+run_test "dump of a stopped job with inotify events unread: refused, left stopped" t_dump_inotify_stopped
+
 # an epoll set shared by a parent and its child (fork), used by both
 t_epoll_shared() { freeze_thaw epshare 0 300 900 "$WL/epshare"; }
 run_test "freeze/thaw an epoll set shared by two processes" t_epoll_shared
