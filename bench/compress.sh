@@ -13,8 +13,8 @@
 #
 # Environment: BENCH_DIR (where images go, default under ${TMPDIR:-/tmp}),
 # BENCH_ZMIB (the size of each zmem area, default 512), BENCH_ZRUNS (runs
-# of the 512 MiB jobs, interleaved with their baselines; medians shown,
-# default 3).
+# of the 512 MiB jobs, interleaved with their baselines, and of the python
+# job; medians shown, default 3).
 set -u
 export LC_ALL=C
 
@@ -158,18 +158,28 @@ PY=$(command -v python3)
 if [ -n "$PY" ]; then
 	start "$TMPD/run-py" "$PY" "$HERE/pydata.py" "$TMPD/run-py/ready"
 	rss=$(awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$JOB_PID/status")
+	# (interleaved, RUNS times, as above: a thaw of 30 MiB is quick enough
+	# that one run alone says more about the machine than about the codec)
+	declare -A pyd=() pyr=() pys=()
+	for ((r = 0; r < RUNS; r++)); do
+		for mode in none default; do
+			opt=()
+			[ $mode = none ] && opt=(--compress=none)
+			dump "$TMPD/img-py-$mode" -R "${opt[@]}"
+			pys[$mode]=$(du -sb "$TMPD/img-py-$mode" | awk '{ print $1 }')
+			# (a copy of the job, in its own namespaces, while it runs on)
+			restore "$TMPD/img-py-$mode"
+			pyd[$mode]+=" $D_TIME" pyr[$mode]+=" $R_TIME"
+			rm -rf "$TMPD/img-py-$mode"
+		done
+	done
 	for mode in none default; do
-		opt=()
-		[ $mode = none ] && opt=(--compress=none)
-		dump "$TMPD/img-py-$mode" -R "${opt[@]}"
-		size=$(du -sb "$TMPD/img-py-$mode" | awk '{ print $1 }')
-		# (a copy of the job, in its own namespaces, while it runs on)
-		restore "$TMPD/img-py-$mode"
-		[ $mode = none ] && PY_RAW=$R_TIME
-		printf "$FMT" "python3 dict+lists, $mode" "$D_TIME" "$(mib "$size")" "$R_TIME" "" \
-			"image/RSS $(ratio "$size" "$rss") (RSS $(mib "$rss") MiB)$([ $mode = default ] &&
-				echo " (<= 0.4x), restore/raw $(ratio "$R_TIME" "$PY_RAW") (<= 1x)")"
-		rm -rf "$TMPD/img-py-$mode"
+		# shellcheck disable=SC2086
+		DT=$(median ${pyd[$mode]}) RT=$(median ${pyr[$mode]})
+		[ $mode = none ] && PY_RAW=$RT
+		printf "$FMT" "python3 dict+lists, $mode" "$DT" "$(mib "${pys[$mode]}")" "$RT" "" \
+			"image/RSS $(ratio "${pys[$mode]}" "$rss") (RSS $(mib "$rss") MiB)$([ $mode = default ] &&
+				echo " (<= 0.4x), restore/raw $(ratio "$RT" "$PY_RAW") (<= 1x)")"
 	done
 	kill -KILL "$JOB_PID"
 	gone "$JOB_PID"
