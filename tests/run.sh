@@ -371,7 +371,7 @@ ref_unlock() {
 stoppable() {
 	local a
 	for a in "$@"; do
-		case ${a##*/} in cpuloop|avx512|bigmem|zmem|count.py|pool.py|mpool.py) return 0 ;; esac
+		case ${a##*/} in cpuloop|avx512|bigmem|zmem|ptys|count.py|pool.py|mpool.py) return 0 ;; esac
 	done
 	return 1
 }

@@ -264,12 +264,13 @@ os.set_inheritable(fd, True)
 os.execv(sys.argv[1], sys.argv[1:])' "$WL/cpuloop" || { fail "the job did not start"; return; }
 	pid=$JOB_PID
 	rand_sleep 300 1000
-	kill -TSTP "$pid"
-	for ((i = 0; i < 50; i++)); do
+	# (SIGSTOP: a SIGTSTP may find the job still in the runner's wrapper)
+	kill -STOP "$pid"
+	for ((i = 0; i < 100; i++)); do
 		[ "$(proc_state "$pid")" = T ] && break
 		sleep 0.05
 	done
-	[ "$(proc_state "$pid")" = T ] || { fail "the job did not stop on SIGTSTP"; return; }
+	[ "$(proc_state "$pid")" = T ] || { fail "the job did not stop on SIGSTOP"; return; }
 	# an event it will not read while stopped (IN_CREATE)
 	as_user touch "$TDIR/run/watched/new"
 	jf "$TDIR" "$TDIR/dump.out" "$TDIR/dump.err" "$T_DUMP" dump -t "$pid" -D "$TDIR/img"

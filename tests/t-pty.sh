@@ -11,18 +11,24 @@ t_pty_kinds() { freeze_thaw ptys 0 300 2000 "$WL/ptys"; }
 run_test "pty: numbers, settings, modes, queued bytes and a session come back" t_pty_kinds
 
 # a snapshot (-R) copies what waits in the ptys and puts it back: the job
-# goes on as if untouched, and the snapshot thaws the same
+# goes on as if untouched, and the snapshot thaws the same (told to stop
+# where the job stopped)
 t_pty_snapshot() {
 	start_again ptys 300 2000 "$WL/ptys" || return 1
-	local pid=$JOB_PID
+	local pid=$JOB_PID n
 	alive "$pid" || { fail "the job ended before it could be frozen"; return; }
 	dump_job "$pid" "$TDIR/img" -R || return 1
+	tell_stop
 	wait_job "$pid" "$T_RUN"
+	ref_stopped || return 1
 	[ "$JOB_STATUS" = "$REFST" ] || { fail "the job went on and exited $JOB_STATUS"; return; }
 	same_file "$REF.out" "$TDIR/run/out.txt" "stdout after a snapshot" ||
 		{ fail "the job snapshotted with -R differs from the uninterrupted run"; return; }
-	rm -f "$TDIR/run/out.txt"
+	# the snapshot is told to stop where the job did
+	n=$(sed -n 's/^.*: stopped after \([0-9][0-9]*\) [a-z]*$/\1/p' "$TDIR/run/out.txt" | tail -n 1)
+	rm -f "$TDIR/run/out.txt" "$TDIR/run/stop"
 	as_user touch "$TDIR/run/out.txt"
+	as_user sh -c 'echo "$1" >"$2"' sh "$n" "$TDIR/run/stop"
 	thaw_compare "$TDIR/img" >/dev/null
 	# (the thawed job writes on at its offset, after what it had printed)
 	tail -c +7 "$TDIR/run/out.txt" >"$TDIR/thawed.txt"
@@ -37,6 +43,7 @@ run_test "pty: a snapshot (-R) leaves the ptys as they were" t_pty_snapshot
 t_pty_twice() {
 	start_again ptys 200 600 "$WL/ptys" || return 1
 	freeze_twice "$JOB_PID" 200 600 || return 1
+	tell_stop
 	thaw_compare "$TDIR/img2" || fail "the job frozen twice differs from the uninterrupted run"
 }
 run_test "pty: ptys frozen twice" t_pty_twice

@@ -1,6 +1,8 @@
-/* ptys: a job that runs pseudo-terminals of its own, set up, then left for
- * ~3 s (its own clock: frozen time does not count), then checked. It
- * prints what it finds, never a number that differs between runs:
+/* ptys: a job that runs pseudo-terminals of its own, set up, then left
+ * until told to stop (stop.h: a unit is a nap of 50 ms; a count on the
+ * command line for a run by hand), then checked. It prints what it finds,
+ * never a number that differs between runs (but the unit it stopped
+ * after, on its last line):
  *   A  master and slave, the slave canonical without echo, at 9600 baud,
  *      100x30, the master in packet mode, the slave exclusive; a line and
  *      half of another typed and not read, a line printed and not read;
@@ -19,6 +21,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "stop.h"
 
 static int pty(int *slave, char *name)
 {
@@ -101,28 +104,18 @@ static void run_k(const char *name, int go, int done)
 	exit(0);
 }
 
-static void nap_until(const struct timespec *start, double secs)
-{
-	struct timespec now, ms50 = { 0, 50 * 1000000 };
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start->tv_sec + (now.tv_nsec - start->tv_nsec) / 1e9 >= secs)
-			return;
-		nanosleep(&ms50, NULL);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	char na[64], nb[64], nc[64], buf[256], c;
 	int sa, sc, ma, mb, mc, one = 1, go[2], done[2], st;
 	struct termios t, got;
 	struct winsize ws = { .ws_row = 30, .ws_col = 100 }, wgot;
-	struct timespec start;
-	double secs = argc > 1 ? atof(argv[1]) : 3;
+	struct timespec nap = { 0, 50 * 1000000 };
+	long naps = 0;
 	pid_t k;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	wl_stop_after(argc > 1 ? atol(argv[1]) : 0);
 	ma = pty(&sa, na);
 	if (pipe(go) < 0 || pipe(done) < 0)
 		return 2;
@@ -152,8 +145,10 @@ int main(int argc, char **argv)
 		return 2;
 	close(sc);
 	printf("ready\n");
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	nap_until(&start, secs);
+	while (!wl_stop(naps)) {
+		nanosleep(&nap, NULL);
+		naps++;
+	}
 
 	printf("A: same number: %s\n", !strcmp(ptsname(ma), na) ? "yes" : "no");
 	tcgetattr(sa, &got);
@@ -193,5 +188,6 @@ int main(int argc, char **argv)
 		return 2;
 	waitpid(k, &st, 0);
 	printf("done: K exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	printf("ptys: stopped after %ld naps\n", naps);
 	return 0;
 }
