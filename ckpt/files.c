@@ -336,34 +336,74 @@ int files_share(struct dump_ctx *ctx, size_t n)
 #define KCMP_FILES 2
 #endif
 
-int files_tables(struct dump_ctx *ctx, size_t n)
+/* By the kernel's order of fd tables (kcmp, as by_description), so that
+ * processes sharing one (CLONE_FILES) end up side by side: every pair
+ * compared was 80,000 system calls for a job of 400 processes. */
+static int by_table(const void *x, const void *y)
 {
-	for (size_t i = 1; i < n; i++) {
-		if (ctx[i].zombie)
+	const struct dump_ctx *a = *(struct dump_ctx *const *)x, *b = *(struct dump_ctx *const *)y;
+	long r = syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILES, 0, 0);
+
+	if (r < 0) {
+		if (!kcmp_failed)
+			pr_perror("cannot compare the fd tables of processes %d and %d (kcmp)",
+				  a->pid, b->pid);
+		kcmp_failed = 1;
+		return 0;
+	}
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/* Processes sharing one fd table: the first of them in the job keeps it,
+ * each other one is made again by cloning it from its parent, which must
+ * share it too. [G, E) of BY share one. */
+static int share_table(struct dump_ctx *ctx, size_t n, struct dump_ctx **by, size_t g, size_t e)
+{
+	struct dump_ctx *first = by[g];
+
+	for (size_t m = g + 1; m < e; m++)
+		if (by[m] < first)
+			first = by[m];
+	for (size_t m = g; m < e; m++) {
+		struct dump_ctx *c = by[m];
+		bool parent_shares = false;
+
+		if (c == first)
 			continue;
-		for (size_t k = 0; k < i; k++) {
-			if (ctx[k].zombie || syscall(SYS_kcmp, ctx[k].pid, ctx[i].pid, KCMP_FILES, 0, 0))
-				continue;
-			/* one table: made again by cloning from the parent */
-			if (ctx[k].pid != ctx[i].status.ppid) {
-				bool parent_shares = false;
-				for (size_t m = 0; m < i; m++)
-					parent_shares |= ctx[m].pid == ctx[i].status.ppid && !ctx[m].zombie &&
-							 !syscall(SYS_kcmp, ctx[m].pid, ctx[i].pid, KCMP_FILES, 0, 0);
-				if (!parent_shares) {
-					pr_err("process %d shares its fd table with process %d (CLONE_FILES), "
-					       "which is not its parent, and its parent does not: jobfreeze "
-					       "cannot make such a table again", ctx[i].pid, ctx[k].pid);
-					return -1;
-				}
-			}
-			ctx[i].img->has_files_from = 1;
-			ctx[i].img->files_from = job_ppid(ctx, n, i);
-			pr_info("process %d shares the fd table of its parent", ctx[i].pid);
-			break;
+		for (size_t q = g; q < e; q++)
+			parent_shares |= by[q]->pid == c->status.ppid;
+		if (!parent_shares) {
+			pr_err("process %d shares its fd table with process %d (CLONE_FILES), which is "
+			       "not its parent, and its parent does not: jobfreeze cannot make such a "
+			       "table again", c->pid, first->pid);
+			return -1;
 		}
+		c->img->has_files_from = 1;
+		c->img->files_from = job_ppid(ctx, n, (size_t)(c - ctx));
+		pr_info("process %d shares the fd table of its parent", c->pid);
 	}
 	return 0;
+}
+
+int files_tables(struct dump_ctx *ctx, size_t n)
+{
+	struct dump_ctx **by = xcalloc(n ? n : 1, sizeof(*by));
+	size_t nr = 0, e;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!ctx[i].zombie)
+			by[nr++] = &ctx[i];
+	kcmp_failed = 0;
+	qsort(by, nr, sizeof(*by), by_table);
+	for (size_t g = 0; !kcmp_failed && !ret && g < nr; g = e) {
+		for (e = g + 1; e < nr && by_table(&by[g], &by[e]) == 0; e++)
+			;
+		if (e - g > 1)
+			ret = share_table(ctx, n, by, g, e);
+	}
+	free(by);
+	return kcmp_failed ? -1 : ret;
 }
 
 int files_check(struct restore_ctx *r)
