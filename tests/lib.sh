@@ -353,7 +353,7 @@ kill_tree() {
 # kill_leftovers: kill (by pid) whatever a test left running; sets LEFT
 # to the list of what it killed ("" if nothing)
 kill_leftovers() {
-	local p
+	local p st
 	LEFT=""
 	for p in "${BG_PIDS[@]}"; do
 		# (a pid that ended may be another test's process now: pids wrap
@@ -368,9 +368,22 @@ kill_leftovers() {
 	BG_START=()
 	for p in $(leftovers); do
 		alive "$p" || continue
+		# (one that started after the test ended is not its leftover: a
+		# pid that these very checks' subshells took again)
+		st=$(start_time "$p")
+		[ -n "${T_ENDED:-}" ] && [ -n "$st" ] && [ "$st" -gt "$T_ENDED" ] && continue
 		LEFT+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"
 		kill -KILL "$p" 2>/dev/null
 	done
+}
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null) || CLK_TCK=100
+
+# boot_ticks: now, in the clock ticks since boot that start_time gives
+boot_ticks() {
+	local up
+	read -r up _ </proc/uptime
+	echo $(( ${up%.*} * CLK_TCK + 10#${up#*.} * CLK_TCK / 100 ))
 }
 
 # ---- time and randomness ----------------------------------------------

@@ -177,6 +177,7 @@ run_one() {
 	t0=$(now_ms)
 	"$fn" "$@" >"$TDIR/.out" 2>&1
 	rc=$?
+	T_ENDED=$(boot_ticks)
 	for p in "${OTHER_PIDS[@]}"; do
 		# (one that ended may be another test's process now)
 		[ "$(start_time "$p")" = "${OTHER_START[$p]:-}" ] && kill -KILL "$p" 2>/dev/null
