@@ -29,6 +29,17 @@ struct store;
 void cli_warn_images_once(struct store *s, const char *dir);
 /* Shared option handling: -o LOG, -v[N]. Returns 0 if handled. */
 int cli_log_option(int opt, const char *arg);
+/* The options every command takes, for its getopt_long table: -o, --log-file
+ * FILE; -v[N], --verbosity[=N]; -h, --help. */
+#define CLI_COMMON_OPTIONS                                    \
+	{ "log-file", required_argument, NULL, 'o' },         \
+	{ "verbosity", optional_argument, NULL, 'v' },        \
+	{ "help", no_argument, NULL, 'h' }
+/* The default: of a command's getopt loop, for OPT (with its ARG) that the
+ * command does not handle itself: -1 if it was -o or -v and is taken (go
+ * on), else the command's exit status: 0 after -h (USAGE on stdout), 2
+ * after a bad option (USAGE on stderr) or a bad -o/-v value. */
+int cli_common_option(int opt, const char *arg, void (*usage)(FILE *out));
 /* size.c: the decimal number S starts with (*END: what follows); -1 if
  * none or too big. */
 int cli_leading_number(const char *s, unsigned long long *v, char **end);

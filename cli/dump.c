@@ -54,22 +54,20 @@ int cmd_dump(int argc, char **argv)
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "leave-stopped", no_argument, NULL, 's' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "ext-unix-close", no_argument, NULL, 'U' },
 		{ "ghost-limit", required_argument, NULL, 'g' },
 		{ "compress", required_argument, NULL, 'Z' },
 		{ "prev", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct ckpt_stats stats = { 0 };
 	struct dump_opts o = { .stats = &stats };
 	const char *ghost_limit = NULL, *compress = NULL;
 	bool show_stats = false;
-	int c, r;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "t:D:Rso:v::h", opts, NULL)) != -1) {
 		switch (c) {
@@ -95,16 +93,12 @@ int cmd_dump(int argc, char **argv)
 		case 'g': ghost_limit = optarg; break;
 		case 'Z': compress = optarg; break;
 		case 'P': o.prev_dir = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'o':
-		case 'v':
-			r = cli_log_option(c, optarg);
-			if (r < 0)
-				return 2;
+		default: {
+			int code = cli_common_option(c, optarg, usage);
+			if (code >= 0)
+				return code;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		}
 		}
 	}
 	if (optind < argc) {

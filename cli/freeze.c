@@ -103,9 +103,7 @@ int cmd_freeze(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'Z' },
 		{ "allow-other-user", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct freeze_opts o = { 0 };
@@ -153,15 +151,12 @@ int cmd_freeze(int argc, char **argv)
 		case 'Z': compress = optarg; break;
 		case 'A': o.allow_other_user = true; break;
 		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'o':
-		case 'v':
-			if (cli_log_option(c, optarg) < 0)
-				return 2;
+		default: {
+			int code = cli_common_option(c, optarg, usage);
+			if (code >= 0)
+				return code;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		}
 		}
 	}
 	if (cli_ghost_limit(ghost_limit, &o.ghost_limit) < 0 ||

@@ -105,6 +105,21 @@ int cli_log_option(int opt, const char *arg)
 	return -1;
 }
 
+int cli_common_option(int opt, const char *arg, void (*cmd_usage)(FILE *out))
+{
+	switch (opt) {
+	case 'h':
+		cmd_usage(stdout);
+		return 0;
+	case 'o':
+	case 'v':
+		return cli_log_option(opt, arg) < 0 ? 2 : -1;
+	default:
+		cmd_usage(stderr);
+		return 2;
+	}
+}
+
 int cli_exit_like(int wstatus)
 {
 	if (WIFSIGNALED(wstatus)) {

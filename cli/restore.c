@@ -77,11 +77,9 @@ int cmd_restore(int argc, char **argv)
 		{ "tcp-close", no_argument, NULL, 'T' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "inherit-fd", required_argument, NULL, 'I' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "display-stats", no_argument, NULL, 'S' },
 		{ "ignore-cpu-features", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct inherit_fd inherit[MAX_INHERIT];
@@ -112,15 +110,12 @@ int cmd_restore(int argc, char **argv)
 			}
 			o.nr_inherit++;
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'o':
-		case 'v':
-			if (cli_log_option(c, optarg) < 0)
-				return 2;
+		default: {
+			int code = cli_common_option(c, optarg, usage);
+			if (code >= 0)
+				return code;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		}
 		}
 	}
 	if (optind < argc) {

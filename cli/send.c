@@ -43,9 +43,7 @@ int cmd_send(int argc, char **argv)
 		{ "ssh", required_argument, NULL, 'S' },
 		{ "remote", required_argument, NULL, 'R' },
 		{ "ignore-cpu-features", no_argument, NULL, 'F' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct send_opts o = { 0 };
@@ -59,15 +57,12 @@ int cmd_send(int argc, char **argv)
 		case 'S': o.ssh = optarg; break;
 		case 'R': o.remote = optarg; break;
 		case 'F': o.ignore_cpu_features = true; break;
-		case 'h': send_usage(stdout); return 0;
-		case 'o':
-		case 'v':
-			if (cli_log_option(c, optarg) < 0)
-				return 2;
+		default: {
+			int code = cli_common_option(c, optarg, send_usage);
+			if (code >= 0)
+				return code;
 			break;
-		default:
-			send_usage(stderr);
-			return 2;
+		}
 		}
 	}
 	if (argc - optind != 2) {
@@ -94,9 +89,7 @@ int cmd_send(int argc, char **argv)
 int cmd_receive(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct store s;

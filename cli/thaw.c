@@ -46,9 +46,7 @@ int cmd_thaw(int argc, char **argv)
 		{ "tty", required_argument, NULL, 't' },
 		{ "new-pty", no_argument, NULL, 'P' },
 		{ "ignore-cpu-features", no_argument, NULL, 'F' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct thaw_opts o = { 0 };
@@ -63,15 +61,12 @@ int cmd_thaw(int argc, char **argv)
 		case 't': o.tty_path = optarg; break;
 		case 'P': o.new_pty = true; break;
 		case 'F': o.ignore_cpu_features = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'o':
-		case 'v':
-			if (cli_log_option(c, optarg) < 0)
-				return 2;
+		default: {
+			int code = cli_common_option(c, optarg, usage);
+			if (code >= 0)
+				return code;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		}
 		}
 	}
 	if (argc - optind > 1) {
