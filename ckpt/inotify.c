@@ -38,19 +38,14 @@ int inotify_dump(struct dump_ctx *c, Fd *f, const char *info)
 		return -1;
 	}
 	close(s);
-	/* (a stopped process reads nothing: "a moment later" would not help) */
-	if (queued && c->was_stopped) {
-		pr_err("process %d: the inotify instance of fd %d has %d bytes of events not read "
-		       "yet, which cannot be put back, and the process is stopped (^Z), so it "
-		       "does not read them: let it run a moment (fg or bg), then freeze it",
-		       c->pid, f->fd, queued);
-		return -1;
-	}
 	if (queued) {
+		/* (a stopped process reads nothing: "a moment later" would not help) */
 		pr_err("process %d: the inotify instance of fd %d has %d bytes of events not read "
-		       "yet, which cannot be put back: try again in a moment (with the image "
-		       "directory outside the directories it watches: making it is an event too)",
-		       c->pid, f->fd, queued);
+		       "yet, which cannot be put back%s", c->pid, f->fd, queued,
+		       c->was_stopped ? ", and the process is stopped (^Z), so it does not read "
+					"them: let it run a moment (fg or bg), then freeze it" :
+					": try again in a moment (with the image directory outside "
+					"the directories it watches: making it is an event too)");
 		return -1;
 	}
 	f->kind = FD__KIND__INOTIFY;
