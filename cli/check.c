@@ -281,25 +281,18 @@ int cmd_check(int argc, char **argv)
 		case 'C':
 			ignore_cpu = true;
 			break;
-		case 'h':
-			check_usage(stdout);
-			return 0;
 		case 'q':
 			quiet = true;
 			break;
 		case 'j':
 			json = true;
 			break;
-		case 'o':
-		case 'v': {
-			int r = cli_log_option(opt, optarg);
-			if (r == -2)
-				return 2;
+		default: {
+			int code = cli_common_option(opt, optarg, check_usage);
+			if (code >= 0)
+				return code;
 			break;
 		}
-		default:
-			check_usage(stderr);
-			return 2;
 		}
 	}
 	if (optind < argc) {
