@@ -15,16 +15,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void wait_stop(void)
+/* Waits until the file NAME exists in the working directory. */
+static void wait_file(const char *name)
 {
-	while (access("stop", F_OK) != 0)
-		usleep(50000);
+	while (access(name, F_OK) != 0)
+		usleep(20000);
 }
 
 static void *waiter(void *arg)
 {
 	(void)arg;
-	wait_stop();
+	wait_file("stop");
 	_exit(0);
 }
 
@@ -45,15 +46,11 @@ int main(int argc, char **argv)
 	if (child == 0) {
 		if (!strncmp(argv[1], "vfork", 5)) {
 			bool later = !strcmp(argv[1], "vforklater");
-			while (later && access("vfork", F_OK) != 0)
-				usleep(20000);
+			if (later)
+				wait_file("vfork");
 			pid_t g = vfork();
 			if (g == 0) {
-				if (later)
-					while (access("vforkend", F_OK) != 0)
-						usleep(20000);
-				else
-					wait_stop();
+				wait_file(later ? "vforkend" : "stop");
 				_exit(0);
 			}
 			waitpid(g, NULL, 0);
