@@ -1,9 +1,29 @@
-/* crc32c.c: CRC32C over image data. The hardware path does 8 bytes per
- * instruction so checksumming page data stays far below disk speed. */
+/* crc32c.c: CRC32C over image data.
+ *
+ * Every page a dump writes is checksummed on the thread that reads the
+ * job: one chain of crc32 instructions (about 9 GB/s here) was an eighth
+ * of an incremental snapshot's time. With PCLMULQDQ, four 16-byte
+ * remainders are folded forward side by side, 64 bytes a step, and the
+ * last one goes through the crc32 instruction.
+ *
+ * Folding, in the CRC's own bit order (the first bit of a message is its
+ * highest power of x): a 16-byte block whose halves are L (first) and H
+ * stands for L x^64 + H; followed by D bits more it stands for
+ * L x^(64+D) + H x^D, which is, modulo P, the carry-less product of L
+ * with x^(63+D) mod P plus that of H with x^(D-1) mod P (PCLMULQDQ on
+ * bit-reflected operands multiplies by x once more): a 16-byte block
+ * again, whose CRC is the same. Those constants are computed at start,
+ * not written here; a unit test checks the result against the CRC done
+ * a bit at a time. */
 #include <cpuid.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <wmmintrin.h>
+#include <smmintrin.h>
 #include "ckpt/crc32c.h"
+
+#define POLY_NORMAL 0x1EDC6F41u	/* x^32 + ..., the Castagnoli polynomial */
 
 static uint32_t table[256];
 
@@ -19,18 +39,15 @@ static void make_table(void)
 
 static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 {
-	if (!table[1])
-		make_table();
 	while (len--)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return crc;
 }
 
+/* One chain of crc32 instructions (without the inversions). */
 __attribute__((target("sse4.2")))
-static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
+static uint64_t chain(uint64_t c, const unsigned char *p, size_t len)
 {
-	uint64_t c = crc;
-
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);
@@ -40,25 +57,115 @@ static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
 	}
 	while (len--)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-	return (uint32_t)c;
+	return c;
 }
 
-static bool have_sse42(void)
+/* x^N mod P, bit-reflected into a 64-bit operand of PCLMULQDQ */
+static uint64_t xpow_mod(unsigned n)
+{
+	uint32_t v = 1;	/* x^0; bit d: the coefficient of x^d */
+	uint64_t k = 0;
+
+	while (n--)
+		v = (v & 0x80000000u) ? (v << 1) ^ POLY_NORMAL : v << 1;
+	for (int d = 0; d < 32; d++)
+		if (v & (1u << d))
+			k |= 1ull << (63 - d);
+	return k;
+}
+
+/* (low half: x^(63+D) mod P, high half: x^(D-1) mod P) for D = 512
+ * (from one block to the one four further) and D = 128 (to the next) */
+static __m128i fold_by4, fold_by1;
+
+__attribute__((target("pclmul,sse4.2")))
+static __m128i fold(__m128i acc, __m128i k, __m128i next)
+{
+	return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(acc, k, 0x00),
+					   _mm_clmulepi64_si128(acc, k, 0x11)),
+			     next);
+}
+
+__attribute__((target("pclmul,sse4.2")))
+static uint32_t crc32c_fold(uint32_t crc, const unsigned char *p, size_t len)
+{
+	__m128i a0, a1, a2, a3;
+
+	if (len < 128)
+		return (uint32_t)chain(crc, p, len);
+	/* (the CRC so far goes into the first bytes: the same remainder) */
+	a0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi32_si128((int)crc));
+	a1 = _mm_loadu_si128((const __m128i *)(p + 16));
+	a2 = _mm_loadu_si128((const __m128i *)(p + 32));
+	a3 = _mm_loadu_si128((const __m128i *)(p + 48));
+	p += 64;
+	len -= 64;
+	while (len >= 64) {
+		a0 = fold(a0, fold_by4, _mm_loadu_si128((const __m128i *)p));
+		a1 = fold(a1, fold_by4, _mm_loadu_si128((const __m128i *)(p + 16)));
+		a2 = fold(a2, fold_by4, _mm_loadu_si128((const __m128i *)(p + 32)));
+		a3 = fold(a3, fold_by4, _mm_loadu_si128((const __m128i *)(p + 48)));
+		p += 64;
+		len -= 64;
+	}
+	a1 = fold(a0, fold_by1, a1);
+	a2 = fold(a1, fold_by1, a2);
+	a3 = fold(a2, fold_by1, a3);
+	while (len >= 16) {
+		a3 = fold(a3, fold_by1, _mm_loadu_si128((const __m128i *)p));
+		p += 16;
+		len -= 16;
+	}
+	uint64_t c = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(a3));
+	c = __builtin_ia32_crc32di(c, (uint64_t)_mm_extract_epi64(a3, 1));
+	return (uint32_t)chain(c, p, len);
+}
+
+static enum { SOFTWARE, CRC32, FOLD } how;
+
+static void setup(void)
 {
 	unsigned a, b, c, d;
 
-	if (!__get_cpuid(1, &a, &b, &c, &d))
-		return false;
-	return c & bit_SSE4_2;
+	make_table();
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_2))
+		return;
+	how = CRC32;
+	if (c & bit_PCLMUL) {
+		fold_by4 = _mm_set_epi64x((long long)xpow_mod(511), (long long)xpow_mod(575));
+		fold_by1 = _mm_set_epi64x((long long)xpow_mod(127), (long long)xpow_mod(191));
+		how = FOLD;
+	}
 }
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	static int hw = -1;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (hw < 0)
-		hw = have_sse42();
+	pthread_once(&once, setup);
 	crc = ~crc;
-	crc = hw ? crc32c_hw(crc, buf, len) : crc32c_sw(crc, buf, len);
+	switch (how) {
+	case FOLD:
+		crc = crc32c_fold(crc, buf, len);
+		break;
+	case CRC32:
+		crc = (uint32_t)chain(crc, buf, len);
+		break;
+	default:
+		crc = crc32c_sw(crc, buf, len);
+	}
+	return ~crc;
+}
+
+uint32_t crc32c_reference(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
 	return ~crc;
 }
