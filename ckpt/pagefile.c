@@ -1,10 +1,10 @@
 /* pagefile.c: a process's page data as chunks (pagefile.h).
  *
  * Writing: the main thread copies each chunk's pages into a slot of a
- * ring and goes on reading the job; two worker threads (once the process
- * has more than 1 MiB of chunks) hash each chunk (XXH3-128), look it up in
- * the earlier snapshot, else compress it; the main thread writes finished
- * slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
+ * ring and goes on reading the job; worker threads, one per CPU it may
+ * run on (2 to 8, once the process has more than 1 MiB of chunks), hash
+ * each chunk (XXH3-128), look it up in the earlier snapshot, else
+ * compress it; the main thread writes finished slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
  * gives up on random data at several GB/s; still, after a few chunks that
  * did not shrink, only one in 16 is tried until one does). The disk is
  * asked to start on the file every WRITEBACK_BYTES.
@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@
 
 #define PAGE 4096u
 #define NSLOTS 16
-#define NWORKERS 2
+#define NWORKERS 2          /* a restore's decompressing threads */
+#define MAX_COMPRESSORS 8   /* a dump's compressing threads: one per CPU, 2 to 8 */
 /* Bytes of one process's chunks before the threads start. By bytes, not
  * chunks: a process whose few written pages lie scattered (a forked
  * python child: 26 chunks of 19 KiB on average) spent more starting,
@@ -226,7 +228,7 @@ struct pf_writer {
 	uint64_t window;          /* its window of addresses */
 	unsigned raw_streak;      /* chunks in a row zstd did not shrink */
 	ZSTD_CCtx *cctx;          /* the main thread's, before the workers start */
-	pthread_t th[NWORKERS];
+	pthread_t th[MAX_COMPRESSORS];
 	int nr_threads;
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
@@ -294,9 +296,22 @@ static void stop_threads(struct pf_writer *w)
 	w->nr_threads = 0;
 }
 
+/* The CPUs this process may run on. */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 2;
+	return CPU_COUNT(&set);
+}
+
 static void start_threads(struct pf_writer *w)
 {
-	for (int i = 0; i < NWORKERS; i++) {
+	int n = usable_cpus();
+
+	n = n < 2 ? 2 : n > MAX_COMPRESSORS ? MAX_COMPRESSORS : n;
+	for (int i = 0; i < n; i++) {
 		if (pthread_create(&w->th[i], NULL, worker, w)) {
 			pr_debug("cannot start a compression thread: compressing in one");
 			break;
