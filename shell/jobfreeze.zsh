@@ -74,13 +74,15 @@ __jobfreeze_key_widget() {
 		[[ ${jobstates[$n]} == suspended:* ]] || continue
 		[[ -z $spec || ${jobstates[$n]} == suspended:+:* ]] && spec=%$n
 	done
+	# (zle -I, then the output: zle redraws the prompt below it once the
+	# widget returns. A reset-prompt after it would draw the prompt one
+	# line up, over the last line printed: "frozen 1: ...")
 	zle -I
 	if [[ -z $spec ]]; then
 		print -u2 "jobfreeze: no stopped job to freeze (stop one with ctrl+z first)"
 	else
 		__jobfreeze_freeze $spec
 	fi
-	zle reset-prompt
 }
 
 if [[ -n $__jobfreeze_key && -o interactive ]]; then
