@@ -157,6 +157,43 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
+/* A times B modulo P, both in the CRC's reflected order (bit 31: x^0). */
+static uint32_t mul_mod(uint32_t a, uint32_t b)
+{
+	uint32_t prod = 0;
+
+	for (uint32_t bit = 1u << 31; bit; bit >>= 1) {
+		if (a & bit)
+			prod ^= b;
+		b = b & 1 ? (b >> 1) ^ 0x82F63B78u : b >> 1;	/* b times x */
+	}
+	return prod;
+}
+
+/* Joining: without the inversions a CRC is linear, and with them too the
+ * CRC of A then B is that of A carried over |B| bytes of zeroes (times
+ * x^(8|B|) mod P) plus that of B. x^(2^k) mod P by squaring. */
+static uint32_t x2k[64];	/* x^(2^k) mod P */
+
+static void make_powers(void)
+{
+	x2k[0] = 1u << 30;	/* x^1 */
+	for (int k = 1; k < 64; k++)
+		x2k[k] = mul_mod(x2k[k - 1], x2k[k - 1]);
+}
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, make_powers);
+	/* (len_b bytes: 8 * len_b bits, x^(2^(k+3)) for each bit k of len_b) */
+	for (int k = 3; len_b && k < 64; k++, len_b >>= 1)
+		if (len_b & 1)
+			crc_a = mul_mod(x2k[k], crc_a);
+	return crc_a ^ crc_b;
+}
+
 uint32_t crc32c_reference(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;

@@ -355,8 +355,11 @@ struct page_reader {
 	size_t cap_base;
 };
 
-static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char *data, uint64_t n,
-		    bool may_merge, bool from_parent)
+/* The run that N pages at VADDR belong to: the previous one extended, or
+ * a new one. Its CRC32C is carried on by the page file's writer, over
+ * the bytes as they are put (pf_put), so by a worker thread. */
+static PageRun *add_run(struct page_reader *pr, uint64_t vaddr, uint64_t n, bool may_merge,
+			bool from_parent)
 {
 	Process *img = pr->c->img;
 	PageRun *r;
@@ -368,9 +371,7 @@ static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 		r = img->pages[img->n_pages - 1];
 		if (r->vaddr + r->nr_pages * PAGE == vaddr && r->from_parent == from_parent) {
 			r->nr_pages += n;
-			if (!from_parent)
-				r->crc32c = crc32c(r->crc32c, data, n * PAGE);
-			return;
+			return r;
 		}
 	}
 	if (img->n_pages == pr->cap_runs)
@@ -383,10 +384,9 @@ static void add_run(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 	if (from_parent) {
 		r->has_from_parent = 1;
 		r->from_parent = 1;
-	} else {
-		r->crc32c = crc32c(0, data, n * PAGE);
 	}
 	img->pages[img->n_pages++] = r;
+	return r;
 }
 
 /* Reads the batch's ranges from the task into buf, at their offsets in
@@ -594,40 +594,36 @@ static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 	uint64_t at = k->len;
 	if (!keep_pages(p, &iov, 1))
 		return 1;	/* no room to compare the others with it: not a base */
-	if (pf_put(pr->base_w, vaddr, data, n * PAGE) < 0)
-		return -1;
 	pr->c->stats->pages_written += n;
 	pr->c->stats->bytes_written += n * PAGE;
 	/* (a run lies in one of the parent's areas) */
 	if (r && r->vaddr + r->nr_pages * PAGE == vaddr &&
 	    (a = mem_area_above(img, r->vaddr)) < img->n_vmas && img->vmas[a]->end >= vaddr + n * PAGE) {
 		r->nr_pages += n;
-		r->crc32c = crc32c(r->crc32c, data, n * PAGE);
-		return 0;
+	} else {
+		if (img->n_base_pages == pr->cap_base) {
+			pr->cap_base = pr->cap_base ? pr->cap_base * 2 : 64;
+			img->base_pages = xrealloc(img->base_pages, pr->cap_base * sizeof(PageRun *));
+			k->base_off = xrealloc(k->base_off, pr->cap_base * sizeof(uint64_t));
+		}
+		r = xmalloc(sizeof(*r));
+		page_run__init(r);
+		r->vaddr = vaddr;
+		r->nr_pages = n;
+		k->base_off[img->n_base_pages] = at;
+		img->base_pages[img->n_base_pages++] = r;
 	}
-	if (img->n_base_pages == pr->cap_base) {
-		pr->cap_base = pr->cap_base ? pr->cap_base * 2 : 64;
-		img->base_pages = xrealloc(img->base_pages, pr->cap_base * sizeof(PageRun *));
-		k->base_off = xrealloc(k->base_off, pr->cap_base * sizeof(uint64_t));
-	}
-	r = xmalloc(sizeof(*r));
-	page_run__init(r);
-	r->vaddr = vaddr;
-	r->nr_pages = n;
-	r->crc32c = crc32c(0, data, n * PAGE);
-	k->base_off[img->n_base_pages] = at;
-	img->base_pages[img->n_base_pages++] = r;
-	return 0;
+	return pf_put(pr->base_w, vaddr, data, n * PAGE, &r->crc32c) < 0 ? -1 : 0;
 }
 
 enum page_kind { PG_NONE, PG_OWN, PG_PARENT };
 
 static int write_runs(struct page_reader *pr, const struct iovec *out, const uint64_t *addr,
-		      size_t nr_out)
+		      PageRun *const *runs, size_t nr_out)
 {
 	keep_pages(pr->c, out, nr_out);
 	for (size_t i = 0; i < nr_out; i++) {
-		if (pf_put(pr->w, addr[i], out[i].iov_base, out[i].iov_len) < 0)
+		if (pf_put(pr->w, addr[i], out[i].iov_base, out[i].iov_len, &runs[i]->crc32c) < 0)
 			return -1;
 		pr->c->stats->pages_written += out[i].iov_len / PAGE;
 		pr->c->stats->bytes_written += out[i].iov_len;
@@ -639,6 +635,7 @@ static int flush_batch(struct page_reader *pr)
 {
 	struct iovec out[MEM_BATCH_BYTES / PAGE] = { 0 };	/* at most one run per page */
 	uint64_t out_addr[MEM_BATCH_BYTES / PAGE];
+	PageRun *out_run[MEM_BATCH_BYTES / PAGE];	/* the run each belongs to */
 	size_t got[MEM_BATCH_IOVS];
 	size_t nr_out = 0, off = 0;
 
@@ -702,9 +699,11 @@ static int flush_batch(struct page_reader *pr)
 				continue;
 			}
 			if (run_kind != PG_NONE) {
-				add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
+				PageRun *r = add_run(pr, run_start, run_n, !first,
+						     run_kind == PG_PARENT);
 				if (run_kind == PG_OWN) {
 					out_addr[nr_out] = run_start;
+					out_run[nr_out] = r;
 					out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
 				}
 				first = false;
@@ -715,14 +714,15 @@ static int flush_batch(struct page_reader *pr)
 			run_n = 1;
 		}
 		if (run_kind != PG_NONE) {
-			add_run(pr, run_start, run_buf, run_n, !first, run_kind == PG_PARENT);
+			PageRun *r = add_run(pr, run_start, run_n, !first, run_kind == PG_PARENT);
 			if (run_kind == PG_OWN) {
 				out_addr[nr_out] = run_start;
+				out_run[nr_out] = r;
 				out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
 			}
 		}
 	}
-	if (write_runs(pr, out, out_addr, nr_out) < 0)
+	if (write_runs(pr, out, out_addr, out_run, nr_out) < 0)
 		return -1;
 	pr->nr_remote = 0;
 	pr->bytes = 0;

@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
+#include "ckpt/crc32c.h"
 #include "ckpt/log.h"
 #include "ckpt/pagefile.h"
 #include "ckpt/util.h"
@@ -199,9 +200,18 @@ static long prev_find(const struct pf_prev *p, const uint8_t *h, size_t len)
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
+/* A piece of a slot's bytes whose CRC32C extends *to: the CRC of a page
+ * run, computed here by the workers and joined in order (write_slot). */
+struct crc_piece {
+	uint32_t *to;
+	uint32_t off, len, crc;
+};
+
 struct slot {
 	unsigned char *raw, *out;
 	size_t raw_len, out_len;
+	struct crc_piece pieces[CHUNK_BYTES / PAGE];
+	unsigned nr_pieces;
 	enum slot_state state;
 	bool zstd;
 	bool try_zstd;            /* worth a try (main thread, at submit) */
@@ -237,6 +247,8 @@ struct pf_writer {
 
 static void process_slot(const struct pf_writer *w, struct slot *s, ZSTD_CCtx *cctx)
 {
+	for (unsigned i = 0; i < s->nr_pieces; i++)
+		s->pieces[i].crc = crc32c(0, s->raw + s->pieces[i].off, s->pieces[i].len);
 	XXH128_hash_t h = XXH3_128bits(s->raw, s->raw_len);
 	XXH128_canonical_t canon;
 
@@ -423,6 +435,11 @@ static int write_slot(struct pf_writer *w, struct slot *s)
 {
 	PageChunk *c;
 
+	for (unsigned i = 0; i < s->nr_pieces; i++) {
+		struct crc_piece *p = &s->pieces[i];
+		*p->to = crc32c_combine(*p->to, p->crc, p->len);
+	}
+
 	if (s->ref >= 0) {
 		const PageChunk *old = w->prev->img->page_chunks[s->ref];
 		int f = link_prev(w, old->file);
@@ -475,6 +492,7 @@ static int write_slot(struct pf_writer *w, struct slot *s)
 	pthread_mutex_lock(&w->mu);
 	s->state = SLOT_FREE;
 	s->raw_len = 0;
+	s->nr_pieces = 0;
 	w->write_seq++;
 	pthread_mutex_unlock(&w->mu);
 	return 0;
@@ -547,7 +565,8 @@ static int submit(struct pf_writer *w)
 	return drain(w, w->fill_seq + 1 > NSLOTS ? w->fill_seq + 1 - NSLOTS : 0);
 }
 
-int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_t len)
+int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_t len,
+	   uint32_t *crc)
 {
 	while (len) {
 		uint64_t window = vaddr / CHUNK_BYTES;
@@ -562,6 +581,7 @@ int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_
 			w->filling = true;
 			w->window = window;
 			s->raw_len = 0;
+			s->nr_pieces = 0;
 		}
 		size_t room = CHUNK_BYTES - s->raw_len;
 		size_t to_end = (window + 1) * CHUNK_BYTES - vaddr;
@@ -569,6 +589,12 @@ int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_
 		if (take > to_end)
 			take = to_end;
 		memcpy(s->raw + s->raw_len, data, take);
+		/* (the next bytes of the same run, put apart: one piece) */
+		struct crc_piece *last = s->nr_pieces ? &s->pieces[s->nr_pieces - 1] : NULL;
+		if (last && last->to == crc && last->off + last->len == s->raw_len)
+			last->len += take;
+		else
+			s->pieces[s->nr_pieces++] = (struct crc_piece){ crc, s->raw_len, take, 0 };
 		s->raw_len += take;
 		vaddr += take;
 		data += take;

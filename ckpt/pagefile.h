@@ -38,9 +38,12 @@ void pf_prev_free(struct pf_prev *p);
  * (PREV may be NULL). */
 struct pf_writer *pf_writer_new(struct image_dir *d, int fd, const char *name, Process *img,
 				int level, struct pf_prev *prev, struct ckpt_stats *stats);
-/* The next LEN bytes of the stream, whole pages that lie at VADDR. */
-int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_t len);
-/* Everything written, the chunks listed in IMG. */
+/* The next LEN bytes of the stream, whole pages that lie at VADDR, the
+ * CRC32C at *CRC (a page run's) carried on over them: by a worker, the
+ * pieces of a run joined in order, done once pf_finish returns. */
+int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_t len,
+	   uint32_t *crc);
+/* Everything written, the chunks listed in IMG, the CRCs complete. */
 int pf_finish(struct pf_writer *w);
 void pf_writer_free(struct pf_writer *w);
 

@@ -1,8 +1,10 @@
-/* tests/unit/crc32c.c: crc32c() (three chains joined, ckpt/crc32c.c)
- * against the bit-at-a-time reference: lengths around the stripe sizes,
- * every alignment, and a checksum continued over several calls, as page
- * runs are. Random data from a seed given as argument (the runner's).
- * Prints "ok N" or what differs; exits 1 on a difference. */
+/* tests/unit/crc32c.c: crc32c() (folded with PCLMULQDQ, ckpt/crc32c.c)
+ * against the bit-at-a-time reference: lengths around its 16- and
+ * 64-byte steps and the 128 bytes below which it does not fold, every
+ * alignment, a checksum continued over several calls, and two joined
+ * with crc32c_combine, as page runs are. Random data from the seed given
+ * as argument (the runner's). Prints "ok N" or what differs; exits 1 on
+ * a difference. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +34,8 @@ int main(int argc, char **argv)
 	for (size_t i = 5000; i < 9000; i++)
 		buf[i] = 0;
 	size_t checks = 0;
-	static const size_t lens[] = { 0, 1, 7, 8, 9, 1359, 1360, 1361, 2720, 4079, 4080, 4081,
-				       4096, 8192, 12288, 16384 + 3, SIZE };
+	static const size_t lens[] = { 0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 143,
+				       144, 191, 192, 193, 4095, 4096, 4097, 8192, 16384 + 3, SIZE };
 	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
 		for (size_t off = 0; off < 64; off++, checks++) {
 			uint32_t want = crc32c_reference(0, buf + off, lens[l]);
@@ -53,6 +55,18 @@ int main(int argc, char **argv)
 		if (got != want) {
 			printf("length %zu at offset %zu, in three calls cut at %zu and %zu: %08x, not %08x\n",
 			       len, off, cut1, cut2, got, want);
+			return 1;
+		}
+	}
+	for (int t = 0; t < 2000; t++, checks++) {
+		size_t off = rng(&seed) % 64, len = rng(&seed) % (SIZE - 64);
+		size_t cut = len ? rng(&seed) % len : 0;
+		uint32_t want = crc32c_reference(0, buf + off, len);
+		uint32_t got = crc32c_combine(crc32c(0, buf + off, cut), crc32c(0, buf + off + cut, len - cut),
+					      len - cut);
+		if (got != want) {
+			printf("length %zu at offset %zu, joined at %zu: %08x, not %08x\n", len, off, cut,
+			       got, want);
 			return 1;
 		}
 	}
