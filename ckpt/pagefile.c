@@ -3,11 +3,14 @@
  * Writing: the main thread copies each chunk's pages into a slot of a
  * ring and goes on reading the job; worker threads, one per CPU it may
  * run on (2 to 8, once the process has more than 1 MiB of chunks), hash
- * each chunk (XXH3-128), look it up in the earlier snapshot, else
- * compress it; the main thread writes finished slots in order. A chunk zstd does not shrink by 5% is stored raw (zstd
- * gives up on random data at several GB/s; still, after a few chunks that
- * did not shrink, only one in 16 is tried until one does). The disk is
- * asked to start on the file every WRITEBACK_BYTES.
+ * each chunk (XXH3-128), checksum the pieces of page runs it holds
+ * (CRC32C: the main thread joins them into the runs' as it writes the
+ * slots, in order), look the chunk up in the earlier snapshot, else
+ * compress it; the main thread writes finished slots in order. A chunk
+ * zstd does not shrink by 5% is stored raw (zstd gives up on random data
+ * at several GB/s; still, after a few chunks that did not shrink, only
+ * one in 16 is tried until one does). The disk is asked to start on the
+ * file every WRITEBACK_BYTES.
  *
  * Reading (a restore): each file mapped; the chunks asked for in order.
  * With compressed chunks, two worker threads decompress those ahead and

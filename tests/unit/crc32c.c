@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 		}
 	for (int t = 0; t < 2000; t++, checks++) {
 		size_t off = rng(&seed) % 64, len = rng(&seed) % (SIZE - 64);
-		size_t cut1 = len ? rng(&seed) % len : 0, cut2 = cut1 + (len - cut1 ? rng(&seed) % (len - cut1) : 0);
+		size_t cut1 = len ? rng(&seed) % len : 0;
+		size_t cut2 = cut1 + (len - cut1 ? rng(&seed) % (len - cut1) : 0);
 		uint32_t want = crc32c_reference(0, buf + off, len);
 		uint32_t got = crc32c(0, buf + off, cut1);
 		got = crc32c(got, buf + off + cut1, cut2 - cut1);
