@@ -4,8 +4,10 @@
 # measured in the same run; called by `make bench` (issue 15's targets).
 #
 #  - zmem with 512 MiB of text (compressible) and with 512 MiB of random
-#    bytes: dump and restore, --compress=none and the default; baselines:
-#    dd writing the job's memory size with conv=fsync, and reading it back;
+#    bytes: dump and restore (image in the page cache, and dropped from it
+#    first: a thaw after a reboot), --compress=none and the default;
+#    baselines: dd writing the job's memory size with conv=fsync, and
+#    reading it back from disk;
 #  - a python3 job holding a big dict and lists: image size / its RSS;
 #  - zmem with 1 GiB (half text, half random): a snapshot (-R), 10 MiB
 #    changed, a second snapshot with --prev: bytes and time of the second
@@ -86,10 +88,22 @@ dump() {
 	D_BYTES=$(sed -n 's/^ *bytes on disk: *\([0-9]*\).*/\1/p' "$TMPD/dump.err")
 }
 
-# restore IMG: sets R_TIME (until the job runs, detached), kills the job
+# uncache FILE...: the files' pages dropped from the page cache (they are
+# synced: clean pages go), as after a reboot or a long while
+uncache() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] && dd if="$f" iflag=nocache count=0 status=none
+	done
+}
+
+# restore IMG [cold]: sets R_TIME (until the job runs, detached), kills the
+# job; with cold, the image is read from disk, not from the page cache (a
+# thaw after a reboot)
 restore() {
 	local t pid
 	rm -f "$TMPD/rpid"
+	[ "${2:-}" = cold ] && uncache "$1"/*
 	t=$(now)
 	"$JF" restore -d -D "$1" --pidfile "$TMPD/rpid" 2>"$TMPD/restore.err" ||
 		{ cat "$TMPD/restore.err" >&2; die "restore of $1 failed"; }
@@ -99,12 +113,14 @@ restore() {
 	gone "$pid"
 }
 
-# dd baselines of BYTES: sets W_TIME (write + fsync), RD_TIME (read back)
+# dd baselines of BYTES: sets W_TIME (write + fsync), RD_TIME (read back,
+# from disk)
 baseline() {
 	local t
 	t=$(now)
 	dd if=/dev/zero of="$TMPD/dd" bs=1M count="$1" iflag=count_bytes conv=fsync status=none
 	W_TIME=$(since "$t")
+	uncache "$TMPD/dd"
 	t=$(now)
 	dd if="$TMPD/dd" of=/dev/null bs=1M status=none
 	RD_TIME=$(since "$t")
@@ -115,7 +131,7 @@ FMT="%-28s %8s %10s %9s %9s   %s\n"
 echo "jobfreeze bench (compression, incremental snapshots): kernel $(uname -r), $(nproc) CPUs"
 echo "images in $TMPD ($(df --output=fstype "$TMPD" | tail -n 1))"
 echo
-printf "$FMT" job/mode "dump s" "image MiB" "restore s" "" "ratios (targets)"
+printf "$FMT" job/mode "dump s" "image MiB" "restore s" "cold s" "ratios (targets)"
 
 # --- 512 MiB compressible, 512 MiB random ------------------------------
 median() {
@@ -124,7 +140,7 @@ median() {
 for kind in text random; do
 	if [ $kind = text ]; then args=("$MIB" 1 0); else args=(1 "$MIB" 0); fi
 	mem=$(((MIB + 1) << 20))
-	ws=() rs=() dn=() dd_=() rn=() rd=() bn= bd=
+	ws=() rs=() dn=() dd_=() rn=() rd=() rnc=() rdc=() bn= bd=
 	# (interleaved, RUNS times: the medians are compared)
 	for ((r = 0; r < RUNS; r++)); do
 		baseline "$mem"
@@ -137,20 +153,23 @@ for kind in text random; do
 			gone "$JOB_PID"
 			JOB_PID=
 			restore "$TMPD/img-$kind-$mode"
+			warm=$R_TIME
+			restore "$TMPD/img-$kind-$mode" cold
 			rm -rf "$TMPD/img-$kind-$mode"
 			if [ $mode = none ]; then
-				dn+=("$D_TIME") rn+=("$R_TIME") bn=$D_BYTES
+				dn+=("$D_TIME") rn+=("$warm") rnc+=("$R_TIME") bn=$D_BYTES
 			else
-				dd_+=("$D_TIME") rd+=("$R_TIME") bd=$D_BYTES
+				dd_+=("$D_TIME") rd+=("$warm") rdc+=("$R_TIME") bd=$D_BYTES
 			fi
 		done
 	done
 	W=$(median "${ws[@]}") RD=$(median "${rs[@]}")
 	DN=$(median "${dn[@]}") RN=$(median "${rn[@]}") DD=$(median "${dd_[@]}") RDD=$(median "${rd[@]}")
-	printf "$FMT" "dd $((mem >> 20)) MiB" "$W" "$(mib "$mem")" "$RD" "" "(write+fsync, read)"
-	printf "$FMT" "zmem $MIB MiB $kind, raw" "$DN" "$(mib "$bn")" "$RN" "" "dump/dd $(ratio "$DN" "$W")"
-	printf "$FMT" "zmem $MIB MiB $kind, zstd" "$DD" "$(mib "$bd")" "$RDD" "" \
-		"dump/dd $(ratio "$DD" "$W") ($([ $kind = text ] && echo "<= 0.7x" || echo "<= 1.1x")), restore/raw $(ratio "$RDD" "$RN") (<= 1x), size/raw $(ratio "$bd" "$bn")"
+	RNC=$(median "${rnc[@]}") RDC=$(median "${rdc[@]}")
+	printf "$FMT" "dd $((mem >> 20)) MiB" "$W" "$(mib "$mem")" "" "$RD" "(write+fsync, read from disk)"
+	printf "$FMT" "zmem $MIB MiB $kind, raw" "$DN" "$(mib "$bn")" "$RN" "$RNC" "dump/dd $(ratio "$DN" "$W")"
+	printf "$FMT" "zmem $MIB MiB $kind, zstd" "$DD" "$(mib "$bd")" "$RDD" "$RDC" \
+		"dump/dd $(ratio "$DD" "$W") ($([ $kind = text ] && echo "<= 0.7x" || echo "<= 1.1x")), restore/raw $(ratio "$RDD" "$RN"), cold $(ratio "$RDC" "$RNC") (<= 1x), size/raw $(ratio "$bd" "$bn")"
 done
 
 # --- python data -------------------------------------------------------
@@ -160,7 +179,7 @@ if [ -n "$PY" ]; then
 	rss=$(awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$JOB_PID/status")
 	# (interleaved, RUNS times, as above: a thaw of 30 MiB is quick enough
 	# that one run alone says more about the machine than about the codec)
-	declare -A pyd=() pyr=() pys=()
+	declare -A pyd=() pyr=() pyc=() pys=()
 	for ((r = 0; r < RUNS; r++)); do
 		for mode in none default; do
 			opt=()
@@ -170,16 +189,18 @@ if [ -n "$PY" ]; then
 			# (a copy of the job, in its own namespaces, while it runs on)
 			restore "$TMPD/img-py-$mode"
 			pyd[$mode]+=" $D_TIME" pyr[$mode]+=" $R_TIME"
+			restore "$TMPD/img-py-$mode" cold
+			pyc[$mode]+=" $R_TIME"
 			rm -rf "$TMPD/img-py-$mode"
 		done
 	done
 	for mode in none default; do
 		# shellcheck disable=SC2086
-		DT=$(median ${pyd[$mode]}) RT=$(median ${pyr[$mode]})
-		[ $mode = none ] && PY_RAW=$RT
-		printf "$FMT" "python3 dict+lists, $mode" "$DT" "$(mib "${pys[$mode]}")" "$RT" "" \
+		DT=$(median ${pyd[$mode]}) RT=$(median ${pyr[$mode]}) RC=$(median ${pyc[$mode]})
+		[ $mode = none ] && PY_RAW=$RT PY_RAWC=$RC
+		printf "$FMT" "python3 dict+lists, $mode" "$DT" "$(mib "${pys[$mode]}")" "$RT" "$RC" \
 			"image/RSS $(ratio "${pys[$mode]}" "$rss") (RSS $(mib "$rss") MiB)$([ $mode = default ] &&
-				echo " (<= 0.4x), restore/raw $(ratio "$RT" "$PY_RAW") (<= 1x)")"
+				echo " (<= 0.4x), restore/raw $(ratio "$RT" "$PY_RAW"), cold $(ratio "$RC" "$PY_RAWC") (<= 1x)")"
 	done
 	kill -KILL "$JOB_PID"
 	gone "$JOB_PID"
@@ -207,9 +228,13 @@ gone "$JOB_PID"
 JOB_PID=
 rm -rf "$TMPD/img-inc1"
 restore "$TMPD/img-inc2"
-printf "$FMT" "  restored, first deleted" "" "" "$R_TIME" "" ""
+warm=$R_TIME
+restore "$TMPD/img-inc2" cold
+printf "$FMT" "  restored, first deleted" "" "" "$warm" "$R_TIME" ""
 
 echo
 echo "dump s: wall time of jobfreeze dump (images synced); image: the bytes it wrote"
-echo "(an incremental one: not those it linked); restore s: until the job runs again;"
-echo "dd: writing the job's memory size with conv=fsync, reading it back (page cache)."
+echo "(an incremental one: not those it linked); restore s: until the job runs again,"
+echo "the image in the page cache (just written); cold s: the same, the image's pages"
+echo "dropped from the cache first (dd iflag=nocache), as a thaw after a reboot reads"
+echo "it; dd: writing the job's memory size with conv=fsync, reading it back from disk."
