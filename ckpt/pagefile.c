@@ -591,13 +591,19 @@ int pf_put(struct pf_writer *w, uint64_t vaddr, const unsigned char *data, size_
 		size_t take = len < room ? len : room;
 		if (take > to_end)
 			take = to_end;
-		memcpy(s->raw + s->raw_len, data, take);
-		/* (the next bytes of the same run, put apart: one piece) */
+		/* (the next bytes of the same run, put apart: one piece; a
+		 * piece is a page at least, so a slot has room for them all) */
 		struct crc_piece *last = s->nr_pieces ? &s->pieces[s->nr_pieces - 1] : NULL;
-		if (last && last->to == crc && last->off + last->len == s->raw_len)
+		if (last && last->to == crc && last->off + last->len == s->raw_len) {
 			last->len += take;
-		else
+		} else if (s->nr_pieces < CHUNK_BYTES / PAGE && take % PAGE == 0) {
 			s->pieces[s->nr_pieces++] = (struct crc_piece){ crc, s->raw_len, take, 0 };
+		} else {
+			pr_err("page data of %s/%s put in pieces of %zu bytes, not whole pages",
+			       w->d->path, w->name, take);
+			return -1;
+		}
+		memcpy(s->raw + s->raw_len, data, take);
 		s->raw_len += take;
 		vaddr += take;
 		data += take;
