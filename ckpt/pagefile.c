@@ -13,10 +13,10 @@
  * file every WRITEBACK_BYTES.
  *
  * Reading (a restore): each file mapped; the chunks asked for in order.
- * With compressed chunks, two worker threads decompress those ahead and
- * write each into the job themselves (the caller's sink), while the main
- * thread checks the CRC32C of the page runs on the same bytes; raw ones
- * are used in place, from the mapping.
+ * With compressed chunks, worker threads (one per CPU, 2 to 8)
+ * decompress those ahead and write each into the job themselves (the
+ * caller's sink), while the main thread checks the CRC32C of the page
+ * runs on the same bytes; raw ones are used in place, from the mapping.
  *
  * Incremental snapshots: a chunk whose hash and length an earlier
  * snapshot's chunk has is not written: the chunk refers to that
@@ -50,8 +50,9 @@
 
 #define PAGE 4096u
 #define NSLOTS 16
-#define NWORKERS 2          /* a restore's decompressing threads */
-#define MAX_COMPRESSORS 8   /* a dump's compressing threads: one per CPU, 2 to 8 */
+/* Worker threads (a dump's compressing, a restore's decompressing ones):
+ * one per CPU the process may run on, 2 to MAX_WORKERS. */
+#define MAX_WORKERS 8
 /* Bytes of one process's chunks before the threads start. By bytes, not
  * chunks: a process whose few written pages lie scattered (a forked
  * python child: 26 chunks of 19 KiB on average) spent more starting,
@@ -241,7 +242,7 @@ struct pf_writer {
 	uint64_t window;          /* its window of addresses */
 	unsigned raw_streak;      /* chunks in a row zstd did not shrink */
 	ZSTD_CCtx *cctx;          /* the main thread's, before the workers start */
-	pthread_t th[MAX_COMPRESSORS];
+	pthread_t th[MAX_WORKERS];
 	int nr_threads;
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
@@ -311,21 +312,23 @@ static void stop_threads(struct pf_writer *w)
 	w->nr_threads = 0;
 }
 
-/* The CPUs this process may run on. */
-static int usable_cpus(void)
+/* How many worker threads: one per CPU this process may run on
+ * (taskset and cpusets count), 2 to MAX_WORKERS. */
+static int nr_workers(void)
 {
 	cpu_set_t set;
+	int n;
 
 	if (sched_getaffinity(0, sizeof(set), &set) < 0)
 		return 2;
-	return CPU_COUNT(&set);
+	n = CPU_COUNT(&set);
+	return n < 2 ? 2 : n > MAX_WORKERS ? MAX_WORKERS : n;
 }
 
 static void start_threads(struct pf_writer *w)
 {
-	int n = usable_cpus();
+	int n = nr_workers();
 
-	n = n < 2 ? 2 : n > MAX_COMPRESSORS ? MAX_COMPRESSORS : n;
 	for (int i = 0; i < n; i++) {
 		if (pthread_create(&w->th[i], NULL, worker, w)) {
 			pr_debug("cannot start a compression thread: compressing in one");
@@ -708,7 +711,7 @@ struct pf_reader {
 	pf_sink sink;
 	void *sink_arg;
 	struct rslot slots[NSLOTS];
-	pthread_t th[NWORKERS];
+	pthread_t th[MAX_WORKERS];
 	int nr_threads;
 	pthread_mutex_t mu;
 	pthread_cond_t ready, freed;
@@ -852,7 +855,7 @@ bool pf_read_ahead(struct pf_reader *r, pf_sink sink, void *arg)
 		r->slots[i].buf = xmalloc(CHUNK_BYTES);
 		r->slots[i].idx = -1;
 	}
-	for (int i = 0; i < NWORKERS; i++) {
+	for (int i = 0, n = nr_workers(); i < n; i++) {
 		if (pthread_create(&r->th[i], NULL, read_ahead, r))
 			break;
 		r->nr_threads++;
