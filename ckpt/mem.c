@@ -618,29 +618,51 @@ static int add_base(struct page_reader *pr, uint64_t vaddr, const unsigned char 
 
 enum page_kind { PG_NONE, PG_OWN, PG_PARENT };
 
-static int write_runs(struct page_reader *pr, const struct iovec *out, const uint64_t *addr,
-		      PageRun *const *runs, size_t nr_out)
+/* A batch's own pages to write, as runs (at most one per page). */
+struct batch_out {
+	struct iovec iov[MEM_BATCH_BYTES / PAGE];
+	uint64_t addr[MEM_BATCH_BYTES / PAGE];
+	PageRun *run[MEM_BATCH_BYTES / PAGE];	/* the run each belongs to */
+	size_t n;
+};
+
+/* The run of N pages of KIND at START (BUF) ends: added to the image's
+ * runs (FIRST: the first of its range, never merged with the one
+ * before), and to O if they are the job's own. */
+static void end_run(struct page_reader *pr, struct batch_out *o, uint64_t start,
+		    unsigned char *buf, uint64_t n, bool first, enum page_kind kind)
 {
-	keep_pages(pr->c, out, nr_out);
-	for (size_t i = 0; i < nr_out; i++) {
-		if (pf_put(pr->w, addr[i], out[i].iov_base, out[i].iov_len, &runs[i]->crc32c) < 0)
+	PageRun *r = add_run(pr, start, n, !first, kind == PG_PARENT);
+
+	if (kind == PG_OWN) {
+		o->addr[o->n] = start;
+		o->run[o->n] = r;
+		o->iov[o->n++] = (struct iovec){ buf, n * PAGE };
+	}
+}
+
+static int write_runs(struct page_reader *pr, const struct batch_out *o)
+{
+	keep_pages(pr->c, o->iov, o->n);
+	for (size_t i = 0; i < o->n; i++) {
+		if (pf_put(pr->w, o->addr[i], o->iov[i].iov_base, o->iov[i].iov_len,
+			   &o->run[i]->crc32c) < 0)
 			return -1;
-		pr->c->stats->pages_written += out[i].iov_len / PAGE;
-		pr->c->stats->bytes_written += out[i].iov_len;
+		pr->c->stats->pages_written += o->iov[i].iov_len / PAGE;
+		pr->c->stats->bytes_written += o->iov[i].iov_len;
 	}
 	return 0;
 }
 
 static int flush_batch(struct page_reader *pr)
 {
-	struct iovec out[MEM_BATCH_BYTES / PAGE] = { 0 };	/* at most one run per page */
-	uint64_t out_addr[MEM_BATCH_BYTES / PAGE];
-	PageRun *out_run[MEM_BATCH_BYTES / PAGE];	/* the run each belongs to */
+	struct batch_out out;
 	size_t got[MEM_BATCH_IOVS];
-	size_t nr_out = 0, off = 0;
+	size_t off = 0;
 
 	if (!pr->bytes)
 		return 0;
+	out.n = 0;
 	read_ranges(pr, got);
 	/* Walk the batch page by page: drop zero and unreadable pages, leave
 	 * the parent's to it, write the rest as runs. */
@@ -699,13 +721,7 @@ static int flush_batch(struct page_reader *pr)
 				continue;
 			}
 			if (run_kind != PG_NONE) {
-				PageRun *r = add_run(pr, run_start, run_n, !first,
-						     run_kind == PG_PARENT);
-				if (run_kind == PG_OWN) {
-					out_addr[nr_out] = run_start;
-					out_run[nr_out] = r;
-					out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
-				}
+				end_run(pr, &out, run_start, run_buf, run_n, first, run_kind);
 				first = false;
 			}
 			run_kind = kind;
@@ -713,16 +729,10 @@ static int flush_batch(struct page_reader *pr)
 			run_buf = pg;
 			run_n = 1;
 		}
-		if (run_kind != PG_NONE) {
-			PageRun *r = add_run(pr, run_start, run_n, !first, run_kind == PG_PARENT);
-			if (run_kind == PG_OWN) {
-				out_addr[nr_out] = run_start;
-				out_run[nr_out] = r;
-				out[nr_out++] = (struct iovec){ run_buf, run_n * PAGE };
-			}
-		}
+		if (run_kind != PG_NONE)
+			end_run(pr, &out, run_start, run_buf, run_n, first, run_kind);
 	}
-	if (write_runs(pr, out, out_addr, out_run, nr_out) < 0)
+	if (write_runs(pr, &out) < 0)
 		return -1;
 	pr->nr_remote = 0;
 	pr->bytes = 0;
