@@ -23,7 +23,11 @@
 #include <smmintrin.h>
 #include "ckpt/crc32c.h"
 
-#define POLY_NORMAL 0x1EDC6F41u	/* x^32 + ..., the Castagnoli polynomial */
+/* The Castagnoli polynomial (x^32 + ...) without its x^32 term: as
+ * written, bit d the coefficient of x^d, and bit-reflected (bit 31: x^0),
+ * the order the CRC works in. */
+#define POLY_NORMAL 0x1EDC6F41u
+#define POLY_REFLECTED 0x82F63B78u
 
 static uint32_t table[256];
 
@@ -32,7 +36,7 @@ static void make_table(void)
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+			c = c & 1 ? (c >> 1) ^ POLY_REFLECTED : c >> 1;
 		table[i] = c;
 	}
 }
@@ -165,7 +169,7 @@ static uint32_t mul_mod(uint32_t a, uint32_t b)
 	for (uint32_t bit = 1u << 31; bit; bit >>= 1) {
 		if (a & bit)
 			prod ^= b;
-		b = b & 1 ? (b >> 1) ^ 0x82F63B78u : b >> 1;	/* b times x */
+		b = b & 1 ? (b >> 1) ^ POLY_REFLECTED : b >> 1;	/* b times x */
 	}
 	return prod;
 }
@@ -202,7 +206,7 @@ uint32_t crc32c_reference(uint32_t crc, const void *buf, size_t len)
 	while (len--) {
 		crc ^= *p++;
 		for (int k = 0; k < 8; k++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+			crc = crc & 1 ? (crc >> 1) ^ POLY_REFLECTED : crc >> 1;
 	}
 	return ~crc;
 }
