@@ -113,6 +113,16 @@ restore() {
 	gone "$pid"
 }
 
+# thaw IMG: restore IMG twice, from the page cache (R_TIME), then from
+# disk (R_COLD)
+thaw() {
+	local warm
+	restore "$1"
+	warm=$R_TIME
+	restore "$1" cold
+	R_COLD=$R_TIME R_TIME=$warm
+}
+
 # dd baselines of BYTES: sets W_TIME (write + fsync), RD_TIME (read back,
 # from disk)
 baseline() {
@@ -152,14 +162,12 @@ for kind in text random; do
 			dump "$TMPD/img-$kind-$mode" "${opt[@]}"
 			gone "$JOB_PID"
 			JOB_PID=
-			restore "$TMPD/img-$kind-$mode"
-			warm=$R_TIME
-			restore "$TMPD/img-$kind-$mode" cold
+			thaw "$TMPD/img-$kind-$mode"
 			rm -rf "$TMPD/img-$kind-$mode"
 			if [ $mode = none ]; then
-				dn+=("$D_TIME") rn+=("$warm") rnc+=("$R_TIME") bn=$D_BYTES
+				dn+=("$D_TIME") rn+=("$R_TIME") rnc+=("$R_COLD") bn=$D_BYTES
 			else
-				dd_+=("$D_TIME") rd+=("$warm") rdc+=("$R_TIME") bd=$D_BYTES
+				dd_+=("$D_TIME") rd+=("$R_TIME") rdc+=("$R_COLD") bd=$D_BYTES
 			fi
 		done
 	done
@@ -187,10 +195,8 @@ if [ -n "$PY" ]; then
 			dump "$TMPD/img-py-$mode" -R "${opt[@]}"
 			pys[$mode]=$(du -sb "$TMPD/img-py-$mode" | awk '{ print $1 }')
 			# (a copy of the job, in its own namespaces, while it runs on)
-			restore "$TMPD/img-py-$mode"
-			pyd[$mode]+=" $D_TIME" pyr[$mode]+=" $R_TIME"
-			restore "$TMPD/img-py-$mode" cold
-			pyc[$mode]+=" $R_TIME"
+			thaw "$TMPD/img-py-$mode"
+			pyd[$mode]+=" $D_TIME" pyr[$mode]+=" $R_TIME" pyc[$mode]+=" $R_COLD"
 			rm -rf "$TMPD/img-py-$mode"
 		done
 	done
@@ -227,10 +233,8 @@ kill -KILL "$JOB_PID"
 gone "$JOB_PID"
 JOB_PID=
 rm -rf "$TMPD/img-inc1"
-restore "$TMPD/img-inc2"
-warm=$R_TIME
-restore "$TMPD/img-inc2" cold
-printf "$FMT" "  restored, first deleted" "" "" "$warm" "$R_TIME" ""
+thaw "$TMPD/img-inc2"
+printf "$FMT" "  restored, first deleted" "" "" "$R_TIME" "$R_COLD" ""
 
 echo
 echo "dump s: wall time of jobfreeze dump (images synced); image: the bytes it wrote"
